@@ -1,0 +1,1 @@
+"""One Dagster ConfigurableResource per external system of the CDC pipeline."""
