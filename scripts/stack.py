@@ -125,7 +125,7 @@ def rejson_path() -> Path:
 
 # ---------------------------------------------------------------- processes
 
-@dataclass
+@dataclass(frozen=True)
 class Component:
     name: str
 
