@@ -1,0 +1,345 @@
+"""Kafka Connect REST: a plain client (httpx) and the Dagster resource that owns it.
+
+Facts this relies on (shared/reference/connect.md §1): every PUT of a config restarts the connector,
+so `apply` diffs before writing; 409 (rebalance, stale config), 500 "Request timed out" and 503 are
+transient and retried; errors carry {"error_code", "message"}; restart answers 204 without a body
+for the plain form and 202 with a status body when tasks or only-failed are requested.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+from dagster import ConfigurableResource
+from pydantic import Field, PrivateAttr
+
+from resources.endpoints import KAFKA_CONNECT_URL
+from resources.errors import ResourceError, Unreachable
+from resources.redaction import REDACTED, is_sensitive_key, redact_mapping, scrub, secret_values
+
+log = logging.getLogger(__name__)
+
+
+class ConnectError(ResourceError):
+    system = "Kafka Connect"
+
+
+class ConnectorNotFound(ConnectError):
+    pass
+
+
+class ConnectorConfigInvalid(ConnectError):
+    """400 on create/update: the worker's validation rejected the config."""
+
+
+class ConnectUnreachable(Unreachable, ConnectError):
+    pass
+
+
+@dataclass(frozen=True)
+class ApplyResult:
+    name: str
+    action: str  # "created" | "updated" | "unchanged"
+    changed_keys: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ValidationResult:
+    connector_class: str
+    error_count: int
+    errors: dict[str, list[str]] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.error_count == 0
+
+
+def normalize_config(config: Mapping[str, Any]) -> dict[str, str]:
+    """Connect stores every value as a string; compare in that form (True -> "true", 1 -> "1")."""
+    out = {}
+    for k, v in config.items():
+        if v is None:
+            continue
+        out[str(k)] = str(v).lower() if isinstance(v, bool) else str(v)
+    return out
+
+
+def config_diff(desired: Mapping[str, Any], actual: Mapping[str, Any]) -> list[str]:
+    """Keys whose normalized values differ, including keys present on one side only."""
+    d, a = normalize_config(desired), normalize_config(actual)
+    return sorted(k for k in d.keys() | a.keys() if d.get(k) != a.get(k))
+
+
+_RETRYABLE_STATUS = {409, 503}
+
+
+class KafkaConnectClient:
+    """One Connect cluster. Thread-compatible: one httpx.Client, reused."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        timeout: float = 30.0,
+        max_retries: int = 5,
+        backoff: float = 0.5,
+        backoff_max: float = 8.0,
+        auth: tuple[str, str] | None = None,
+        sensitive_keys: Iterable[str] = (),
+        transport: httpx.BaseTransport | None = None,
+    ):
+        self.url = url.rstrip("/")
+        self.max_retries = max_retries
+        self.backoff = backoff
+        self.backoff_max = backoff_max
+        self.sensitive_keys = frozenset(sensitive_keys)
+        self._secrets: set[str] = set()
+        if auth and auth[1]:
+            self._secrets.add(auth[1])
+        self._http = httpx.Client(base_url=self.url, timeout=timeout, auth=auth, transport=transport,
+                                  headers={"Accept": "application/json", "User-Agent": "cdc-control-plane"})
+        self.requests_made: list[tuple[str, str]] = []  # (method, path): lets tests and benchmarks count writes
+
+    def close(self) -> None:
+        self._http.close()
+
+    # ------------------------------------------------------------ transport
+
+    def _remember_secrets(self, config: Mapping[str, Any] | None) -> None:
+        if config:
+            self._secrets |= secret_values(config, self.sensitive_keys)
+
+    def _clean(self, text: str) -> str:
+        return scrub(text, self._secrets)
+
+    def _request(self, method: str, path: str, *, json: Any = None, params: Any = None,
+                 allow_404: bool = False) -> httpx.Response | None:
+        attempt = 0
+        while True:
+            self.requests_made.append((method, path))
+            try:
+                resp = self._http.request(method, path, json=json, params=params)
+            except httpx.TransportError as e:
+                if attempt >= self.max_retries:
+                    raise ConnectUnreachable(
+                        f"Kafka Connect at {self.url} unreachable for {method} {path}: {type(e).__name__}: {self._clean(str(e))}"
+                    ) from None
+                self._sleep(attempt, f"{type(e).__name__} on {method} {path}")
+                attempt += 1
+                continue
+            if resp.status_code == 404 and allow_404:
+                return None
+            if resp.is_success:
+                return resp
+            code, message = self._error_fields(resp)
+            transient = resp.status_code in _RETRYABLE_STATUS or (
+                resp.status_code == 500 and "request timed out" in message.lower())
+            if transient and attempt < self.max_retries:
+                self._sleep(attempt, f"{resp.status_code} on {method} {path}: {message[:120]}")
+                attempt += 1
+                continue
+            raise self._error(resp.status_code, code, message, method, path)
+
+    def _sleep(self, attempt: int, why: str) -> None:
+        # full jitter keeps several control-plane processes from retrying in lock-step after a rebalance
+        delay = random.uniform(0, min(self.backoff_max, self.backoff * (2 ** attempt)))
+        log.info("Kafka Connect transient failure (%s); retry %d/%d in %.2fs",
+                 self._clean(why), attempt + 1, self.max_retries, delay)
+        time.sleep(delay)
+
+    def _error_fields(self, resp: httpx.Response) -> tuple[int | None, str]:
+        try:
+            body = resp.json()
+            return body.get("error_code"), self._clean(str(body.get("message", "")))
+        except ValueError:
+            return None, self._clean(resp.text[:500])
+
+    def _error(self, status: int, code: int | None, message: str, method: str, path: str) -> ConnectError:
+        text = f"Kafka Connect {method} {path} -> {status}" + (f" (error_code {code})" if code else "") + f": {message}"
+        if status == 404:
+            return ConnectorNotFound(text, status=status, error_code=code)
+        if status == 400:
+            return ConnectorConfigInvalid(text, status=status, error_code=code)
+        return ConnectError(text, status=status, error_code=code)
+
+    @staticmethod
+    def _p(name: str) -> str:
+        return quote(name, safe="")
+
+    # ------------------------------------------------------------ worker
+
+    def server_info(self) -> dict:
+        return self._request("GET", "/").json()
+
+    def health(self) -> dict:
+        """GET /health (Kafka >= 3.9); older workers answer 404 there, so fall back to GET /."""
+        try:
+            resp = self._http.get("/health")
+        except httpx.TransportError as e:
+            raise ConnectUnreachable(f"Kafka Connect at {self.url} unreachable: {type(e).__name__}: {self._clean(str(e))}") from None
+        if resp.status_code == 404:
+            info = self.server_info()
+            return {"status": "healthy", "message": f"worker {info.get('version')} answers GET / (no /health endpoint)"}
+        try:
+            body = resp.json()
+        except ValueError:
+            body = {"status": "unhealthy", "message": resp.text[:200]}
+        body.setdefault("status", "healthy" if resp.is_success else "unhealthy")
+        return body
+
+    def plugins(self, connectors_only: bool = True) -> list[dict]:
+        return self._request("GET", "/connector-plugins", params={"connectorsOnly": str(connectors_only).lower()}).json()
+
+    # ------------------------------------------------------------ connectors
+
+    def list_connectors(self) -> list[str]:
+        return self._request("GET", "/connectors").json()
+
+    def connectors_expanded(self) -> dict[str, dict]:
+        """Every connector with status and info in one request: {name: {"status": ..., "info": ...}}."""
+        return self._request("GET", "/connectors", params=[("expand", "status"), ("expand", "info")]).json()
+
+    def get_connector(self, name: str) -> dict | None:
+        resp = self._request("GET", f"/connectors/{self._p(name)}", allow_404=True)
+        return resp.json() if resp else None
+
+    def get_config(self, name: str) -> dict | None:
+        resp = self._request("GET", f"/connectors/{self._p(name)}/config", allow_404=True)
+        return resp.json() if resp else None
+
+    def status(self, name: str) -> dict:
+        return self._request("GET", f"/connectors/{self._p(name)}/status").json()
+
+    def create(self, name: str, config: Mapping[str, Any], initial_state: str | None = None) -> dict:
+        self._remember_secrets(config)
+        body: dict[str, Any] = {"name": name, "config": normalize_config({**config, "name": name})}
+        if initial_state:
+            body["initial_state"] = initial_state
+        return self._request("POST", "/connectors", json=body).json()
+
+    def put_config(self, name: str, config: Mapping[str, Any]) -> dict:
+        self._remember_secrets(config)
+        return self._request("PUT", f"/connectors/{self._p(name)}/config",
+                             json=normalize_config({**config, "name": name})).json()
+
+    def apply(self, name: str, config: Mapping[str, Any]) -> ApplyResult:
+        """Create or update `name` so its config equals `config`; no write when nothing differs."""
+        self._remember_secrets(config)
+        desired = {**config, "name": name}
+        actual = self.get_config(name)
+        if actual is None:
+            self.put_config(name, desired)
+            log.info("created connector %s", name)
+            return ApplyResult(name, "created", tuple(sorted(normalize_config(desired))))
+        changed = config_diff(desired, actual)
+        if not changed:
+            return ApplyResult(name, "unchanged")
+        self.put_config(name, desired)
+        log.info("updated connector %s: %s", name, ", ".join(changed))
+        return ApplyResult(name, "updated", tuple(changed))
+
+    def validate(self, config: Mapping[str, Any]) -> ValidationResult:
+        self._remember_secrets(config)
+        cls = str(config["connector.class"])
+        plugin = cls.rsplit(".", 1)[-1]
+        body = self._request("PUT", f"/connector-plugins/{self._p(plugin)}/config/validate",
+                             json=normalize_config(config)).json()
+        errors: dict[str, list[str]] = {}
+        for item in body.get("configs", []):
+            value = item.get("value", {})
+            if value.get("errors"):
+                errors[value["name"]] = [self._clean(e) for e in value["errors"]]
+        return ValidationResult(body.get("name", cls), int(body.get("error_count", 0)), errors)
+
+    def restart(self, name: str, *, include_tasks: bool = False, only_failed: bool = False) -> dict | None:
+        """None for the plain restart (204); the status body with RESTARTING instances otherwise (202)."""
+        resp = self._request("POST", f"/connectors/{self._p(name)}/restart",
+                             params={"includeTasks": str(include_tasks).lower(), "onlyFailed": str(only_failed).lower()})
+        return resp.json() if resp.status_code == 202 and resp.content else None
+
+    def restart_task(self, name: str, task_id: int) -> None:
+        self._request("POST", f"/connectors/{self._p(name)}/tasks/{int(task_id)}/restart")
+
+    def pause(self, name: str) -> None:
+        self._request("PUT", f"/connectors/{self._p(name)}/pause")
+
+    def resume(self, name: str) -> None:
+        self._request("PUT", f"/connectors/{self._p(name)}/resume")
+
+    def stop(self, name: str) -> None:
+        self._request("PUT", f"/connectors/{self._p(name)}/stop")
+
+    def delete(self, name: str) -> bool:
+        """True when deleted, False when it did not exist."""
+        return self._request("DELETE", f"/connectors/{self._p(name)}", allow_404=True) is not None
+
+    def offsets(self, name: str) -> list[dict]:
+        return self._request("GET", f"/connectors/{self._p(name)}/offsets").json().get("offsets", [])
+
+    def redacted(self, config: Mapping[str, Any]) -> dict[str, Any]:
+        return redact_mapping(config, self.sensitive_keys)
+
+
+def connector_health(status: Mapping[str, Any]) -> tuple[str, list[dict]]:
+    """("RUNNING"|"FAILED"|..., failed instances) judged on the connector *and* every task:
+    the two levels can disagree (a FAILED connector with a RUNNING task, Strimzi #12542)."""
+    failed = []
+    conn = status.get("connector", {})
+    if conn.get("state") == "FAILED":
+        failed.append({"instance": "connector", "state": "FAILED", "trace": conn.get("trace", "")})
+    for t in status.get("tasks", []):
+        if t.get("state") == "FAILED":
+            failed.append({"instance": f"task {t.get('id')}", "state": "FAILED", "trace": t.get("trace", "")})
+    if failed:
+        return "FAILED", failed
+    states = {conn.get("state")} | {t.get("state") for t in status.get("tasks", [])}
+    if states == {"RUNNING"}:
+        return "RUNNING", []
+    for s in ("PAUSED", "STOPPED", "RESTARTING", "UNASSIGNED"):
+        if s in states:
+            return s, []
+    return str(conn.get("state", "UNKNOWN")), []
+
+
+class KafkaConnectResource(ConfigurableResource):
+    """The Kafka Connect cluster the pipeline's connectors run on."""
+
+    url: str = Field(default=KAFKA_CONNECT_URL.default, description="Connect REST URL (env KAFKA_CONNECT_URL)")
+    username: str | None = Field(default=None, description="Basic-auth user, when the REST API is secured")
+    password: str | None = Field(default=None, description="Basic-auth password; pass dagster.EnvVar")
+    timeout_seconds: float = Field(default=30.0, description="Per-request timeout")
+    max_retries: int = Field(default=5, description="Retries of transient failures (409, 503, 500 timed out, network)")
+    backoff_seconds: float = Field(default=0.5, description="First retry delay; doubles, with full jitter")
+    backoff_max_seconds: float = Field(default=8.0, description="Cap of one retry delay")
+    sensitive_keys: list[str] = Field(default_factory=list, description="Extra config keys to redact")
+
+    _client: KafkaConnectClient | None = PrivateAttr(default=None)
+
+    def get_client(self) -> KafkaConnectClient:
+        if self._client is None:
+            self._client = KafkaConnectClient(
+                self.url, timeout=self.timeout_seconds, max_retries=self.max_retries,
+                backoff=self.backoff_seconds, backoff_max=self.backoff_max_seconds,
+                auth=(self.username, self.password or "") if self.username else None,
+                sensitive_keys=self.sensitive_keys,
+            )
+        return self._client
+
+    def __repr__(self) -> str:  # pydantic's repr would print the password field
+        return f"KafkaConnectResource(url={self.url!r}, username={self.username!r}, password={REDACTED if self.password else None})"
+
+    __str__ = __repr__
+
+
+__all__ = [
+    "ApplyResult", "ConnectError", "ConnectUnreachable", "ConnectorConfigInvalid", "ConnectorNotFound",
+    "KafkaConnectClient", "KafkaConnectResource", "ValidationResult", "config_diff", "connector_health",
+    "is_sensitive_key", "normalize_config",
+]

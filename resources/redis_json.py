@@ -1,0 +1,193 @@
+"""Redis (redis-py): read the sink's aggregate documents fast and by type.
+
+The Redis sink writes one key per record key (`<topic>:<key>`); reconciliation reads them all.
+SCAN by prefix then JSON.MGET in batches: one round trip per batch instead of one per key.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import redis
+from dagster import ConfigurableResource
+from pydantic import Field, PrivateAttr
+
+from resources.endpoints import REDIS_URL
+from resources.errors import ResourceError, Unreachable
+from resources.redaction import REDACTED, scrub
+
+log = logging.getLogger(__name__)
+
+
+class RedisResourceError(ResourceError):
+    system = "Redis"
+
+
+class RedisUnreachable(Unreachable, RedisResourceError):
+    pass
+
+
+def _safe_url(url: str) -> str:
+    """The URL without any password it may embed."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    if parts.password:
+        netloc = f"{parts.username or ''}:{REDACTED}@{parts.hostname}" + (f":{parts.port}" if parts.port else "")
+        return urlunsplit(parts._replace(netloc=netloc))
+    return url
+
+
+class RedisJsonClient:
+    def __init__(self, url: str, *, username: str | None = None, password: str | None = None, tls: bool = False,
+                 tls_insecure: bool = False, ca_cert: str | None = None, timeout: float = 10.0):
+        self.display_url = _safe_url(url)
+        self._secrets = {s for s in (password,) if s}
+        from urllib.parse import urlsplit
+
+        if urlsplit(url).password:
+            self._secrets.add(urlsplit(url).password)
+        kwargs: dict[str, Any] = {"socket_timeout": timeout, "socket_connect_timeout": timeout, "decode_responses": True}
+        if username:
+            kwargs["username"] = username
+        if password:
+            kwargs["password"] = password
+        if tls and not url.startswith("rediss://"):
+            url = "rediss://" + url.split("://", 1)[-1]
+        if url.startswith("rediss://"):
+            kwargs["ssl_cert_reqs"] = "none" if tls_insecure else "required"
+            if ca_cert:
+                kwargs["ssl_ca_certs"] = ca_cert
+        self.r = redis.Redis.from_url(url, **kwargs)
+
+    def _wrap(self, what: str, e: Exception) -> RedisResourceError:
+        text = scrub(f"Redis at {self.display_url}: {what}: {type(e).__name__}: {e}", self._secrets)
+        cls = RedisUnreachable if isinstance(e, (redis.ConnectionError, redis.TimeoutError)) else RedisResourceError
+        return cls(text)
+
+    def ping(self) -> bool:
+        try:
+            return bool(self.r.ping())
+        except redis.RedisError as e:
+            raise self._wrap("PING", e) from None
+
+    def modules(self) -> list[str]:
+        try:
+            return [m["name"] for m in self.r.module_list()]
+        except redis.RedisError as e:
+            raise self._wrap("MODULE LIST", e) from None
+
+    def scan_keys(self, prefix: str, count: int = 1000) -> Iterator[str]:
+        # SCAN's MATCH is a glob: escape the glob characters a prefix may contain
+        pattern = "".join("\\" + c if c in "*?[]\\" else c for c in prefix) + "*"
+        try:
+            yield from self.r.scan_iter(match=pattern, count=count)
+        except redis.RedisError as e:
+            raise self._wrap(f"SCAN {prefix}*", e) from None
+
+    def json_mget(self, keys: list[str], batch: int = 1000) -> dict[str, Any]:
+        """Documents by key (root value); keys that are missing or not JSON map to None."""
+        out: dict[str, Any] = {}
+        try:
+            for i in range(0, len(keys), batch):
+                chunk = keys[i:i + batch]
+                raw = self.r.execute_command("JSON.MGET", *chunk, "$")
+                for k, v in zip(chunk, raw):
+                    out[k] = json.loads(v)[0] if v else None
+        except redis.RedisError as e:
+            raise self._wrap("JSON.MGET", e) from None
+        # JSON.MGET answers nil for missing keys and for keys of another type: read those by type
+        others = [k for k, v in out.items() if v is None]
+        if others:
+            out.update(self.read_typed(others))
+        return out
+
+    def read_typed(self, keys: list[str], batch: int = 1000) -> dict[str, Any]:
+        """Type-aware read: ReJSON-RL -> document, hash -> dict, string -> parsed JSON or text."""
+        out: dict[str, Any] = {}
+        try:
+            for i in range(0, len(keys), batch):
+                chunk = keys[i:i + batch]
+                with self.r.pipeline(transaction=False) as p:
+                    for k in chunk:
+                        p.type(k)
+                    types = p.execute()
+                with self.r.pipeline(transaction=False) as p:
+                    for k, t in zip(chunk, types):
+                        if t == "ReJSON-RL":
+                            p.execute_command("JSON.GET", k, "$")
+                        elif t == "hash":
+                            p.hgetall(k)
+                        elif t == "string":
+                            p.get(k)
+                        else:
+                            p.exists(k)  # placeholder keeps positions aligned
+                    values = p.execute()
+                for k, t, v in zip(chunk, types, values):
+                    if t == "ReJSON-RL":
+                        out[k] = json.loads(v)[0] if v else None
+                    elif t == "string":
+                        try:
+                            out[k] = json.loads(v)
+                        except (TypeError, ValueError):
+                            out[k] = v
+                    elif t == "hash":
+                        out[k] = v
+                    else:
+                        out[k] = None
+        except redis.RedisError as e:
+            raise self._wrap("typed read", e) from None
+        return out
+
+    def read_prefix(self, prefix: str) -> dict[str, Any]:
+        return self.json_mget(list(self.scan_keys(prefix)))
+
+    def set_json(self, key: str, value: Any) -> None:
+        try:
+            self.r.execute_command("JSON.SET", key, "$", json.dumps(value))
+        except redis.RedisError as e:
+            raise self._wrap(f"JSON.SET {key}", e) from None
+
+    def set_many_json(self, docs: Mapping[str, Any], batch: int = 1000) -> None:
+        items = list(docs.items())
+        try:
+            for i in range(0, len(items), batch):
+                with self.r.pipeline(transaction=False) as p:
+                    for k, v in items[i:i + batch]:
+                        p.execute_command("JSON.SET", k, "$", json.dumps(v))
+                    p.execute()
+        except redis.RedisError as e:
+            raise self._wrap("JSON.SET (pipelined)", e) from None
+
+    def delete_prefix(self, prefix: str) -> int:
+        keys = list(self.scan_keys(prefix))
+        return int(self.r.delete(*keys)) if keys else 0
+
+
+class RedisResource(ConfigurableResource):
+    """The Redis the sink writes aggregates into. Options mirror the sink's redis.* settings."""
+
+    url: str = Field(default=REDIS_URL.default, description="redis:// or rediss:// URL (env REDIS_URL)")
+    username: str | None = Field(default=None, description="ACL user (sink: redis.username)")
+    password: str | None = Field(default=None, description="pass dagster.EnvVar (sink: redis.password)")
+    tls: bool = Field(default=False, description="sink: redis.tls")
+    tls_insecure: bool = Field(default=False, description="skip certificate checks (sink: redis.insecure)")
+    ca_cert: str | None = Field(default=None, description="CA bundle path (sink: redis.cacert)")
+    timeout_seconds: float = Field(default=10.0)
+
+    _client: RedisJsonClient | None = PrivateAttr(default=None)
+
+    def get_client(self) -> RedisJsonClient:
+        if self._client is None:
+            self._client = RedisJsonClient(self.url, username=self.username, password=self.password, tls=self.tls,
+                                           tls_insecure=self.tls_insecure, ca_cert=self.ca_cert,
+                                           timeout=self.timeout_seconds)
+        return self._client
+
+    def __repr__(self) -> str:
+        return f"RedisResource(url={_safe_url(self.url)!r}, username={self.username!r}, password={REDACTED if self.password else None})"
+
+    __str__ = __repr__
