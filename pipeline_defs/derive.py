@@ -610,3 +610,13 @@ def lineage(spec: PipelineSpec) -> Lineage:
         raise SpecError("<spec>", [("", f"asset keys collide: {dup}")])
     return Lineage(nodes, edges)
 
+
+
+def redo_log_topic(spec: PipelineSpec, connector: str) -> str | None:
+    """The Confluent source's redo-log topic (one partition, never shared); None for other flavors.
+    Default name per the connector's docs: ``${connectorName}-${databaseName}-redo-log``."""
+    if spec.source.flavor != "confluent":
+        return None
+    cfg = source_connector_configs(spec)[connector]
+    template = cfg.get("redo.log.topic.name") or "${connectorName}-${databaseName}-redo-log"
+    return template.replace("${connectorName}", connector).replace("${databaseName}", spec.source.database)
