@@ -1,0 +1,928 @@
+"""Static checks of the compose stack (compose/): there is no Docker engine here, so everything that can be checked
+without running containers is checked with the real tools:
+
+- `docker-compose config` (Debian's docker-compose 1.29 parses, interpolates and validates without an engine) and
+  the Compose Specification JSON schema (vendored by the `check-jsonschema` package);
+- the wiring between resources/endpoints.py, docker-compose.yml, dagster.yaml, workspace.yaml and .env.example;
+- compose/dagster.yaml as a real DagsterInstance on a real PostgreSQL (tests/fixtures_postgres.py), running a job;
+- the Dockerfiles: parsed (dockerfile-parse), linted (hadolint), the user-code build context rebuilt and the
+  project built from exactly what the Dockerfile copies, the Connect image's Maven Central step replayed against
+  the local Maven repository (checksums, plugin layout);
+- the shell healthchecks linted (shellcheck) and the Oracle init SQL compared with what the Oracle asset checks query.
+
+A missing tool fails the test (never skips): scripts/bootstrap installs the Debian packages, the dev extras the rest.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+import tomllib
+import zipfile
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+import yaml
+from dagster import job, op
+
+ROOT = Path(__file__).resolve().parents[1]
+COMPOSE_DIR = ROOT / "compose"
+COMPOSE_FILE = COMPOSE_DIR / "docker-compose.yml"
+ENV_EXAMPLE = COMPOSE_DIR / ".env.example"
+DAGSTER_YAML = COMPOSE_DIR / "dagster.yaml"
+WORKSPACE_YAML = COMPOSE_DIR / "workspace.yaml"
+USER_CODE_DOCKERFILE = COMPOSE_DIR / "Dockerfile"
+DAGSTER_DOCKERFILE = COMPOSE_DIR / "Dockerfile_dagster"
+CONNECT_DOCKERFILE = COMPOSE_DIR / "connect" / "Dockerfile"
+ORACLE_INIT_DIR = COMPOSE_DIR / "oracle" / "init"
+SHELL_SCRIPTS = [COMPOSE_DIR / "oracle" / "healthcheck.sh", COMPOSE_DIR / "connect" / "healthcheck.sh"]
+
+try:  # the PostgreSQL fixture; this module is also loaded by path in dagster's run subprocesses
+    from fixtures_postgres import PostgresServer, postgres_server  # noqa: F401
+except ImportError:
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from fixtures_postgres import PostgresServer, postgres_server  # noqa: F401
+
+try:
+    from resources import endpoints
+except ImportError:
+    sys.path.insert(0, str(ROOT))
+    from resources import endpoints
+
+pytestmark = pytest.mark.unit
+
+CP_VERSION = "7.9.0"  # Confluent Platform 7.9.0 ships Apache Kafka 3.9.0
+KAFKA_VERSION = "3.9.0"
+SEED_PORTS = {1521, 6379, 8081, 8083, 8088, 9021, 9092}
+DAGSTER_UI_PORT = 3000
+RUN_LAUNCHER_SERVICE = "dagster-daemon"
+USER_CODE_SERVICE = "dagster-user-code"
+DAGSTER_POSTGRES_VARS = [
+    "DAGSTER_POSTGRES_HOST",
+    "DAGSTER_POSTGRES_PORT",
+    "DAGSTER_POSTGRES_USER",
+    "DAGSTER_POSTGRES_PASSWORD",
+    "DAGSTER_POSTGRES_DB",
+]
+
+
+# ---------------------------------------------------------------------------------------------------- helpers
+
+
+def _tool(name: str) -> str:
+    """A CLI from the venv (dev extras) or PATH; fails (never skips) when it is missing."""
+    venv_bin = Path(sys.executable).parent / name
+    if venv_bin.exists():
+        return str(venv_bin)
+    found = shutil.which(name)
+    if not found:
+        pytest.fail(f"`{name}` is not installed; run scripts/bootstrap (Debian packages + dev extras)", pytrace=False)
+    return found
+
+
+def _clean_env(**extra: str) -> dict[str, str]:
+    """A minimal environment: the caller's KAFKA_*/ORACLE_* etc. must not override .env.example in interpolation."""
+    env = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR")}
+    env.update(extra)
+    return env
+
+
+def _load_yaml(path: Path):
+    return yaml.safe_load(path.read_text())
+
+
+def _env_file(path: Path) -> dict[str, str]:
+    """KEY=VALUE lines of a compose .env file (comments and blank lines ignored, one level of quotes removed)."""
+    values: dict[str, str] = {}
+    for raw in path.read_text().splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        assert "=" in line, f"{path.name}: not KEY=VALUE: {raw!r}"
+        key, value = line.split("=", 1)
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+            value = value[1:-1]
+        values[key.strip()] = value
+    return values
+
+
+def _env_mapping(service: dict) -> dict[str, str | None]:
+    env = service.get("environment") or {}
+    if isinstance(env, list):
+        out: dict[str, str | None] = {}
+        for item in env:
+            k, sep, v = item.partition("=")
+            out[k] = v if sep else None
+        return out
+    return {k: (None if v is None else str(v)) for k, v in env.items()}
+
+
+def _container_ports(service: dict) -> set[int]:
+    """Container-side ports a service publishes (`ports`) or exposes (`expose`), any syntax."""
+    ports: set[int] = set()
+    for p in service.get("ports") or []:
+        if isinstance(p, dict):
+            ports.add(int(p["target"]))
+        else:
+            ports.add(int(str(p).split("/")[0].rsplit(":", 1)[-1]))
+    for p in service.get("expose") or []:
+        ports.add(int(str(p).split("/")[0]))
+    return ports
+
+
+def _published_ports(service: dict) -> set[int]:
+    out: set[int] = set()
+    for p in service.get("ports") or []:
+        if isinstance(p, dict):
+            out.add(int(p["published"]))
+        else:
+            parts = str(p).split("/")[0].split(":")
+            out.add(int(parts[-2] if len(parts) >= 2 else parts[-1]))
+    return out
+
+
+def _secret_env_names() -> list[str]:
+    return sorted(
+        v for k, v in vars(endpoints).items() if k.endswith("_ENV") and isinstance(v, str) and v.isupper()
+    )
+
+
+def _pipeline_env_names() -> list[str]:
+    return [s.env for s in endpoints.ALL_SETTINGS] + _secret_env_names()
+
+
+def _dagster_env_refs(node) -> set[str]:
+    """Every `{env: NAME}` in a dagster.yaml tree."""
+    found: set[str] = set()
+    if isinstance(node, dict):
+        if set(node) == {"env"}:
+            found.add(node["env"])
+        for v in node.values():
+            found |= _dagster_env_refs(v)
+    elif isinstance(node, list):
+        for v in node:
+            found |= _dagster_env_refs(v)
+    return found
+
+
+def _launcher_env_var_names(dagster_cfg: dict) -> list[str]:
+    return [e.split("=", 1)[0] for e in dagster_cfg["run_launcher"]["config"]["env_vars"]]
+
+
+def _dockerfile(path: Path):
+    """dockerfile-parse on any file name (its `path=` wants a directory or a file called Dockerfile)."""
+    import io
+
+    from dockerfile_parse import DockerfileParser
+
+    return DockerfileParser(fileobj=io.BytesIO(path.read_bytes()))
+
+
+def _instructions(path: Path, name: str) -> list[str]:
+    return [i["value"] for i in _dockerfile(path).structure if i["instruction"] == name]
+
+
+def _copy_sources(path: Path) -> list[str]:
+    """Sources of every COPY without --from (flags dropped, destination dropped)."""
+    sources: list[str] = []
+    for value in _instructions(path, "COPY"):
+        words = shlex.split(value)
+        if any(w.startswith("--from") for w in words):
+            continue
+        words = [w for w in words if not w.startswith("--")]
+        sources += [w.rstrip("/") for w in words[:-1]]
+    return sources
+
+
+def _exec_form(value: str) -> list[str]:
+    import json
+
+    return json.loads(value)
+
+
+def _pyproject() -> dict:
+    return tomllib.loads((ROOT / "pyproject.toml").read_text())
+
+
+def _normalize_sql(text: str) -> str:
+    return re.sub(r"\s+", " ", text).upper()
+
+
+# ---------------------------------------------------------------------------------------------------- fixtures
+
+
+@pytest.fixture(scope="module")
+def raw_compose() -> dict:
+    return _load_yaml(COMPOSE_FILE)
+
+
+@pytest.fixture(scope="module")
+def resolved_compose() -> dict:
+    """`docker-compose config` with .env.example: interpolated, merged, validated by docker-compose itself."""
+    proc = subprocess.run(
+        [_tool("docker-compose"), "-f", str(COMPOSE_FILE), "--env-file", str(ENV_EXAMPLE), "config"],
+        cwd=ROOT,
+        env=_clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, f"docker-compose config failed:\n{proc.stderr}"
+    return yaml.safe_load(proc.stdout)
+
+
+@pytest.fixture(scope="module")
+def dagster_cfg() -> dict:
+    return _load_yaml(DAGSTER_YAML)
+
+
+@pytest.fixture(scope="module")
+def env_example() -> dict[str, str]:
+    return _env_file(ENV_EXAMPLE)
+
+
+# ---------------------------------------------------------------------------------------------------- compose file
+
+
+def test_docker_compose_config_accepts_the_file_with_env_example():
+    proc = subprocess.run(
+        [_tool("docker-compose"), "-f", "compose/docker-compose.yml", "--env-file", "compose/.env.example", "config"],
+        cwd=ROOT,
+        env=_clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    # the optional Confluent UIs are there, behind profiles
+    services = yaml.safe_load(proc.stdout)["services"]
+    assert services["rest-proxy"]["profiles"] == ["rest-proxy"]
+    assert services["control-center"]["profiles"] == ["control-center"]
+
+
+def test_docker_compose_config_fails_without_the_secrets(tmp_path):
+    """Passwords come from .env only: without them compose refuses to render (`${VAR:?...}`), nothing falls back."""
+    env_without_secrets = tmp_path / "env-without-secrets"
+    kept = [
+        line
+        for line in ENV_EXAMPLE.read_text().splitlines()
+        if not re.match(r"\s*(ORACLE_PASSWORD|ORACLE_ADMIN_PASSWORD|REDIS_PASSWORD|DAGSTER_POSTGRES_PASSWORD)=", line)
+    ]
+    env_without_secrets.write_text("\n".join(kept) + "\n")
+    proc = subprocess.run(
+        [_tool("docker-compose"), "-f", str(COMPOSE_FILE), "--env-file", str(env_without_secrets), "config"],
+        cwd=ROOT,
+        env=_clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode != 0
+    assert "compose/.env" in proc.stderr  # the `:?` message tells the user where to set it
+
+
+def test_compose_file_validates_against_the_compose_specification_schema(resolved_compose, tmp_path):
+    check = [sys.executable, "-m", "check_jsonschema", "--builtin-schema", "vendor.compose-spec"]
+    proc = subprocess.run([*check, str(COMPOSE_FILE)], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    # and the file docker-compose renders from it
+    resolved = tmp_path / "resolved.yml"
+    resolved.write_text(yaml.safe_dump(resolved_compose))
+    proc = subprocess.run([*check, str(resolved)], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+    # negative control: the schema really rejects a malformed file (an unknown service key, a bad depends_on condition)
+    broken = copy.deepcopy(_load_yaml(COMPOSE_FILE))
+    broken["services"]["broker"]["healthcheck_typo"] = {"test": ["CMD", "true"]}
+    broken["services"]["connect"]["depends_on"]["broker"]["condition"] = "service_ready"
+    bad = tmp_path / "broken.yml"
+    bad.write_text(yaml.safe_dump(broken))
+    proc = subprocess.run([*check, str(bad)], capture_output=True, text=True, timeout=120)
+    assert proc.returncode != 0, "the compose-spec schema accepted a malformed file"
+
+
+def _strings(node) -> list[str]:
+    if isinstance(node, dict):
+        return [x for k, v in node.items() for x in (*_strings(k), *_strings(v))]
+    if isinstance(node, list):
+        return [x for v in node for x in _strings(v)]
+    return [node] if isinstance(node, str) else []
+
+
+def test_every_compose_variable_is_defined_in_env_example(raw_compose, env_example):
+    text = "\n".join(_strings(raw_compose))  # what compose interpolates: every key and value, no comments
+    used = set(re.findall(r"(?<!\$)\$\{([A-Za-z_][A-Za-z0-9_]*)", text))
+    used |= set(re.findall(r"(?<!\$)\$([A-Za-z_][A-Za-z0-9_]*)", text))
+    assert used, "no variables found: the regex is broken"
+    missing = sorted(used - set(env_example))
+    assert not missing, f"used in docker-compose.yml but not defined in compose/.env.example: {missing}"
+
+
+def test_secrets_come_from_env_and_env_is_gitignored(raw_compose, env_example):
+    text = COMPOSE_FILE.read_text()
+    for secret in ["ORACLE_PASSWORD", "ORACLE_ADMIN_PASSWORD", "REDIS_PASSWORD", "DAGSTER_POSTGRES_PASSWORD"]:
+        assert env_example.get(secret), f"{secret} needs a placeholder value in .env.example"
+        # required (no default): `${NAME:?message}`
+        refs = re.findall(r"\$\{" + secret + r"(:?[-?][^}]*)?\}", text)
+        assert refs and all(r.startswith(":?") for r in refs), f"{secret} must be ${{{secret}:?...}} everywhere"
+    assert "CONFLUENT_LICENSE" in env_example
+    # no literal password anywhere in the compose file
+    for name, service in raw_compose["services"].items():
+        for key, value in _env_mapping(service).items():
+            if re.search(r"PASSWORD|PWD|LICENSE|SECRET", key) and value:
+                assert "${" in value, f"{name}.{key} is a literal secret; take it from .env"
+    proc = subprocess.run(
+        ["git", "check-ignore", "-q", "compose/.env"], cwd=ROOT, capture_output=True, text=True, timeout=30
+    )
+    assert proc.returncode == 0, "compose/.env must be git-ignored"
+
+
+def test_every_service_has_a_healthcheck(raw_compose):
+    for name, service in raw_compose["services"].items():
+        hc = service.get("healthcheck")
+        assert hc and hc.get("test"), f"service {name} has no healthcheck"
+        assert not hc.get("disable"), f"service {name} disables its healthcheck"
+        assert hc["test"] != ["NONE"], f"service {name} disables its healthcheck"
+
+
+def test_every_dependency_waits_for_health(raw_compose):
+    services = raw_compose["services"]
+    for name, service in services.items():
+        deps = service.get("depends_on")
+        if deps is None:
+            continue
+        assert isinstance(deps, dict), f"{name}: depends_on must be the long form with a condition"
+        for dep, spec in deps.items():
+            assert dep in services, f"{name} depends on unknown service {dep}"
+            condition = (spec or {}).get("condition")
+            allowed = {"service_healthy"}
+            if services[dep].get("restart") in (None, "no"):
+                allowed.add("service_completed_successfully")  # a one-shot init job
+            assert condition in allowed, f"{name} -> {dep}: condition {condition!r}, expected service_healthy"
+
+
+def test_named_volumes_and_explicitly_named_network(raw_compose, dagster_cfg):
+    declared = raw_compose.get("volumes") or {}
+    for name, service in raw_compose["services"].items():
+        for v in service.get("volumes") or []:
+            source = v["source"] if isinstance(v, dict) else str(v).split(":", 1)[0]
+            if source.startswith((".", "/")):
+                # bind mounts only for read-only config/scripts and the Docker socket
+                assert source == "/var/run/docker.sock" or str(v).endswith(":ro"), f"{name}: bind mount {v}"
+            else:
+                assert source in declared, f"{name}: volume {source} is not a declared named volume"
+        assert "network_mode" not in service, f"{name} leaves the compose network"
+        assert "networks" not in service, f"{name} must stay on the default network (cdc_net)"
+
+    networks = raw_compose["networks"]
+    assert set(networks) == {"default"}
+    net_name = networks["default"]["name"]
+    assert dagster_cfg["run_launcher"]["config"]["network"] == net_name == "cdc_net"
+
+    # the run containers mount the storage volume by its explicit name
+    storage_volume = declared["dagster-storage"]["name"]
+    mounts = dagster_cfg["run_launcher"]["config"]["container_kwargs"]["volumes"]
+    assert any(m.split(":", 1)[0] == storage_volume for m in mounts)
+    for svc in (RUN_LAUNCHER_SERVICE, USER_CODE_SERVICE, "dagster-webserver"):
+        targets = [str(v).split(":")[1] for v in raw_compose["services"][svc]["volumes"] if "dagster-storage" in str(v)]
+        assert targets == [m.split(":")[1] for m in mounts], f"{svc} mounts the storage volume elsewhere"
+
+
+def test_ports_of_the_seed_plus_dagster_ui(resolved_compose):
+    published = set()
+    for service in resolved_compose["services"].values():
+        published |= _published_ports(service)
+    assert SEED_PORTS | {DAGSTER_UI_PORT} <= published
+    assert 3000 in _published_ports(resolved_compose["services"]["dagster-webserver"])
+
+
+def test_images_are_pinned(raw_compose):
+    for name, service in raw_compose["services"].items():
+        image = service.get("image", "")
+        if "build" in service:
+            continue  # built here from pinned bases
+        if name == "oracle":
+            # heartu41/oracle19c publishes only `latest`; ORACLE_IMAGE lets you pin your own 19c build (README.md)
+            assert image.startswith("${ORACLE_IMAGE:-")
+            continue
+        repo, _, tag = image.rpartition(":")
+        assert repo and tag and tag != "latest", f"{name}: image {image!r} is not pinned"
+        if repo.startswith("confluentinc/"):
+            assert tag == CP_VERSION, f"{name}: Confluent Platform must be {CP_VERSION}, got {tag}"
+
+
+def test_confluent_platform_matches_the_local_kafka_version():
+    pom = (ROOT / "stack" / "pom.xml").read_text()
+    m = re.search(r"<kafka\.version>([^<]+)</kafka\.version>", pom)
+    assert m and m.group(1) == KAFKA_VERSION, "the local stack's Kafka and CP 7.9.0 (Apache Kafka 3.9.0) diverge"
+
+
+def test_kraft_broker_listeners(raw_compose):
+    env = _env_mapping(raw_compose["services"]["broker"])
+    assert "KAFKA_ZOOKEEPER_CONNECT" not in env
+    assert set(env["KAFKA_PROCESS_ROLES"].split(",")) == {"broker", "controller"}
+    assert "PLAINTEXT://broker:29092" in env["KAFKA_ADVERTISED_LISTENERS"].split(",")
+    assert "PLAINTEXT_HOST://localhost:9092" in env["KAFKA_ADVERTISED_LISTENERS"].split(",")
+
+
+# ---------------------------------------------------------------------------------------------------- endpoints
+
+
+def _endpoint_defaults() -> dict[str, tuple[str, int]]:
+    """setting env name -> (host, port) for every endpoints.py default that names a host and port."""
+    out: dict[str, tuple[str, int]] = {}
+    for s in endpoints.ALL_SETTINGS:
+        d = s.default
+        if "://" in d:
+            u = urlsplit(d)
+            port = u.port or {"http": 80, "https": 443, "redis": 6379}[u.scheme]
+            out[s.env] = (u.hostname, port)
+        elif re.fullmatch(r"[A-Za-z0-9_.-]+:\d+", d):
+            host, port = d.rsplit(":", 1)
+            out[s.env] = (host, int(port))
+    out["ORACLE_HOST"] = (endpoints.ORACLE_HOST.default, int(endpoints.ORACLE_PORT.default))
+    return out
+
+
+def test_every_endpoint_default_is_a_compose_service_exposing_that_port(raw_compose):
+    services = raw_compose["services"]
+    defaults = _endpoint_defaults()
+    # not vacuous: every system of the pipeline is covered
+    assert {
+        "KAFKA_BOOTSTRAP_SERVERS",
+        "KAFKA_CONNECT_URL",
+        "KSQLDB_URL",
+        "SCHEMA_REGISTRY_URL",
+        "REDIS_URL",
+        "ORACLE_HOST",
+    } <= set(defaults)
+    for env_name, (host, port) in defaults.items():
+        assert host in services, f"{env_name}: default host {host!r} is not a compose service"
+        service = services[host]
+        exposed = _container_ports(service)
+        env = _env_mapping(service)
+        listeners = ",".join(filter(None, [env.get("KAFKA_ADVERTISED_LISTENERS"), env.get("KAFKA_LISTENERS")]))
+        advertised = {int(p) for h, p in re.findall(r"//([^:,]+):(\d+)", listeners) if h == host}
+        assert port in exposed or port in advertised, (
+            f"{env_name}: service {host} does not expose port {port} (ports {sorted(exposed)}, listeners {listeners!r})"
+        )
+    # Kafka clients inside the network use the internal listener
+    broker_env = _env_mapping(services["broker"])
+    assert f"PLAINTEXT://{endpoints.KAFKA_BOOTSTRAP_SERVERS.default}" in broker_env["KAFKA_ADVERTISED_LISTENERS"]
+    # the Oracle service name is the database's SID/CDB service
+    assert _env_mapping(services["oracle"])["ORACLE_SID"] == endpoints.ORACLE_SERVICE_NAME.default
+
+
+def test_env_example_and_compose_defaults_equal_the_endpoint_defaults(resolved_compose, env_example):
+    daemon_env = _env_mapping(resolved_compose["services"][RUN_LAUNCHER_SERVICE])
+    for s in endpoints.ALL_SETTINGS:
+        assert env_example.get(s.env) == s.default, f".env.example {s.env} != endpoints.py default {s.default!r}"
+        assert daemon_env.get(s.env) == s.default, f"daemon {s.env}={daemon_env.get(s.env)!r}, expected {s.default!r}"
+
+
+# ---------------------------------------------------------------------------------------------------- Dagster wiring
+
+
+def test_every_pipeline_variable_is_forwarded_to_run_containers(resolved_compose, dagster_cfg):
+    forwarded = _launcher_env_var_names(dagster_cfg)
+    assert len(forwarded) == len(set(forwarded)), "duplicate env_vars"
+    needed = _pipeline_env_names() + DAGSTER_POSTGRES_VARS
+    assert {"ORACLE_PASSWORD", "ORACLE_ADMIN_PASSWORD", "REDIS_PASSWORD", "CONFLUENT_LICENSE"} <= set(needed)
+    missing = [n for n in needed if n not in forwarded]
+    assert not missing, f"run_launcher.config.env_vars lacks {missing}"
+    # the run containers load the instance from dagster.yaml: its {env: X} must reach them too
+    missing_refs = sorted(_dagster_env_refs(dagster_cfg) - set(forwarded))
+    assert not missing_refs, f"dagster.yaml reads {missing_refs} but does not forward them to runs"
+
+    for svc in (RUN_LAUNCHER_SERVICE, USER_CODE_SERVICE):
+        env = _env_mapping(resolved_compose["services"][svc])
+        undefined = [n for n in needed if env.get(n) is None]
+        assert not undefined, f"{svc} does not define {undefined}"
+    # webserver + daemon + user code all reach the same Postgres
+    for svc in (RUN_LAUNCHER_SERVICE, USER_CODE_SERVICE, "dagster-webserver"):
+        env = _env_mapping(resolved_compose["services"][svc])
+        assert env["DAGSTER_POSTGRES_HOST"] == "dagster-postgres"
+        assert env["DAGSTER_POSTGRES_PORT"] == "5432"
+
+
+def test_docker_run_launcher_resolves_every_env_var_in_the_daemon_environment(resolved_compose, dagster_cfg, monkeypatch):
+    """What the daemon does at launch time: DockerRunLauncher turns bare names into values from its own env."""
+    from dagster._core.utils import parse_env_var
+
+    daemon_env = _env_mapping(resolved_compose["services"][RUN_LAUNCHER_SERVICE])
+    for k in list(os.environ):
+        monkeypatch.delenv(k)
+    for k, v in daemon_env.items():
+        monkeypatch.setenv(k, v or "")
+    resolved = dict(parse_env_var(e) for e in dagster_cfg["run_launcher"]["config"]["env_vars"])
+    assert resolved["KAFKA_BOOTSTRAP_SERVERS"] == "broker:29092"
+    assert resolved["DAGSTER_POSTGRES_HOST"] == "dagster-postgres"
+    assert resolved["ORACLE_PASSWORD"]  # from .env
+
+
+def test_user_code_image_is_the_run_image_and_the_workspace_matches(raw_compose):
+    services = raw_compose["services"]
+    user_code = services[USER_CODE_SERVICE]
+    env = _env_mapping(user_code)
+    assert env["DAGSTER_CURRENT_IMAGE"] == user_code["image"]
+    assert user_code["build"] == {"context": "..", "dockerfile": "compose/Dockerfile"}
+
+    tool = _pyproject()["tool"]["dagster"]
+    workspace = _load_yaml(WORKSPACE_YAML)
+    (entry,) = workspace["load_from"]
+    grpc = entry["grpc_server"]
+    assert grpc["host"] == USER_CODE_SERVICE
+    assert grpc["location_name"] == tool["code_location_name"] == "cdc_pipeline"
+
+    cmd = _exec_form(_instructions(USER_CODE_DOCKERFILE, "CMD")[-1])
+    assert cmd == [
+        "dagster", "code-server", "start", "-h", "0.0.0.0", "-p", str(grpc["port"]),
+        "-m", tool["module_name"], "--location-name", tool["code_location_name"],
+    ]
+    assert user_code["healthcheck"]["test"] == ["CMD", "dagster", "api", "grpc-health-check", "-p", str(grpc["port"])]
+
+    # webserver/daemon wait for the code server and the database
+    for svc in ("dagster-webserver", RUN_LAUNCHER_SERVICE):
+        assert set(services[svc]["depends_on"]) >= {"dagster-postgres", USER_CODE_SERVICE}
+        assert "/var/run/docker.sock:/var/run/docker.sock" in services[svc]["volumes"]
+    web = services["dagster-webserver"]
+    assert "/server_info" in " ".join(web["healthcheck"]["test"])
+    assert services[RUN_LAUNCHER_SERVICE]["entrypoint"] == ["dagster-daemon", "run"]
+
+
+def test_dagster_yaml_settings():
+    from dagster._core.instance.config import dagster_instance_config
+
+    # the schema check dagster runs at startup (no storage connection needed)
+    cfg, _ = dagster_instance_config(str(COMPOSE_DIR), "dagster.yaml")
+    assert cfg["run_launcher"]["class"] == "DockerRunLauncher"
+    assert cfg["run_launcher"]["module"] == "dagster_docker"
+    rc = cfg["run_coordinator"]
+    assert rc["class"] == "QueuedRunCoordinator"
+    limits = rc["config"]["tag_concurrency_limits"]
+    assert {"key": "cdc/connector", "value": {"applyLimitPerUniqueValue": True}, "limit": 1} in limits
+    assert cfg["run_monitoring"]["enabled"] is True
+    assert set(cfg["storage"]["postgres"]["postgres_db"]) >= {"hostname", "port", "username", "password", "db_name"}
+
+
+@op
+def produce() -> int:
+    return 21
+
+
+@op
+def double(x: int) -> int:
+    return 2 * x
+
+
+@job(tags={"cdc/connector": "compose-smoke"})
+def compose_smoke_job():
+    """The small job of the instance test (module level: its step processes load it from this file)."""
+    double(produce())
+
+
+def test_compose_dagster_yaml_is_a_working_instance_on_postgres(postgres_server: PostgresServer, tmp_path, monkeypatch):
+    """compose/dagster.yaml, unmodified, becomes a DagsterInstance on PostgreSQL with the Docker launcher and the
+    queued coordinator; the same file with only the run launcher swapped for the default one executes a job whose
+    run, events and steps land in PostgreSQL (the job runs multiprocess, so the step processes reload the instance
+    from its ref with the DAGSTER_POSTGRES_* variables, as run containers do)."""
+    from dagster import DagsterInstance, execute_job, reconstructable
+    from dagster._core.launcher import DefaultRunLauncher
+    from dagster._core.run_coordinator import QueuedRunCoordinator
+    from dagster._core.scheduler import DagsterDaemonScheduler
+    from dagster._core.storage.dagster_run import DagsterRunStatus
+    from dagster_docker import DockerRunLauncher
+    from dagster_postgres import PostgresEventLogStorage, PostgresRunStorage, PostgresScheduleStorage
+
+    db = postgres_server.create_database("dagster_compose")
+    monkeypatch.setenv("DAGSTER_POSTGRES_HOST", postgres_server.host)
+    monkeypatch.setenv("DAGSTER_POSTGRES_PORT", str(postgres_server.port))
+    monkeypatch.setenv("DAGSTER_POSTGRES_USER", postgres_server.user)
+    monkeypatch.setenv("DAGSTER_POSTGRES_PASSWORD", postgres_server.password)
+    monkeypatch.setenv("DAGSTER_POSTGRES_DB", db)
+
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    shutil.copy(DAGSTER_YAML, home / "dagster.yaml")
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+
+    with DagsterInstance.from_config(str(home)) as instance:
+        assert isinstance(instance.run_storage, PostgresRunStorage)
+        assert isinstance(instance.event_log_storage, PostgresEventLogStorage)
+        assert isinstance(instance.schedule_storage, PostgresScheduleStorage)
+        assert isinstance(instance.scheduler, DagsterDaemonScheduler)
+        launcher = instance.run_launcher
+        assert isinstance(launcher, DockerRunLauncher)
+        assert launcher.networks == ["cdc_net"]
+        assert "ORACLE_PASSWORD" in launcher.env_vars
+        assert launcher.container_kwargs["volumes"] == ["cdc_dagster_storage:/opt/dagster/dagster_home/storage"]
+        coordinator = instance.run_coordinator
+        assert isinstance(coordinator, QueuedRunCoordinator)
+        queue = coordinator.get_run_queue_config()
+        assert any(
+            lim["key"] == "cdc/connector" and lim["limit"] == 1 and lim["value"] == {"applyLimitPerUniqueValue": True}
+            for lim in queue.tag_concurrency_limits
+        )
+        assert instance.run_monitoring_enabled
+        assert instance.get_runs() == []  # storage reachable and empty
+
+    swapped = tmp_path / "dagster_home_default_launcher"
+    swapped.mkdir()
+    cfg = _load_yaml(DAGSTER_YAML)
+    cfg["run_launcher"] = {"module": "dagster._core.launcher", "class": "DefaultRunLauncher"}
+    (swapped / "dagster.yaml").write_text(yaml.safe_dump(cfg))
+    with DagsterInstance.from_config(str(swapped)) as instance:
+        assert isinstance(instance.run_launcher, DefaultRunLauncher)
+        with execute_job(reconstructable(compose_smoke_job), instance=instance) as result:
+            assert result.success
+            assert result.output_for_node("double") == 42
+            run_id = result.run_id
+
+    # straight from PostgreSQL: the run row and its events are there
+    conn = postgres_server.connect(db)
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT status FROM runs WHERE run_id = %s", (run_id,))
+            assert cur.fetchone() == ("SUCCESS",)
+            cur.execute(
+                "SELECT count(*) FROM event_logs WHERE run_id = %s AND dagster_event_type = 'STEP_SUCCESS'", (run_id,)
+            )
+            assert cur.fetchone() == (2,)
+    finally:
+        conn.close()
+
+    # and the unmodified compose instance reads it back
+    with DagsterInstance.from_config(str(home)) as instance:
+        run = instance.get_run_by_id(run_id)
+        assert run is not None and run.status == DagsterRunStatus.SUCCESS
+        assert run.tags.get("cdc/connector") == "compose-smoke"
+
+
+# ---------------------------------------------------------------------------------------------------- Dockerfiles
+
+
+@pytest.mark.parametrize("dockerfile", [USER_CODE_DOCKERFILE, DAGSTER_DOCKERFILE, CONNECT_DOCKERFILE], ids=lambda p: p.relative_to(COMPOSE_DIR).as_posix())
+def test_dockerfiles_parse_and_pass_hadolint(dockerfile):
+    parser = _dockerfile(dockerfile)
+    assert parser.baseimage, f"{dockerfile}: no FROM"
+    assert parser.structure[0]["instruction"] in ("FROM", "ARG", "COMMENT")
+    proc = subprocess.run(
+        [_tool("hadolint"), "--no-color", str(dockerfile)], capture_output=True, text=True, timeout=120
+    )
+    assert proc.returncode == 0, f"hadolint {dockerfile.name}:\n{proc.stdout}{proc.stderr}"
+
+
+@pytest.mark.parametrize("script", SHELL_SCRIPTS, ids=lambda p: p.relative_to(COMPOSE_DIR).as_posix())
+def test_healthcheck_scripts_pass_shellcheck(script):
+    proc = subprocess.run([_tool("shellcheck"), str(script)], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_user_code_dockerfile_installs_exactly_the_project():
+    parser = _dockerfile(USER_CODE_DOCKERFILE)
+    assert re.fullmatch(r"python:3\.(1[1-3])(\.\d+)?-slim(-\w+)?", parser.baseimage), parser.baseimage
+    from packaging.specifiers import SpecifierSet
+
+    minor = int(re.match(r"python:3\.(\d+)", parser.baseimage).group(1))
+    requires = _pyproject()["project"]["requires-python"]
+    assert SpecifierSet(requires).contains(f"3.{minor}.0"), f"{parser.baseimage} outside requires-python {requires}"
+
+    sources = _copy_sources(USER_CODE_DOCKERFILE)
+    for needed in ("pyproject.toml", "pipeline_defs", "resources", "pipeline.yaml"):
+        assert needed in sources, f"compose/Dockerfile does not COPY {needed}"
+    readme = _pyproject()["project"].get("readme")
+    if isinstance(readme, str):
+        assert readme in sources, f"pyproject.toml's readme {readme} is needed by `pip install .`"
+    runs = " && ".join(_instructions(USER_CODE_DOCKERFILE, "RUN"))
+    assert re.search(r"\bpip install \.(\s|$)", runs), "the project must be installed with `pip install .`"
+    assert "pip install ." in (COMPOSE_DIR / "README.md").read_text()
+    env = dict(parser.envs)
+    assert env["CDC_PIPELINE_SPEC"].endswith("/pipeline.yaml")
+    assert env["DAGSTER_HOME"] == "/opt/dagster/dagster_home"
+
+    # the BuildKit ignore file for this build context lets every COPY source through
+    ignore = (COMPOSE_DIR / "Dockerfile.dockerignore").read_text().splitlines()
+    for src in sources:
+        assert f"!{src}" in ignore or f"!{src}/" in ignore, f"Dockerfile.dockerignore hides {src}"
+
+
+def test_user_code_build_context_builds_the_project(tmp_path):
+    """Rebuild the Docker build context from exactly what compose/Dockerfile COPYs and build the project from it
+    the way `pip install .` does in the image: a wheel, with build isolation (pyproject's build-system.requires is
+    fetched from the package index, as in the Docker build); both packages must be inside."""
+    ctx = tmp_path / "ctx"
+    ctx.mkdir()
+    for src in _copy_sources(USER_CODE_DOCKERFILE):
+        path = ROOT / src
+        assert path.exists(), f"compose/Dockerfile COPYs {src}, which is not in the repository"
+        target = ctx / src
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if path.is_dir():
+            shutil.copytree(path, target, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+        else:
+            shutil.copy2(path, target)
+    out = tmp_path / "wheel"
+    proc = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(out), str(ctx)],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    (wheel,) = out.glob("*.whl")
+    names = zipfile.ZipFile(wheel).namelist()
+    assert any(n.startswith("pipeline_defs/") for n in names)
+    assert "resources/endpoints.py" in names
+
+
+def test_dagster_image_versions_match_pyproject():
+    deps = _pyproject()["project"]["dependencies"]
+    pins = dict(re.fullmatch(r"([a-z-]+)==([\d.]+)", d).groups() for d in deps if re.fullmatch(r"dagster[a-z-]*==[\d.]+", d))
+    args = dict(_dockerfile(DAGSTER_DOCKERFILE).args)
+    assert args["DAGSTER_VERSION"] == pins["dagster"] == pins["dagster-webserver"] == pins["dagster-graphql"]
+    assert args["DAGSTER_LIBS_VERSION"] == pins["dagster-docker"] == pins["dagster-postgres"]
+    assert set(_copy_sources(DAGSTER_DOCKERFILE)) == {"dagster.yaml", "workspace.yaml"}
+    assert ".env" in (COMPOSE_DIR / ".dockerignore").read_text().split()
+
+
+def test_connect_dockerfile_installs_every_plugin_the_pipeline_uses():
+    parser = _dockerfile(CONNECT_DOCKERFILE)
+    assert parser.baseimage == f"confluentinc/cp-kafka-connect:{CP_VERSION}"
+    args = dict(parser.args)
+    runs = "\n".join(_instructions(CONNECT_DOCKERFILE, "RUN"))
+    # Confluent Hub: the premium Oracle CDC source and the Redis sink (0.9.1, not on Maven Central)
+    assert 'confluent-hub install --no-prompt' in runs
+    assert '"confluentinc/kafka-connect-oracle-cdc:${ORACLE_CDC_VERSION}"' in runs
+    assert '"redis/redis-kafka-connect:${REDIS_SINK_VERSION}"' in runs
+    assert args["REDIS_SINK_VERSION"] == "0.9.1"
+    assert re.fullmatch(r"\d+\.\d+\.\d+", args["ORACLE_CDC_VERSION"])
+    # Maven Central: Debezium, the version of the local stack, checksum-verified
+    pom = (ROOT / "stack" / "pom.xml").read_text()
+    assert args["DEBEZIUM_VERSION"] == re.search(r"<debezium\.version>([^<]+)<", pom).group(1) == "3.1.3.Final"
+    assert args["MAVEN_CENTRAL"] == "https://repo1.maven.org/maven2"
+    assert "sha256sum -c" in runs
+    assert re.fullmatch(r"[0-9a-f]{64}", args["DEBEZIUM_SHA256"])
+    # the healthcheck waits for exactly these plugins
+    hc = (COMPOSE_DIR / "connect" / "healthcheck.sh").read_text()
+    for cls in (
+        "io.confluent.connect.oracle.cdc.OracleCdcSourceConnector",
+        "com.redis.kafka.connect.RedisSinkConnector",
+        "io.debezium.connector.oracle.OracleConnector",
+        "io.confluent.connect.avro.AvroConverter",
+    ):
+        assert cls in hc
+
+
+def _local_maven_repo() -> Path:
+    return Path(os.environ.get("MAVEN_REPO_LOCAL", Path.home() / ".m2" / "repository"))
+
+
+def _ensure_maven_artifact(coords: str, rel_path: str) -> Path:
+    path = _local_maven_repo() / rel_path
+    if not path.exists():
+        proc = subprocess.run(
+            [_tool("mvn"), "-q", "-B", "dependency:get", f"-Dartifact={coords}", "-Dtransitive=false"],
+            capture_output=True, text=True, timeout=600,
+        )
+        assert proc.returncode == 0, f"mvn dependency:get {coords} failed:\n{proc.stdout}{proc.stderr}"
+    assert path.exists(), path
+    return path
+
+
+def test_connect_maven_central_step_replays_against_the_local_maven_repo(tmp_path):
+    """Run the Dockerfile's Debezium RUN step as written, with Maven Central replaced by the local Maven repository
+    (file://, same layout): the checksum matches and the plugin directory is the local stack's: the connector and
+    exactly one Oracle JDBC driver (the one Debezium ships, or stack/pom.xml's ojdbc.version if it pins one)."""
+    args = dict(_dockerfile(CONNECT_DOCKERFILE).args)
+    dbz = args["DEBEZIUM_VERSION"]
+    _ensure_maven_artifact(
+        f"io.debezium:debezium-connector-oracle:{dbz}:tar.gz:plugin",
+        f"io/debezium/debezium-connector-oracle/{dbz}/debezium-connector-oracle-{dbz}-plugin.tar.gz",
+    )
+    (step,) = [r for r in _instructions(CONNECT_DOCKERFILE, "RUN") if "debezium-connector-oracle" in r]
+    plugins = tmp_path / "confluent-hub-components"
+    script = step.replace("/tmp/", f"{tmp_path}/").replace("/usr/share/confluent-hub-components", str(plugins))
+
+    def replay(**overrides: str) -> subprocess.CompletedProcess:
+        shutil.rmtree(plugins, ignore_errors=True)
+        plugins.mkdir()
+        env = _clean_env(**{**args, "MAVEN_CENTRAL": _local_maven_repo().as_uri(), **overrides})
+        return subprocess.run(["bash", "-o", "pipefail", "-c", script], env=env, capture_output=True, text=True, timeout=300)
+
+    assert "${DEBEZIUM_SHA256}" in script and "${MAVEN_CENTRAL}" in script
+    proc = replay()
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    plugin_dir = plugins / "debezium-connector-oracle"
+    assert (plugin_dir / f"debezium-connector-oracle-{dbz}.jar").is_file()
+    drivers = sorted(p.name for p in plugin_dir.glob("ojdbc*.jar"))
+    assert len(drivers) == 1, drivers
+    pinned = re.search(r"<ojdbc\.version>([^<]+)<", (ROOT / "stack" / "pom.xml").read_text())
+    if pinned:
+        assert drivers == [f"ojdbc11-{pinned.group(1)}.jar"], "the local stack pins another ojdbc11"
+
+    # a wrong checksum stops the build
+    proc = replay(DEBEZIUM_SHA256="0" * 64)
+    assert proc.returncode != 0
+    assert not (plugins / "debezium-connector-oracle").exists()
+
+
+# ---------------------------------------------------------------------------------------------------- Oracle
+
+
+def _init_sql() -> str:
+    files = sorted(ORACLE_INIT_DIR.glob("*.sql"))
+    assert files, "compose/oracle/init has no .sql file"
+    return "\n".join(f.read_text() for f in files)
+
+
+SQLPLUS_LINE_COMMANDS = re.compile(r"^\s*(--|REM\b|SET\b|WHENEVER\b|PROMPT\b|SPOOL\b|HOST\b)", re.I)
+
+
+def _sql_statements(text: str) -> list[str]:
+    """`;`-terminated statements, without comments and SQL*Plus line commands (SET ..., WHENEVER ...)."""
+    body = "\n".join(line for line in text.splitlines() if not SQLPLUS_LINE_COMMANDS.match(line))
+    return [_normalize_sql(s).strip() for s in body.split(";") if s.strip()]
+
+
+ORACLE_CHECK_COLUMNS = ("LOG_MODE", "SUPPLEMENTAL_LOG_DATA_MIN", "SUPPLEMENTAL_LOG_DATA_ALL")
+
+
+def _database_row_after(statements: list[str]) -> dict[str, str]:
+    """The V$DATABASE row a fresh 19c database (NOARCHIVELOG, no supplemental logging) shows after `statements`.
+    ARCHIVELOG only takes effect in MOUNT state; all-column logging alone shows MIN = IMPLICIT."""
+    row = {"LOG_MODE": "NOARCHIVELOG", "SUPPLEMENTAL_LOG_DATA_MIN": "NO", "SUPPLEMENTAL_LOG_DATA_ALL": "NO"}
+    mounted = False
+    for s in statements:
+        if s == "STARTUP MOUNT":
+            mounted = True
+        elif s == "ALTER DATABASE OPEN":
+            mounted = False
+        elif s == "ALTER DATABASE ARCHIVELOG" and mounted:
+            row["LOG_MODE"] = "ARCHIVELOG"
+        elif s == "ALTER DATABASE ADD SUPPLEMENTAL LOG DATA":
+            row["SUPPLEMENTAL_LOG_DATA_MIN"] = "YES"
+        elif s == "ALTER DATABASE ADD SUPPLEMENTAL LOG DATA (ALL) COLUMNS":
+            row["SUPPLEMENTAL_LOG_DATA_ALL"] = "YES"
+            if row["SUPPLEMENTAL_LOG_DATA_MIN"] == "NO":
+                row["SUPPLEMENTAL_LOG_DATA_MIN"] = "IMPLICIT"
+    return row
+
+
+def test_oracle_init_sql_turns_on_what_the_asset_checks_verify(raw_compose):
+    sql = _init_sql()
+    statements = _sql_statements(sql)
+    # ARCHIVELOG: only in MOUNT state, then open again
+    order = [s for s in statements if s in ("SHUTDOWN IMMEDIATE", "STARTUP MOUNT", "ALTER DATABASE ARCHIVELOG", "ALTER DATABASE OPEN")]
+    assert order == ["SHUTDOWN IMMEDIATE", "STARTUP MOUNT", "ALTER DATABASE ARCHIVELOG", "ALTER DATABASE OPEN"], order
+    # minimal supplemental logging makes SUPPLEMENTAL_LOG_DATA_MIN = YES; ALL COLUMNS makes ..._ALL = YES
+    assert "ALTER DATABASE ADD SUPPLEMENTAL LOG DATA" in statements
+    assert "ALTER DATABASE ADD SUPPLEMENTAL LOG DATA (ALL) COLUMNS" in statements
+    assert statements.index("ALTER DATABASE ADD SUPPLEMENTAL LOG DATA") > statements.index("ALTER DATABASE OPEN")
+    assert _database_row_after(statements) == {
+        "LOG_MODE": "ARCHIVELOG", "SUPPLEMENTAL_LOG_DATA_MIN": "YES", "SUPPLEMENTAL_LOG_DATA_ALL": "YES"
+    }
+    # the file names the checks it satisfies
+    assert "check_archivelog" in sql and "check_supplemental_logging" in sql
+    # mounted where the 19c image runs setup scripts, and the container's health is those checks
+    mounts = raw_compose["services"]["oracle"]["volumes"]
+    assert "./oracle/init:/opt/oracle/scripts/setup:ro" in mounts
+    hc = (COMPOSE_DIR / "oracle" / "healthcheck.sh").read_text()
+    assert "LOG_MODE=ARCHIVELOG" in hc and "SUPPLEMENTAL_LOG_DATA_MIN=(YES|IMPLICIT)" in hc
+
+
+def test_oracle_asset_checks_pass_on_what_the_init_sql_sets():
+    """The Oracle asset checks (pipeline_defs/oracle_sql.py) read V$DATABASE with one probe; the init SQL ends with
+    that probe verbatim, and the checks pass on the row the init SQL produces (and fail without its statements)."""
+    from types import SimpleNamespace
+
+    from pipeline_defs import oracle_sql as q
+
+    sql = _init_sql()
+    code = (ROOT / "pipeline_defs" / "oracle_sql.py").read_text()
+    probes = {
+        _normalize_sql(m) for m in re.findall(r"SELECT [^\"']*?FROM V\$DATABASE", code) if all(c in m for c in ORACLE_CHECK_COLUMNS[:2])
+    }
+    assert probes, "no V$DATABASE probe with LOG_MODE and SUPPLEMENTAL_LOG_DATA_MIN in pipeline_defs/oracle_sql.py"
+    statements = _sql_statements(sql)
+    for probe in probes:
+        assert probe in statements, f"compose/oracle/init does not end with the checks' probe `{probe}`"
+
+    spec = SimpleNamespace(
+        user=SimpleNamespace(name="C##MYUSER"),
+        tables=[SimpleNamespace(name="POC_USERDATA"), SimpleNamespace(name="POC_CLICKSTREAM")],
+    )
+    state = q.parse_catalog({"database": [_database_row_after(statements)]})
+    assert q.check_archivelog(state)[0], q.check_archivelog(state)
+    assert q.check_supplemental_logging(spec, state)[0], q.check_supplemental_logging(spec, state)
+
+    # negative controls: without the init statements the same checks fail
+    without_archivelog = [s for s in statements if s != "ALTER DATABASE ARCHIVELOG"]
+    assert not q.check_archivelog(q.parse_catalog({"database": [_database_row_after(without_archivelog)]}))[0]
+    without_supplemental = [s for s in statements if "SUPPLEMENTAL" not in s]
+    state = q.parse_catalog({"database": [_database_row_after(without_supplemental)]})
+    assert not q.check_supplemental_logging(spec, state)[0]
