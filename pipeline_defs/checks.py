@@ -162,6 +162,18 @@ def _connector_checks(spec: PipelineSpec, node: LineageNode) -> list[dg.AssetChe
         return dg.AssetCheckResult(passed=not diff, metadata={"drifted_keys": dg.MetadataValue.json(diff), "drifted": len(diff)})
     checks.append(drift)
 
+    if node.kind == "sink_connector":
+        @dg.asset_check(asset=key, name="consumer_lag",
+                        description=f"the sink's consumer group connect-{name} has no lag past the bound (the health sensor also watches its growth)")
+        def lag_check(kafka: KafkaResource) -> dg.AssetCheckResult:
+            from pipeline_defs.healing import HealthPolicy
+
+            bound = HealthPolicy.from_env().lag_restart_bound
+            lag = kafka.get_client().consumer_group_lag(f"connect-{name}")
+            return dg.AssetCheckResult(passed=lag.total <= bound, severity=dg.AssetCheckSeverity.WARN,
+                                       metadata={"lag": lag.total, "bound": bound, "partitions": len(lag.per_partition)})
+        checks.append(lag_check)
+
     redo = derive.redo_log_topic(spec, name) if node.kind == "source_connector" else None
     if redo:
         @dg.asset_check(asset=key, name="redo_log_topic_single_partition",

@@ -9,6 +9,7 @@ import dagster as dg
 from pipeline_defs import assets as assets_mod
 from pipeline_defs import checks as checks_mod
 from pipeline_defs import jobs as jobs_mod
+from pipeline_defs import sensors as sensors_mod
 from pipeline_defs.derive import lineage as build_lineage
 from pipeline_defs.spec import PipelineSpec, load_spec
 from pipeline_defs.wiring import build_resources
@@ -22,20 +23,13 @@ def build_definitions(spec: PipelineSpec | None = None,
     checks = checks_mod.build_checks(spec, lineage)
     data_checks = [k for c in checks for k in c.check_keys if k.name in checks_mod.DATA_CHECK_NAMES]
     jobs = jobs_mod.build_jobs(spec, lineage, data_checks)
-    extra: list = []
-    try:  # sensors and schedules arrive with the self-healing module
-        from pipeline_defs import sensors as sensors_mod
-
-        sensors, schedules = sensors_mod.build_automation(spec, lineage, {j.name: j for j in jobs})
-        extra = [sensors, schedules]
-    except ImportError:
-        extra = [[], []]
+    sensors, schedules = sensors_mod.build_automation(spec, lineage, {j.name: j for j in jobs})
     return dg.Definitions(
         assets=assets,
         asset_checks=checks,
         jobs=jobs,
-        sensors=extra[0],
-        schedules=extra[1],
+        sensors=sensors,
+        schedules=schedules,
         resources=dict(resources or build_resources()),
     )
 

@@ -30,6 +30,17 @@ class ConnectorSelection(dg.Config):
     connectors: list[str] = Field(default_factory=list, description="connector names from the spec; empty = all")
 
 
+class IncidentConfig(dg.Config):
+    connector: str
+    reason: str
+    restarts: int = 0
+    trace: str = ""
+
+
+class KsqlSelection(dg.Config):
+    objects: list[str] = Field(default_factory=list, description="ksqlDB object names; empty = all")
+
+
 class RestartConfig(ConnectorSelection):
     include_tasks: bool = True
     only_failed: bool = True
@@ -154,7 +165,59 @@ def build_jobs(spec: PipelineSpec, lineage: Lineage, data_check_keys: list[dg.As
     def seed_demo_events():
         insert_demo_rows()
 
-    return [provision_pipeline, data_quality, plan, reregister_connectors, restart_connectors, seed_demo_events]
+    @dg.op(description="Fail loudly with the connector's trace: restarts are spent and a person must act.")
+    def raise_incident(context: dg.OpExecutionContext, config: IncidentConfig) -> None:
+        context.log.error(f"{config.connector}: {config.reason} after {config.restarts} restart(s); automatic restarts stopped")
+        raise dg.Failure(
+            f"connector {config.connector} is still {config.reason} after {config.restarts} restart(s)",
+            metadata={"connector": config.connector, "restarts": config.restarts,
+                      "trace": dg.MetadataValue.md(f"```\n{config.trace}\n```")},
+        )
+
+    @dg.job(tags={"cdc/operation": "incident"}, description="Raised by connector_health when restarts are spent: a failed run with the trace.")
+    def connector_incident():
+        raise_incident()
+
+    ksql_nodes = {n.name: n for n in lineage.nodes if n.kind.startswith("ksql_")}
+
+    @dg.op(description="Recreate the selected ksqlDB objects (and what they read) in dependency order; a query that is not RUNNING is dropped and created again.")
+    def repair_ksql(context: dg.OpExecutionContext, config: KsqlSelection, ksqldb: KsqlDbResource) -> None:
+        from pipeline_defs.engines import engine_for
+
+        wanted = set(config.objects) or set(ksql_nodes)
+        unknown = wanted - set(ksql_nodes)
+        if unknown:
+            raise dg.Failure(f"not in the spec: {', '.join(sorted(unknown))}")
+        # include everything upstream of a wanted object, then walk in the engine's dependency order
+        closure = set(wanted)
+        for o in spec.ksqldb.objects:
+            if o.name in wanted and o.aggregate is not None:
+                closure.add(o.aggregate.from_)
+        client = ksqldb.get_client()
+        try:
+            for obj in engine_for(spec).order(spec):
+                if obj.name not in closure:
+                    continue
+                node = ksql_nodes[obj.name]
+                if obj.aggregate is not None and obj.name in wanted:
+                    q = next((q for q in client.list_queries() if obj.name in q.sinks), None)
+                    if q is not None and not q.is_running:
+                        context.log.warning(f"{obj.name}: query {q.id} is {q.state}; dropping and creating it again")
+                        client.drop("TABLE" if obj.kind == "table" else "STREAM", obj.name, delete_topic=False)
+                out = provision.provision_ksql(spec, node, client, dry_run=False)
+                context.log.info(f"{obj.name}: {out.action}")
+                context.log_event(dg.AssetMaterialization(asset_key=dg.AssetKey(list(node.key)),
+                                                          metadata={"action": out.action,
+                                                                    "query_state": out.metadata.get("query_state", "")}))
+        finally:
+            client.close()
+
+    @dg.job(tags={"cdc/operation": "repair_ksql"}, description="Recreate ksqlDB objects whose persistent query is missing or not RUNNING.")
+    def repair_ksql_queries():
+        repair_ksql()
+
+    return [provision_pipeline, data_quality, plan, reregister_connectors, restart_connectors, seed_demo_events,
+            connector_incident, repair_ksql_queries]
 
 
 __all__ = ["build_jobs", "CONNECTOR_TAG", "DATA_CHECK_NAMES"]

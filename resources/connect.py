@@ -332,6 +332,16 @@ class KafkaConnectResource(ConfigurableResource):
             )
         return self._client
 
+    def get_probe_client(self, timeout_seconds: float = 10.0) -> KafkaConnectClient:
+        """A client for sensor ticks: short timeout and one retry, so a down worker costs one tick
+        a few seconds instead of the full backoff (the tick has a deadline of its own)."""
+        return KafkaConnectClient(
+            self.url, timeout=min(self.timeout_seconds, timeout_seconds), max_retries=1,
+            backoff=self.backoff_seconds, backoff_max=1.0,
+            auth=(self.username, self.password or "") if self.username else None,
+            sensitive_keys=self.sensitive_keys,
+        )
+
     def __repr__(self) -> str:  # pydantic's repr would print the password field
         return f"KafkaConnectResource(url={self.url!r}, username={self.username!r}, password={REDACTED if self.password else None})"
 
