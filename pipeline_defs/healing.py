@@ -160,15 +160,16 @@ def _act(name: str, failed: list[dict], mem: ConnectorMemory, now: float, policy
         mem.incident, mem.incident_since = f"{reason}-{_digest(name, now)}", now
     trace = "\n\n".join(f"{f['instance']}: {f.get('trace', '')}" for f in failed)
     detail = {"trace": trace[:4000], "restarts": mem.restarts, "incident_since": mem.incident_since}
-    if mem.restarts >= policy.max_restarts:
-        if mem.exhausted:
-            return Decision(name, "none", "exhausted", mem.incident, detail)
-        mem.exhausted = True
-        return Decision(name, "incident", "exhausted", mem.incident, detail)
+    if mem.exhausted:
+        return Decision(name, "none", "exhausted", mem.incident, detail)
     waited = (now - mem.last_restart) / 60 if mem.last_restart is not None else None
     need = policy.wait_minutes(mem.restarts)
     if waited is not None and waited < need:
         return Decision(name, "none", "backoff", mem.incident, {**detail, "next_restart_in_minutes": round(need - waited, 1)})
+    if mem.restarts >= policy.max_restarts:
+        # the last restart had its full backoff to work and did not: stop and raise it once
+        mem.exhausted = True
+        return Decision(name, "incident", "exhausted", mem.incident, detail)
     mem.restarts += 1
     mem.last_restart = now
     return Decision(name, action, reason, f"{mem.incident}-a{mem.restarts}", detail)

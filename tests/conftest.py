@@ -19,7 +19,7 @@ import pytest
 REPO = Path(__file__).resolve().parent.parent
 STACK = REPO / "scripts" / "stack.py"
 
-pytest_plugins: list[str] = []
+pytest_plugins = ["tests.doubles.fixtures", "tests.doubles.oracle_db"]
 
 
 def _stack(*args: str, check: bool = True) -> subprocess.CompletedProcess:

@@ -1,0 +1,97 @@
+"""The Definitions load, every job resolves, and the lineage is one graph with kinds and groups."""
+
+from __future__ import annotations
+
+import dagster as dg
+import pytest
+
+from pipeline_defs import defs
+from pipeline_defs.definitions import build_definitions
+from pipeline_defs.spec import load_spec
+
+pytestmark = pytest.mark.unit
+
+JOBS = ["provision_pipeline", "data_quality", "plan", "reregister_connectors", "restart_connectors",
+        "seed_demo_events", "connector_incident", "repair_ksql_queries"]
+
+
+def test_definitions_are_loadable():
+    dg.Definitions.validate_loadable(defs)
+
+
+@pytest.mark.parametrize("job", JOBS)
+def test_every_job_resolves(job):
+    assert defs.resolve_job_def(job).name == job
+
+
+def test_one_lineage_graph_from_oracle_to_redis():
+    graph = defs.resolve_asset_graph()
+    keys = {k.to_user_string() for k in graph.get_all_asset_keys()}
+    assert {"oracle/role/C__CDC_PRIVS", "oracle/user/C__MYUSER", "oracle/table/POC_CLICKSTREAM",
+            "connect/clickstream_avro", "kafka/ORCLCDB_C__MYUSER_POC_CLICKSTREAM", "ksqldb/POC_CLICKSTREAM_STREAM",
+            "ksqldb/USER_AGGREGATE_EVENTS", "kafka/USER_AGGREGATE_EVENTS", "connect/redis-sink-json",
+            "redis/USER_AGGREGATE_EVENTS"} <= keys
+    # walk upstream from the Redis aggregates: every hop back to the Oracle role
+    node = dg.AssetKey(["redis", "USER_AGGREGATE_EVENTS"])
+    seen = []
+    while True:
+        parents = sorted(graph.get(node).parent_keys, key=lambda k: k.to_user_string())
+        if not parents:
+            break
+        node = parents[-1] if len(parents) > 1 else parents[0]
+        seen.append(node.to_user_string())
+    assert seen[-1] == "oracle/role/C__CDC_PRIVS"
+    assert "connect/clickstream_avro" in seen and "ksqldb/POC_CLICKSTREAM_STREAM" in seen
+
+
+def test_kinds_and_groups():
+    graph = defs.resolve_asset_graph()
+    expect = {"oracle": "oracle", "connect": "kafka", "kafka": "kafka", "ksqldb": "ksqldb", "redis": "redis"}
+    for key in graph.get_all_asset_keys():
+        node = graph.get(key)
+        system = key.path[0]
+        assert node.group_name == system
+        assert expect[system] in node.kinds
+
+
+def test_checks_cover_every_system():
+    names = {(k.asset_key.path[0], k.name) for k in defs.resolve_asset_graph().asset_check_keys}
+    for want in [("oracle", "archivelog_mode"), ("oracle", "supplemental_logging"), ("oracle", "role_grants"),
+                 ("oracle", "primary_key"), ("connect", "plugins_installed"), ("connect", "running"),
+                 ("connect", "config_matches_spec"), ("connect", "redo_log_topic_single_partition"),
+                 ("connect", "consumer_lag"), ("ksqldb", "query_running"), ("ksqldb", "matches_spec"),
+                 ("redis", "matches_oracle"), ("redis", "fresh")]:
+        assert want in names, want
+
+
+def test_sensors_and_schedules():
+    assert {s.name for s in defs.sensors} == {"connector_health", "ksqldb_health", "data_quality_trigger", "alert_on_run_failure"}
+    assert {s.name for s in defs.schedules} == {"hourly_data_quality", "daily_plan"}
+    health = next(s for s in defs.sensors if s.name == "connector_health")
+    assert health.default_status == dg.DefaultSensorStatus.RUNNING and health.minimum_interval_seconds == 30
+
+
+def test_a_second_aggregate_is_a_spec_edit(monkeypatch):
+    from pathlib import Path
+
+    spec = load_spec(Path(__file__).resolve().parents[1] / "specs" / "three_tables.yaml")
+    d = build_definitions(spec)
+    keys = {k.to_user_string() for k in d.resolve_asset_graph().get_all_asset_keys()}
+    assert sum(k.startswith("oracle/table/") for k in keys) == 3
+    assert sum(k.startswith("redis/") for k in keys) == 2
+
+
+def test_code_version_follows_the_spec():
+    import yaml
+
+    from pipeline_defs.derive import lineage
+    from pipeline_defs.spec import default_spec_path, parse_spec
+
+    doc = yaml.safe_load(default_spec_path().read_text())
+    base = parse_spec(yaml.safe_dump(doc), "pipeline.yaml")
+    doc["sinks"][0]["tasks_max"] = 2
+    edited = parse_spec(yaml.safe_dump(doc), "edited.yaml")
+    a = {n.key: n.code_version for n in lineage(base).nodes}
+    b = {n.key: n.code_version for n in lineage(edited).nodes}
+    # the sink and the Redis keyspace it writes (whose version covers the sink's settings); nothing upstream
+    assert [k for k in a if a[k] != b[k]] == [("connect", "redis-sink-json"), ("redis", "USER_AGGREGATE_EVENTS")]
