@@ -27,6 +27,7 @@ from typing import Any
 
 from pipeline_defs.engines import KsqlDbEngine, Statement, StreamEngine, engine_for  # noqa: F401
 from pipeline_defs.sources import (
+    secret_ref,
     SECRET_MARKER,
     SOURCES,
     CdcSource,
@@ -167,6 +168,8 @@ def _sink_config(spec: PipelineSpec, sink: Sink) -> dict[str, str]:
         "topics": aggregate_topic(spec, obj),
         "redis.uri": spec.endpoints.redis_uri,
         "redis.command": sink.redis.command,
+        # compose runs Redis with requirepass; unset (local stack) renders as empty = no AUTH
+        "redis.password": secret_ref("REDIS_PASSWORD", optional=True),
         # The Kafka key of a windowed ksqlDB table is <grouping key><8-byte window start>; the sink
         # would make it part of the Redis key (`<topic>:<String.valueOf(key)>`). The record key is
         # replaced below from the value, so the converter only has to read those bytes without

@@ -624,7 +624,8 @@ def test_redis_sink_config_and_keys(spec):
     assert c["transforms.valueToKey.fields"] == "USER_NAME"
     assert c["transforms.extractKey.type"] == "org.apache.kafka.connect.transforms.ExtractField$Key"
     assert c["transforms.extractKey.field"] == "USER_NAME"
-    assert set(c) - set(seed) == {"name", "transforms", "transforms.valueToKey.type", "transforms.valueToKey.fields",
+    assert c["redis.password"] == "<secret:REDIS_PASSWORD?>"  # compose's requirepass; never a value in the config
+    assert set(c) - set(seed) == {"name", "redis.password", "transforms", "transforms.valueToKey.type", "transforms.valueToKey.fields",
                                   "transforms.extractKey.type", "transforms.extractKey.field"}
     assert redis_key(spec, "redis-sink-json", "jdoe") == "USER_AGGREGATE_EVENTS:jdoe"
     assert redis_key_pattern(spec, "redis-sink-json") == "USER_AGGREGATE_EVENTS:*"
