@@ -139,8 +139,11 @@ class KafkaConnectClient:
             if resp.is_success:
                 return resp
             code, message = self._error_fields(resp)
+            # 500 is transient in two known forms: "Request timed out" (reference/connect.md) and,
+            # seen on a real 3.9 worker during quick successive creates, "Request cannot be
+            # completed because a rebalance is expected"
             transient = resp.status_code in _RETRYABLE_STATUS or (
-                resp.status_code == 500 and "request timed out" in message.lower())
+                resp.status_code == 500 and ("request timed out" in message.lower() or "rebalance" in message.lower()))
             if transient and attempt < self.max_retries:
                 self._sleep(attempt, f"{resp.status_code} on {method} {path}: {message[:120]}")
                 attempt += 1
