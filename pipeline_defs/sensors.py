@@ -16,7 +16,9 @@ from collections.abc import Callable
 from typing import Any
 
 import dagster as dg
-import httpx
+from resources._lazy import lazy_import
+
+httpx = lazy_import("httpx")
 
 from pipeline_defs import derive, provision
 from pipeline_defs.derive import Lineage

@@ -16,7 +16,9 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
-import httpx
+from resources._lazy import lazy_import
+
+httpx = lazy_import("httpx")
 from dagster import ConfigurableResource
 from pydantic import Field, PrivateAttr
 

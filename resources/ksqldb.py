@@ -19,7 +19,9 @@ from typing import Any
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 import dagster as dg
-import httpx
+from resources._lazy import lazy_import
+
+httpx = lazy_import("httpx")
 from pydantic import Field
 
 from resources.endpoints import KSQLDB_URL

@@ -21,7 +21,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
-import oracledb
+from resources._lazy import lazy_import
+
+oracledb = lazy_import("oracledb")
 from dagster import ConfigurableResource
 from pydantic import Field
 

@@ -13,7 +13,9 @@ import orjson
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-import redis
+from resources._lazy import lazy_import
+
+redis = lazy_import("redis")
 from dagster import ConfigurableResource
 from pydantic import Field, PrivateAttr
 
