@@ -3,7 +3,10 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -19,7 +22,42 @@ def ksqldb_double() -> Iterator[KsqlDbDouble]:
 
 
 @pytest.fixture
+def ksqldb_kafka_double(stack) -> Iterator[KsqlDbDouble]:
+    """A fresh ksqlDB double in Kafka-backed mode against the local stack's broker: real topics,
+    the windowed count aggregate runs on a thread (see tests/doubles/ksqldb_server.py). Its
+    threads are stopped at the end of the test."""
+    with KsqlDbDouble(kafka_bootstrap=stack["KAFKA_BOOTSTRAP_SERVERS"]) as double:
+        yield double
+
+
+@pytest.fixture
 def schema_registry_double() -> Iterator[SchemaRegistryDouble]:
     """A fresh Schema Registry double (no subjects, global BACKWARD) per test."""
     with SchemaRegistryDouble() as double:
         yield double
+
+
+@pytest.fixture
+def oracle_redo_dir(tmp_path: Path) -> Path:
+    """Where the Oracle double appends redo.jsonl: $CDC_ORACLE_DOUBLE_DIR when set (the directory the
+    Connect worker's CDC source double tails), else a fresh temporary directory."""
+    configured = os.environ.get("CDC_ORACLE_DOUBLE_DIR", "").strip()
+    path = Path(configured) if configured else tmp_path / "oracle-redo"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+@pytest.fixture
+def oracle_redo_db(oracle_redo_dir: Path) -> Iterator[Any]:
+    """Like `oracle_db` (SYS password TEST_ADMIN_PASSWORD, registered as `.key` for
+    DoubleOracleResource), but every commit appends its row changes to `oracle_redo_dir`/redo.jsonl.
+    SCNs continue after the ones already in the file."""
+    # imported here: tests.doubles.oracle_db is a pytest plugin of its own, which pytest must import
+    # first (assertion rewriting)
+    from tests.doubles.oracle_db import TEST_ADMIN_PASSWORD, FakeOracleDatabase, register_database, unregister_database
+
+    db = FakeOracleDatabase(sys_password=TEST_ADMIN_PASSWORD, redo_dir=oracle_redo_dir)
+    key = register_database(db)
+    db.key = key  # type: ignore[attr-defined]
+    yield db
+    unregister_database(key)

@@ -14,14 +14,40 @@ queries, schema inference from Schema Registry, SHOW QUERIES EXTENDED, and any o
 Test hooks: initializing, retry_after, not_ready_responses, command_queue_timeouts, kafka_healthy,
 require_basic_auth(), set_table_rows(), fail_query(), requests (every HTTP request), commands
 (statements that wrote to the command topic), sources / queries (the metastore).
+
+Kafka-backed mode (opt-in: ``KsqlDbDouble(kafka_bootstrap="127.0.0.1:9092")``): the metastore checks
+and creates real topics, and the windowed count aggregate the pipeline generates runs for real.
+- CREATE STREAM/TABLE over a topic that does not exist fails (400/40001, ksqlDB's TopicCreateInjector
+  message) unless the WITH clause has PARTITIONS, which creates it (REPLICAS, default 1; tables
+  compacted). A PARTITIONS that disagrees with an existing topic fails like KafkaTopicClientImpl.
+- CREATE TABLE ... AS SELECT g, AS_VALUE(g) AS v, COUNT(*) AS c, WINDOWSTART AS s, WINDOWEND AS e
+  FROM <stream> WINDOW TUMBLING (SIZE .., GRACE PERIOD ..) GROUP BY g [EMIT CHANGES] with
+  KEY_FORMAT 'KAFKA' and VALUE_FORMAT 'JSON' (any subset/order of those projections) creates the
+  sink topic (PARTITIONS from WITH, else the source topic's count; cleanup.policy delete) and starts
+  a KafkaAggregation thread: it reads the stream's topic from `auto.offset.reset` (streamsProperties
+  or SET; default latest = the end offsets when the CREATE is answered), deserializes JSON values
+  with case-insensitive column names, takes event time from the stream's TIMESTAMP column (BIGINT
+  epoch ms) or the record timestamp, drops records whose window closed (window end + grace <=
+  stream time, as Kafka Streams does), and produces every updated aggregate (EMIT CHANGES without
+  caching) with the windowed KAFKA key: UTF-8 group value + 8-byte big-endian window start; value
+  JSON of the value columns. State is in memory, nothing is committed; records ksqlDB would skip
+  (bad JSON, null group, null/invalid timestamp) go to the aggregation's processing_log.
+- DROP/TERMINATE stop the thread; fail_query() stops it and sets state ERROR; a thread that dies
+  (e.g. its topic was deleted) turns its query to ERROR. Pull queries on the table read the live
+  state. DROP ... DELETE TOPIC deletes the real topic. Other persistent-query shapes are refused.
+Hooks: aggregations (query id -> KafkaAggregation), aggregation(name_or_query_id).
 """
 
 from __future__ import annotations
 
 import copy
 import json
+import logging
 import re
+import struct
+import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -48,6 +74,8 @@ from tests.doubles.ksql_sql import (
     split_statements,
     type_schema,
 )
+
+log = logging.getLogger(__name__)
 
 KSQL_V1_JSON = "application/vnd.ksql.v1+json"
 DELIMITED = "application/vnd.ksqlapi.delimited.v1"
@@ -102,6 +130,7 @@ class PersistentQuery:
     properties: dict[str, Any]
     state: str = "RUNNING"
     status_count: dict[str, int] = field(default_factory=lambda: {"RUNNING": 1})
+    plan: AggregationPlan | None = None  # Kafka-backed mode: what the query's thread computes
 
 
 @dataclass
@@ -112,6 +141,9 @@ class _Metastore:
     commands: list[str] = field(default_factory=list)
     kafka_topics: set[str] | None = None  # None: every topic exists
     deleted_topics: list[str] = field(default_factory=list)
+    # Kafka-backed mode: topic changes a request makes, applied only once every statement validated:
+    # ("create", name, partitions, replicas, configs) | ("delete", name)
+    topic_ops: list[tuple] = field(default_factory=list)
 
     def next_seq(self, statement: str) -> int:
         self.seq += 1
@@ -148,8 +180,13 @@ class KsqlDbDouble(DoubleServer):
         initializing: bool = False,
         retry_after: int | None = 10,
         kafka_topics: set[str] | None = None,
+        kafka_bootstrap: str | None = None,
     ):
+        """kafka_topics: simulate topic existence with this set (None: every topic exists).
+        kafka_bootstrap: Kafka-backed mode against that cluster (see the module docstring)."""
         super().__init__()
+        if kafka_bootstrap is not None and kafka_topics is not None:
+            raise ValueError("kafka_topics simulates topics; with kafka_bootstrap the real topics are used")
         self.version = version
         self.kafka_cluster_id = kafka_cluster_id
         self.service_id = service_id
@@ -162,6 +199,9 @@ class KsqlDbDouble(DoubleServer):
         self._auth: tuple[str, str] | None = None
         self._meta = _Metastore(kafka_topics=set(kafka_topics) if kafka_topics is not None else None)
         self._rows: dict[str, list[dict[str, Any]]] = {}
+        self.kafka_bootstrap = kafka_bootstrap
+        self._admin: Any = None
+        self._aggregations: dict[str, KafkaAggregation] = {}
 
     # -- test hooks ---------------------------------------------------------------------------
 
@@ -174,11 +214,37 @@ class KsqlDbDouble(DoubleServer):
             self._rows[ident(name)] = [dict(r) for r in rows]
 
     def fail_query(self, query_id: str) -> None:
+        """The query fails: state ERROR in SHOW QUERIES / DESCRIBE; in Kafka-backed mode its thread stops."""
         with self._lock:
             q = self._find_query(self._meta, query_id)
             if q is None:
                 raise KeyError(query_id)
             q.state, q.status_count = "ERROR", {"ERROR": 1}
+            agg = self._aggregations.get(q.id)
+        if agg is not None:
+            agg.stop()
+
+    @property
+    def aggregations(self) -> dict[str, KafkaAggregation]:
+        """Kafka-backed mode: every aggregation thread started, by query id (stopped ones included)."""
+        with self._lock:
+            return dict(self._aggregations)
+
+    def aggregation(self, name_or_query_id: str) -> KafkaAggregation:
+        """The newest aggregation of a query id or of the table it writes."""
+        with self._lock:
+            wanted = name_or_query_id.upper()
+            found = [a for qid, a in self._aggregations.items() if qid.upper() == wanted or a.plan.sink == wanted]
+        if not found:
+            raise KeyError(name_or_query_id)
+        return found[-1]
+
+    def stop(self) -> None:
+        with self._lock:
+            aggs = list(self._aggregations.values())
+        for a in aggs:
+            a.stop()
+        super().stop()
 
     @property
     def sources(self) -> dict[str, Source]:
@@ -255,6 +321,7 @@ class KsqlDbDouble(DoubleServer):
                 statements = split_statements(body["ksql"])
             except SqlError as exc:
                 return _error(400, exc.error_code, exc.message, statement=body["ksql"], ctype=ctype)
+            self._sync_aggregation_states()
             sandbox = copy.deepcopy(self._meta)
             props = dict(body.get("streamsProperties") or {})
             entities = []
@@ -266,8 +333,159 @@ class KsqlDbDouble(DoubleServer):
                     return _error(400, exc.error_code, exc.message, statement=text, ctype=ctype)
                 if entity is not None:
                     entities.append(entity)
+            ops, sandbox.topic_ops = sandbox.topic_ops, []
+            try:
+                self._apply_topic_ops([op for op in ops if op[0] == "create"])
+            except Exception as exc:  # noqa: BLE001 - the server answers 500 and executes nothing
+                return _error(500, 50000, f"Could not create the Kafka topic: {exc}", statement=body["ksql"],
+                              ctype=ctype)
             self._meta = sandbox
+            self._reconcile_aggregations()
+            try:
+                self._apply_topic_ops([op for op in ops if op[0] == "delete"])
+            except Exception as exc:  # noqa: BLE001
+                return _error(500, 50000, f"Could not delete the corresponding kafka topic: {exc}",
+                              statement=body["ksql"], ctype=ctype)
         return Reply.json(200, entities, ctype)
+
+    # -- Kafka-backed mode ----------------------------------------------------------------------
+
+    def _kafka_admin(self) -> Any:
+        if self._admin is None:
+            from confluent_kafka.admin import AdminClient
+
+            self._admin = AdminClient({"bootstrap.servers": self.kafka_bootstrap})
+        return self._admin
+
+    def _topic_info(self, st: _Metastore, topic: str) -> tuple[int, int] | None:
+        """(partitions, replicas) of a topic as this request sees it: its own pending creates and
+        deletes first, then the real cluster. None when it does not exist."""
+        for op in reversed(st.topic_ops):
+            if op[1] == topic:
+                return (op[2], op[3]) if op[0] == "create" else None
+        md = self._kafka_admin().list_topics(timeout=10)
+        t = md.topics.get(topic)
+        if t is None or t.error is not None:
+            return None
+        return len(t.partitions), max((len(p.replicas) for p in t.partitions.values()), default=1)
+
+    @staticmethod
+    def _check_topic_matches(topic: str, have: tuple[int, int], partitions: int, replicas: int | None) -> None:
+        # KafkaTopicClientImpl#validateTopicProperties
+        if have[0] != partitions or (replicas is not None and have[1] != replicas):
+            raise SqlError(f"A Kafka topic with the name '{topic}' already exists, with different partition/replica "
+                           f"configuration than required. KSQL expects {partitions} partitions (topic has {have[0]}), "
+                           f"{replicas if replicas is not None else have[1]} replication factor (topic has {have[1]}).")
+
+    def _apply_topic_ops(self, ops: list[tuple]) -> None:
+        from confluent_kafka import KafkaError, KafkaException
+        from confluent_kafka.admin import NewTopic
+
+        admin = self._kafka_admin() if ops else None
+        for op in ops:
+            if op[0] == "create":
+                _, name, partitions, replicas, configs = op
+                fut = admin.create_topics([NewTopic(name, num_partitions=partitions, replication_factor=replicas,
+                                                    config=dict(configs))])
+                try:
+                    fut[name].result(timeout=15)
+                except KafkaException as e:
+                    if e.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
+                        raise
+            else:
+                name = op[1]
+                fut = admin.delete_topics([name], operation_timeout=15)
+                try:
+                    fut[name].result(timeout=15)
+                except KafkaException as e:
+                    if e.args[0].code() != KafkaError.UNKNOWN_TOPIC_OR_PART:
+                        raise
+
+    def _sync_aggregation_states(self) -> None:
+        """A query whose thread died is in ERROR, as a failed Kafka Streams application is."""
+        for qid, agg in self._aggregations.items():
+            q = self._meta.queries.get(qid)
+            if q is not None and agg.error is not None and q.state == "RUNNING":
+                q.state, q.status_count = "ERROR", {"ERROR": 1}
+
+    def _reconcile_aggregations(self) -> None:
+        """Stop the threads of dropped/terminated queries, start those of new ones."""
+        for qid, agg in self._aggregations.items():
+            q = self._meta.queries.get(qid)
+            if (q is None or q.state != "RUNNING") and agg.running:
+                agg.stop()
+        for q in self._meta.queries.values():
+            if q.plan is None or q.id in self._aggregations or q.state != "RUNNING":
+                continue
+            agg = KafkaAggregation(q.plan, self.kafka_bootstrap or "")
+            self._aggregations[q.id] = agg
+            try:
+                agg.start()
+            except Exception as exc:  # noqa: BLE001 - the query exists but failed to start
+                log.exception("ksqlDB double: query %s failed to start", q.id)
+                agg.error = exc
+                q.state, q.status_count = "ERROR", {"ERROR": 1}
+
+    def _aggregation_plan(self, s: CreateAs, src: Source, columns: list[Column], key_fmt: str, value_fmt: str,
+                          topic: str, props: dict[str, Any]) -> AggregationPlan:
+        """Validate that a CTAS is the windowed count the Kafka-backed mode runs; query_id is filled
+        in by the caller."""
+        sel = s.select
+
+        def refuse(why: str) -> SqlError:
+            return SqlError(f"ksqlDB test double (Kafka-backed mode): {why}. It runs CREATE TABLE ... AS SELECT g, "
+                            "AS_VALUE(g) AS v, COUNT(*) AS c, WINDOWSTART AS s, WINDOWEND AS e FROM <stream> "
+                            "WINDOW TUMBLING (...) GROUP BY g only.")
+
+        if s.kind != "TABLE" or src.kind != "STREAM":
+            raise refuse("only CREATE TABLE ... AS SELECT over a STREAM runs")
+        if sel.window is None or sel.window.type != "TUMBLING":
+            raise refuse("only WINDOW TUMBLING aggregates run")
+        if len(sel.group_by) != 1:
+            raise refuse("GROUP BY exactly one column")
+        if sel.where or sel.having or sel.partition_by:
+            raise refuse("WHERE, HAVING and PARTITION BY are not simulated")
+        if key_fmt != "KAFKA" or value_fmt != "JSON":
+            raise refuse(f"KEY_FORMAT 'KAFKA' and VALUE_FORMAT 'JSON' only, not {key_fmt}/{value_fmt}")
+        if src.value_format != "JSON" or src.key_format not in ("KAFKA", "NONE"):
+            raise refuse(f"the source must be KEY_FORMAT 'KAFKA', VALUE_FORMAT 'JSON', not "
+                         f"{src.key_format}/{src.value_format}")
+        if len(src.key_columns) > 1 or any(c.type not in KAFKA_KEY_TYPES for c in src.key_columns):
+            raise refuse(f"a KAFKA key holds one column of type {', '.join(KAFKA_KEY_TYPES)}")
+        group = ident(sel.group_by[0].strip().split(".")[-1])
+        by_name = {c.name: c for c in src.columns}
+        if by_name[group].type not in KAFKA_KEY_TYPES:
+            raise refuse(f"the GROUP BY column must be one of {', '.join(KAFKA_KEY_TYPES)} (KAFKA key format)")
+        if src.timestamp and by_name[src.timestamp].type not in ("BIGINT", "TIMESTAMP"):
+            raise refuse("the TIMESTAMP column must be BIGINT epoch millis (TIMESTAMP_FORMAT is not simulated)")
+        outputs: list[tuple[str, str]] = []
+        key_column = group
+        for item, col in zip(sel.items, columns, strict=True):
+            e = re.sub(r"\s+", "", item.expr).upper()
+            g = group.upper()
+            if col.key:
+                if ident(item.expr.split(".")[-1]) != group:
+                    raise refuse(f"unsupported key projection {item.expr!r}")
+                key_column = col.name
+                continue
+            what = {f"AS_VALUE({g})": "group", "COUNT(*)": "count", "WINDOWSTART": "windowstart",
+                    "WINDOWEND": "windowend"}.get(e)
+            if what is None:
+                raise refuse(f"unsupported projection {item.expr!r}")
+            outputs.append((col.name, what))
+        reset = next((str(props[k]).lower() for k in _OFFSET_RESET_KEYS if k in props), "latest")
+        if reset not in ("earliest", "latest"):
+            raise SqlError(f"Invalid value {reset} for configuration auto.offset.reset: String must be one of: "
+                           "latest, earliest, none")
+        return AggregationPlan(
+            query_id="", sink=s.name, sink_topic=topic, source=src.name, source_topic=src.topic,
+            source_columns={c.name: c.type for c in src.value_columns},
+            key_columns={c.name: c.type for c in src.key_columns}, group_column=group,
+            group_type=by_name[group].type,
+            timestamp_column=src.timestamp or None, size_ms=sel.window.size_ms,
+            grace_ms=sel.window.grace_ms if sel.window.grace_ms is not None else _DEFAULT_GRACE_MS,
+            key_column=key_column, value_outputs=outputs, offset_reset=reset, consumer_group="",
+        )
 
     # -- statements ---------------------------------------------------------------------------
 
@@ -364,11 +582,23 @@ class KsqlDbDouble(DoubleServer):
         timestamp = str(s.props.get("TIMESTAMP") or "").upper()
         if timestamp and timestamp not in {c.name for c in s.columns}:
             raise SqlError(f"The TIMESTAMP column set in the WITH clause does not exist in the schema: '{timestamp}'")
-        if st.kafka_topics is not None and topic not in st.kafka_topics:
+        partitions = int(s.props.get("PARTITIONS", 1))
+        replicas = int(s.props.get("REPLICAS", 1))
+        if self.kafka_bootstrap is not None:
+            have = self._topic_info(st, str(topic))
+            if have is None:
+                if "PARTITIONS" not in s.props:
+                    raise SqlError(self._missing_topic_message(str(topic)))
+                st.topic_ops.append(("create", str(topic), partitions, replicas,
+                                     {"cleanup.policy": "compact" if s.kind == "TABLE" else "delete"}))
+            else:
+                if "PARTITIONS" in s.props:
+                    self._check_topic_matches(str(topic), have, partitions,
+                                              replicas if "REPLICAS" in s.props else None)
+                partitions, replicas = have
+        elif st.kafka_topics is not None and topic not in st.kafka_topics:
             if "PARTITIONS" not in s.props:
-                raise SqlError(f"Topic '{topic}' does not exist. If you want to create a new topic for the "
-                               f"{s.kind.lower()} please re-run the statement providing the required 'PARTITIONS' "
-                               "configuration in the WITH clause (and optionally 'REPLICAS').")
+                raise SqlError(self._missing_topic_message(str(topic)))
             st.kafka_topics.add(topic)
         existing = st.sources.get(s.name)
         if existing is not None:
@@ -376,10 +606,19 @@ class KsqlDbDouble(DoubleServer):
         seq = st.next_seq(text)
         st.sources[s.name] = Source(
             name=s.name, kind=s.kind, columns=s.columns, key_format=key_fmt, value_format=value_fmt, topic=str(topic),
-            statement=text, is_source_table=s.is_source, partitions=int(s.props.get("PARTITIONS", 1)),
-            replicas=int(s.props.get("REPLICAS", 1)), timestamp=timestamp,
+            statement=text, is_source_table=s.is_source, partitions=partitions, replicas=replicas,
+            timestamp=timestamp,
         )
         return _status(text, f"{s.kind.lower()}/`{s.name}`/create", f"{s.kind.title()} created", None, seq)
+
+    @staticmethod
+    def _missing_topic_message(topic: str) -> str:
+        # TopicCreateInjector#injectForCreateSource (it runs before CreateSourceFactory, whose
+        # "Kafka topic does not exist: <topic>" a REST client therefore does not see); the real message
+        # goes on with "For example: <the statement with PARTITIONS=2>", which the double leaves out.
+        return (f"Topic '{topic}' does not exist. If you want to create a new topic for the "
+                "stream/table please re-run the statement providing the required 'PARTITIONS' "
+                "configuration in the WITH clause (and optionally 'REPLICAS').")
 
     def _create_as(self, st: _Metastore, s: CreateAs, text: str, props: dict[str, Any]) -> dict[str, Any]:
         warning = self._check_not_exists(st, s.kind, s.name, s.if_not_exists, s.or_replace, text)
@@ -407,16 +646,28 @@ class KsqlDbDouble(DoubleServer):
             if sel.window or existing.window:
                 raise SqlError("Cannot upgrade data source: in-place upgrades of windowed sources are not supported.")
             self._check_upgrade(existing, columns)
+        partitions = int(s.props.get("PARTITIONS", src.partitions))
+        replicas = int(s.props.get("REPLICAS", src.replicas))
+        plan = None
+        if self.kafka_bootstrap is not None:
+            plan = self._aggregation_plan(s, src, columns, key_fmt, value_fmt, topic, props)
+            have = self._topic_info(st, topic)
+            if have is None:  # TopicCreateInjector: a windowed table's topic is not compacted
+                st.topic_ops.append(("create", topic, partitions, replicas, {"cleanup.policy": "delete"}))
+            else:
+                self._check_topic_matches(topic, have, partitions, replicas if "REPLICAS" in s.props else None)
         seq = st.next_seq(text)
         # CREATE OR REPLACE upgrades the running query in place and keeps its id.
         qid = old_query.id if old_query else f"{'CTAS' if s.kind == 'TABLE' else 'CSAS'}_{s.name}_{seq}"
+        if plan is not None:
+            plan.query_id = qid
+            plan.consumer_group = f"_confluent-ksql-{self.service_id}query_{qid}"
         st.sources[s.name] = Source(
             name=s.name, kind=s.kind, columns=columns, key_format=key_fmt, value_format=value_fmt, topic=topic,
-            statement=text, window=sel.window, is_cas=True, reads=[src.name],
-            partitions=int(s.props.get("PARTITIONS", src.partitions)),
-            replicas=int(s.props.get("REPLICAS", src.replicas)),
+            statement=text, window=sel.window, is_cas=True, reads=[src.name], partitions=partitions,
+            replicas=replicas,
         )
-        st.queries[qid] = PersistentQuery(qid, text, s.name, topic, [src.name], dict(props))
+        st.queries[qid] = PersistentQuery(qid, text, s.name, topic, [src.name], dict(props), plan=plan)
         if st.kafka_topics is not None:
             st.kafka_topics.add(topic)
         return _status(text, f"{s.kind.lower()}/`{s.name}`/create", f"Created query with ID {qid}", qid, seq)
@@ -588,6 +839,8 @@ class KsqlDbDouble(DoubleServer):
             st.deleted_topics.append(src.topic)
             if st.kafka_topics is not None:
                 st.kafka_topics.discard(src.topic)
+            if self.kafka_bootstrap is not None:
+                st.topic_ops.append(("delete", src.topic))
         return _status(text, command_id, f"Source `{s.name}` (topic: {src.topic}) was dropped.", None,
                        st.next_seq(text))
 
@@ -602,6 +855,7 @@ class KsqlDbDouble(DoubleServer):
             return _error(400, 40000, "Invalid JSON in request: missing required field 'sql'")
         sql = body["sql"]
         with self._lock:
+            self._sync_aggregation_states()
             try:
                 columns, rows = self._pull(sql)
             except SqlError as exc:
@@ -661,7 +915,9 @@ class KsqlDbDouble(DoubleServer):
             if col not in types:
                 raise SqlError(f"Line: 1, Col: 1: WHERE column '{col}' cannot be resolved.")
         rows = []
-        for row in self._rows.get(src.name, []):
+        writer = next((q for q in self._meta.queries.values() if q.sink == src.name), None)
+        live = self._aggregations.get(writer.id) if writer is not None else None
+        for row in (live.rows() if live is not None else self._rows.get(src.name, [])):
             missing = [c for c, _ in all_cols if c not in row]
             if missing:
                 raise RuntimeError(f"set_table_rows({src.name!r}) row lacks columns {missing}: {row}")
@@ -674,6 +930,305 @@ class KsqlDbDouble(DoubleServer):
         return selected, projected
 
 
+# -- Kafka-backed mode: the windowed count aggregate, run for real ------------------------------------
+
+_OFFSET_RESET_KEYS = ("auto.offset.reset", "ksql.streams.auto.offset.reset")
+_WINDOW_OUTPUTS = ("group", "count", "windowstart", "windowend")
+_DEFAULT_GRACE_MS = 24 * 3_600_000  # Kafka Streams' default grace when the WINDOW clause sets none
+
+
+@dataclass
+class AggregationPlan:
+    """What a Kafka-backed CTAS computes: COUNT(*) per group value per tumbling window."""
+
+    query_id: str
+    sink: str
+    sink_topic: str
+    source: str
+    source_topic: str
+    source_columns: dict[str, str]  # column -> SQL type (value columns of the stream)
+    key_columns: dict[str, str]  # the stream's key columns (KAFKA format: one STRING/BIGINT/... key)
+    group_column: str
+    group_type: str
+    timestamp_column: str | None  # None: the record timestamp (ROWTIME)
+    size_ms: int
+    grace_ms: int
+    key_column: str  # the sink's key column (the group column)
+    value_outputs: list[tuple[str, str]]  # (sink value column, one of _WINDOW_OUTPUTS)
+    offset_reset: str  # earliest | latest
+    consumer_group: str
+
+
+class KafkaAggregation:
+    """One running Kafka-backed persistent query: a consumer thread over the source topic, tumbling
+    windows per group value in memory, every update produced to the sink topic.
+
+    Read by tests: consumed, emitted, dropped_late, processing_log (records skipped, with why),
+    stream_time, error (why the thread died), running, rows() (the pull-query view), wait()."""
+
+    def __init__(self, plan: AggregationPlan, bootstrap: str):
+        self.plan = plan
+        self.bootstrap = bootstrap
+        self.consumed = 0
+        self.emitted = 0
+        self.dropped_late = 0
+        self.processing_log: list[str] = []
+        self.stream_time = -1
+        self.error: BaseException | None = None
+        self._windows: dict[tuple[Any, int], list[int]] = {}  # (group, start) -> [count, max event time]
+        self._cond = threading.Condition()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._consumer: Any = None
+        self._producer: Any = None
+        self._delivery_errors: list[str] = []
+
+    # -- lifecycle ------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Resolve the start offsets and assign the consumer synchronously (so `latest` means "after
+        the CREATE was answered"), then run on a daemon thread."""
+        from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
+
+        p = self.plan
+        consumer = Consumer({
+            "bootstrap.servers": self.bootstrap,
+            "group.id": p.consumer_group,
+            "enable.auto.commit": False,
+            "enable.auto.offset.store": False,
+            "auto.offset.reset": p.offset_reset,
+            "topic.metadata.refresh.interval.ms": 2000,
+        })
+        try:
+            md = consumer.list_topics(timeout=10)
+            topic = md.topics.get(p.source_topic)
+            if topic is None or topic.error is not None or not topic.partitions:
+                raise RuntimeError(f"Missing source topic: {p.source_topic}")
+            assignment = []
+            for part in sorted(topic.partitions):
+                if p.offset_reset == "earliest":
+                    offset = OFFSET_BEGINNING
+                else:
+                    _, offset = consumer.get_watermark_offsets(TopicPartition(p.source_topic, part), timeout=10,
+                                                               cached=False)
+                assignment.append(TopicPartition(p.source_topic, part, offset))
+            consumer.assign(assignment)
+        except BaseException:
+            consumer.close()
+            raise
+        self._consumer = consumer
+        # murmur2 like the Java producer Kafka Streams uses, so keys land where ksqlDB would put them
+        self._producer = Producer({"bootstrap.servers": self.bootstrap, "partitioner": "murmur2_random",
+                                   "linger.ms": 0, "enable.idempotence": True})
+        self._thread = threading.Thread(target=self._run, name=f"ksqldb-double-{p.query_id}", daemon=True)
+        self._thread.start()
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def stop(self, timeout: float = 15.0) -> None:
+        self._stop.set()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout)
+
+    def wait(self, predicate: Callable[[KafkaAggregation], bool], timeout: float = 30.0) -> bool:
+        """Block until predicate(self) holds (checked after every polled batch), the query stops or
+        fails, or the timeout passes; returns predicate(self)."""
+        with self._cond:
+            self._cond.wait_for(lambda: predicate(self) or self.error is not None or self._stop.is_set(), timeout)
+            return predicate(self)
+
+    # -- the query ------------------------------------------------------------------------------
+
+    def _run(self) -> None:
+        from confluent_kafka import KafkaError
+
+        consumer, producer = self._consumer, self._producer
+        next_check = time.monotonic() + 1.0
+        try:
+            while not self._stop.is_set():
+                if time.monotonic() >= next_check:
+                    # librdkafka only logs that an assigned topic went away; Kafka Streams fails the
+                    # application (MissingSourceTopicException). Whole-cluster metadata: a request
+                    # naming the topic could auto-create it on this broker.
+                    topic = consumer.list_topics(timeout=10).topics.get(self.plan.source_topic)
+                    if topic is None or not topic.partitions:
+                        raise RuntimeError(f"Missing source topic: {self.plan.source_topic}")
+                    next_check = time.monotonic() + 1.0
+                msgs = consumer.consume(num_messages=500, timeout=0.1)
+                produced = False
+                for m in msgs:
+                    err = m.error()
+                    if err is not None:
+                        if err.code() == KafkaError._PARTITION_EOF:
+                            continue
+                        if err.fatal() or err.code() in (KafkaError.UNKNOWN_TOPIC_OR_PART, KafkaError.TOPIC_AUTHORIZATION_FAILED):
+                            raise RuntimeError(f"consumer error on {self.plan.source_topic}: {err}")
+                        log.warning("ksqlDB double %s: consumer error %s", self.plan.query_id, err)
+                        continue
+                    produced |= self._process(m)
+                if produced:
+                    producer.flush(10)
+                    if self._delivery_errors:
+                        raise RuntimeError(f"producing to {self.plan.sink_topic} failed: {self._delivery_errors[:3]}")
+                with self._cond:
+                    self._cond.notify_all()
+        except BaseException as exc:  # the query goes to ERROR, as a failed Kafka Streams app does
+            log.exception("ksqlDB double query %s failed", self.plan.query_id)
+            self.error = exc
+        finally:
+            try:
+                producer.flush(10)
+            except Exception:  # pragma: no cover - best effort on the way out
+                pass
+            consumer.close()
+            with self._cond:
+                self._cond.notify_all()
+
+    def _skip(self, m: Any, why: str) -> None:
+        with self._cond:
+            self.processing_log.append(f"{m.topic()}[{m.partition()}]@{m.offset()}: {why}")
+
+    def _process(self, m: Any) -> bool:
+        p = self.plan
+        with self._cond:
+            self.consumed += 1
+        raw = m.value()
+        if raw is None:  # a tombstone is no row of a stream
+            self._skip(m, "null value (tombstone) ignored")
+            return False
+        try:
+            obj = json.loads(raw)
+        except (ValueError, UnicodeDecodeError) as exc:
+            self._skip(m, f"Failed to deserialize value from topic: {p.source_topic}. {exc}")
+            return False
+        if not isinstance(obj, dict):
+            self._skip(m, f"Failed to deserialize value from topic: {p.source_topic}. Can't convert type. "
+                          f"sourceType: {type(obj).__name__}, requiredType: STRUCT")
+            return False
+        fields = {str(k).upper(): v for k, v in obj.items()}  # ksqlDB matches JSON fields case-insensitively
+        row: dict[str, Any] = {}
+        try:
+            for col, sql_type in p.source_columns.items():
+                row[col] = _json_value(fields.get(col), sql_type)
+            if p.key_columns:
+                col, sql_type = next(iter(p.key_columns.items()))
+                row[col] = _kafka_key_value(m.key(), sql_type)
+        except (ValueError, TypeError, UnicodeDecodeError, struct.error) as exc:
+            self._skip(m, f"Failed to deserialize value from topic: {p.source_topic}. {exc}")
+            return False
+        group = row.get(p.group_column)
+        if group is None:
+            self._skip(m, f"Group-by column with index 0 resolved to null. The source row will be excluded "
+                          f"from the table: {p.group_column}")
+            return False
+        if p.timestamp_column is not None:
+            ts = row.get(p.timestamp_column)
+            if ts is None:
+                self._skip(m, f"Failed to extract timestamp from row: column {p.timestamp_column} is null")
+                return False
+        else:
+            ts = m.timestamp()[1]
+        if ts < 0:
+            self._skip(m, f"Skipping record due to invalid timestamp {ts}")
+            return False
+        start = ts - ts % p.size_ms
+        end = start + p.size_ms
+        with self._cond:
+            self.stream_time = max(self.stream_time, ts)
+            if end <= self.stream_time - p.grace_ms:  # KStreamWindowAggregate: windowEnd > closeTime or skip
+                self.dropped_late += 1
+                self.processing_log.append(f"{m.topic()}[{m.partition()}]@{m.offset()}: record dropped, window "
+                                           f"[{start},{end}) closed (stream time {self.stream_time}, grace {p.grace_ms})")
+                return False
+            w = self._windows.setdefault((group, start), [0, ts])
+            w[0] += 1
+            w[1] = max(w[1], ts)
+            count, out_ts = w
+        key = _kafka_key_bytes(group, p.group_type) + struct.pack(">q", start)
+        values = {"group": group, "count": count, "windowstart": start, "windowend": end}
+        value = json.dumps({col: values[what] for col, what in p.value_outputs}, separators=(",", ":"))
+
+        def delivered(err: Any, _msg: Any) -> None:
+            if err is not None:
+                self._delivery_errors.append(str(err))
+
+        self._producer.produce(p.sink_topic, key=key, value=value.encode(), timestamp=out_ts, on_delivery=delivered)
+        with self._cond:
+            self.emitted += 1
+        return True
+
+    # -- state ----------------------------------------------------------------------------------
+
+    def rows(self) -> list[dict[str, Any]]:
+        """The table as a pull query sees it: key, WINDOWSTART, WINDOWEND, then the value columns."""
+        p = self.plan
+        with self._cond:
+            windows = sorted(self._windows.items(), key=lambda kv: (str(kv[0][0]), kv[0][1]))
+        out = []
+        for (group, start), (count, _) in windows:
+            values = {"group": group, "count": count, "windowstart": start, "windowend": start + p.size_ms}
+            row = {p.key_column: group, "WINDOWSTART": start, "WINDOWEND": start + p.size_ms}
+            row.update({col: values[what] for col, what in p.value_outputs})
+            out.append(row)
+        return out
+
+    def counts(self) -> dict[tuple[Any, int], int]:
+        """{(group value, window start ms): count}."""
+        with self._cond:
+            return {k: v[0] for k, v in self._windows.items()}
+
+
+# The KAFKA format: Kafka's own serializers (StringSerializer, IntegerSerializer, LongSerializer, DoubleSerializer).
+_KAFKA_KEY_FORMATS = {"INTEGER": ">i", "BIGINT": ">q", "DOUBLE": ">d"}
+KAFKA_KEY_TYPES = ("STRING", *_KAFKA_KEY_FORMATS)
+
+
+def _kafka_key_bytes(value: Any, sql_type: str) -> bytes:
+    if sql_type == "STRING":
+        return str(value).encode("utf-8")
+    return struct.pack(_KAFKA_KEY_FORMATS[sql_type], value)
+
+
+def _kafka_key_value(raw: bytes | None, sql_type: str) -> Any:
+    if raw is None:
+        return None
+    if sql_type == "STRING":
+        return raw.decode("utf-8")
+    return struct.unpack(_KAFKA_KEY_FORMATS[sql_type], raw)[0]
+
+
+def _json_value(value: Any, sql_type: str) -> Any:
+    """A JSON field as ksqlDB's JSON deserializer coerces it into a column type (ValueError if it can't)."""
+    if value is None:
+        return None
+    base = sql_type.split("(")[0].split("<")[0]
+    if base == "STRING":  # non-text JSON becomes its JSON text (JsonNode.toString())
+        return value if isinstance(value, str) else json.dumps(value, separators=(",", ":"))
+    if base in ("BIGINT", "INTEGER", "TIMESTAMP"):
+        if isinstance(value, bool):
+            raise ValueError(f"Can't convert type. sourceType: BOOLEAN, requiredType: {base}")
+        if isinstance(value, int):
+            return value
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        if isinstance(value, str) and re.fullmatch(r"-?\d+", value.strip()):
+            return int(value.strip())
+        raise ValueError(f"Can't convert type. sourceType: {type(value).__name__}, requiredType: {base}")
+    if base in ("DOUBLE", "DECIMAL"):
+        if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+            raise ValueError(f"Can't convert type. sourceType: {type(value).__name__}, requiredType: {base}")
+        return float(value)
+    if base == "BOOLEAN":
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in ("true", "false"):
+            return value.lower() == "true"
+        raise ValueError(f"Can't convert type. sourceType: {type(value).__name__}, requiredType: BOOLEAN")
+    return value
+
+
 def _compare(a: Any, op: str, b: Any) -> bool:
     if op == "=":
         return a == b
@@ -684,4 +1239,4 @@ def _compare(a: Any, op: str, b: Any) -> bool:
     return {">": a > b, ">=": a >= b, "<": a < b, "<=": a <= b}[op]
 
 
-__all__ = ["KsqlDbDouble", "NOT_READY_MESSAGE", "PersistentQuery", "Source"]
+__all__ = ["AggregationPlan", "KafkaAggregation", "KsqlDbDouble", "NOT_READY_MESSAGE", "PersistentQuery", "Source"]

@@ -19,21 +19,50 @@ SQL: only the statement and probe shapes that pipeline_defs/oracle_sql.py emits 
 ``SELECT cols FROM view WHERE col = :b AND col IN (:b1, :b2)``). Anything else raises
 UnmodelledStatement (an AssertionError, not a driver error) so the double never silently accepts SQL.
 
+DML: ``INSERT ... VALUES (:binds | CURRENT_TIMESTAMP)``, ``UPDATE t SET c = :b, ... WHERE <conds>`` and
+``DELETE FROM t WHERE <conds>`` (conds: ``c = :b``, ``c IN (:b1, ...)``, ``c >= :b`` and the other
+comparisons, joined by AND), each undone by rollback. The session time zone is UTC: CURRENT_TIMESTAMP
+and TIMESTAMP values are naive UTC datetimes, as the driver returns them.
+
+Redo feed (``FakeOracleDatabase(redo_dir=...)``): every commit (explicit, or the implicit one of DDL)
+appends one JSON line per row change, in statement order, to ``<redo_dir>/redo.jsonl``, then flushes
+and fsyncs, so a tailing reader (the Connect CDC source double) only ever sees whole commits::
+
+    {"scn": 1000007, "commit_scn": 1000008, "op": "I"|"U"|"D", "owner": "C##MYUSER",
+     "table": "POC_CLICKSTREAM", "database": "ORCLCDB", "ts_ms": <commit time, epoch ms>,
+     "row": {COLUMN: value}, "pk": [pk columns], "types": {COLUMN: declared type, e.g. "VARCHAR2(50)"},
+     "username": <session user>, "xid": <transaction id>, "before": {COLUMN: value}  (U only)}
+
+Values: TIMESTAMP/DATE as epoch millis (naive = UTC), NUMBER as a JSON number, RAW as base64. "row"
+is the after image (I, U) or the deleted row (D). The rules of tests/doubles/connect_plugins/redo.py
+(the reader's side) hold: append only, whole newline-terminated lines written under an exclusive
+flock, SCNs strictly increasing in file order across sessions and writers -- a transaction's first
+SCN is max(last SCN in the file + 1, this database's next SCN, wall-clock epoch millis); its changes
+get consecutive SCNs and its commit_scn is the one after them.
+
 Pytest plugin: this module is the plugin ``tests.doubles.oracle_db`` (fixtures ``oracle_db``,
-``oracle_resource``, ``oracle_seed_spec``, ``provisioned_oracle``).
+``oracle_resource``, ``oracle_seed_spec``, ``provisioned_oracle``); ``oracle_redo_db`` is in
+``tests.doubles.fixtures``.
 """
 
 from __future__ import annotations
 
 import base64
+import calendar
 import datetime as dt
 import decimal
+import fcntl
 import itertools
+import json
+import os
 import re
 import socket
+import threading
+import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
@@ -53,16 +82,19 @@ ORA_MESSAGES: dict[int, str] = {
     904: '"{name}": invalid identifier',
     911: "invalid character",
     922: "missing or invalid option",
+    937: "not a single-group group function",
     942: "table or view does not exist",
     955: "name is already used by an existing object",
     957: "duplicate column name",
     959: "tablespace '{name}' does not exist",
+    979: "not a GROUP BY expression",
     990: "missing or invalid privilege",
     1017: "invalid username/password; logon denied",
     1027: "bind variables not allowed for data definition operations",
     1031: "insufficient privileges",
     1045: "user {name} lacks CREATE SESSION privilege; logon denied",
     1400: 'cannot insert NULL into ("{owner}"."{table}"."{column}")',
+    1407: 'cannot update ("{owner}"."{table}"."{column}") to NULL',
     1430: "column being added already exists in table",
     1722: "invalid number",
     1917: "user or role '{name}' does not exist",
@@ -283,9 +315,47 @@ def _split_top(text: str, sep: str = ",") -> list[str]:
 # --------------------------------------------------------------------------------------------------
 
 
+@dataclass
+class _Change:
+    """One uncommitted row change of a connection (what rollback undoes and commit logs)."""
+
+    op: str  # I | U | D
+    table: Table
+    row: dict[str, Any]  # the live row object (I, U) or the removed one (D)
+    image: dict[str, Any]  # the row as the statement left it (I, U) or as it was deleted (D)
+    before: dict[str, Any] | None = None  # U: the row before the statement
+    index: int | None = None  # D: the row's position, to put it back on rollback
+
+
+REDO_FILE = "redo.jsonl"
+
+
+def epoch_millis(value: dt.datetime | dt.date) -> int:
+    """A DATE/TIMESTAMP value as epoch milliseconds; naive values are UTC (the session time zone)."""
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is not None:
+            value = value.astimezone(dt.timezone.utc).replace(tzinfo=None)
+        return calendar.timegm(value.timetuple()) * 1000 + value.microsecond // 1000
+    return calendar.timegm(value.timetuple()) * 1000
+
+
+def _redo_value(value: Any) -> Any:
+    if isinstance(value, (dt.datetime, dt.date)):
+        return epoch_millis(value)
+    if isinstance(value, decimal.Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, (bytes, bytearray)):
+        return base64.b64encode(bytes(value)).decode()
+    return value
+
+
 class FakeOracleDatabase:
     """One CDB root. Test hooks: set_log_mode, set_supplemental_logging, drop_grant, drop_primary_key,
-    drop_log_group, drop_table_rows, listener_down, inject_error, statement_log / ddl_statements()."""
+    drop_log_group, drop_table_rows, listener_down, inject_error, statement_log / ddl_statements().
+
+    redo_dir: append committed row changes to <redo_dir>/redo.jsonl (module docstring); redo_database:
+    its "database" field (default: the first SID); clock: epoch seconds for CURRENT_TIMESTAMP and the
+    commit times (default time.time)."""
 
     def __init__(
         self,
@@ -299,6 +369,9 @@ class FakeOracleDatabase:
         supplemental_log_data_min: str = "NO",
         supplemental_log_data_all: str = "NO",
         common_user_prefix: str = "C##",
+        redo_dir: str | os.PathLike[str] | None = None,
+        redo_database: str | None = None,
+        clock: Callable[[], float] = time.time,
     ):
         self.host, self.port = host, port
         self.services = {s.upper() for s in services}
@@ -326,9 +399,94 @@ class FakeOracleDatabase:
         self._injected: list[_Injected] = []
         self._constraint_seq = itertools.count(8101)
         self._log_group_seq = itertools.count(1)
+        self.clock = clock
+        self.redo_dir = Path(redo_dir) if redo_dir is not None else None
+        self.redo_database = (redo_database or sorted(self.sids)[0]).upper()
+        self.redo_lines_written = 0
+        self._redo_lock = threading.Lock()
+        self._scn = 0  # the next SCN this database hands out, at least
+        self._xid = itertools.count(1)
+        if self.redo_dir is not None:
+            self.redo_dir.mkdir(parents=True, exist_ok=True)
 
     def __repr__(self) -> str:
         return f"FakeOracleDatabase({self.host}:{self.port}, users={sorted(self.users)})"
+
+    # ---- clock, SCNs and the redo feed -------------------------------------------------------------
+
+    def now(self) -> dt.datetime:
+        """CURRENT_TIMESTAMP in the session time zone (UTC), naive like the driver returns TIMESTAMPs."""
+        return dt.datetime.fromtimestamp(self.clock(), tz=dt.timezone.utc).replace(tzinfo=None)
+
+    @property
+    def redo_path(self) -> Path | None:
+        return self.redo_dir / REDO_FILE if self.redo_dir is not None else None
+
+    @property
+    def current_scn(self) -> int:
+        """The lowest SCN the next commit can get (V$DATABASE.CURRENT_SCN, roughly)."""
+        last = 0
+        if self.redo_path is not None and self.redo_path.exists():
+            with self.redo_path.open("rb") as f:
+                fcntl.flock(f, fcntl.LOCK_SH)
+                last = self._last_logged_scn(f)
+        return max(self._scn, last + 1, int(time.time() * 1000))
+
+    @staticmethod
+    def _last_logged_scn(f: Any) -> int:
+        """The highest SCN (scn or commit_scn) of the last whole line of an open redo file."""
+        f.seek(0, os.SEEK_END)
+        f.seek(max(0, f.tell() - 65536))
+        for line in reversed(f.read().decode("utf-8", errors="replace").splitlines()):
+            try:
+                entry = json.loads(line)
+                return max(int(entry.get("scn") or 0), int(entry.get("commit_scn") or 0))
+            except (ValueError, TypeError, AttributeError):
+                continue  # the partial first line of the tail window
+        return 0
+
+    def _commit(self, user: str, changes: list[_Change]) -> None:
+        """A transaction commits: its changes get SCNs and, with a redo_dir, one redo line each."""
+        if not changes:
+            return
+        with self._redo_lock:
+            if self.redo_dir is None:
+                self._scn = max(self._scn, int(time.time() * 1000)) + len(changes) + 1
+                return
+            with (self.redo_dir / REDO_FILE).open("a+b") as f:
+                fcntl.flock(f, fcntl.LOCK_EX)  # other writers (tests/doubles/connect_plugins/redo.py) lock too
+                first = max(self._scn, self._last_logged_scn(f) + 1, int(time.time() * 1000))
+                commit_scn = first + len(changes)
+                self._scn = commit_scn + 1
+                f.write(self._redo_text(user, changes, first, commit_scn).encode("utf-8"))  # one write
+                f.flush()
+                os.fsync(f.fileno())
+            self.redo_lines_written += len(changes)
+
+    def _redo_text(self, user: str, changes: list[_Change], first: int, commit_scn: int) -> str:
+        ts_ms = int(self.clock() * 1000)
+        xid = f"{next(self._xid):04x}.{first % 0x1000:03x}.{commit_scn & 0xFFFFFFFF:08x}"
+        lines = []
+        for i, c in enumerate(changes):
+            t = c.table
+            entry: dict[str, Any] = {
+                "scn": first + i, "commit_scn": commit_scn, "op": c.op, "owner": t.owner, "table": t.name,
+                "database": self.redo_database, "ts_ms": ts_ms,
+                "row": {k: _redo_value(v) for k, v in c.image.items()},
+                "pk": list(t.pk_columns or ()), "types": {col.name: col.type for col in t.columns},
+                "username": user, "xid": xid,
+            }
+            if c.before is not None:
+                entry["before"] = {k: _redo_value(v) for k, v in c.before.items()}
+            lines.append(json.dumps(entry, separators=(",", ":")) + "\n")
+        return "".join(lines)
+
+    def redo_entries(self) -> list[dict[str, Any]]:
+        """Every line of the redo file, parsed (empty without a redo_dir or before the first commit)."""
+        path = self.redo_path
+        if path is None or not path.exists():
+            return []
+        return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
     # ---- driver entry point ------------------------------------------------------------------------
 
@@ -485,7 +643,7 @@ class FakeConnection:
         self.username = user
         self.sysdba = sysdba
         self._open = True
-        self._pending: list[tuple[Table, dict[str, Any]]] = []  # uncommitted inserts
+        self._pending: list[_Change] = []  # uncommitted row changes, in statement order
 
     def __repr__(self) -> str:
         return f"FakeConnection({self.username})"
@@ -511,12 +669,22 @@ class FakeConnection:
 
     def commit(self) -> None:
         self._check_open()
-        self._pending.clear()
+        self._commit_pending()
+
+    def _commit_pending(self) -> None:
+        changes, self._pending = self._pending, []
+        self._db._commit(self.username, changes)
 
     def rollback(self) -> None:
         self._check_open()
-        for table, row in reversed(self._pending):
-            table.rows[:] = [r for r in table.rows if r is not row]
+        for c in reversed(self._pending):
+            if c.op == "I":
+                c.table.rows[:] = [r for r in c.table.rows if r is not c.row]
+            elif c.op == "U":
+                c.row.clear()
+                c.row.update(c.before or {})
+            else:
+                c.table.rows.insert(min(c.index or 0, len(c.table.rows)), c.row)
         self._pending.clear()
 
     def ping(self) -> None:
@@ -622,6 +790,21 @@ def _yes(flag: bool) -> str:
     return "YES" if flag else "NO"
 
 
+_COMPARISONS: dict[str, Callable[[Any, Any], bool]] = {
+    "<>": lambda a, b: a != b, "!=": lambda a, b: a != b, ">=": lambda a, b: a >= b, "<=": lambda a, b: a <= b,
+    ">": lambda a, b: a > b, "<": lambda a, b: a < b,
+}
+
+
+def _comparable(value: Any) -> Any:
+    """Datetimes compare as naive UTC (the session time zone); a DATE bind as midnight."""
+    if isinstance(value, dt.datetime):
+        return value.astimezone(dt.timezone.utc).replace(tzinfo=None) if value.tzinfo else value
+    if isinstance(value, dt.date):
+        return dt.datetime(value.year, value.month, value.day)
+    return value
+
+
 class _Executor:
     def __init__(self, db: FakeOracleDatabase, conn: FakeConnection, cur: FakeCursor):
         self.db, self.conn, self.cur = db, conn, cur
@@ -648,6 +831,10 @@ class _Executor:
             return self._select(sql, upper_params)
         if verb == "INSERT":
             return self._insert(sql, upper_params)
+        if verb == "UPDATE":
+            return self._update(sql, upper_params)
+        if verb == "DELETE":
+            return self._delete(sql, upper_params)
         raise UnmodelledStatement(f"statement not modelled by the Oracle double: {_mask(sql)!r}")
 
     @staticmethod
@@ -655,7 +842,7 @@ class _Executor:
         return re.sub(r"'[^']*'|\"[^\"]*\"", "''", sql)
 
     def _implicit_commit(self) -> None:
-        self.conn._pending.clear()
+        self.conn._commit_pending()
 
     def _ddl(self, sql: str) -> None:
         handlers: list[tuple[str, Callable[[re.Match[str]], None]]] = [
@@ -882,7 +1069,7 @@ class _Executor:
             if col is None:
                 raise ora_error(904, name=col_name)
             if expr.upper() in ("CURRENT_TIMESTAMP", "SYSTIMESTAMP"):
-                row[col.name] = self._coerce(t, col, dt.datetime.now())
+                row[col.name] = self._coerce(t, col, self.db.now())
             elif re.fullmatch(r":[A-Za-z][A-Za-z0-9_]*", expr):
                 row[col.name] = self._coerce(t, col, params[expr[1:].upper()])
             else:
@@ -895,8 +1082,74 @@ class _Executor:
             if any(tuple(r[c] for c in t.pk_columns) == key for r in t.rows):
                 raise ora_error(1, constraint=f"{t.owner}.{t.pk_name}")
         t.rows.append(row)
-        self.conn._pending.append((t, row))
+        self.conn._pending.append(_Change("I", t, row, dict(row)))
         self.cur.rowcount = 1
+
+    def _dml_table(self, ref: str, privilege: str) -> Table:
+        owner, name = self._resolve(ref)
+        t = self.db.tables.get((owner, name))
+        if t is None or not (self._can_access_table(t, privilege) or self._can_access_table(t, "SELECT")):
+            raise ora_error(942)
+        if not self._can_access_table(t, privilege):
+            raise ora_error(1031)
+        return t
+
+    def _where(self, t: Table, where: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+        conds = [self._condition(c, params) for c in re.split(r" AND ", where, flags=re.I)]
+        return [r for r in t.rows if all(cond(r) for cond in conds)]
+
+    def _update(self, sql: str, params: dict[str, Any]) -> None:
+        m = re.fullmatch(rf"UPDATE (?P<tbl>{_IDENT}(?:\.{_IDENT})?) SET (?P<sets>.+?) WHERE (?P<where>.+)", sql, _F)
+        if not m:
+            raise UnmodelledStatement(f"UPDATE shape not modelled (SET col = :bind, ... WHERE ...): {sql!r}")
+        t = self._dml_table(m.group("tbl"), "UPDATE")
+        sets: list[tuple[Column, str]] = []
+        for item in _split_top(m.group("sets")):
+            sm = re.fullmatch(rf"(?P<col>{_IDENT}) ?= ?(?P<expr>:[A-Za-z][A-Za-z0-9_]*|CURRENT_TIMESTAMP|SYSTIMESTAMP)",
+                              item, _F)
+            if not sm:
+                raise UnmodelledStatement(f"UPDATE SET item not modelled: {item!r} (use col = :bind)")
+            col = t.column(sm.group("col").upper())
+            if col is None:
+                raise ora_error(904, name=sm.group("col").upper())
+            sets.append((col, sm.group("expr")))
+        targets = self._where(t, m.group("where"), params)
+        new_rows = []
+        for row in targets:
+            new = dict(row)
+            for col, expr in sets:
+                value = self.db.now() if expr.upper() in ("CURRENT_TIMESTAMP", "SYSTIMESTAMP") else params[expr[1:].upper()]
+                new[col.name] = self._coerce(t, col, value)
+                if new[col.name] is None and not col.nullable:
+                    raise ora_error(1407, owner=t.owner, table=t.name, column=col.name)
+            new_rows.append((row, new))
+        if t.pk_columns:
+            changed = {id(r) for r, _ in new_rows}
+            keys = [tuple(r[c] for c in t.pk_columns) for r in t.rows if id(r) not in changed]
+            keys += [tuple(n[c] for c in t.pk_columns) for _, n in new_rows]
+            if len(keys) != len(set(keys)):
+                raise ora_error(1, constraint=f"{t.owner}.{t.pk_name}")
+        for row, new in new_rows:
+            before = dict(row)
+            row.update(new)
+            self.conn._pending.append(_Change("U", t, row, dict(row), before=before))
+        self.cur.rowcount = len(new_rows)
+
+    def _delete(self, sql: str, params: dict[str, Any]) -> None:
+        m = re.fullmatch(rf"DELETE FROM (?P<tbl>{_IDENT}(?:\.{_IDENT})?) WHERE (?P<where>.+)", sql, _F)
+        if not m:
+            raise UnmodelledStatement(f"DELETE shape not modelled (DELETE FROM t WHERE ...): {sql!r}")
+        t = self._dml_table(m.group("tbl"), "DELETE")
+        targets = {id(r) for r in self._where(t, m.group("where"), params)}
+        removed = 0
+        for index, row in enumerate(list(t.rows)):
+            if id(row) in targets:
+                # the position it has once the earlier rows of this statement are gone: rollback
+                # re-inserts in reverse order
+                del t.rows[index - removed]
+                self.conn._pending.append(_Change("D", t, row, dict(row), index=index - removed))
+                removed += 1
+        self.cur.rowcount = removed
 
     def _coerce(self, t: Table, col: Column, value: Any) -> Any:
         if value is None:
@@ -915,8 +1168,11 @@ class _Executor:
             except decimal.InvalidOperation:
                 raise ora_error(1722) from None
         if ty.startswith(("DATE", "TIMESTAMP")):
-            if isinstance(value, (dt.datetime, dt.date)):
-                return value
+            if isinstance(value, dt.datetime):
+                # the session time zone is UTC; TIMESTAMP keeps no zone
+                return value.astimezone(dt.timezone.utc).replace(tzinfo=None) if value.tzinfo else value
+            if isinstance(value, dt.date):
+                return dt.datetime(value.year, value.month, value.day)
             raise ora_error(1722) if isinstance(value, (int, float)) else UnmodelledStatement(
                 "string-to-date conversion (NLS formats) is not modelled; bind a datetime"
             )
@@ -931,7 +1187,8 @@ class _Executor:
         re.I,
     )
     _SELECT = re.compile(
-        rf"SELECT (?P<cols>.+?) FROM (?P<src>{_IDENT}(?:\.{_IDENT})?|V\$[A-Z_]+)(?: WHERE (?P<where>.+?))?(?: ORDER BY (?P<order>.+))?",
+        rf"SELECT (?P<cols>.+?) FROM (?P<src>{_IDENT}(?:\.{_IDENT})?|V\$[A-Z_]+)(?: WHERE (?P<where>.+?))?"
+        rf"(?: GROUP BY (?P<group>.+?))?(?: ORDER BY (?P<order>.+))?",
         re.I,
     )
 
@@ -955,6 +1212,8 @@ class _Executor:
         if where:
             conds = [self._condition(c, params) for c in re.split(r" AND ", where, flags=re.I)]
             view_rows = [r for r in view_rows if all(cond(r) for cond in conds)]
+        if m.group("order") and m.group("group"):
+            raise UnmodelledStatement(f"GROUP BY with ORDER BY is not modelled: {sql!r}")
         if m.group("order"):
             keys = [k.strip().upper() for k in m.group("order").split(",")]
             self._check_columns(src, view_rows, keys)
@@ -966,12 +1225,50 @@ class _Executor:
         if len(cols) == 1 and re.fullmatch(r"1 AS (\w+)", cols[0], re.I):
             alias = re.fullmatch(r"1 AS (\w+)", cols[0], re.I).group(1).upper()
             return self._result([alias], [(1,) for _ in view_rows])
+        if m.group("group") or any(not re.fullmatch(_IDENT, c) for c in cols):
+            return self._select_items(src, cols, m.group("group"), view_rows)
         names = [c.upper() for c in cols]
-        for n in names:
-            if not re.fullmatch(_IDENT, n):
-                raise UnmodelledStatement(f"select-list expression not modelled: {n!r}")
         self._check_columns(src, view_rows, names)
         return self._result(names, [tuple(r[n] for n in names) for r in view_rows])
+
+    _ITEM = re.compile(rf"(?:(?P<fn>MAX|MIN|COUNT)\((?P<arg>{_IDENT}|\*)\)|(?P<col>{_IDENT}))(?: AS (?P<alias>{_IDENT}))?", re.I)
+
+    def _select_items(self, src: str, cols: list[str], group: str | None, rows: list[dict[str, Any]]) -> None:
+        """Select lists with aliases (`col AS a`) and MAX/MIN/COUNT aggregates, with or without GROUP BY."""
+        items: list[tuple[str | None, str, str]] = []  # (aggregate or None, column or '*', result name)
+        for c in cols:
+            im = self._ITEM.fullmatch(c)
+            if not im or (im.group("arg") == "*" and im.group("fn").upper() != "COUNT"):
+                raise UnmodelledStatement(f"select-list expression not modelled: {c!r}")
+            fn = im.group("fn").upper() if im.group("fn") else None
+            ref = (im.group("arg") or im.group("col")).upper()
+            items.append((fn, ref, (im.group("alias") or (f"{fn}({ref})" if fn else ref)).upper()))
+        group_cols = [g.strip().upper() for g in _split_top(group)] if group else []
+        for g in group_cols:
+            if not re.fullmatch(_IDENT, g):
+                raise UnmodelledStatement(f"GROUP BY expression not modelled: {g!r}")
+        self._check_columns(src, rows, [ref for _, ref, _ in items if ref != "*"] + group_cols)
+        names = [name for _, _, name in items]
+        if not group_cols and not any(fn for fn, _, _ in items):
+            return self._result(names, [tuple(r[ref] for _, ref, _ in items) for r in rows])
+        for fn, ref, _ in items:
+            if fn is None and ref not in group_cols:
+                raise ora_error(979 if group_cols else 937)
+        groups: dict[tuple, list[dict[str, Any]]] = {} if group_cols else {(): []}
+        for r in rows:
+            groups.setdefault(tuple(r[g] for g in group_cols), []).append(r)
+
+        def value(fn: str | None, ref: str, members: list[dict[str, Any]]) -> Any:
+            if fn is None:
+                return members[0][ref]
+            if fn == "COUNT":
+                return len(members) if ref == "*" else sum(1 for x in members if x[ref] is not None)
+            present = [_comparable(x[ref]) for x in members if x[ref] is not None]
+            return (max if fn == "MAX" else min)(present) if present else None
+
+        out = [tuple(value(fn, ref, members) for fn, ref, _ in items)
+               for _, members in sorted(groups.items(), key=lambda kv: tuple(str(k) for k in kv[0]))]
+        return self._result(names, out)
 
     def _check_columns(self, src: str, rows: list[dict[str, Any]], names: Iterable[str]) -> None:
         known = self._columns_of(src)
@@ -986,6 +1283,29 @@ class _Executor:
             v = m.group("val")
             value = params[v[1:].upper()] if v.startswith(":") else v[1:-1]
             return lambda r: self._col(r, col) == value
+        m = re.fullmatch(rf"(?P<col>{_IDENT}) ?(?P<op><>|!=|>=|<=|>|<) ?(?P<val>:\w+|'[^']*'|-?\d+(?:\.\d+)?)",
+                         text.strip(), re.I)
+        if m:
+            col, op, v = m.group("col").upper(), m.group("op"), m.group("val")
+            if v.startswith(":"):
+                bound = params[v[1:].upper()]
+            elif v.startswith("'"):
+                bound = v[1:-1]
+            else:
+                bound = decimal.Decimal(v)
+            compare = _COMPARISONS[op]
+
+            def cond(r: dict[str, Any]) -> bool:
+                a = self._col(r, col)
+                if a is None or bound is None:  # comparisons with NULL are never true
+                    return False
+                try:
+                    return compare(_comparable(a), _comparable(bound))
+                except TypeError:
+                    raise UnmodelledStatement(f"comparison of {type(a).__name__} with {type(bound).__name__} "
+                                              f"(implicit conversion) is not modelled: {text!r}") from None
+
+            return cond
         m = re.fullmatch(rf"(?P<col>{_IDENT}) IN \((?P<vals>:\w+(?:, ?:\w+)*)\)", text.strip(), re.I)
         if m:
             col = m.group("col").upper()
