@@ -65,6 +65,7 @@ def oracle_checks(spec: PipelineSpec, lineage: Lineage) -> list[dg.AssetChecksDe
     role = next(n for n in lineage.nodes if n.kind == "oracle_role")
     user = next(n for n in lineage.nodes if n.kind == "oracle_user")
     key_role, key_user = dg.AssetKey(list(role.key)), dg.AssetKey(list(user.key))
+    tables = [dg.AssetKey(list(n.key)) for n in lineage.nodes if n.kind == "oracle_table"]
 
     def result(check: tuple[bool, dict[str, Any]], **extra) -> dg.AssetCheckResult:
         passed, details = check
@@ -75,11 +76,13 @@ def oracle_checks(spec: PipelineSpec, lineage: Lineage) -> list[dg.AssetChecksDe
     def archivelog(oracle: OracleResource) -> dg.AssetCheckResult:
         return result(oracle_sql.check_archivelog(_catalog(spec, oracle)))
 
-    @dg.asset_check(asset=key_role, name="supplemental_logging", description="minimal supplemental logging on the database, all-column logging on captured tables")
+    @dg.asset_check(asset=key_role, name="supplemental_logging", additional_deps=tables, description="minimal supplemental logging on the database, all-column logging on captured tables")
     def supplemental(oracle: OracleResource) -> dg.AssetCheckResult:
         return result(oracle_sql.check_supplemental_logging(spec.oracle, _catalog(spec, oracle)))
 
-    @dg.asset_check(asset=key_role, name="role_grants", description="the CDC role holds every grant in the spec (DBA_SYS_PRIVS, DBA_TAB_PRIVS, DBA_ROLE_PRIVS)")
+    # the role's SELECT grants on the tables are made by the table assets: judge after them
+    @dg.asset_check(asset=key_role, name="role_grants", additional_deps=tables,
+                    description="the CDC role holds every grant in the spec (DBA_SYS_PRIVS, DBA_TAB_PRIVS, DBA_ROLE_PRIVS)")
     def role_grants(oracle: OracleResource) -> dg.AssetCheckResult:
         return result(oracle_sql.check_role_grants(spec.oracle, _catalog(spec, oracle)))
 

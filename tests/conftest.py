@@ -19,7 +19,7 @@ import pytest
 REPO = Path(__file__).resolve().parent.parent
 STACK = REPO / "scripts" / "stack.py"
 
-pytest_plugins = ["tests.doubles.fixtures", "tests.doubles.oracle_db"]
+pytest_plugins = ["tests.doubles.fixtures", "tests.doubles.oracle_db", "tests.doubles.connect_plugins_fixture"]
 
 
 def _stack(*args: str, check: bool = True) -> subprocess.CompletedProcess:
@@ -27,7 +27,9 @@ def _stack(*args: str, check: bool = True) -> subprocess.CompletedProcess:
 
 
 @pytest.fixture(scope="session")
-def stack() -> dict[str, str]:
+def stack(connect_plugin_doubles) -> dict[str, str]:
+    # connect_plugin_doubles first: the Connect worker must find the contract doubles of the Redis
+    # sink and the Oracle CDC source on its plugin.path, and CDC_ORACLE_DOUBLE_DIR in its environment
     was_running = _stack("status").returncode == 0
     proc = _stack("up")
     if proc.returncode != 0:
