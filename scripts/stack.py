@@ -30,6 +30,7 @@ REPO = Path(__file__).resolve().parent.parent
 HOME = Path(os.environ.get("CDC_STACK_HOME", REPO / ".stack")).resolve()
 LIB = HOME / "lib"
 PLUGINS = HOME / "plugins"
+TEST_PLUGINS = HOME / "test-plugins"  # connector test doubles built by tests/doubles/connect_plugins/build.py
 RUN = HOME / "run"
 LOGS = RUN / "logs"
 MARKER = f"-Dcdc.stack.home={HOME}"
@@ -325,7 +326,7 @@ def start_connect(log4j: Path) -> None:
         f"listeners=http://{HOST}:{PORTS['connect']}",
         f"rest.advertised.host.name={HOST}",
         f"rest.advertised.port={PORTS['connect']}",
-        f"plugin.path={PLUGINS}",
+        f"plugin.path={PLUGINS}" + (f",{TEST_PLUGINS}" if TEST_PLUGINS.is_dir() else ""),
         # A single worker that restarts must get its connectors back at once, not after the
         # default 5-minute wait for a departed member to return.
         "scheduled.rebalance.max.delay.ms=0",

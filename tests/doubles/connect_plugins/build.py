@@ -79,7 +79,7 @@ def default_stack_home() -> Path:
 def _javac() -> str:
     javac = shutil.which("javac")
     if not javac:
-        raise BuildError("javac not found: the connector doubles need a JDK (17) on PATH")
+        raise BuildError("javac not found: the connector doubles need a JDK 17 on PATH (Debian: openjdk-17-jdk-headless)")
     return javac
 
 
