@@ -59,6 +59,7 @@ class ConnectorMemory:
     incident: str | None = None  # identity of the open failure incident
     incident_since: float | None = None
     exhausted: bool = False  # max_restarts reached and the incident raised
+    healthy_since: float | None = None  # start of the current unbroken healthy stretch
     lag_history: list[int] = field(default_factory=list)
 
 
@@ -154,6 +155,7 @@ def _act(name: str, failed: list[dict], mem: ConnectorMemory, now: float, policy
          reason: str, action: str = "restart", incident: str | None = None) -> Decision:
     """Act on an unhealthy connector unless the backoff says wait; raise the incident once the
     actions are spent. Counts carry across incidents until the connector has been stable."""
+    mem.healthy_since = None
     if incident is not None and mem.incident != incident:
         mem.incident, mem.incident_since = incident, now
     elif mem.incident is None or not mem.incident.startswith(reason):
@@ -176,11 +178,15 @@ def _act(name: str, failed: list[dict], mem: ConnectorMemory, now: float, policy
 
 
 def _maybe_reset(mem: ConnectorMemory, now: float, policy: HealthPolicy) -> None:
-    """Healthy: close the incident; forget the restart count once stable for the last backoff step."""
+    """Healthy: close the incident; forget the restart count once the connector has been healthy
+    without a break for as long as the last backoff step. One healthy look is not enough: a
+    restarted task shows RUNNING for a moment before it fails again, and a counter reset on that
+    moment would restart a flapping connector at the start of the backoff forever."""
     mem.incident = None
     mem.incident_since = None
-    if mem.restarts and mem.last_restart is not None:
-        if (now - mem.last_restart) / 60 > policy.wait_minutes(mem.restarts):
-            mem.restarts = 0
-            mem.last_restart = None
-            mem.exhausted = False
+    if mem.healthy_since is None:
+        mem.healthy_since = now
+    if mem.restarts and (now - mem.healthy_since) / 60 >= policy.wait_minutes(mem.restarts):
+        mem.restarts = 0
+        mem.last_restart = None
+        mem.exhausted = False

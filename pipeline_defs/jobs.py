@@ -135,7 +135,7 @@ def build_jobs(spec: PipelineSpec, lineage: Lineage, data_check_keys: list[dg.As
             if body and (body.get("connector") or {}).get("state") == "RESTARTING":
                 restarting.insert(0, "connector")
             context.log.info(f"{name}: restart requested ({', '.join(restarting) or 'nothing was failed'})")
-            status = provision.wait_for_connector(client, name, 20)
+            status = provision.wait_for_connector(client, name, 20, after_restart=True)
             md = provision.connector_metadata(status)
             context.log.info(f"{name}: now {md['state']}")
             if md["state"] == "FAILED":

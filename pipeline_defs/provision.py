@@ -107,10 +107,23 @@ def rendered_connector_config(spec: PipelineSpec, name: str, env: Mapping[str, s
     return derive.render_connector_config(cfg, os.environ if env is None else env)
 
 
-def wait_for_connector(connect: KafkaConnectClient, name: str, timeout: float = 20.0) -> dict:
-    """Status once it settles (RUNNING with tasks, or FAILED), or the last seen after `timeout`."""
+def wait_for_connector(connect: KafkaConnectClient, name: str, timeout: float = 20.0, *,
+                       after_restart: bool = False) -> dict:
+    """Status once it settles (RUNNING with tasks, or FAILED), or the last seen after `timeout`.
+
+    `after_restart`: a restart is asynchronous, so the status right after it may still be the old
+    FAILED; give the worker a moment to move off it before judging."""
     deadline = time.monotonic() + timeout
     status: dict = {}
+    if after_restart:
+        leave_by = time.monotonic() + min(5.0, timeout)
+        while time.monotonic() < leave_by:
+            try:
+                if connector_health(connect.status(name))[0] != "FAILED":
+                    break
+            except Exception:
+                pass
+            time.sleep(0.2)
     while time.monotonic() < deadline:
         try:
             status = connect.status(name)

@@ -78,7 +78,9 @@ def test_counter_resets_after_a_stable_period():
     assert m.connectors["sink"].restarts == 2
     tick(m, 150, listing())  # healthy again, but not yet stable for the last backoff step (6 min)
     assert m.connectors["sink"].restarts == 2
-    tick(m, 120 + 6 * 60 + 1, listing())
+    tick(m, 150 + 5 * 60, listing())
+    assert m.connectors["sink"].restarts == 2
+    tick(m, 150 + 6 * 60, listing())  # healthy without a break for 6 minutes
     assert m.connectors["sink"].restarts == 0
     [d] = tick(m, 1000, listing(task_state="FAILED"))
     assert d.action == "restart"  # a new incident restarts at once
@@ -107,3 +109,13 @@ def test_cursor_round_trip_and_garbage():
     again = Memory.from_cursor(m.to_cursor())
     assert again.connectors["sink"].restarts == 1 and again.connectors["sink"].last_restart == 0
     assert Memory.from_cursor("not json").connectors == {}
+
+
+def test_a_moment_of_running_after_a_restart_does_not_reset_the_count():
+    m, policy = Memory(), HealthPolicy()
+    tick(m, 0, listing(task_state="FAILED"))  # restart 1
+    tick(m, 150, listing())  # RUNNING for a moment, 2.5 minutes after the restart...
+    tick(m, 180, listing(task_state="FAILED"))  # ...then failed again
+    assert m.connectors["sink"].restarts == 2  # restart 2, counted on top of the first
+    [d] = tick(m, 200, listing(task_state="FAILED"))
+    assert d.reason == "backoff"  # next one waits 6 minutes
