@@ -17,9 +17,10 @@ import dagster as dg
 import pytest
 import yaml
 
+from pipeline_defs import oracle_sql
 from pipeline_defs.definitions import build_definitions
 from pipeline_defs.spec import default_spec_path, parse_spec
-from resources.connect import KafkaConnectResource
+from resources.connect import KafkaConnectResource, connector_health
 from resources.kafka import KafkaResource
 from resources.ksqldb import KsqlDbResource
 from resources.redis_json import RedisResource
@@ -139,3 +140,39 @@ def ksql_writes(ctx) -> int:
                and any(w in r.json().get("ksql", "").upper() for w in ("CREATE ", "DROP ", "TERMINATE ")))
 
 
+
+
+SINK = "redis-sink-json"
+JDOE_KEY = "USER_AGGREGATE_EVENTS:jdoe"
+
+
+def wait_state(ctx, name: str, want: str, timeout: float = 40.0) -> dict:
+    deadline = time.monotonic() + timeout
+    status: dict = {}
+    while time.monotonic() < deadline:
+        try:
+            status = ctx.connect.status(name)
+            if connector_health(status)[0] == want:
+                return status
+        except Exception:
+            pass
+        time.sleep(0.1)
+    raise AssertionError(f"{name} never {want}: {status}")
+
+
+def insert_click(ctx, name: str = "jdoe") -> None:
+    """One more clickstream row through the Oracle double (its redo feeds the CDC source)."""
+    table = ctx.spec.oracle.table("POC_CLICKSTREAM")
+    row = {"EVENTID": f"t-{time.time_ns()}", "ID": "101", "NAME": name, "SESSIONID": "s", "EVENTTYPE": "click",
+           "PAGEURL": "https://example.com/x", "EVENTTIMESTAMP": "CURRENT_TIMESTAMP"}
+    with ctx.resources["oracle"].admin_client() as admin:
+        admin.apply([oracle_sql.insert_statement(ctx.spec.oracle.user.name, table, row)])
+
+
+def break_sink(ctx) -> dict:
+    """Make the sink's next write fail: jdoe's key holds a list, so JSON.SET fails
+    (RedisJSON: "Existing key has wrong Redis type"); returns the FAILED status."""
+    ctx.redis.r.delete(JDOE_KEY)
+    ctx.redis.r.lpush(JDOE_KEY, "not json")
+    insert_click(ctx, "jdoe")
+    return wait_state(ctx, SINK, "FAILED", timeout=90)

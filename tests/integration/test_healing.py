@@ -12,18 +12,17 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from pipeline_defs import oracle_sql
 from pipeline_defs.derive import lineage
 from pipeline_defs.healing import HealthPolicy
 from pipeline_defs.sensors import build_connector_health_sensor
 from resources.connect import connector_health
-from tests.integration.pipeline_env import pipeline_env, run
+from tests.integration.pipeline_env import break_sink, pipeline_env, run, wait_state
 
 pytestmark = pytest.mark.integration
 
 REPO = Path(__file__).resolve().parents[2]
-SINK = "redis-sink-json"
-KEY = "USER_AGGREGATE_EVENTS:jdoe"
+from tests.integration.pipeline_env import JDOE_KEY as KEY  # noqa: E402
+from tests.integration.pipeline_env import SINK  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -63,38 +62,12 @@ def execute(env, rr: dg.RunRequest):
     return job.execute_in_process(run_config=rr.run_config, instance=env.instance, tags=rr.tags, raise_on_error=False)
 
 
-def wait_state(env, name, want, timeout=40.0):
-    deadline = time.monotonic() + timeout
-    status = {}
-    while time.monotonic() < deadline:
-        try:
-            status = env.connect.status(name)
-            if connector_health(status)[0] == want:
-                return status
-        except Exception:
-            pass
-        time.sleep(0.5)
-    raise AssertionError(f"{name} never {want}: {status}")
-
-
 def restarted_and_failed_again(env, timeout=60.0):
     """Simulated minutes pass in milliseconds here: let each real restart play out before the next tick."""
     deadline = time.monotonic() + 5
     while time.monotonic() < deadline and connector_health(env.connect.status(SINK))[0] == "FAILED":
         time.sleep(0.05)  # the restart is asynchronous; it may also fail again faster than we poll
     wait_state(env, SINK, "FAILED", timeout=timeout)
-
-
-def break_sink(env):
-    """Make the sink's next write fail: its key holds a list, so JSON.SET fails (RedisJSON: "Existing key has wrong Redis type")."""
-    env.redis.r.delete(KEY)
-    env.redis.r.lpush(KEY, "not json")
-    table = env.spec.oracle.table("POC_CLICKSTREAM")
-    row = {"EVENTID": f"heal-{time.time_ns()}", "ID": "101", "NAME": "jdoe", "SESSIONID": "s", "EVENTTYPE": "click",
-           "PAGEURL": "https://example.com/x", "EVENTTIMESTAMP": "CURRENT_TIMESTAMP"}
-    with env.resources["oracle"].admin_client() as admin:
-        admin.apply([oracle_sql.insert_statement("C##MYUSER", table, row)])
-    return wait_state(env, SINK, "FAILED", timeout=90)
 
 
 def test_healthy_pipeline_needs_nothing(env):
