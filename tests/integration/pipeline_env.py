@@ -108,13 +108,15 @@ def pipeline_env(stack, connect_plugin_doubles, tmp_path_factory):
     ctx.spec, ctx.db, ctx.ksql, ctx.connect, ctx.kafka, ctx.redis = spec, db, ksql, connect, kafka, redis
     ctx.resources, ctx.instance, ctx.database, ctx.spec_file = resources, instance, database, spec_file
     ctx.env = {**env_overrides, "CDC_PIPELINE_SPEC": str(spec_file)}
-    ctx.defs = build_definitions(spec, resources)
-    yield ctx
-    ksql.stop()
-    unregister_database(key)
-    for name in SPEC_CONNECTORS:
-        connect.delete(name)
-    mp.undo()
+    try:
+        ctx.defs = build_definitions(spec, resources)
+        yield ctx
+    finally:  # also on generator close(), which raises GeneratorExit at the yield
+        ksql.stop()
+        unregister_database(key)
+        for name in SPEC_CONNECTORS:
+            connect.delete(name)
+        mp.undo()
 
 
 def run(ctx, job: str, defs=None, run_config=None):
