@@ -1,0 +1,267 @@
+"""The daemon really runs the sensor: a real `dagster-daemon run` loads the code location, ticks
+connector_health on its own, and the run it launches heals a deleted connector on the real stack."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import dagster as dg
+import pytest
+import yaml
+
+from dagster._core.scheduler.instigation import InstigatorType, TickStatus
+
+from pipeline_defs import provision
+from resources.connect import config_diff, connector_health
+from tests.integration.pipeline_env import pipeline_env, run
+
+pytestmark = pytest.mark.integration
+
+REPO = Path(__file__).resolve().parents[2]
+VENV_BIN = REPO / ".venv" / "bin"
+CONNECTOR = "clickstream_avro"
+SENSOR = "connector_health"
+
+
+@pytest.fixture(scope="module")
+def env(stack, connect_plugin_doubles, tmp_path_factory):
+    gen = pipeline_env(stack, connect_plugin_doubles, tmp_path_factory)
+    ctx = next(gen)
+    assert run(ctx, "provision_pipeline").success
+    yield ctx
+    gen.close()
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _daemon_env(env, stack) -> dict[str, str]:
+    e = {k: v for k, v in os.environ.items() if not k.startswith("DAGSTER_")}
+    e.update(env.env)  # CDC_PIPELINE_SPEC, CDC_FORMAT, CDC_CONNECT_*, ORACLE_PASSWORD
+    e.update({
+        "KAFKA_CONNECT_URL": stack["KAFKA_CONNECT_URL"],
+        "KAFKA_BOOTSTRAP_SERVERS": stack["KAFKA_BOOTSTRAP_SERVERS"],
+        "REDIS_URL": stack["REDIS_URL"],
+        "KSQLDB_URL": env.ksql.url,
+        # The Oracle double lives in the test process. reregister_connectors does not use the oracle
+        # resource (its run succeeds without this variable too); the data_quality run that
+        # data_quality_trigger launches on its first tick does, and its Oracle checks should fail
+        # fast (connection refused on a closed port) rather than wait on DNS for "oracle".
+        "ORACLE_ADMIN_PASSWORD": "dummy-admin-pw",
+        "ORACLE_HOST": "127.0.0.1",
+        "ORACLE_PORT": str(_closed_port()),
+        "CDC_HEALTH_INTERVAL_SECONDS": "5",
+        "PYTHONUNBUFFERED": "1",
+    })
+    return e
+
+
+def _write_home(home: Path) -> Path:
+    home.mkdir(parents=True, exist_ok=True)
+    (home / "dagster.yaml").write_text(yaml.safe_dump({
+        "telemetry": {"enabled": False},
+        "run_coordinator": {
+            "module": "dagster._core.run_coordinator", "class": "QueuedRunCoordinator",
+            "config": {"max_concurrent_runs": 4,
+                       "tag_concurrency_limits": [{"key": "cdc/connector", "value": {"applyLimitPerUniqueValue": True},
+                                                   "limit": 1}]},
+        },
+    }))
+    workspace = home / "workspace.yaml"
+    workspace.write_text(yaml.safe_dump({"load_from": [{"python_module": {
+        "module_name": "pipeline_defs", "working_directory": str(REPO)}}]}))
+    return workspace
+
+
+def _sensor_ticks(instance: dg.DagsterInstance, name: str) -> list:
+    ticks = []
+    for state in instance.all_instigator_state(instigator_type=InstigatorType.SENSOR):
+        if state.instigator_name == name:
+            ticks += instance.get_ticks(state.instigator_origin_id, state.selector_id, limit=500)
+    return ticks
+
+
+def _describe_ticks(ticks) -> str:
+    lines = []
+    for t in sorted(ticks, key=lambda t: t.timestamp):
+        err = t.error.to_string() if t.error else ""
+        lines.append(f"  {time.strftime('%H:%M:%S', time.localtime(t.timestamp))} {t.status.value} "
+                     f"skip={t.skip_reason!r} runs={list(t.run_ids)} {err}")
+    return "\n".join(lines) or "  (none)"
+
+
+class Daemon:
+    def __init__(self, home: Path, workspace: Path, env: dict[str, str]):
+        self.home = home
+        self.log_path = home / "daemon.log"
+        self._log = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()
+        self.proc = subprocess.Popen(
+            [str(VENV_BIN / "dagster-daemon"), "run", "-w", str(workspace), "--log-level", "debug",
+             "--code-server-log-level", "info"],
+            cwd=str(REPO), env={**env, "DAGSTER_HOME": str(home)}, stdout=self._log, stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group: the code server and run workers are its children
+        )
+        self.pgid = self.proc.pid
+
+    def log(self) -> str:
+        self._log.flush()
+        return self.log_path.read_text(errors="replace")
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def stop(self, timeout: float = 30.0) -> list[int]:
+        """SIGTERM the whole group, then SIGKILL whatever of the daemon's process tree is left (by
+        pid, including any child that left the group); returns the pids that needed SIGKILL."""
+        tree = set(_descendants(self.proc.pid)) | {self.proc.pid}
+        try:
+            os.killpg(self.pgid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and (_group_members(self.pgid) or _alive(tree - {self.proc.pid})):
+            try:
+                self.proc.wait(timeout=0.5)
+            except subprocess.TimeoutExpired:
+                pass
+        left = sorted(set(_group_members(self.pgid)) | set(_alive(tree - {self.proc.pid})))
+        for pid in left:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+        self._log.close()
+        self.tree = tree
+        return left
+
+
+def _stat(pid: int) -> list[str] | None:
+    try:
+        # fields after "(comm)": state ppid pgrp ...
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+
+
+def _alive(pids) -> list[int]:
+    return [p for p in pids if (st := _stat(p)) is not None and st[0] != "Z"]  # a zombie is gone for our purposes
+
+
+def _descendants(root: int) -> list[int]:
+    children: dict[int, list[int]] = {}
+    for d in Path("/proc").iterdir():
+        if d.name.isdigit() and (st := _stat(int(d.name))) is not None:
+            children.setdefault(int(st[1]), []).append(int(d.name))
+    out, todo = [], [root]
+    while todo:
+        for c in children.get(todo.pop(), []):
+            out.append(c)
+            todo.append(c)
+    return out
+
+
+def _group_members(pgid: int) -> list[int]:
+    return [int(d.name) for d in Path("/proc").iterdir()
+            if d.name.isdigit() and (st := _stat(int(d.name))) is not None and int(st[2]) == pgid and st[0] != "Z"]
+
+
+def _wait(predicate, timeout: float, interval: float = 1.0, on_timeout=lambda: ""):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(on_timeout())
+
+
+def test_daemon_ticks_the_health_sensor_and_its_run_reregisters_a_deleted_connector(env, stack, tmp_path):
+    home = tmp_path / "dagster_home"
+    workspace = _write_home(home)
+    started = time.monotonic()
+    daemon = Daemon(home, workspace, _daemon_env(env, stack))
+    instance = dg.DagsterInstance.from_config(str(home))
+    timings: dict[str, float] = {}
+    ok = False
+    try:
+        def diagnostics() -> str:
+            return (f"daemon {'alive' if daemon.alive() else f'exited {daemon.proc.returncode}'}\n"
+                    f"{SENSOR} ticks:\n{_describe_ticks(_sensor_ticks(instance, SENSOR))}\n"
+                    f"runs: {[(r.job_name, r.status.value, dict(r.tags)) for r in instance.get_runs(limit=20)]}")
+
+        # 1. the daemon loads the code location and ticks the sensor on its own: the pipeline is healthy,
+        # so the ticks are skips -- which also proves the daemon's environment renders the same configs
+        def healthy_tick():
+            assert daemon.alive(), f"dagster-daemon exited with {daemon.proc.returncode}"
+            ticks = _sensor_ticks(instance, SENSOR)
+            failed = [t for t in ticks if t.status == TickStatus.FAILURE]
+            assert not failed, f"{SENSOR} failed in the daemon:\n{_describe_ticks(failed)}"
+            return [t for t in ticks if t.status == TickStatus.SKIPPED]
+
+        first = _wait(healthy_tick, 180, on_timeout=lambda: f"{SENSOR} never ticked\n{diagnostics()}")
+        timings["first_tick"] = time.monotonic() - started
+        assert {t.skip_reason for t in first} == {"all connectors healthy"}, diagnostics()
+        assert instance.get_runs(filters=dg.RunsFilter(job_name="reregister_connectors")) == []
+
+        # 2. break a connector; nobody calls the sensor by hand
+        assert env.connect.delete(CONNECTOR)
+        broken_at = time.monotonic()
+
+        def healed():
+            assert daemon.alive(), f"dagster-daemon exited with {daemon.proc.returncode}"
+            runs = instance.get_runs(filters=dg.RunsFilter(job_name="reregister_connectors",
+                                                           tags={"cdc/connector": CONNECTOR}))
+            if not runs or runs[0].status != dg.DagsterRunStatus.SUCCESS:
+                assert not runs or runs[0].status not in (dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED), \
+                    f"the re-register run ended {runs[0].status}"
+                return None
+            try:
+                status = env.connect.status(CONNECTOR)
+            except Exception:  # noqa: BLE001 - 404 while it is being created
+                return None
+            return runs if connector_health(status)[0] == "RUNNING" else None
+
+        runs = _wait(healed, 180, on_timeout=lambda: f"{CONNECTOR} not healed by the daemon\n{diagnostics()}")
+        timings["healed"] = time.monotonic() - broken_at
+
+        # 3. exactly one run, requested by the sensor for this incident, and it succeeded
+        [rr] = runs
+        assert rr.status == dg.DagsterRunStatus.SUCCESS
+        assert rr.tags["cdc/connector"] == CONNECTOR and rr.tags["cdc/reason"] == "missing"
+        assert rr.tags["dagster/sensor_name"] == SENSOR
+        assert rr.run_config["ops"]["reregister"]["config"]["connectors"] == [CONNECTOR]
+        # the run re-created it (a materialization with action=created for the connector asset)
+        mats = instance.get_records_for_run(rr.run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION).records
+        actions = {r.event_log_entry.dagster_event.asset_key.to_user_string():
+                   r.event_log_entry.dagster_event.event_specific_data.materialization.metadata["action"].value
+                   for r in mats}
+        assert list(actions.values()) == ["created"], actions
+        live = env.connect.get_config(CONNECTOR)
+        assert not config_diff({**provision.rendered_connector_config(env.spec, CONNECTOR), "name": CONNECTOR}, live)
+        # the tick that requested it is recorded by the daemon
+        requested = [t for t in _sensor_ticks(instance, SENSOR) if rr.run_id in t.run_ids]
+        assert len(requested) == 1 and requested[0].status == TickStatus.SUCCESS
+        ok = True
+    finally:
+        log = daemon.log()
+        strays = daemon.stop()
+        print(f"timings: {({k: round(v, 1) for k, v in timings.items()})}")
+        if not ok:
+            print(f"---- dagster-daemon log ({daemon.log_path}) ----\n{log[-20000:]}")
+        instance.dispose()
+    assert _group_members(daemon.pgid) == [] and _alive(daemon.tree) == [], "processes of the daemon survived"
+    assert strays == [], f"left after SIGTERM, needed SIGKILL: {strays}"
+    assert len(daemon.tree) >= 2, "the daemon should have run a code server (and run workers) as children"
