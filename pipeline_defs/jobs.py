@@ -21,7 +21,6 @@ from resources.connect import KafkaConnectResource
 from resources.kafka import KafkaResource
 from resources.ksqldb import KsqlDbResource
 from resources.oracle import OracleResource
-from resources.redis_json import RedisResource
 
 CONNECTOR_TAG = "cdc/connector"
 
@@ -167,11 +166,14 @@ def build_jobs(spec: PipelineSpec, lineage: Lineage, data_check_keys: list[dg.As
 
     @dg.op(description="Fail loudly with the connector's trace: restarts are spent and a person must act.")
     def raise_incident(context: dg.OpExecutionContext, config: IncidentConfig) -> None:
+        from resources.redaction import env_secret_values, scrub
+
+        trace = scrub(config.trace, env_secret_values())
         context.log.error(f"{config.connector}: {config.reason} after {config.restarts} restart(s); automatic restarts stopped")
         raise dg.Failure(
             f"connector {config.connector} is still {config.reason} after {config.restarts} restart(s)",
             metadata={"connector": config.connector, "restarts": config.restarts,
-                      "trace": dg.MetadataValue.md(f"```\n{config.trace}\n```")},
+                      "trace": dg.MetadataValue.md(f"```\n{trace}\n```")},
         )
 
     @dg.job(tags={"cdc/operation": "incident"}, description="Raised by connector_health when restarts are spent: a failed run with the trace.")

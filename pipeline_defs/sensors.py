@@ -24,23 +24,17 @@ from pipeline_defs import derive, provision
 from pipeline_defs.derive import Lineage
 from pipeline_defs.healing import Decision, HealthPolicy, Memory, decide
 from pipeline_defs.spec import PipelineSpec
-from resources import endpoints as ep
 from resources.connect import ConnectError, KafkaConnectResource
 from resources.errors import ResourceError
 from resources.kafka import KafkaResource
 from resources.ksqldb import KsqlDbResource
-from resources.redaction import scrub
+from resources.redaction import env_secret_values, scrub
 
 log = logging.getLogger(__name__)
 
 IN_FLIGHT = [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTING,
              dg.DagsterRunStatus.STARTED]
 ALERT_WEBHOOK_ENV = "CDC_ALERT_WEBHOOK_URL"
-SECRET_ENVS = [ep.ORACLE_PASSWORD_ENV, ep.ORACLE_ADMIN_PASSWORD_ENV, ep.REDIS_PASSWORD_ENV, ep.CONFLUENT_LICENSE_ENV]
-
-
-def _secret_values() -> list[str]:
-    return [v for v in (os.environ.get(n) for n in SECRET_ENVS) if v]
 
 
 def desired_configs(spec: PipelineSpec) -> tuple[dict[str, dict[str, str]], set[str]]:
@@ -142,14 +136,16 @@ def _to_requests(d: Decision, nodes, context, policy: HealthPolicy):
                               run_config={"ops": {"restart": {"config": {"connectors": [d.connector], "include_tasks": True,
                                                                          "only_failed": only_failed}}}})], []
     if d.action == "incident":
-        md = {"trace": dg.MetadataValue.md(f"```\n{d.detail.get('trace', '')}\n```"), "restarts": d.detail.get("restarts", 0),
+        # a connector's trace is foreign text: it may echo a config value, so scrub every known secret
+        trace = scrub(str(d.detail.get("trace", "")), env_secret_values())[:4000]
+        md = {"trace": dg.MetadataValue.md(f"```\n{trace}\n```"), "restarts": d.detail.get("restarts", 0),
               "incident": d.incident}
         ev = _check_eval(node.key, "running", False, dg.AssetCheckSeverity.ERROR, md,
                          f"{d.connector} still {d.reason} after {d.detail.get('restarts')} restarts: restarts stopped, needs a person")
         rr = dg.RunRequest(run_key=f"{d.connector}:{d.incident}:incident", job_name="connector_incident", tags=tags,
                            run_config={"ops": {"raise_incident": {"config": {
                                "connector": d.connector, "reason": d.reason, "restarts": int(d.detail.get("restarts", 0)),
-                               "trace": str(d.detail.get("trace", ""))[:4000]}}}})
+                               "trace": trace}}}})
         return [rr], [ev]
     if d.action == "lag_warning":
         hist = d.detail.get("lag_history", [])
@@ -225,12 +221,17 @@ def build_alert_sensor() -> dg.SensorDefinition:
                            description=f"Logs a structured alert for every failed run and posts it to ${ALERT_WEBHOOK_ENV} when set.")
     def alert_on_run_failure(context: dg.RunFailureSensorContext):
         run = context.dagster_run
-        secrets = _secret_values()
+        secrets = env_secret_values()
+        step_errors = []
+        for ev in context.get_step_failure_events():
+            err = getattr(ev.event_specific_data, "error", None)
+            step_errors.append({"step": ev.step_key, "error": scrub(err.message if err else ev.message or "", secrets)[:2000]})
         alert = {
             "alert": "cdc_run_failed", "job": run.job_name, "run_id": run.run_id,
             "connector": run.tags.get("cdc/connector"), "reason": run.tags.get("cdc/reason"),
             "sensor": run.tags.get("dagster/sensor_name"),
             "error": scrub(context.failure_event.message or "", secrets)[:2000],
+            "steps": step_errors,
         }
         context.log.error(json.dumps(alert))
         url = os.environ.get(ALERT_WEBHOOK_ENV)

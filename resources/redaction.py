@@ -54,3 +54,15 @@ def scrub(text: str, secrets: Iterable[str]) -> str:
     for s in sorted({s for s in secrets if s}, key=len, reverse=True):
         text = text.replace(s, REDACTED)
     return text
+
+
+def env_secret_values() -> list[str]:
+    """The values of the project's secret environment variables (resources/endpoints.py), for
+    scrubbing text that came from elsewhere (a connector's stack trace, a failed run's error)."""
+    import os
+
+    from resources import endpoints
+
+    names = [endpoints.ORACLE_PASSWORD_ENV, endpoints.ORACLE_ADMIN_PASSWORD_ENV, endpoints.REDIS_PASSWORD_ENV,
+             endpoints.CONFLUENT_LICENSE_ENV]
+    return [v for v in (os.environ.get(n) for n in names) if v]

@@ -445,6 +445,12 @@ def test_alert_on_run_failure_posts_a_redacted_alert(env, monkeypatch):
         assert alert["job"] == "connector_incident" and alert["run_id"] == failed.run_id
         assert alert["connector"] == SINK and alert["reason"] == "exhausted"
         assert "connector_incident" in alert["error"]
+        # the step's own error says why, and the secret the trace carried is masked in it
+        [step] = alert["steps"]
+        assert step["step"] == "raise_incident" and f"connector {SINK} is still exhausted" in step["error"]
         assert secret not in body.decode()
+        # the incident's metadata in the event log is scrubbed too
+        md_text = " ".join(str(e.dagster_event) for e in env.instance.all_logs(failed.run_id) if e.dagster_event)
+        assert "ORA-01017" in md_text and secret not in md_text
     finally:
         hook.close()
