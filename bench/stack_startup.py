@@ -42,9 +42,8 @@ def main() -> None:
     rows = []
     try:
         if not args.skip_cold:
-            cold_env = {**env, "HOME": str(work / "home")}  # empty ~/.m2: Maven downloads everything
-            (work / "home").mkdir()
-            rows.append(("cold (empty ~/.m2 and stack home)", run(cold_env, "up")))
+            cold_env = {**env, "STACK_MAVEN_REPO": str(work / "m2")}  # empty Maven repository: downloads everything
+            rows.append(("cold (empty Maven repository and stack home)", run(cold_env, "up")))
             run(cold_env, "down")
         else:
             run(env, "up")

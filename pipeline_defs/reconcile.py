@@ -78,10 +78,6 @@ def _iso(ms: int | None) -> str:
     return dt.datetime.fromtimestamp(ms / 1000, tz=dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _readable(name: str) -> bool:
-    # a windowed key that was not re-keyed carries 8 raw bytes of window start: control characters
-    return bool(name) and name.isprintable()
-
 
 def count_windows(oracle_events: Iterable[tuple[str, Any]], window_ms: int) -> dict[tuple[str, int], int]:
     """(NAME, event time) rows -> {(NAME, window start ms): rows}."""
@@ -108,7 +104,7 @@ def reconcile(
     missing from Redis and a stale window are seen.
     """
     w = shape.window_ms
-    counts = dict(oracle_counts) if oracle_counts is not None else count_windows(oracle_events or (), w)
+    counts = oracle_counts if oracle_counts is not None else count_windows(oracle_events or (), w)
     newest: dict[str, int] = {}
     for name, start in counts:
         if newest.get(name, -1) < start:
@@ -118,16 +114,19 @@ def reconcile(
     report = ReconcileReport(oracle_events=total_oracle)
     mismatches = report.mismatches
     seen: set[str] = set()
-    plen = len(shape.key_prefix)
+    prefix = shape.key_prefix
+    plen = len(prefix)
     nf, cf, sf, ef = shape.name_field, shape.count_field, shape.window_start_field, shape.window_end_field
+    matched = redis_events = 0
+    newest_end = None
+    # the hot loop over every document: plain dict access, no ABC isinstance, locals only
     for key, doc in redis_docs.items():
-        report.keys_checked += 1
-        key_name = key[plen:] if key.startswith(shape.key_prefix) else key
-        if not _readable(key_name):
+        key_name = key[plen:] if key.startswith(prefix) else key
+        if not (key_name and key_name.isprintable()):
             esc = key_name.encode("unicode_escape").decode()
             mismatches.append(Mismatch(esc, "unreadable_key", key=key.encode("unicode_escape").decode()))
             continue
-        if not isinstance(doc, Mapping):
+        if type(doc) is not dict and not isinstance(doc, Mapping):
             mismatches.append(Mismatch(key_name, "malformed", key=key))
             continue
         try:
@@ -135,11 +134,13 @@ def reconcile(
         except (KeyError, TypeError, ValueError):
             mismatches.append(Mismatch(key_name, "malformed", key=key))
             continue
-        name = str(doc.get(nf, key_name))
+        name = doc.get(nf, key_name)
+        if type(name) is not str:
+            name = str(name)
         seen.add(name)
-        report.redis_events += got
-        if report.newest_window_end is None or end > report.newest_window_end:
-            report.newest_window_end = end
+        redis_events += got
+        if newest_end is None or end > newest_end:
+            newest_end = end
         latest = newest.get(name)
         if latest is None:
             mismatches.append(Mismatch(name, "not_in_oracle", key, start, end, got, 0))
@@ -153,7 +154,9 @@ def reconcile(
         elif latest >= end:
             mismatches.append(Mismatch(name, "behind", key, latest, latest + w, got, counts[(name, latest)]))
         else:
-            report.matched += 1
+            matched += 1
+    report.keys_checked = len(redis_docs)
+    report.matched, report.redis_events, report.newest_window_end = matched, redis_events, newest_end
     for name in sorted(set(newest) - seen):
         latest = newest[name]
         mismatches.append(Mismatch(name, "missing_in_redis", f"{shape.key_prefix}{name}", latest, latest + w,

@@ -85,8 +85,10 @@ def ensure_jars() -> None:
     for d in (LIB, PLUGINS):
         shutil.rmtree(d, ignore_errors=True)
     t0 = time.monotonic()
+    repo = os.environ.get("STACK_MAVEN_REPO")  # another local Maven repository (the cold-start benchmark)
     proc = subprocess.run(
-        ["mvn", "-q", "-B", "-f", str(REPO / "stack" / "pom.xml"), "package", f"-Dstack.home={HOME}"],
+        ["mvn", "-q", "-B", "-f", str(REPO / "stack" / "pom.xml"), "package", f"-Dstack.home={HOME}",
+         *([f"-Dmaven.repo.local={repo}"] if repo else [])],
         capture_output=True, text=True,
     )
     if proc.returncode != 0:
