@@ -29,3 +29,11 @@ def test_bad_spec_fails_with_file_field_reason_and_touches_nothing(stack, connec
     assert "bad.yaml" in out and "ksqldb.objects" in out and "not a valid ksqlDB identifier" in out
     # other tests share the worker, so judge only the connectors this spec would have written
     assert {n: connect_client.get_config(n) for n in spec_connectors} == before
+
+
+def test_dagster_definitions_validate_cli(tmp_path):
+    env = {**os.environ, "DAGSTER_HOME": str(tmp_path)}
+    proc = subprocess.run([str(Path(sys.executable).parent / "dagster"), "definitions", "validate", "-m", "pipeline_defs"],
+                          cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "Validation successful" in proc.stdout + proc.stderr
