@@ -25,7 +25,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from pipeline_defs.engines import KsqlDbEngine, Statement, StreamEngine, engine_for  # noqa: F401
+from pipeline_defs.engines import KsqlDbEngine, Statement, StreamEngine, engine_for, ksql_object  # noqa: F401
 from pipeline_defs.sources import (
     secret_ref,
     SECRET_MARKER,
@@ -239,12 +239,7 @@ def ksql_properties(spec: PipelineSpec) -> dict[str, str]:
 
 
 def _obj(spec: PipelineSpec, obj: str | KsqlObject) -> KsqlObject:
-    if isinstance(obj, KsqlObject):
-        return obj
-    o = spec.ksqldb.object(obj)
-    if o is None:
-        raise KeyError(f"no ksqlDB object {obj!r} in the spec")
-    return o
+    return ksql_object(spec, obj)
 
 
 def object_topic(spec: PipelineSpec, obj: str | KsqlObject) -> str:

@@ -32,6 +32,16 @@ def _lit(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
+def ksql_object(spec: PipelineSpec, obj: KsqlObject | str) -> KsqlObject:
+    """The spec's stream-engine object by name (or the object itself); KeyError naming it otherwise."""
+    if isinstance(obj, KsqlObject):
+        return obj
+    found = spec.ksqldb.object(obj)
+    if found is None:
+        raise KeyError(f"no ksqlDB object {obj!r} in the spec")
+    return found
+
+
 class StreamEngine(ABC):
     name: str
 
@@ -78,12 +88,7 @@ class KsqlDbEngine(StreamEngine):
     name = "ksqldb"
 
     def _obj(self, spec: PipelineSpec, obj: KsqlObject | str) -> KsqlObject:
-        if isinstance(obj, KsqlObject):
-            return obj
-        found = spec.ksqldb.object(obj)
-        if found is None:
-            raise KeyError(f"no ksqlDB object {obj!r} in the spec")
-        return found
+        return ksql_object(spec, obj)
 
     def formats(self, spec: PipelineSpec, obj: KsqlObject | str) -> tuple[str, str]:
         """(KEY_FORMAT, VALUE_FORMAT): explicit, else AVRO/AVRO for source.format avro and

@@ -473,8 +473,7 @@ def test_sink_authenticates_with_acl_user_and_fails_at_start_on_a_wrong_password
 def tls_redis(tmp_path):
     """A throwaway redis-server speaking only TLS, certificate for IP 127.0.0.1 signed by a test CA."""
     openssl, server = shutil.which("openssl"), shutil.which("redis-server")
-    if not openssl or not server:
-        pytest.skip("openssl and redis-server are needed for the TLS test")
+    assert openssl and server, "openssl and redis-server are needed for the TLS test: run scripts/bootstrap"
 
     def run(*args: str) -> None:
         subprocess.run([openssl, *args], check=True, capture_output=True, cwd=tmp_path)
