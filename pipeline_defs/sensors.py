@@ -51,9 +51,23 @@ def desired_configs(spec: PipelineSpec) -> tuple[dict[str, dict[str, str]], set[
     return out, ignore
 
 
+CONNECTOR_JOBS = {"reregister_connectors": "reregister", "restart_connectors": "restart"}  # job -> its op
+
+
 def _in_flight(instance: dg.DagsterInstance, connector: str) -> bool:
-    runs = instance.get_run_records(dg.RunsFilter(tags={"cdc/connector": connector}, statuses=IN_FLIGHT), limit=1)
-    return bool(runs)
+    """A queued or running run acts on this connector: one tagged with it (the sensor's), or a
+    manual run of a connector job, whose run config may name any connector."""
+    if instance.get_run_records(dg.RunsFilter(tags={"cdc/connector": connector}, statuses=IN_FLIGHT), limit=1):
+        return True
+    manual = instance.get_run_records(dg.RunsFilter(job_name=None, statuses=IN_FLIGHT), limit=50)
+    for rec in manual:
+        run = rec.dagster_run
+        if run.job_name in CONNECTOR_JOBS and "cdc/connector" not in run.tags:
+            op = CONNECTOR_JOBS[run.job_name]
+            wanted = (run.run_config or {}).get("ops", {}).get(op, {}).get("config", {}).get("connectors") or []
+            if not wanted or connector in wanted:
+                return True
+    return False
 
 
 def _check_eval(node_key: tuple[str, ...], check: str, passed: bool, severity: dg.AssetCheckSeverity,

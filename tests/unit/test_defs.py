@@ -95,3 +95,15 @@ def test_code_version_follows_the_spec():
     b = {n.key: n.code_version for n in lineage(edited).nodes}
     # the sink and the Redis keyspace it writes (whose version covers the sink's settings); nothing upstream
     assert [k for k in a if a[k] != b[k]] == [("connect", "redis-sink-json"), ("redis", "USER_AGGREGATE_EVENTS")]
+
+
+def test_local_instance_config_loads(tmp_path, monkeypatch):
+    import shutil
+    from pathlib import Path
+
+    shutil.copy(Path(__file__).resolve().parents[2] / "dagster.yaml", tmp_path / "dagster.yaml")
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))
+    instance = dg.DagsterInstance.get()
+    limits = instance.run_coordinator.get_run_queue_config().tag_concurrency_limits
+    assert limits == [{"key": "cdc/connector", "value": {"applyLimitPerUniqueValue": True}, "limit": 1}]
+    assert instance.run_monitoring_enabled
