@@ -68,6 +68,9 @@ class KafkaClient:
         self.timeout = timeout
         self._conf = {"bootstrap.servers": bootstrap_servers, **(extra or {})}
         self._secrets = {str(v) for k, v in self._conf.items() if "password" in k or "jaas" in k}
+        # librdkafka writes its own log lines to stderr; route them through Python logging instead,
+        # where the run's handlers (and their levels) apply
+        self._conf["logger"] = logging.getLogger("resources.kafka.librdkafka")
         self._admin = AdminClient(dict(self._conf))
 
     def _err(self, what: str, e: Exception) -> KafkaResourceError:

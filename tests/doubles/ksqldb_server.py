@@ -354,7 +354,7 @@ class KsqlDbDouble(DoubleServer):
         if self._admin is None:
             from confluent_kafka.admin import AdminClient
 
-            self._admin = AdminClient({"bootstrap.servers": self.kafka_bootstrap})
+            self._admin = AdminClient({"bootstrap.servers": self.kafka_bootstrap, "logger": log})
         return self._admin
 
     def _topic_info(self, st: _Metastore, topic: str) -> tuple[int, int] | None:
@@ -992,7 +992,7 @@ class KafkaAggregation:
 
         p = self.plan
         consumer = Consumer({
-            "bootstrap.servers": self.bootstrap,
+            "bootstrap.servers": self.bootstrap, "logger": log,
             "group.id": p.consumer_group,
             "enable.auto.commit": False,
             "enable.auto.offset.store": False,
@@ -1018,7 +1018,7 @@ class KafkaAggregation:
             raise
         self._consumer = consumer
         # murmur2 like the Java producer Kafka Streams uses, so keys land where ksqlDB would put them
-        self._producer = Producer({"bootstrap.servers": self.bootstrap, "partitioner": "murmur2_random",
+        self._producer = Producer({"bootstrap.servers": self.bootstrap, "partitioner": "murmur2_random", "logger": log,
                                    "linger.ms": 0, "enable.idempotence": True})
         self._thread = threading.Thread(target=self._run, name=f"ksqldb-double-{p.query_id}", daemon=True)
         self._thread.start()
@@ -1083,6 +1083,8 @@ class KafkaAggregation:
             except Exception:  # pragma: no cover - best effort on the way out
                 pass
             consumer.close()
+            # drop the producer now: a stopped query's librdkafka threads must not outlive the broker
+            self._producer = producer = None
             with self._cond:
                 self._cond.notify_all()
 
