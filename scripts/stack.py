@@ -10,6 +10,7 @@ command line, so nothing strays. Ports come from the environment (STACK_*_PORT) 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -381,6 +382,22 @@ def start_redis() -> None:
 
 # ---------------------------------------------------------------- commands
 
+def _locked(fn):
+    """Serialize up/down/start/stop of one stack home: two concurrent `up`s would each start a
+    worker and leave a pid file naming the one that lost the port."""
+    import fcntl
+
+    @functools.wraps(fn)
+    def run(*args):
+        HOME.mkdir(parents=True, exist_ok=True)
+        with open(HOME / ".lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            return fn(*args)
+
+    return run
+
+
+@_locked
 def up() -> dict[str, str]:
     t0 = time.monotonic()
     RUN.mkdir(parents=True, exist_ok=True)
@@ -416,6 +433,7 @@ def _stray_pids() -> list[int]:
     return [p for p in found if p != os.getpid()]
 
 
+@_locked
 def down() -> None:
     # Connect first so it does not log a storm of broker disconnects, then Kafka, then Redis.
     pids = []
@@ -465,6 +483,7 @@ def status() -> bool:
     return ok
 
 
+@_locked
 def stop_component(name: str) -> None:
     comp = {c.name: c for c in COMPONENTS}[name]
     pid = comp.pid()
@@ -473,6 +492,7 @@ def stop_component(name: str) -> None:
     comp.pidfile.unlink(missing_ok=True)
 
 
+@_locked
 def start_component(name: str) -> None:
     RUN.mkdir(parents=True, exist_ok=True)
     log4j = _write_log4j()
