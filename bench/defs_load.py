@@ -8,7 +8,6 @@ connector_health tick. Median of several runs.
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import subprocess
 import sys

@@ -9,7 +9,6 @@ Materializing an asset provisions it idempotently (pipeline_defs/provision.py).
 
 
 import json
-from collections.abc import Mapping
 from typing import Any
 
 import dagster as dg
@@ -164,10 +163,3 @@ def build_node_asset(spec: PipelineSpec, lineage: Lineage, node: LineageNode,
 
 def build_assets(spec: PipelineSpec, lineage: Lineage, translator: CdcTranslator | None = None) -> list[dg.AssetsDefinition]:
     return [build_node_asset(spec, lineage, n, translator) for n in lineage.nodes]
-
-
-def nodes_by_kind(lineage: Lineage) -> Mapping[str, list[LineageNode]]:
-    out: dict[str, list[LineageNode]] = {}
-    for n in lineage.nodes:
-        out.setdefault(n.kind, []).append(n)
-    return out

@@ -13,7 +13,7 @@ import dagster as dg
 
 from pipeline_defs import derive, oracle_sql, provision
 from pipeline_defs.derive import Lineage, LineageNode
-from pipeline_defs.reconcile import Mismatch, freshness_lag_ms, reconcile
+from pipeline_defs.reconcile import Mismatch, ReconcileReport, freshness_lag_ms, reconcile
 from pipeline_defs.spec import PipelineSpec
 from resources.connect import KafkaConnectResource, config_diff, connector_health
 from resources.kafka import KafkaResource
@@ -309,8 +309,7 @@ def _redis_checks(spec: PipelineSpec, node: LineageNode, sink: str) -> list[dg.A
         docs = redis.get_client().read_prefix(shape.key_prefix)
         ends = [d.get(shape.window_end_field) for d in docs.values() if isinstance(d, dict)]
         ends = [e for e in ends if isinstance(e, int)]
-        now = int(time.time() * 1000)
-        lag = (now - max(ends)) if ends else None
+        lag = freshness_lag_ms(ReconcileReport(newest_window_end=max(ends) if ends else None), int(time.time() * 1000))
         return dg.AssetCheckResult(
             passed=lag is not None and lag <= freshness_ms,
             severity=dg.AssetCheckSeverity.WARN,
@@ -328,4 +327,4 @@ def build_checks(spec: PipelineSpec, lineage: Lineage) -> list[dg.AssetChecksDef
             *redis_checks(spec, lineage)]
 
 
-__all__ = ["build_checks", "oracle_events", "version_compatible", "DATA_CHECK_NAMES", "freshness_lag_ms"]
+__all__ = ["build_checks", "oracle_events", "version_compatible", "DATA_CHECK_NAMES"]

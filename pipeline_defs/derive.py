@@ -419,6 +419,13 @@ def topic_key(topic: str) -> tuple[str, str]:
     return ("kafka", asset_key_component(topic))
 
 
+def _topic_node(nodes: list[LineageNode], topic: str, facts: dict[str, Any], version_parts: list) -> tuple[str, ...]:
+    """Append the kafka_topic node of `topic` and return its key."""
+    key = topic_key(topic)
+    nodes.append(LineageNode(key, "kafka_topic", topic, "kafka", {"topic": topic, **facts}, spec_hash(version_parts)))
+    return key
+
+
 def lineage(spec: PipelineSpec) -> Lineage:
     """Nodes and edges from the Oracle role down to the Redis keys:
 
@@ -507,19 +514,10 @@ def lineage(spec: PipelineSpec) -> Lineage:
         for t in conn.tables:
             edges.append((table_keys[t], ck))
         for t, topic in zip(conn.tables, topics):
-            tk = topic_key(topic)
-            topic_nodes[topic] = tk
-            nodes.append(
-                LineageNode(
-                    tk,
-                    "kafka_topic",
-                    topic,
-                    "kafka",
-                    {"topic": topic, "producer": conn.name, "table": qualified_table(spec, t), "format": spec.source.format},
-                    spec_hash([topic, spec.source.format, conn.name]),
-                )
-            )
-            edges.append((ck, tk))
+            topic_nodes[topic] = _topic_node(nodes, topic, {"producer": conn.name, "table": qualified_table(spec, t),
+                                                            "format": spec.source.format},
+                                             [topic, spec.source.format, conn.name])
+            edges.append((ck, topic_nodes[topic]))
 
     props = ksql_properties(spec)
     obj_keys: dict[str, tuple[str, ...]] = {}
@@ -552,19 +550,9 @@ def lineage(spec: PipelineSpec) -> Lineage:
             edges.append((topic_nodes[topic], ok))
         else:
             edges.append((obj_keys[o.aggregate.from_], ok))
-            tk = topic_key(topic)
-            topic_nodes[topic] = tk
-            nodes.append(
-                LineageNode(
-                    tk,
-                    "kafka_topic",
-                    topic,
-                    "kafka",
-                    {"topic": topic, "producer": f"ksqlDB {o.name}", "key_format": kf, "value_format": vf},
-                    spec_hash([topic, kf, vf, o.name]),
-                )
-            )
-            edges.append((ok, tk))
+            topic_nodes[topic] = _topic_node(nodes, topic, {"producer": f"ksqlDB {o.name}", "key_format": kf,
+                                                            "value_format": vf}, [topic, kf, vf, o.name])
+            edges.append((ok, topic_nodes[topic]))
 
     sink_cfgs = sink_connector_configs(spec)
     for s in spec.sinks:

@@ -22,7 +22,6 @@ from pipeline_defs.spec import PipelineSpec
 from resources.connect import KafkaConnectClient, config_diff, connector_health
 from resources.kafka import KafkaClient
 from resources.ksqldb import KsqlDbClient, KsqlStatementError, SourceDescription
-from resources.redaction import redact_mapping
 
 
 @dataclass
@@ -75,8 +74,10 @@ def oracle_partition(spec: PipelineSpec, statements: list[oracle_sql.Statement])
 
 
 def _oracle_part(spec: PipelineSpec, node: LineageNode) -> str:
-    return {"oracle_role": "role", "oracle_user": "user"}.get(node.kind) or node.key[-1] and next(
-        t.name for t in spec.oracle.tables if derive.asset_key_component(t.name) == node.key[-1])
+    """The oracle_partition key of a node: "role", "user", or the table's name."""
+    if node.kind in ("oracle_role", "oracle_user"):
+        return node.kind.removeprefix("oracle_")
+    return next(t.name for t in spec.oracle.tables if derive.asset_key_component(t.name) == node.key[-1])
 
 
 def provision_oracle(spec: PipelineSpec, node: LineageNode, admin, *, user_password: str | None,
@@ -311,7 +312,3 @@ def aggregate_shape(spec: PipelineSpec, sink_name: str):
     size_ms, _ = derive.window_ms(spec, sink.object)
     prefix = derive.redis_key_pattern(spec, sink)[:-1]
     return AggregateShape(prefix, agg.value_key_column, agg.count_as, agg.window_start_as, agg.window_end_as, size_ms)
-
-
-def redact(md: Mapping[str, Any]) -> dict[str, Any]:
-    return redact_mapping(md)
