@@ -1,10 +1,9 @@
-"""Software-defined assets built from the spec's lineage: one asset per Oracle object, connector,
-topic, ksqlDB object and Redis keyspace, in one graph.
+"""Software-defined assets built from the lineage: one asset per node, in one graph.
 
-`CdcTranslator` turns a lineage node into an AssetSpec (the dagster-fivetran/sling pattern): key,
-group per system, kinds, description, the node's facts as metadata and a code_version that is the
-hash of the node's part of the spec, so an edited spec marks exactly the changed assets stale.
-Materializing an asset provisions it idempotently (pipeline_defs/provision.py).
+The translator turns a node into an AssetSpec (the dagster-fivetran/sling pattern): key, group
+per system, kinds, description, the node's facts as metadata and a code_version that is the hash
+of the node's part of the spec, so an edited spec marks exactly the changed assets stale.
+Materializing an asset asks the node's system to provision it idempotently.
 """
 
 
@@ -13,35 +12,13 @@ from typing import Any
 
 import dagster as dg
 
-from pipeline_defs import provision
-from pipeline_defs.derive import Lineage, LineageNode
-from pipeline_defs.spec import PipelineSpec
-from resources.connect import KafkaConnectResource
-from resources.kafka import KafkaResource
-from resources.ksqldb import KsqlDbResource
-from resources.oracle import OracleResource
+from pipeline_defs.core import registry
+from pipeline_defs.core.nodes import Lineage, LineageNode
+from pipeline_defs.core.outcome import Outcome, ProvisionFailure
 from resources.redaction import redact_mapping
-from resources.redis_json import RedisResource
-
-KINDS = {
-    "oracle_role": {"oracle", "sql"}, "oracle_user": {"oracle", "sql"}, "oracle_table": {"oracle", "sql"},
-    "source_connector": {"kafka", "connect"}, "sink_connector": {"kafka", "connect"},
-    "kafka_topic": {"kafka"}, "ksql_stream": {"ksqldb"}, "ksql_table": {"ksqldb"}, "redis_keys": {"redis"},
-}
-DESCRIPTIONS = {
-    "oracle_role": "Oracle CDC role {name} with every grant in the spec, plus the database's supplemental logging",
-    "oracle_user": "Oracle CDC user {name}: tablespace, quota, roles and grants",
-    "oracle_table": "Oracle table {name}: columns, primary key, SELECT for the CDC role, all-column supplemental logging, initial rows",
-    "source_connector": "Kafka Connect source {name}: captures Oracle changes into Kafka",
-    "sink_connector": "Kafka Connect sink {name}: writes the aggregate into Redis",
-    "kafka_topic": "Kafka topic {name}",
-    "ksql_stream": "ksqlDB stream {name}",
-    "ksql_table": "ksqlDB table {name}",
-    "redis_keys": "Redis aggregates {name}:<NAME> (JSON: the count of the latest window per NAME)",
-}
 
 
-def _metadata_value(v: Any) -> Any:
+def metadata_value(v: Any) -> Any:
     if isinstance(v, (int, float, str, bool)) or v is None:
         return v
     return dg.MetadataValue.json(json.loads(json.dumps(v, default=str)))
@@ -57,14 +34,14 @@ class CdcTranslator:
         return node.group
 
     def get_kinds(self, node: LineageNode) -> set[str]:
-        return KINDS[node.kind]
+        return set(node.kinds)
 
     def get_description(self, node: LineageNode) -> str:
-        return DESCRIPTIONS[node.kind].format(name=node.name)
+        return node.description
 
     def get_metadata(self, node: LineageNode) -> dict[str, Any]:
         md = {k: v for k, v in redact_mapping(node.metadata).items() if v is not None}
-        return {k: _metadata_value(v) for k, v in md.items()}
+        return {k: metadata_value(v) for k, v in md.items()}
 
     def get_asset_spec(self, node: LineageNode, lineage: Lineage) -> dg.AssetSpec:
         return dg.AssetSpec(
@@ -79,87 +56,43 @@ class CdcTranslator:
         )
 
 
-def outcome_metadata(out: provision.Outcome) -> dict[str, Any]:
+def outcome_metadata(out: Outcome) -> dict[str, Any]:
     """Action, the writes as markdown, and every number as a number so the UI plots it over time."""
     md: dict[str, Any] = {"action": out.action, "writes": out.writes}
     if out.changes:
         md["changes"] = dg.MetadataValue.md("\n".join(f"- `{c}`" if "\n" not in c else f"```sql\n{c}\n```" for c in out.changes))
     for k, v in redact_mapping(out.metadata).items():
-        md[k] = _metadata_value(v)
+        md[k] = metadata_value(v)
     return md
 
 
-def _spec_kwargs(aspec: dg.AssetSpec) -> dict[str, Any]:
-    return dict(key=aspec.key, deps=list(aspec.deps), description=aspec.description, group_name=aspec.group_name,
-                kinds=aspec.kinds, metadata=aspec.metadata, code_version=aspec.code_version, tags=aspec.tags)
-
-
-def _log(context: dg.AssetExecutionContext, out: provision.Outcome) -> None:
+def _log(context: dg.AssetExecutionContext, out: Outcome) -> None:
     context.log.info(f"{out.node}: {out.action}" + (f" ({len(out.changes)} change(s))" if out.changes else ""))
     for c in out.changes:
         context.log.info(f"  {c.splitlines()[0]}")
 
 
-def build_node_asset(spec: PipelineSpec, lineage: Lineage, node: LineageNode,
-                     translator: CdcTranslator | None = None) -> dg.AssetsDefinition:
-    kw = _spec_kwargs((translator or CdcTranslator()).get_asset_spec(node, lineage))
-    kind = node.kind
+def build_node_asset(lineage: Lineage, node: LineageNode, translator: CdcTranslator | None = None) -> dg.AssetsDefinition:
+    aspec = (translator or CdcTranslator()).get_asset_spec(node, lineage)
+    system = registry.system(node.system)
 
-    if kind.startswith("oracle_"):
-        @dg.asset(**kw)
-        def _oracle(context: dg.AssetExecutionContext, oracle: OracleResource) -> dg.MaterializeResult:
-            with oracle.admin_client() as admin:
-                out = provision.provision_oracle(spec, node, admin, user_password=oracle.password, dry_run=False)
-            _log(context, out)
-            return dg.MaterializeResult(metadata=outcome_metadata(out))
-        return _oracle
+    @dg.asset(key=aspec.key, deps=list(aspec.deps), description=aspec.description, group_name=aspec.group_name,
+              kinds=aspec.kinds, metadata=aspec.metadata, code_version=aspec.code_version, tags=aspec.tags,
+              required_resource_keys=set(system.resource_keys),
+              pool="kafka_connect" if node.system == "connect" else None)
+    def _provision(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+        try:
+            out = system.provision(node, lineage, context.resources, dry_run=False)
+        except ProvisionFailure as e:
+            raise dg.Failure(str(e), metadata={k: metadata_value(v) for k, v in redact_mapping(e.metadata).items()}) from None
+        _log(context, out)
+        if out.action == "missing":
+            raise dg.Failure(f"{node.name} does not exist: {out.metadata.get('problem', 'the engine query that writes it has not created it')}",
+                             metadata={"object": node.name})
+        return dg.MaterializeResult(metadata=outcome_metadata(out))
 
-    if kind in ("source_connector", "sink_connector"):
-        @dg.asset(**kw, pool="kafka_connect")
-        def _connector(context: dg.AssetExecutionContext, connect: KafkaConnectResource,
-                       kafka: KafkaResource) -> dg.MaterializeResult:
-            out = provision.provision_connector(spec, node, connect.get_client(), kafka.get_client(), dry_run=False)
-            _log(context, out)
-            return dg.MaterializeResult(metadata=outcome_metadata(out))
-        return _connector
-
-    if kind == "kafka_topic":
-        from_ksql = any(lineage.node(d).kind.startswith("ksql_") for d in lineage.deps(node.key))
-
-        @dg.asset(**kw)
-        def _topic(context: dg.AssetExecutionContext, kafka: KafkaResource) -> dg.MaterializeResult:
-            out = provision.provision_topic(spec, node, kafka.get_client(), produced_by_ksql=from_ksql, dry_run=False)
-            _log(context, out)
-            if out.action == "missing":
-                raise dg.Failure(f"topic {node.name} does not exist: the ksqlDB query that writes it has not created it",
-                                 metadata={"topic": node.name})
-            return dg.MaterializeResult(metadata=outcome_metadata(out))
-        return _topic
-
-    if kind.startswith("ksql_"):
-        @dg.asset(**kw)
-        def _ksql(context: dg.AssetExecutionContext, ksqldb: KsqlDbResource) -> dg.MaterializeResult:
-            client = ksqldb.get_client()
-            try:
-                out = provision.provision_ksql(spec, node, client, dry_run=False)
-            finally:
-                client.close()
-            _log(context, out)
-            return dg.MaterializeResult(metadata=outcome_metadata(out))
-        return _ksql
-
-    if kind == "redis_keys":
-        sink = next(lineage.node(d).name for d in lineage.deps(node.key))
-
-        @dg.asset(**kw)
-        def _redis(context: dg.AssetExecutionContext, redis: RedisResource) -> dg.MaterializeResult:
-            out = provision.observe_redis(spec, node, redis.get_client(), sink=sink)
-            _log(context, out)
-            return dg.MaterializeResult(metadata=outcome_metadata(out))
-        return _redis
-
-    raise ValueError(f"no asset builder for lineage node kind {kind!r}")
+    return _provision
 
 
-def build_assets(spec: PipelineSpec, lineage: Lineage, translator: CdcTranslator | None = None) -> list[dg.AssetsDefinition]:
-    return [build_node_asset(spec, lineage, n, translator) for n in lineage.nodes]
+def build_assets(lineage: Lineage, translator: CdcTranslator | None = None) -> list[dg.AssetsDefinition]:
+    return [build_node_asset(lineage, n, translator) for n in lineage.nodes]

@@ -1,26 +1,18 @@
-"""Stream-processing engines behind one small interface.
+"""ksqlDB statements compiled from the spec's engine objects, in dependency order.
 
-A :class:`StreamEngine` turns ``spec.ksqldb.objects`` into the statements that create them, in
-dependency order, and names each object's output topic and columns. :class:`KsqlDbEngine` is the
-only engine today; a Flink SQL engine would be another class with the same methods.
-
-Every name that reaches a statement was validated by :mod:`pipeline_defs.spec` (identifiers,
-topic names, formats and types come from allowlists or strict patterns), so no quote, semicolon
-or comment can be smuggled in; string literals are still quoted with '' escaping.
+Every name that reaches a statement was validated by the spec (identifiers, topic names, formats
+and types come from allowlists or strict patterns), so no quote, semicolon or comment can be
+smuggled in; string literals are still quoted with '' escaping.
 """
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
-from pipeline_defs.sources import source_for
-from pipeline_defs.spec import KsqlColumn, KsqlObject, PipelineSpec
-
-__all__ = ["Statement", "StreamEngine", "KsqlDbEngine", "ENGINES", "engine_for"]
+from pipeline_defs.systems.ksqldb.spec import KsqlColumn, KsqlDbEngine, KsqlObject
 
 
-class Statement(NamedTuple):
+class EngineStatement(NamedTuple):
     """One CREATE statement: (object name, kind 'stream'|'table', statement text ending in ';')."""
 
     name: str
@@ -32,37 +24,7 @@ def _lit(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-def ksql_object(spec: PipelineSpec, obj: KsqlObject | str) -> KsqlObject:
-    """The spec's stream-engine object by name (or the object itself); KeyError naming it otherwise."""
-    if isinstance(obj, KsqlObject):
-        return obj
-    found = spec.ksqldb.object(obj)
-    if found is None:
-        raise KeyError(f"no ksqlDB object {obj!r} in the spec")
-    return found
-
-
-class StreamEngine(ABC):
-    name: str
-
-    @abstractmethod
-    def statements(self, spec: PipelineSpec) -> list[Statement]:
-        """CREATE statements for every object, each after the objects it reads."""
-
-    @abstractmethod
-    def output_topic(self, spec: PipelineSpec, obj: KsqlObject | str) -> str:
-        """The Kafka topic an object reads (source objects) or writes (aggregates)."""
-
-    @abstractmethod
-    def object_columns(self, spec: PipelineSpec, obj: KsqlObject | str) -> list[KsqlColumn]:
-        """The object's columns (declared for source objects, derived for aggregates)."""
-
-    @abstractmethod
-    def properties(self, spec: PipelineSpec) -> dict[str, str]:
-        """Session properties to send with every statement."""
-
-
-class KsqlDbEngine(StreamEngine):
+class KsqlCompiler:
     """ksqlDB. Statements use ``CREATE ... IF NOT EXISTS`` so a re-run is a no-op (ksqlDB answers
     with a warning entity for an existing object).
 
@@ -80,35 +42,47 @@ class KsqlDbEngine(StreamEngine):
     8 bytes of window start, which the Redis sink would turn into an unreadable Redis key. The
     value therefore carries the grouping key under another name (``AS_VALUE``; ksqlDB refuses a
     value column named like the key column) plus the window bounds, and the sink re-keys from it
-    (see ``derive.sink_connector_configs``). The stream it reads declares event time
+    (see the Redis sink package). The stream it reads declares event time
     (``TIMESTAMP='EVENTTIMESTAMP'``) so windows follow when the click happened, not when the record
     reached Kafka; ``GRACE PERIOD`` admits events that arrive up to that late.
     """
 
-    name = "ksqldb"
+    def __init__(self, spec: Any):
+        from pipeline_defs.core import registry
 
-    def _obj(self, spec: PipelineSpec, obj: KsqlObject | str) -> KsqlObject:
-        return ksql_object(spec, obj)
+        self.spec = spec
+        self.engine: KsqlDbEngine = spec.engine
+        self.source = registry.source_of(spec)
+        self.tables = {t.name: t for t in self.source.tables(spec)}
+        self.fmt = self.source.wire_format(spec)
 
-    def formats(self, spec: PipelineSpec, obj: KsqlObject | str) -> tuple[str, str]:
+    def _obj(self, obj: KsqlObject | str) -> KsqlObject:
+        if isinstance(obj, KsqlObject):
+            return obj
+        found = self.engine.object(obj)
+        if found is None:
+            raise KeyError(f"no ksqlDB object {obj!r} in the spec")
+        return found
+
+    def formats(self, obj: KsqlObject | str) -> tuple[str, str]:
         """(KEY_FORMAT, VALUE_FORMAT): explicit, else AVRO/AVRO for source.format avro and
         KAFKA/JSON for json."""
-        o = self._obj(spec, obj)
-        dk, dv = ("AVRO", "AVRO") if spec.source.format == "avro" else ("KAFKA", "JSON")
+        o = self._obj(obj)
+        dk, dv = ("AVRO", "AVRO") if self.fmt == "avro" else ("KAFKA", "JSON")
         return o.key_format or dk, o.value_format or dv
 
-    def output_topic(self, spec: PipelineSpec, obj: KsqlObject | str) -> str:
-        o = self._obj(spec, obj)
+    def output_topic(self, obj: KsqlObject | str) -> str:
+        o = self._obj(obj)
         if o.source is not None:
-            return source_for(spec).topic_for(spec, o.source.table)
+            return self.tables[o.source.table].topic
         return o.topic or o.name
 
-    def object_columns(self, spec: PipelineSpec, obj: KsqlObject | str) -> list[KsqlColumn]:
-        o = self._obj(spec, obj)
+    def object_columns(self, obj: KsqlObject | str) -> list[KsqlColumn]:
+        o = self._obj(obj)
         if o.aggregate is None:
             return list(o.columns)
         a = o.aggregate
-        src = spec.ksqldb.object(a.from_)
+        src = self.engine.object(a.from_)
         gtype = next((c.type for c in src.columns if c.name == a.group_by), "STRING") if src else "STRING"
         return [
             KsqlColumn(name=a.group_by, type=gtype, key=True),
@@ -118,18 +92,18 @@ class KsqlDbEngine(StreamEngine):
             KsqlColumn(name=a.window_end_as, type="BIGINT"),
         ]
 
-    def properties(self, spec: PipelineSpec) -> dict[str, str]:
+    def properties(self) -> dict[str, str]:
         return {
             k: ("true" if v is True else "false" if v is False else str(v))
-            for k, v in spec.ksqldb.streams_properties.items()
+            for k, v in self.engine.streams_properties.items()
         }
 
-    def order(self, spec: PipelineSpec) -> list[KsqlObject]:
+    def order(self) -> list[KsqlObject]:
         """Objects in dependency order (an aggregate after the stream it reads), otherwise in
         spec order."""
         done: list[KsqlObject] = []
         names: set[str] = set()
-        pending = list(spec.ksqldb.objects)
+        pending = list(self.engine.objects)
         while pending:
             progressed = False
             for o in list(pending):
@@ -143,10 +117,10 @@ class KsqlDbEngine(StreamEngine):
                 raise ValueError(f"ksqlDB objects with unresolved dependencies: {[o.name for o in pending]}")
         return done
 
-    def statement(self, spec: PipelineSpec, obj: KsqlObject | str) -> Statement:
-        o = self._obj(spec, obj)
-        kf, vf = self.formats(spec, o)
-        topic = self.output_topic(spec, o)
+    def statement(self, obj: KsqlObject | str) -> EngineStatement:
+        o = self._obj(obj)
+        kf, vf = self.formats(o)
+        topic = self.output_topic(o)
         keyword = "TABLE" if o.kind == "table" else "STREAM"
         if o.aggregate is None:
             key_kw = "PRIMARY KEY" if o.kind == "table" else "KEY"
@@ -159,7 +133,7 @@ class KsqlDbEngine(StreamEngine):
                 + ",\n  ".join(with_)
                 + "\n);"
             )
-            return Statement(o.name, o.kind, text)
+            return EngineStatement(o.name, o.kind, text)
         a = o.aggregate
         with_ = [f"KAFKA_TOPIC={_lit(topic)}", f"KEY_FORMAT={_lit(kf)}", f"VALUE_FORMAT={_lit(vf)}"]
         text = (
@@ -176,15 +150,9 @@ class KsqlDbEngine(StreamEngine):
             f"GROUP BY {a.group_by}\n"
             "EMIT CHANGES;"
         )
-        return Statement(o.name, "table", text)
+        return EngineStatement(o.name, "table", text)
 
-    def statements(self, spec: PipelineSpec) -> list[Statement]:
-        return [self.statement(spec, o) for o in self.order(spec)]
-
-
-ENGINES: dict[str, StreamEngine] = {"ksqldb": KsqlDbEngine()}
+    def statements(self) -> list[EngineStatement]:
+        return [self.statement(o) for o in self.order()]
 
 
-def engine_for(spec: PipelineSpec) -> KsqlDbEngine:
-    """The stream engine of the spec (ksqlDB; the spec section is ``ksqldb``)."""
-    return ENGINES["ksqldb"]  # type: ignore[return-value]

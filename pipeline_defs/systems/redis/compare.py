@@ -1,10 +1,13 @@
-"""Is the data in Redis right? A pure comparison of the sink's aggregate documents with Oracle's rows.
+"""Is the data in Redis right? A pure comparison of the sink's aggregate documents with the
+source database's rows, whatever the database.
 
 What a Redis key holds: `USER_AGGREGATE_EVENTS:<NAME>` is the COUNT of the *latest* 1-minute
-window ksqlDB emitted for that NAME (each new window overwrites the key), with the window's start
-and end in the document. So for every key the right answer is: the number of Oracle rows for that
-NAME whose event time falls in [window start, window end), and that window should be the newest one
-Oracle has events in for that NAME (otherwise the pipeline is behind).
+window the engine emitted for that NAME, with the window's start and end in the document. So for
+every key the right answer is: the key is exactly keyspace + separator + NAME of its document; the
+window is one whole window of the spec's size; the count is the number of source rows for that
+NAME whose event time falls in [window start, window end); that window is the newest one the source
+has rows in for that NAME (otherwise the pipeline is behind); and the source has rows for that NAME
+at all. Every NAME with rows has a key.
 """
 
 from __future__ import annotations
@@ -30,27 +33,27 @@ class AggregateShape:
 @dataclass(frozen=True)
 class Mismatch:
     name: str
-    problem: str  # count | behind | missing_in_redis | not_in_oracle | unreadable_key | malformed
+    problem: str  # count | behind | missing_in_redis | not_in_source | wrong_key | bad_window | unreadable_key | malformed
     key: str = ""
     window_start: int | None = None
     window_end: int | None = None
     redis_count: int | None = None
-    oracle_count: int | None = None
+    source_count: int | None = None
 
     def as_row(self) -> dict[str, Any]:
         return {
             "name": self.name, "problem": self.problem, "key": self.key,
             "window_start": _iso(self.window_start), "window_end": _iso(self.window_end),
-            "redis_count": self.redis_count, "oracle_count": self.oracle_count,
+            "redis_count": self.redis_count, "source_count": self.source_count,
         }
 
 
 @dataclass
-class ReconcileReport:
+class CompareReport:
     keys_checked: int = 0
     matched: int = 0
     redis_events: int = 0
-    oracle_events: int = 0
+    source_events: int = 0
     newest_window_end: int | None = None
     mismatches: list[Mismatch] = field(default_factory=list)
 
@@ -65,7 +68,7 @@ _MS = dt.timedelta(milliseconds=1)
 
 
 def to_epoch_ms(value: Any) -> int:
-    """Oracle TIMESTAMP (naive, taken as UTC as the CDC connector emits it), aware datetime, or ms."""
+    """A database TIMESTAMP (naive, taken as UTC as the CDC connectors emit it), aware datetime, or ms."""
     if isinstance(value, dt.datetime):
         # timedelta floor-division: exact, and several times faster than datetime.timestamp()
         return (value - (_EPOCH if value.tzinfo is None else _EPOCH_UTC)) // _MS
@@ -79,39 +82,39 @@ def _iso(ms: int | None) -> str:
 
 
 
-def count_windows(oracle_events: Iterable[tuple[str, Any]], window_ms: int) -> dict[tuple[str, int], int]:
+def count_windows(source_events: Iterable[tuple[str, Any]], window_ms: int) -> dict[tuple[str, int], int]:
     """(NAME, event time) rows -> {(NAME, window start ms): rows}."""
     counts: dict[tuple[str, int], int] = {}
-    for name, ts in oracle_events:
+    for name, ts in source_events:
         ms = ts if type(ts) is int else to_epoch_ms(ts)
         k = (name, ms - ms % window_ms)
         counts[k] = counts.get(k, 0) + 1
     return counts
 
 
-def reconcile(
+def compare_with_source(
     redis_docs: Mapping[str, Any],
-    oracle_events: Iterable[tuple[str, Any]] | None,
+    source_events: Iterable[tuple[str, Any]] | None,
     shape: AggregateShape,
     *,
-    oracle_counts: Mapping[tuple[str, int], int] | None = None,
-) -> ReconcileReport:
-    """Compare every Redis aggregate with the Oracle rows of the same NAME and window.
+    source_counts: Mapping[tuple[str, int], int] | None = None,
+) -> CompareReport:
+    """Compare every Redis aggregate with the source rows of the same NAME and window.
 
-    Oracle's side is either `oracle_events`, (NAME, event time) rows, or `oracle_counts`, rows
-    already counted per (NAME, window start ms) (Oracle can GROUP BY, sparing the transfer). Either
+    The source's side is either `source_events`, (NAME, event time) rows, or `source_counts`, rows
+    already counted per (NAME, window start ms) (the database can GROUP BY, sparing the transfer). Either
     must cover every window since the oldest one in Redis plus each NAME's newest window, so a NAME
     missing from Redis and a stale window are seen.
     """
     w = shape.window_ms
-    counts = oracle_counts if oracle_counts is not None else count_windows(oracle_events or (), w)
+    counts = source_counts if source_counts is not None else count_windows(source_events or (), w)
     newest: dict[str, int] = {}
     for name, start in counts:
         if newest.get(name, -1) < start:
             newest[name] = start
-    total_oracle = sum(counts.values())
+    total_source = sum(counts.values())
 
-    report = ReconcileReport(oracle_events=total_oracle)
+    report = CompareReport(source_events=total_source)
     mismatches = report.mismatches
     seen: set[str] = set()
     prefix = shape.key_prefix
@@ -134,21 +137,24 @@ def reconcile(
         except (KeyError, TypeError, ValueError):
             mismatches.append(Mismatch(key_name, "malformed", key=key))
             continue
-        name = doc.get(nf, key_name)
+        name = doc.get(nf)
         if type(name) is not str:
-            name = str(name)
+            name = "" if name is None else str(name)
+        if name != key_name:  # a document under another NAME's key, or a key the sink garbled
+            mismatches.append(Mismatch(key_name, "wrong_key", key, start, end, got, None))
+            continue
+        if end - start != w or start % w:
+            mismatches.append(Mismatch(name, "bad_window", key, start, end, got, None))
+            continue
         seen.add(name)
         redis_events += got
         if newest_end is None or end > newest_end:
             newest_end = end
         latest = newest.get(name)
         if latest is None:
-            mismatches.append(Mismatch(name, "not_in_oracle", key, start, end, got, 0))
+            mismatches.append(Mismatch(name, "not_in_source", key, start, end, got, 0))
             continue
-        if end - start == w:
-            expected = counts.get((name, start), 0)
-        else:  # a document spanning several windows (a spec with another window size)
-            expected = sum(counts.get((name, s), 0) for s in range(start - start % w, end, w))
+        expected = counts.get((name, start), 0)
         if got != expected:
             mismatches.append(Mismatch(name, "count", key, start, end, got, expected))
         elif latest >= end:
@@ -165,7 +171,7 @@ def reconcile(
     return report
 
 
-def freshness_lag_ms(report: ReconcileReport, now_ms: int) -> int | None:
+def freshness_lag_ms(report: CompareReport, now_ms: int) -> int | None:
     """How long ago the newest window in Redis closed; None when Redis holds no window at all."""
     if report.newest_window_end is None:
         return None

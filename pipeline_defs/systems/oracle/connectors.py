@@ -1,78 +1,32 @@
-"""CDC source connectors behind one small interface.
+"""The Oracle CDC connectors, behind one small interface per flavor.
 
-A :class:`CdcSource` turns the spec's tables and ``connectors.sources`` entries into Kafka Connect
-connector configs and names the topic each table lands in. Both Oracle flavors write the same
-topics (``<database>.<schema>.<table>`` with characters Kafka does not allow, such as ``#``,
-replaced by ``_``), the same record keys and the same flat row values, so the same ksqlDB objects
-read either. A later PostgreSQL + Debezium source is one more class here.
+Both flavors write the same topics (``<database>.<schema>.<table>`` with characters Kafka does not
+allow, such as ``#``, replaced by ``_``), the same record keys and the same flat row values, so the
+same engine objects read either.
 
-Secrets never appear in derived configs: a value is the marker ``<secret:ENV_NAME>`` (or
-``<secret:ENV_NAME?>`` when the variable may be unset, meaning empty) and
-:func:`pipeline_defs.derive.render_connector_config` substitutes the environment at apply time.
-All config values are strings, as Kafka Connect stores and returns them.
+Secrets never appear in configs: a value is a Kafka config-provider placeholder
+(``${env:ORACLE_PASSWORD}``) that the Connect worker resolves from its own environment (KIP-297 /
+KIP-887 EnvVarConfigProvider), so ``GET /connectors/<name>/config`` and the ``connect-configs``
+topic hold the placeholder, never the value. All values are strings, as Connect stores them.
 """
 
 from __future__ import annotations
 
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from typing import Any
 
-from pipeline_defs.spec import PipelineSpec, SourceConnector, Table, _kafka_topic_name
-
-__all__ = [
-    "CdcSource",
-    "ConfluentOracleSource",
-    "DebeziumOracleSource",
-    "SOURCES",
-    "source_for",
-    "secret_ref",
-    "SECRET_MARKER",
-    "kafka_topic_name",
-    "converter_config",
-    "AVRO_CONVERTER",
-    "JSON_CONVERTER",
-    "STRING_CONVERTER",
-]
-
-AVRO_CONVERTER = "io.confluent.connect.avro.AvroConverter"
-JSON_CONVERTER = "org.apache.kafka.connect.json.JsonConverter"
-STRING_CONVERTER = "org.apache.kafka.connect.storage.StringConverter"
-
-# whole-value marker for a secret taken from the environment at apply time
-SECRET_MARKER = re.compile(r"<secret:([A-Z_][A-Z0-9_]*)(\?)?>")
+from pipeline_defs.spec.fields import config_str, kafka_topic_name
+from pipeline_defs.systems.connect.props import converter_config, env_placeholder
+from pipeline_defs.systems.oracle.spec import OracleSource, SourceConnector, Table
 
 
-def secret_ref(env_name: str, optional: bool = False) -> str:
-    """The marker a derived config holds instead of a secret value."""
-    return f"<secret:{env_name}{'?' if optional else ''}>"
-
-
-def kafka_topic_name(database: str, schema: str, table: str) -> str:
+def topic_for(source: OracleSource, table: str) -> str:
     """``ORCLCDB`` + ``C##MYUSER`` + ``POC_CLICKSTREAM`` -> ``ORCLCDB.C__MYUSER.POC_CLICKSTREAM``:
     the Confluent connector's ``${fullyQualifiedTableName}`` and Debezium's
     ``<topic.prefix>.<schema>.<table>`` both replace characters that are illegal in topic names
     (``#``, ``$``) with ``_``."""
-    return _kafka_topic_name(database, schema, table)
-
-
-def converter_config(spec: PipelineSpec, side: str, fmt: str) -> dict[str, str]:
-    """Converter settings for ``side`` ('key' or 'value') writing/reading ksqlDB format ``fmt``
-    (AVRO, JSON or KAFKA)."""
-    if fmt == "AVRO":
-        return {
-            f"{side}.converter": AVRO_CONVERTER,
-            f"{side}.converter.schema.registry.url": spec.endpoints.schema_registry_url,
-        }
-    if fmt == "JSON":
-        return {f"{side}.converter": JSON_CONVERTER, f"{side}.converter.schemas.enable": "false"}
-    return {f"{side}.converter": STRING_CONVERTER}
-
-
-def _str(v) -> str:
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    return str(v)
+    return kafka_topic_name(source.database, source.user.name, table)
 
 
 def _java_regex_literal(name: str) -> str:
@@ -86,48 +40,22 @@ class CdcSource(ABC):
     flavor: str
     connector_class: str
 
-    def topic_for(self, spec: PipelineSpec, table: str | Table) -> str:
-        """The Kafka topic the table's change records land in."""
-        name = table.name if isinstance(table, Table) else table
-        return kafka_topic_name(spec.source.database, spec.oracle.user.name, name)
-
-    def required_plugins(self, spec: PipelineSpec) -> list[str]:
-        """Classes the Connect worker must offer for these connectors (connector, converters,
-        transforms); ``GET /connector-plugins?connectorsOnly=false`` lists them."""
-        classes: set[str] = set()
-        for cfg in self.connector_configs(spec).values():
-            classes |= plugin_classes(cfg)
-        return sorted(classes)
-
-    def connector_configs(self, spec: PipelineSpec) -> dict[str, dict[str, str]]:
-        """``{connector name: config}`` for every ``connectors.sources`` entry, overrides applied."""
+    def connector_configs(self, spec: Any) -> dict[str, dict[str, str]]:
+        """``{connector name: config}`` for every ``source.connectors`` entry, overrides applied."""
+        source: OracleSource = spec.source
         out: dict[str, dict[str, str]] = {}
-        for conn in spec.connectors.sources:
-            tables = [spec.oracle.table(t) for t in conn.tables]
+        for conn in source.connectors:
+            tables = [source.table(t) for t in conn.tables]
             cfg = self._config(spec, conn, [t for t in tables if t is not None])
             for k, v in conn.config.items():
-                cfg[k] = _str(v)
+                cfg[k] = config_str(v)
             for k, v in conn.flavor_config.get(self.flavor, {}).items():
-                cfg[k] = _str(v)
+                cfg[k] = config_str(v)
             out[conn.name] = cfg
         return out
 
     @abstractmethod
-    def _config(self, spec: PipelineSpec, conn: SourceConnector, tables: list[Table]) -> dict[str, str]: ...
-
-    @abstractmethod
-    def sensitive_keys(self) -> set[str]:
-        """Config keys whose values are secrets."""
-
-
-def plugin_classes(config: Mapping[str, str]) -> set[str]:
-    out = set()
-    for k, v in config.items():
-        if k == "connector.class" or k in ("key.converter", "value.converter", "header.converter"):
-            out.add(v)
-        elif re.fullmatch(r"(transforms|predicates)\.[^.]+\.type", k):
-            out.add(v)
-    return out
+    def _config(self, spec: Any, conn: SourceConnector, tables: list[Table]) -> dict[str, str]: ...
 
 
 class ConfluentOracleSource(CdcSource):
@@ -137,9 +65,9 @@ class ConfluentOracleSource(CdcSource):
       * ``table.inclusion.regex`` is derived from the connector's tables and names them exactly
         (``ORCLCDB\\.C##MYUSER\\.(POC_USERDATA)``); the seed's ``POC_USER(.*)`` prefix would also
         capture any later table whose name starts with POC_USER.
-      * ``oracle.password`` is ``<secret:ORACLE_PASSWORD>`` (from ``oracle.user.password_env``).
-      * ``confluent.license`` is ``<secret:CONFLUENT_LICENSE?>``: empty when unset, which the
-        connector treats as a 30-day trial (a developer licence is free on a single broker).
+      * ``oracle.password`` is ``${env:ORACLE_PASSWORD}`` (from ``source.user.password_env``).
+      * ``confluent.license`` is ``${env:CONFLUENT_LICENSE}``: the worker must have the variable,
+        empty for the 30-day trial (a developer licence is free on a single broker).
       * ``numeric.mapping=best_fit`` is added only when a captured table has NUMBER-family
         columns (the seed's tables have none), so numbers arrive as INT/BIGINT/DOUBLE like with
         Debezium's ``decimal.handling.mode=double``.
@@ -161,18 +89,16 @@ class ConfluentOracleSource(CdcSource):
     REDO_RETENTION_MS = 1209600000  # 14 days, as in the seed
     LICENSE_ENV = "CONFLUENT_LICENSE"
 
-    def sensitive_keys(self) -> set[str]:
-        return {"oracle.password", "confluent.license"}
-
-    def inclusion_regex(self, spec: PipelineSpec, tables: list[Table]) -> str:
-        db = _java_regex_literal(spec.source.database)
-        schema = _java_regex_literal(spec.oracle.user.name)
+    def inclusion_regex(self, spec: Any, tables: list[Table]) -> str:
+        src = spec.source
+        db = _java_regex_literal(src.database)
+        schema = _java_regex_literal(src.user.name)
         names = "|".join(_java_regex_literal(t.name) for t in tables)
         return rf"{db}\.{schema}\.({names})"
 
-    def _config(self, spec: PipelineSpec, conn: SourceConnector, tables: list[Table]) -> dict[str, str]:
-        ep = spec.endpoints
-        kfmt, vfmt = ("AVRO", "AVRO") if spec.source.format == "avro" else ("KAFKA", "JSON")
+    def _config(self, spec: Any, conn: SourceConnector, tables: list[Table]) -> dict[str, str]:
+        ep, src = spec.endpoints, spec.source
+        kfmt, vfmt = ("AVRO", "AVRO") if src.format == "avro" else ("KAFKA", "JSON")
         rf = str(spec.kafka.replication_factor)
         parts = str(spec.kafka.partitions)
         cfg: dict[str, str] = {
@@ -182,11 +108,11 @@ class ConfluentOracleSource(CdcSource):
             **converter_config(spec, "key", kfmt),
             **converter_config(spec, "value", vfmt),
             "confluent.topic.bootstrap.servers": ep.kafka_bootstrap_servers,
-            "oracle.server": ep.oracle_host,
-            "oracle.port": str(ep.oracle_port),
-            "oracle.sid": spec.source.database,
-            "oracle.username": spec.oracle.user.name,
-            "oracle.password": secret_ref(spec.oracle.user.password_env),
+            "oracle.server": src.host,
+            "oracle.port": str(src.port),
+            "oracle.sid": src.database,
+            "oracle.username": src.user.name,
+            "oracle.password": env_placeholder(src.user.password_env),
             "start.from": "snapshot",
             "table.inclusion.regex": self.inclusion_regex(spec, tables),
             "table.exclusion.regex": "",
@@ -207,7 +133,7 @@ class ConfluentOracleSource(CdcSource):
             "transforms": "dropExtraFields",
             "transforms.dropExtraFields.type": "org.apache.kafka.connect.transforms.ReplaceField$Value",
             "transforms.dropExtraFields.blacklist": ", ".join(self.DROPPED_METADATA_FIELDS),
-            "confluent.license": secret_ref(self.LICENSE_ENV, optional=True),
+            "confluent.license": env_placeholder(self.LICENSE_ENV),
         }
         if any(c.type_info.family == "number" for t in tables for c in t.columns):
             cfg["numeric.mapping"] = "best_fit"
@@ -235,16 +161,14 @@ class DebeziumOracleSource(CdcSource):
     flavor = "debezium"
     connector_class = "io.debezium.connector.oracle.OracleConnector"
 
-    def sensitive_keys(self) -> set[str]:
-        return {"database.password"}
-
-    def include_list(self, spec: PipelineSpec, tables: list[Table]) -> str:
-        schema = _java_regex_literal(spec.oracle.user.name)
+    def include_list(self, spec: Any, tables: list[Table]) -> str:
+        src = spec.source
+        schema = _java_regex_literal(src.user.name)
         return ",".join(rf"{schema}\.{_java_regex_literal(t.name)}" for t in tables)
 
-    def _config(self, spec: PipelineSpec, conn: SourceConnector, tables: list[Table]) -> dict[str, str]:
-        ep = spec.endpoints
-        avro = spec.source.format == "avro"
+    def _config(self, spec: Any, conn: SourceConnector, tables: list[Table]) -> dict[str, str]:
+        ep, src = spec.endpoints, spec.source
+        avro = src.format == "avro"
         kfmt, vfmt = ("AVRO", "AVRO") if avro else ("KAFKA", "JSON")
         cfg: dict[str, str] = {
             "connector.class": self.connector_class,
@@ -252,19 +176,19 @@ class DebeziumOracleSource(CdcSource):
             "tasks.max": str(conn.tasks_max),
             **converter_config(spec, "key", kfmt),
             **converter_config(spec, "value", vfmt),
-            "database.hostname": ep.oracle_host,
-            "database.port": str(ep.oracle_port),
-            "database.user": spec.oracle.user.name,
-            "database.password": secret_ref(spec.oracle.user.password_env),
-            "database.dbname": spec.source.database,
-            "topic.prefix": spec.source.database,
+            "database.hostname": src.host,
+            "database.port": str(src.port),
+            "database.user": src.user.name,
+            "database.password": env_placeholder(src.user.password_env),
+            "database.dbname": src.database,
+            "topic.prefix": src.database,
             "table.include.list": self.include_list(spec, tables),
             "snapshot.mode": "initial",
             "decimal.handling.mode": "double",
             "time.precision.mode": "connect",
             "tombstones.on.delete": "true",
             "schema.history.internal.kafka.bootstrap.servers": ep.kafka_bootstrap_servers,
-            "schema.history.internal.kafka.topic": f"schema-history.{spec.source.database}.{conn.name}",
+            "schema.history.internal.kafka.topic": f"schema-history.{src.database}.{conn.name}",
             "log.mining.flush.table.name": self.flush_table(conn.name),
             "custom.metric.tags": f"connector={conn.name}",
             "topic.creation.default.replication.factor": str(spec.kafka.replication_factor),
@@ -290,7 +214,7 @@ class DebeziumOracleSource(CdcSource):
                 predicates.append(pname)
                 cfg[f"transforms.{tname}.predicate"] = pname
                 cfg[f"predicates.{pname}.type"] = "org.apache.kafka.connect.transforms.predicates.TopicNameMatches"
-                cfg[f"predicates.{pname}.pattern"] = re.escape(self.topic_for(spec, t))
+                cfg[f"predicates.{pname}.pattern"] = re.escape(topic_for(src, t.name))
         cfg["transforms"] = ",".join(transforms)
         if predicates:
             cfg["predicates"] = ",".join(predicates)
@@ -302,9 +226,18 @@ class DebeziumOracleSource(CdcSource):
         return ("LOG_MINING_FLUSH_" + re.sub(r"[^A-Z0-9_]", "_", connector_name.upper()))[:128]
 
 
-SOURCES: dict[str, CdcSource] = {s.flavor: s for s in (ConfluentOracleSource(), DebeziumOracleSource())}
+
+FLAVORS: dict[str, CdcSource] = {s.flavor: s for s in (ConfluentOracleSource(), DebeziumOracleSource())}
 
 
-def source_for(spec: PipelineSpec) -> CdcSource:
-    """The CdcSource for ``spec.source.flavor``."""
-    return SOURCES[spec.source.flavor]
+def flavor_of(source: OracleSource) -> CdcSource:
+    return FLAVORS[source.flavor]
+
+
+def redo_log_topic(source: OracleSource, connector: str, config: dict[str, str]) -> str | None:
+    """The Confluent source's redo-log topic (one partition, never shared); None for Debezium.
+    Default name per the connector's docs: ``${connectorName}-${databaseName}-redo-log``."""
+    if source.flavor != "confluent":
+        return None
+    template = config.get("redo.log.topic.name") or "${connectorName}-${databaseName}-redo-log"
+    return template.replace("${connectorName}", connector).replace("${databaseName}", source.database)

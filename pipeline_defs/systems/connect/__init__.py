@@ -1,0 +1,43 @@
+"""Kafka Connect: every connector node (source or sink), whatever system it reads or writes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pipeline_defs.core import registry
+from pipeline_defs.core.nodes import Lineage, LineageNode
+from pipeline_defs.core.outcome import Outcome
+
+
+class KafkaConnect(registry.System):
+    name = "connect"
+    resource_keys = frozenset({"connect", "kafka"})
+
+    def resources(self) -> dict[str, Any]:
+        from resources import endpoints as ep
+        from resources.connect import KafkaConnectResource
+
+        return {"connect": KafkaConnectResource(url=ep.KAFKA_CONNECT_URL.get())}
+
+    def provision(self, node: LineageNode, lineage: Lineage, resources: Any, *, dry_run: bool) -> Outcome:
+        from pipeline_defs.systems.connect.provision import apply_connector
+
+        return apply_connector(node.desired, resources.connect.get_client(), resources.kafka.get_client(), dry_run=dry_run)
+
+    def checks(self, node: LineageNode, lineage: Lineage) -> list:
+        from pipeline_defs.systems.connect.checks import connector_checks
+
+        return connector_checks(node)
+
+    def jobs(self, spec: Any, lineage: Lineage) -> list:
+        from pipeline_defs.systems.connect.jobs import connect_jobs
+
+        return connect_jobs(lineage)
+
+    def sensors(self, spec: Any, lineage: Lineage) -> list:
+        from pipeline_defs.systems.connect.health import build_connector_health_sensor
+
+        return [build_connector_health_sensor(lineage)]
+
+
+registry.register(KafkaConnect())

@@ -1,0 +1,80 @@
+"""The data checks of one Redis keyspace, from ONE read of it: ``matches_<source>`` (blocking:
+every document equals the source's count for its NAME and window, under the right key) and
+``fresh`` (WARN: the newest window closed recently)."""
+
+
+import datetime as dt
+import time
+from typing import Any
+
+import dagster as dg
+
+from pipeline_defs.core import registry
+from pipeline_defs.core.nodes import LineageNode
+from pipeline_defs.systems.redis.compare import CompareReport, Mismatch, compare_with_source, freshness_lag_ms
+
+DATA_CHECK_PREFIX = "matches_"
+FRESH = "fresh"
+
+
+def data_check_names(source_kind: str) -> set[str]:
+    return {DATA_CHECK_PREFIX + source_kind, FRESH}
+
+
+def mismatch_table(mismatches: list[Mismatch]) -> dg.MetadataValue:
+    cols = ["name", "problem", "key", "window_start", "window_end", "redis_count", "source_count"]
+    return dg.MetadataValue.table(
+        records=[dg.TableRecord({c: ("" if m.as_row()[c] is None else m.as_row()[c]) for c in cols}) for m in mismatches[:200]],
+        schema=dg.TableSchema(columns=[dg.TableColumn(c, "int" if c.endswith("count") else "string") for c in cols]),
+    )
+
+
+def compare_once(p: Any, resources: Any) -> tuple[dict, CompareReport]:
+    docs = resources.redis.get_client().read_prefix(p.shape.key_prefix)
+    starts = [d.get(p.shape.window_start_field) for d in docs.values() if isinstance(d, dict)]
+    starts = [s for s in starts if isinstance(s, int)]
+    since = dt.datetime.fromtimestamp(min(starts) / 1000, tz=dt.timezone.utc).replace(tzinfo=None) if starts else None
+    source = registry.source_of(p.spec)
+    rows = source.source_rows(p.spec, resources, p.agg.source_table, p.agg.group_by, p.agg.event_time, since)
+    return docs, compare_with_source(docs, rows, p.shape)
+
+
+def redis_checks(node: LineageNode) -> list[dg.AssetChecksDefinition]:
+    p = node.desired
+    key = dg.AssetKey(list(node.key))
+    source = registry.source_of(p.spec)
+    matches_name = DATA_CHECK_PREFIX + source.kind
+    freshness_ms = int(p.freshness_minutes * 60_000)
+
+    @dg.multi_asset_check(
+        specs=[dg.AssetCheckSpec(matches_name, asset=key, blocking=True,
+                                 description=f"for every NAME, the count in Redis equals the {source.kind} rows of that NAME in the "
+                                             "same window, under the key keyspace + separator + NAME, in a whole window"),
+               dg.AssetCheckSpec(FRESH, asset=key,
+                                 description=f"the newest window in Redis closed within {p.freshness_minutes} minutes")],
+        required_resource_keys={"redis", *source.resource_keys},
+        name=f"data_checks_{node.key[-1]}",
+        can_subset=True,
+    )
+    def data_checks(context: dg.AssetCheckExecutionContext):
+        wanted = {k.name for k in context.selected_asset_check_keys}
+        docs, report = compare_once(p, context.resources)
+        if matches_name in wanted:
+            md: dict[str, Any] = {"keys_checked": report.keys_checked, "matched": report.matched,
+                                  "mismatches": len(report.mismatches), "redis_events": report.redis_events,
+                                  "source_events": report.source_events}
+            if report.mismatches:
+                md["mismatch_table"] = mismatch_table(report.mismatches)
+            yield dg.AssetCheckResult(
+                asset_key=key, check_name=matches_name, passed=report.passed, metadata=md,
+                description=None if report.passed else
+                f"{len(report.mismatches)} mismatch(es): " + ", ".join(f"{m.name} ({m.problem})" for m in report.mismatches[:5]))
+        if FRESH in wanted:
+            lag = freshness_lag_ms(report, int(time.time() * 1000))
+            yield dg.AssetCheckResult(
+                asset_key=key, check_name=FRESH, passed=lag is not None and lag <= freshness_ms,
+                severity=dg.AssetCheckSeverity.WARN,
+                metadata={"lag_seconds": round(lag / 1000, 1) if lag is not None else -1, "keys": len(docs),
+                          "bound_seconds": freshness_ms // 1000})
+
+    return [data_checks]
