@@ -11,10 +11,10 @@ DECIMAL is a double (``numeric.mapping=best_fit`` / ``decimal.handling.mode=doub
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 
 
-class Neutral(str, Enum):
+class Neutral(StrEnum):
     STRING = "STRING"
     BOOLEAN = "BOOLEAN"
     INT32 = "INT32"
@@ -23,6 +23,3 @@ class Neutral(str, Enum):
     BYTES = "BYTES"
     TIMESTAMP = "TIMESTAMP"  # epoch ms on the wire
     DATE = "DATE"  # days since epoch on the wire
-
-    def __str__(self) -> str:
-        return self.value

@@ -22,6 +22,16 @@ from pipeline_defs.spec.loader import (
 from pipeline_defs.spec.model import PipelineSpec, spec_model
 
 __all__ = [
-    "SpecError", "PipelineSpec", "spec_model", "load_spec", "parse_spec", "spec_hash", "default_spec_path",
-    "SPEC_PATH_ENV", "PROFILE_ENV", "ENV_OVERRIDES", "duration_ms", "parse_duration",
+    "ENV_OVERRIDES",
+    "PROFILE_ENV",
+    "SPEC_PATH_ENV",
+    "PipelineSpec",
+    "SpecError",
+    "default_spec_path",
+    "duration_ms",
+    "load_spec",
+    "parse_duration",
+    "parse_spec",
+    "spec_hash",
+    "spec_model",
 ]

@@ -107,7 +107,7 @@ SQL_EXPRESSIONS = ("CURRENT_TIMESTAMP", "SYSTIMESTAMP")
 
 
 def _row_value(v: Any) -> Any:
-    if v is None or isinstance(v, (str, int, float, _dt.date, _dt.datetime)) and not isinstance(v, bool):
+    if v is None or (isinstance(v, (str, int, float, _dt.date, _dt.datetime)) and not isinstance(v, bool)):
         return v
     raise ValueError(
         f"{v!r} is not a row value (a string, a number, a date/time, null, or {' / '.join(SQL_EXPRESSIONS)} for DATE/TIMESTAMP columns)"

@@ -97,7 +97,7 @@ def parse_spec(text: str, filename: str = "<spec>", env: Mapping[str, str] | Non
     from pipeline_defs.spec.model import cross_validate, spec_model
 
     try:
-        data = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - SafeLoader subclass
+        data = yaml.load(text, Loader=_UniqueKeyLoader)
     except yaml.YAMLError as e:
         raise SpecError(filename, [("", _yaml_problem(e))]) from None
     if data is None:

@@ -20,6 +20,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from resources.connect import config_diff, connector_health
+import itertools
 
 
 def _env_int(name: str, default: int) -> int:
@@ -148,7 +149,7 @@ def _track_lag(mem: ConnectorMemory, lag: int | None, policy: HealthPolicy) -> b
         return False
     mem.lag_history = (mem.lag_history + [int(lag)])[-(policy.lag_window_ticks + 1):]
     h = mem.lag_history
-    return len(h) > policy.lag_window_ticks and h[-1] > 0 and all(b > a for a, b in zip(h, h[1:]))
+    return len(h) > policy.lag_window_ticks and h[-1] > 0 and all(b > a for a, b in itertools.pairwise(h))
 
 
 def _act(name: str, failed: list[dict], mem: ConnectorMemory, now: float, policy: HealthPolicy, *,

@@ -15,8 +15,8 @@ from pipeline_defs.spec.fields import duration_ms
 from pipeline_defs.spec.loader import spec_hash
 from pipeline_defs.systems.kafka import TopicProps, topic_node
 from pipeline_defs.systems.ksqldb import provision as kprov
-from pipeline_defs.systems.ksqldb.spec import KsqlDbEngine
 from pipeline_defs.systems.ksqldb.provision import KsqlObjectProps
+from pipeline_defs.systems.ksqldb.spec import KsqlDbEngine
 from pipeline_defs.systems.ksqldb.statements import KsqlCompiler
 from pipeline_defs.systems.ksqldb.validate import cross_validate
 from resources.errors import ResourceError

@@ -6,10 +6,9 @@ the window's size and grace."""
 from __future__ import annotations
 
 import re
-from typing import Any
-
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from pipeline_defs.core.outcome import Outcome, would
 from pipeline_defs.systems.ksqldb.statements import EngineStatement

@@ -21,7 +21,7 @@ KSQL_TYPES_FOR: dict[Neutral, set[str]] = {
 }
 
 
-def cross_validate(spec, tables: Mapping[str, SourceTable], fmt: str) -> Problems:  # noqa: C901 - one linear list of rules
+def cross_validate(spec, tables: Mapping[str, SourceTable], fmt: str) -> Problems:
     problems: Problems = []
     objs = spec.engine.objects
     dupes(problems, objs, "engine.objects[{}].name", "ksqlDB object", key=lambda o: o.name)

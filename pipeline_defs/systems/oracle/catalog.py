@@ -12,6 +12,7 @@ from typing import Any
 from pipeline_defs.systems.oracle.names import ROW_EXPRESSIONS
 from pipeline_defs.systems.oracle.sql import (
     ALL_COLUMN_LOGGING,
+    DATABASE_SUPPLEMENTAL_LOG_SQL,
     Grant,
     OracleSpec,
     Probe,
@@ -22,7 +23,6 @@ from pipeline_defs.systems.oracle.sql import (
     role_grants,
     user_grants,
 )
-
 
 # --------------------------------------------------------------------------------------------------
 # Catalog probes and the state they describe

@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from pipeline_defs.systems.oracle.catalog import CatalogState, _table_columns, insert_statement, primary_key_columns, row_key
 from pipeline_defs.systems.oracle.sql import (
     ALL_COLUMN_LOGGING,
+    DATABASE_SUPPLEMENTAL_LOG_SQL,
     OracleSpec,
     Statement,
     TableSpec,
@@ -61,9 +62,6 @@ def create_table_statement(owner: str, table: TableSpec) -> Statement:
 def table_supplemental_log_statement(owner: str, table: TableSpec) -> Statement:
     sql = f"ALTER TABLE {owner}.{ident(table.name)} ADD SUPPLEMENTAL LOG DATA (ALL) COLUMNS"
     return Statement(kind="supplemental_log", sql=sql, display=sql)
-
-
-DATABASE_SUPPLEMENTAL_LOG_SQL = "ALTER DATABASE ADD SUPPLEMENTAL LOG DATA"
 
 
 def plan(

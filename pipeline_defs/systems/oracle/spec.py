@@ -19,6 +19,7 @@ from pipeline_defs.systems.oracle.names import (
     oracle_type_info,
 )
 
+
 class ObjectGrant(Model):
     privilege: ObjectPrivilege
     object: OracleObjectRef

@@ -27,12 +27,11 @@ CONTAINER=ALL only by a common row (DBA_*_PRIVS.COMMON='YES').
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
-from pipeline_defs.systems.oracle.names import _ORACLE_IDENT, OBJECT_PRIVILEGES, QUOTA, ROW_EXPRESSIONS, oracle_type_info
-from resources.redaction import REDACTED
+from pipeline_defs.systems.oracle.names import _ORACLE_IDENT, OBJECT_PRIVILEGES, QUOTA, oracle_type_info
 
 # --------------------------------------------------------------------------------------------------
 # The spec shape this module reads (pipeline_defs/spec.py provides it; tests use SimpleNamespace)
@@ -111,6 +110,7 @@ PREDEFINED_ROLES = frozenset(
     }
 )
 ALL_COLUMN_LOGGING = "ALL COLUMN LOGGING"
+DATABASE_SUPPLEMENTAL_LOG_SQL = "ALTER DATABASE ADD SUPPLEMENTAL LOG DATA"
 
 Kind = Literal["role", "user", "grant", "table", "supplemental_log", "seed_rows"]
 

@@ -12,7 +12,7 @@ from pipeline_defs.systems.oracle.spec import Column, OracleSource
 Problems = list[tuple[str, str]]
 
 
-def cross_validate(ora: OracleSource) -> Problems:  # noqa: C901 - one linear list of rules
+def cross_validate(ora: OracleSource) -> Problems:
     problems: Problems = []
     fmt = ora.format
     # ---- oracle
@@ -23,7 +23,7 @@ def cross_validate(ora: OracleSource) -> Problems:  # noqa: C901 - one linear li
     dupes(problems, ora.role.granted_roles, "source.role.granted_roles[{}]", "role")
     dupes(problems, ora.user.roles, "source.user.roles[{}]", "role grant", key=lambda g: (g.name, g.container_all))
     dupes(problems, ora.user.system_privileges, "source.user.system_privileges[{}]", "system privilege grant", key=lambda g: (g.privilege, g.container_all))
-    dupes(problems, 
+    dupes(problems,
         ora.user.object_privileges,
         "source.user.object_privileges[{}]",
         "object grant",

@@ -63,7 +63,7 @@ class CompareReport:
 
 
 _EPOCH = dt.datetime(1970, 1, 1)
-_EPOCH_UTC = _EPOCH.replace(tzinfo=dt.timezone.utc)
+_EPOCH_UTC = _EPOCH.replace(tzinfo=dt.UTC)
 _MS = dt.timedelta(milliseconds=1)
 
 
@@ -78,7 +78,7 @@ def to_epoch_ms(value: Any) -> int:
 def _iso(ms: int | None) -> str:
     if ms is None:
         return ""
-    return dt.datetime.fromtimestamp(ms / 1000, tz=dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return dt.datetime.fromtimestamp(ms / 1000, tz=dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 
