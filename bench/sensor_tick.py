@@ -14,7 +14,7 @@ import time
 
 from _common import stack_env, table
 
-from pipeline_defs.healing import HealthPolicy, Memory, decide
+from pipeline_defs.systems.connect.healing import HealthPolicy, Memory, decide
 from resources.connect import KafkaConnectClient, config_diff, connector_health
 
 SOURCE = "org.apache.kafka.connect.file.FileStreamSourceConnector"

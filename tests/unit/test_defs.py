@@ -84,7 +84,7 @@ def test_a_second_aggregate_is_a_spec_edit(monkeypatch):
 def test_code_version_follows_the_spec():
     import yaml
 
-    from pipeline_defs.derive import lineage
+    from pipeline_defs.lineage import build_lineage as lineage
     from pipeline_defs.spec import default_spec_path, parse_spec
 
     doc = yaml.safe_load(default_spec_path().read_text())

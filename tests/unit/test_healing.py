@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pipeline_defs.healing import HealthPolicy, Memory, decide
+from pipeline_defs.systems.connect.healing import HealthPolicy, Memory, decide
 
 pytestmark = pytest.mark.unit
 

@@ -6,7 +6,7 @@ import dagster as dg
 import pytest
 
 from pipeline_defs import defs
-from pipeline_defs.sensors import _in_flight
+from pipeline_defs.systems.connect.health import in_flight as _in_flight
 
 pytestmark = pytest.mark.unit
 

@@ -13,6 +13,7 @@ into run requests and check results; keeping them pure lets tests drive a simula
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import os
 from collections.abc import Mapping
@@ -20,7 +21,6 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from resources.connect import config_diff, connector_health
-import itertools
 
 
 def _env_int(name: str, default: int) -> int:
