@@ -79,7 +79,7 @@ def build_node_asset(lineage: Lineage, node: LineageNode, translator: CdcTransla
     @dg.asset(key=aspec.key, deps=list(aspec.deps), description=aspec.description, group_name=aspec.group_name,
               kinds=aspec.kinds, metadata=aspec.metadata, code_version=aspec.code_version, tags=aspec.tags,
               required_resource_keys=set(system.resource_keys),
-              pool="kafka_connect" if node.system == "connect" else None)
+              pool=system.pool)
     def _provision(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
         try:
             out = system.provision(node, lineage, context.resources, dry_run=False)

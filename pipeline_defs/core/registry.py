@@ -80,6 +80,7 @@ class System(ABC):
 
     name: str
     resource_keys: frozenset[str] = frozenset()  # the Dagster resources its nodes need
+    pool: str | None = None  # a Dagster concurrency pool its assets share (one writer at a time)
 
     def provision(self, node: LineageNode, lineage: Lineage, resources: Any, *, dry_run: bool) -> Outcome:
         """Read actual -> compare with ``node.desired`` -> act only on a difference. ``dry_run``

@@ -71,6 +71,10 @@ def pydantic_problems(err: ValidationError, root: type[BaseModel]) -> list[tuple
             else:
                 problems.append((_loc_path(loc + (tag,)), f"{ctx.get('tag')!r} is not a known kind (known: {ctx.get('expected_tags', '')})"))
             continue
+        if typ == "literal_error" and loc and loc[-1] == "kind":
+            expected = msg.split("should be ", 1)[-1]
+            problems.append((_loc_path(loc), f"{e.get('input')!r} is not a known kind (known: {expected})"))
+            continue
         if typ in ("literal_error", "enum"):
             msg = f"{e.get('input')!r} is not allowed: {msg[0].lower() + msg[1:]}"
         elif typ in ("string_type", "int_type", "bool_type", "list_type", "dict_type", "model_type", "int_parsing", "bool_parsing", "float_type"):

@@ -12,6 +12,7 @@ from pipeline_defs.core.outcome import Outcome
 class KafkaConnect(registry.System):
     name = "connect"
     resource_keys = frozenset({"connect", "kafka"})
+    pool = "kafka_connect"  # the worker rebalances on every write: one connector asset at a time
 
     def resources(self) -> dict[str, Any]:
         from resources import endpoints as ep
