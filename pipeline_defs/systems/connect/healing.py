@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from pipeline_defs.systems.connect.causes import classify
 from resources.connect import config_diff, connector_health
 
 
@@ -165,6 +166,13 @@ def _act(name: str, failed: list[dict], mem: ConnectorMemory, now: float, policy
     detail = {"trace": trace[:4000], "restarts": mem.restarts, "incident_since": mem.incident_since}
     if mem.exhausted:
         return Decision(name, "none", "exhausted", mem.incident, detail)
+    if failed:
+        cause = classify(trace)
+        detail = {**detail, "cause": cause.name, "fix": cause.fix}
+        if not cause.restartable:
+            # a restart fails the same way: raise it once, now, with the cause and the fix
+            mem.exhausted = True
+            return Decision(name, "incident", cause.name, mem.incident, detail)
     waited = (now - mem.last_restart) / 60 if mem.last_restart is not None else None
     need = policy.wait_minutes(mem.restarts)
     if waited is not None and waited < need:

@@ -123,14 +123,18 @@ def _to_requests(d: Decision, nodes, context, policy: HealthPolicy):
     if d.action == "incident":
         # a connector's trace is foreign text: it may echo a config value, so scrub every known secret
         trace = scrub(str(d.detail.get("trace", "")), env_secret_values())[:4000]
+        cause, fix = d.detail.get("cause", "unknown"), d.detail.get("fix", "")
         md = {"trace": dg.MetadataValue.md(f"```\n{trace}\n```"), "restarts": d.detail.get("restarts", 0),
-              "incident": d.incident}
-        ev = _check_eval(node.key, "running", False, dg.AssetCheckSeverity.ERROR, md,
-                         f"{d.connector} still {d.reason} after {d.detail.get('restarts')} restarts: restarts stopped, needs a person")
+              "incident": d.incident, "cause": cause, "fix": fix}
+        if d.reason == "exhausted":
+            what = f"{d.connector} still failing after {d.detail.get('restarts')} restarts (cause: {cause}): restarts stopped, needs a person"
+        else:
+            what = f"{d.connector} failed: {cause}, which a restart cannot fix. {fix}"
+        ev = _check_eval(node.key, "running", False, dg.AssetCheckSeverity.ERROR, md, what)
         rr = dg.RunRequest(run_key=f"{d.connector}:{d.incident}:incident", job_name="connector_incident", tags=tags,
                            run_config={"ops": {"raise_incident": {"config": {
                                "connector": d.connector, "reason": d.reason, "restarts": int(d.detail.get("restarts", 0)),
-                               "trace": trace}}}})
+                               "trace": trace, "cause": cause, "fix": fix}}}})
         return [rr], [ev]
     if d.action == "lag_warning":
         hist = d.detail.get("lag_history", [])

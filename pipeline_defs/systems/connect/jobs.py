@@ -30,6 +30,8 @@ class IncidentConfig(dg.Config):
     reason: str
     restarts: int = 0
     trace: str = ""
+    cause: str = "unknown"
+    fix: str = ""
 
 
 def outcomes_table(outcomes: list[Outcome]) -> dg.MetadataValue:
@@ -109,12 +111,13 @@ def connect_jobs(lineage: Lineage) -> list[dg.JobDefinition]:
         from resources.redaction import env_secret_values, scrub
 
         trace = scrub(config.trace, env_secret_values())
-        context.log.error(f"{config.connector}: {config.reason} after {config.restarts} restart(s); automatic restarts stopped")
-        raise dg.Failure(
-            f"connector {config.connector} is still {config.reason} after {config.restarts} restart(s)",
-            metadata={"connector": config.connector, "restarts": config.restarts,
-                      "trace": dg.MetadataValue.md(f"```\n{trace}\n```")},
-        )
+        if config.reason == config.cause:  # raised at once: a restart cannot fix it
+            what = f"connector {config.connector} failed: {config.cause}, which a restart cannot fix. {config.fix}"
+        else:
+            what = f"connector {config.connector} is still {config.reason} after {config.restarts} restart(s) (cause: {config.cause})"
+        context.log.error(f"{what}; automatic restarts stopped")
+        raise dg.Failure(what, metadata={"connector": config.connector, "restarts": config.restarts, "cause": config.cause,
+                                         "fix": config.fix, "trace": dg.MetadataValue.md(f"```\n{trace}\n```")})
 
     @dg.job(tags={"cdc/operation": "incident"}, description="Raised by connector_health when restarts are spent: a failed run with the trace.")
     def connector_incident():

@@ -1,0 +1,64 @@
+"""Failure classification: user-actionable causes raise the incident at once, transient ones back off."""
+
+from __future__ import annotations
+
+import pytest
+
+from pipeline_defs.systems.connect.causes import CAUSES, classify
+from pipeline_defs.systems.connect.healing import HealthPolicy, Memory, decide
+
+pytestmark = pytest.mark.unit
+
+TRACES = {
+    # real texts: PostgreSQL SQLSTATE messages as Debezium wraps them, Oracle ORA codes, Kafka exceptions
+    "authentication_failed": 'org.postgresql.util.PSQLException: FATAL: password authentication failed for user "cdc_reader"',
+    "missing_privilege": "org.postgresql.util.PSQLException: ERROR: permission denied for table POC_CLICKSTREAM",
+    "log_settings": 'io.debezium.DebeziumException: Postgres server wal_level property must be "logical" but is: replica',
+    "publication_missing": 'org.postgresql.util.PSQLException: ERROR: publication "cdc_pub" does not exist',
+    "invalid_config": "org.apache.kafka.common.config.ConfigException: Invalid value x for configuration poll.interval.ms",
+    "unknown_column_type": "org.apache.kafka.connect.errors.DataException: unsupported column type 'tsvector'",
+    "network": "java.net.ConnectException: Connection refused (Connection refused)",
+    "broker_unavailable": "org.apache.kafka.common.errors.NetworkException: Broker may not be available",
+    "rebalance": "org.apache.kafka.clients.consumer.CommitFailedException: rebalance in progress",
+    "timeout": "org.apache.kafka.common.errors.TimeoutException: Timeout expired while fetching topic metadata",
+}
+
+
+@pytest.mark.parametrize("cause", sorted(TRACES))
+def test_each_known_cause_is_recognised(cause):
+    assert classify(TRACES[cause]).name == cause
+
+
+def test_the_table_says_which_causes_a_restart_can_fix():
+    restartable = {c.name for c in CAUSES if c.restartable}
+    assert restartable == {"network", "broker_unavailable", "rebalance", "timeout"}
+    assert all(c.fix for c in CAUSES)
+
+
+def test_unknown_is_transient_and_named():
+    c = classify("java.lang.IllegalStateException: something nobody has seen")
+    assert c.name == "unknown" and c.restartable
+
+
+def _failed(trace: str) -> dict:
+    return {"c1": {"status": {"connector": {"state": "RUNNING"}, "tasks": [{"id": 0, "state": "FAILED", "trace": trace}]},
+                   "info": {"config": {"name": "c1", "k": "v"}}}}
+
+
+def test_user_actionable_failure_raises_the_incident_at_once_and_never_restarts():
+    mem, policy = Memory(), HealthPolicy()
+    [d] = decide({"c1": {"k": "v"}}, _failed(TRACES["authentication_failed"]), {}, mem, 0.0, policy)
+    assert (d.action, d.reason) == ("incident", "authentication_failed")
+    assert "password" in d.detail["fix"]
+    # the next ticks neither restart nor raise it again
+    for t in (60.0, 3600.0, 86400.0):
+        [d] = decide({"c1": {"k": "v"}}, _failed(TRACES["authentication_failed"]), {}, mem, t, policy)
+        assert d.action == "none"
+
+
+def test_transient_failure_keeps_the_backoff():
+    mem, policy = Memory(), HealthPolicy()
+    [d] = decide({"c1": {"k": "v"}}, _failed(TRACES["network"]), {}, mem, 0.0, policy)
+    assert (d.action, d.reason, d.detail["cause"]) == ("restart", "failed", "network")
+    [d] = decide({"c1": {"k": "v"}}, _failed(TRACES["network"]), {}, mem, 60.0, policy)
+    assert d.action == "none" and d.reason == "backoff"
