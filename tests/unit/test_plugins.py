@@ -118,7 +118,7 @@ def test_unregistering_removes_the_union_member(stub_engine):
     registry.unregister(stub_engine)
     doc = _doc()
     doc["engine"] = {"kind": "stub", "aggregate": "CLICKS", "source_table": "POC_CLICKSTREAM"}
-    with pytest.raises(SpecError, match="engine.kind: 'stub' is not a known kind"):
+    with pytest.raises(SpecError, match=r"engine\.kind: 'stub' is not a known kind"):
         parse_spec(yaml.safe_dump(doc), "stub.yaml")
     registry.register(stub_engine)  # the fixture unregisters it again
 
