@@ -188,7 +188,9 @@ public final class RedisJsonSinkConfig extends AbstractConfig {
     static final class UriValidator implements ConfigDef.Validator {
         @Override
         public void ensureValid(String name, Object value) {
-            parseUri((String) value);
+            if (value != null) { // a missing value is ConfigDef's own "Missing required configuration" error
+                parseUri((String) value);
+            }
         }
 
         @Override
