@@ -291,8 +291,8 @@ class RedisJsonSinkTaskTest {
 
         ConnectException w = assertThrows(ConnectException.class,
                 () -> windowTask().put(List.of(record(windowKey("jdoe", 1), count("jdoe", 1, 1)))));
-        assertTrue(w.getMessage().contains("WRONGTYPE") || w.getMessage().contains("wrong Redis type"),
-                w.getMessage());
+        assertTrue(w.getMessage().contains("Existing key has wrong Redis type"), w.getMessage());
+        assertEquals("a plain string", redis.call(Command.GET, TOPIC + ":jdoe"), "the other key is untouched");
         assertTrue(w.getMessage().contains("key '" + TOPIC + ":jdoe'"), w.getMessage());
     }
 

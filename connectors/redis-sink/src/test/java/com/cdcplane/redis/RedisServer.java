@@ -31,15 +31,13 @@ final class RedisServer implements AutoCloseable {
     final String password;
     private final Path dir;
     private Process process;
-    private final RedisClient admin;
+    private RedisClient admin;
 
     private RedisServer(int port, String password) throws Exception {
         this.port = port;
         this.password = password;
         this.dir = Files.createTempDirectory("redis-sink-test-");
         startProcess();
-        this.admin = RedisClient.builder().hostAndPort(new HostAndPort("127.0.0.1", port))
-                .clientConfig(DefaultJedisClientConfig.builder().password(password).build()).build();
     }
 
     static RedisServer start() throws Exception {
@@ -91,10 +89,14 @@ final class RedisServer implements AutoCloseable {
     void restart() throws Exception {
         kill();
         startProcess();
+        if (admin != null) {
+            admin.close(); // its pooled connections died with the old process
+            admin = null;
+        }
     }
 
     Object call(ProtocolCommand command, String... args) {
-        Object reply = admin.sendCommand(command, args);
+        Object reply = admin().sendCommand(command, args);
         return reply instanceof byte[] b ? new String(b, StandardCharsets.UTF_8) : reply;
     }
 
@@ -104,12 +106,18 @@ final class RedisServer implements AutoCloseable {
     }
 
     RedisClient admin() {
+        if (admin == null) {
+            admin = RedisClient.builder().hostAndPort(new HostAndPort("127.0.0.1", port))
+                    .clientConfig(DefaultJedisClientConfig.builder().password(password).build()).build();
+        }
         return admin;
     }
 
     @Override
     public void close() throws Exception {
-        admin.close();
+        if (admin != null) {
+            admin.close();
+        }
         kill();
         try (Stream<Path> files = Files.walk(dir)) {
             files.sorted((a, b) -> b.getNameCount() - a.getNameCount()).forEach(p -> p.toFile().delete());
