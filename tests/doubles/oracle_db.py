@@ -15,7 +15,7 @@ exception class the driver picks (``_Error.exc_type``), as Thin mode does for se
 errors come from ``oracledb.errors._create_exception`` (the driver's own constructor), including the
 Thin-mode wrapping of DPY-6001/DPY-6003 inside DPY-6005.
 
-SQL: only the statement and probe shapes that pipeline_defs/oracle_sql.py emits (plus generic
+SQL: only the statement and probe shapes that pipeline_defs/systems/oracle/{sql,catalog,plan}.py emit (plus generic
 ``SELECT cols FROM view WHERE col = :b AND col IN (:b1, :b2)``). Anything else raises
 UnmodelledStatement (an AssertionError, not a driver error) so the double never silently accepts SQL.
 
@@ -1635,11 +1635,11 @@ def _oracle_seed_spec() -> SimpleNamespace:
 @pytest.fixture
 def provisioned_oracle(oracle_db: FakeOracleDatabase, oracle_resource: DoubleOracleResource) -> FakeOracleDatabase:
     """oracle_db after a provisioning run of the seed spec (the "good catalog")."""
-    from pipeline_defs import oracle_sql
+    from pipeline_defs.systems.oracle import catalog, plan
 
     spec = seed_oracle_spec()
     with oracle_resource.admin_client() as admin:
-        state = oracle_sql.read_catalog(spec, admin.query)
-        admin.apply(oracle_sql.plan(spec, state, user_password=oracle_resource.password))
+        state = catalog.read_catalog(spec, admin.query)
+        admin.apply(plan.plan(spec, state, user_password=oracle_resource.password))
     return oracle_db
 

@@ -64,6 +64,23 @@ def test_checks_cover_every_system():
         assert want in names, want
 
 
+def test_redis_data_checks_are_one_multi_check_per_keyspace():
+    # one read of Redis serves both checks: they share one AssetChecksDefinition
+    redis = [c for c in defs.asset_checks if any(k.asset_key.path[0] == "redis" for k in c.check_keys)]
+    assert len(redis) == 1
+    assert {(tuple(k.asset_key.path), k.name) for k in redis[0].check_keys} == {
+        (("redis", "USER_AGGREGATE_EVENTS"), "matches_oracle"), (("redis", "USER_AGGREGATE_EVENTS"), "fresh")}
+    specs = {s.name: s for s in redis[0].check_specs}
+    assert specs["matches_oracle"].blocking and not specs["fresh"].blocking
+    # the data checks run in data_quality, not in provision_pipeline
+    def check_names(job):
+        return {k.name for k in defs.resolve_job_def(job).asset_layer.asset_graph.asset_check_keys}
+
+    assert {"matches_oracle", "fresh"} <= check_names("data_quality")
+    assert not {"matches_oracle", "fresh"} & check_names("provision_pipeline")
+    assert "archivelog_mode" in check_names("provision_pipeline")
+
+
 def test_sensors_and_schedules():
     assert {s.name for s in defs.sensors} == {"connector_health", "ksqldb_health", "data_quality_trigger", "alert_on_run_failure"}
     assert {s.name for s in defs.schedules} == {"hourly_data_quality", "daily_plan"}

@@ -332,26 +332,26 @@ def test_create_validation_errors_are_statement_errors(ksqldb_double):  # noqa: 
 
 def test_project_statements_run_idempotently(ksqldb_double):  # noqa: F811
     """The statements pipeline_defs derives from pipeline.yaml, sent twice: created, then no-ops."""
-    from pipeline_defs.derive import ksql_properties, ksql_statements
-    from pipeline_defs.engines import engine_for
     from pipeline_defs.spec import load_spec
+    from pipeline_defs.systems.ksqldb.statements import KsqlCompiler
 
     spec = load_spec()
+    compiler = KsqlCompiler(spec)
     client = client_for(ksqldb_double)
-    statements = ksql_statements(spec)
-    first = [client.execute(st.statement, ksql_properties(spec))[0] for st in statements]
+    statements = compiler.statements()
+    first = [client.execute(st.statement, compiler.properties())[0] for st in statements]
     assert all(isinstance(e, CommandStatus) and e.status == "SUCCESS" for e in first)
     writes = len(ksqldb_double.commands)
-    again = [client.execute(st.statement, ksql_properties(spec))[0] for st in statements]
+    again = [client.execute(st.statement, compiler.properties())[0] for st in statements]
     assert all(is_already_exists(e) for e in again) and len(ksqldb_double.commands) == writes
     for st in statements:
         d = client.describe(st.name)
-        expected = engine_for(spec).object_columns(spec, st.name)
+        expected = compiler.object_columns(st.name)
         assert [(f.name, f.type, f.kind == "KEY") for f in d.fields] == [(c.name, c.type, c.key) for c in expected]
-        assert d.topic == engine_for(spec).output_topic(spec, st.name)
-        assert d.raw["timestamp"] == (spec.ksqldb.object(st.name).timestamp or "").upper()
+        assert d.topic == compiler.output_topic(st.name)
+        assert d.raw["timestamp"] == (spec.engine.object(st.name).timestamp or "").upper()
     (q,) = client.list_queries()
-    assert ksqldb_double.queries[q.id].properties == ksql_properties(spec)
+    assert ksqldb_double.queries[q.id].properties == compiler.properties()
 
 
 def test_list_and_describe(seeded):

@@ -1,18 +1,20 @@
 """The Oracle double's redo feed (what the Connect CDC source double tails) and the reconciliation
-queries it answers (pipeline_defs/checks.py oracle_events)."""
+queries it answers (OracleSourcePlugin.source_rows, pipeline_defs/systems/oracle/plugin.py)."""
 
 from __future__ import annotations
 
 import datetime as dt
 import json
 import time
+from types import SimpleNamespace
 
 import oracledb
 import pytest
 
-from pipeline_defs import oracle_sql
-from pipeline_defs.checks import oracle_events
+from pipeline_defs.core import registry
 from pipeline_defs.spec import load_spec
+from pipeline_defs.systems.oracle import catalog, plan
+from pipeline_defs.systems.oracle.plugin import OracleSourcePlugin
 from tests.doubles.oracle_db import (
     TEST_ADMIN_PASSWORD,
     TEST_USER_PASSWORD,
@@ -46,8 +48,8 @@ def _provision(db: FakeOracleDatabase, key: str):
     resource = double_resource(db, key)
     spec = seed_oracle_spec()
     with resource.admin_client() as admin:
-        state = oracle_sql.read_catalog(spec, admin.query)
-        admin.apply(oracle_sql.plan(spec, state, user_password=resource.password))
+        state = catalog.read_catalog(spec, admin.query)
+        admin.apply(plan.plan(spec, state, user_password=resource.password))
     return resource
 
 
@@ -257,16 +259,20 @@ def test_reconciliation_queries(redo_db):
         {"GROUP_VALUE": "alice", "EVENT_TIME": T0 + dt.timedelta(seconds=30)},
     ]
 
-    # exactly what the matches_oracle check runs
+    # exactly what the matches_oracle check runs: the sink's aggregate names table, group and event time
     spec = load_spec(env={})
-    sink = spec.sinks[0].name
-    with resource.client() as c:
-        assert sorted(oracle_events(spec, sink, c, T0)) == sorted([
-            ("jdoe", T0), ("jdoe", T0 + dt.timedelta(minutes=1)), ("alice", T0 + dt.timedelta(seconds=30))])
-        assert sorted(oracle_events(spec, sink, c, None)) == sorted([
-            ("alice", T0 + dt.timedelta(seconds=30)), ("jdoe", T0 + dt.timedelta(minutes=1))])
-        assert sorted(oracle_events(spec, sink, c, T0 + dt.timedelta(hours=1))) == sorted([
-            ("alice", T0 + dt.timedelta(seconds=30)), ("jdoe", T0 + dt.timedelta(minutes=1))])
+    [agg] = [a for a in registry.engine_of(spec).aggregates(spec) if a.name == spec.sinks[0].object]
+    assert (agg.source_table, agg.group_by, agg.event_time) == ("POC_CLICKSTREAM", "NAME", "EVENTTIMESTAMP")
+    source, resources = OracleSourcePlugin(), SimpleNamespace(oracle=resource)
+
+    def rows(since):
+        return sorted(source.source_rows(spec, resources, agg.source_table, agg.group_by, agg.event_time, since))
+
+    assert rows(T0) == sorted([
+        ("jdoe", T0), ("jdoe", T0 + dt.timedelta(minutes=1)), ("alice", T0 + dt.timedelta(seconds=30))])
+    assert rows(None) == sorted([("alice", T0 + dt.timedelta(seconds=30)), ("jdoe", T0 + dt.timedelta(minutes=1))])
+    assert rows(T0 + dt.timedelta(hours=1)) == sorted([
+        ("alice", T0 + dt.timedelta(seconds=30)), ("jdoe", T0 + dt.timedelta(minutes=1))])
 
 
 def test_unmodelled_query_shapes_still_raise(redo_db):

@@ -15,7 +15,8 @@ import oracledb
 import pytest
 from oracledb import errors as driver_errors
 
-from pipeline_defs import oracle_sql as q
+from pipeline_defs.systems.oracle import catalog as ocat
+from pipeline_defs.systems.oracle import plan as oplan
 from resources.errors import ResourceError, Unreachable
 from resources.oracle import (
     ALREADY_EXISTS_CODES,
@@ -28,6 +29,7 @@ from resources.oracle import (
     OracleStatementError,
     OracleUnreachable,
 )
+
 pytest.register_assert_rewrite("tests.doubles.oracle_db")  # also loaded as a pytest plugin
 
 from tests.doubles.oracle_db import (  # noqa: E402
@@ -54,12 +56,12 @@ SECRETS = (TEST_USER_PASSWORD, TEST_ADMIN_PASSWORD, WRONG_PASSWORD)
 def provision(resource: OracleResource) -> list:
     spec = seed_oracle_spec()
     with resource.admin_client() as admin:
-        state = q.read_catalog(spec, admin.query)
-        return admin.apply(q.plan(spec, state, user_password=resource.password))
+        state = ocat.read_catalog(spec, admin.query)
+        return admin.apply(oplan.plan(spec, state, user_password=resource.password))
 
 
 def read_state(client: OracleClient):
-    return q.read_catalog(seed_oracle_spec(), client.query)
+    return ocat.read_catalog(seed_oracle_spec(), client.query)
 
 
 def seed_grant_tuples() -> set[tuple]:
@@ -158,7 +160,7 @@ def test_first_run_ddl_count_is_what_the_seed_needs(oracle_db, oracle_resource):
 
 def test_rerunning_every_statement_reports_existing_objects_as_unchanged(oracle_db, oracle_resource):
     provision(oracle_resource)
-    everything = q.desired_statements(seed_oracle_spec(), user_password=TEST_USER_PASSWORD)
+    everything = oplan.desired_statements(seed_oracle_spec(), user_password=TEST_USER_PASSWORD)
     mark = len(oracle_db.statement_log)
     with oracle_resource.admin_client() as admin:
         outcomes = {s.display: admin.run(s) for s in everything}
@@ -222,11 +224,11 @@ def test_provisioning_repairs_only_what_was_removed(oracle_db, oracle_resource):
 
 def _all_checks(spec, state):
     return {
-        "archivelog": q.check_archivelog(state),
-        "supplemental": q.check_supplemental_logging(spec, state),
-        "role": q.check_role_grants(spec, state),
-        "user": q.check_user_grants(spec, state),
-        "pk": q.check_primary_keys(spec, state),
+        "archivelog": ocat.check_archivelog(state),
+        "supplemental": ocat.check_supplemental_logging(spec, state),
+        "role": ocat.check_role_grants(spec, state),
+        "user": ocat.check_user_grants(spec, state),
+        "pk": ocat.check_primary_keys(spec, state),
     }
 
 
@@ -239,7 +241,7 @@ def test_checks_pass_on_the_provisioned_catalog_as_the_cdc_user(provisioned_orac
 def test_role_check_names_the_dropped_grant(provisioned_oracle, oracle_resource):
     provisioned_oracle.drop_grant("C##CDC_PRIVS", "SELECT", "SYS.V_$DATABASE")
     with oracle_resource.client() as c:
-        passed, details = q.check_role_grants(seed_oracle_spec(), read_state(c))
+        passed, details = ocat.check_role_grants(seed_oracle_spec(), read_state(c))
     assert not passed
     assert details["missing_object_privileges"] == ["SELECT ON SYS.V_$DATABASE"]
     assert details["missing_system_privileges"] == [] and details["missing_roles"] == []
@@ -250,9 +252,9 @@ def test_archivelog_check_fails_on_noarchivelog_and_is_not_planned(provisioned_o
     provisioned_oracle.set_log_mode("NOARCHIVELOG")
     with oracle_resource.admin_client() as admin:
         state = read_state(admin)
-    passed, details = q.check_archivelog(state)
+    passed, details = ocat.check_archivelog(state)
     assert not passed and details["log_mode"] == "NOARCHIVELOG" and "NOARCHIVELOG" in details["problem"]
-    assert q.plan(seed_oracle_spec(), state) == []  # needs an instance restart: reported, never attempted
+    assert oplan.plan(seed_oracle_spec(), state) == []  # needs an instance restart: reported, never attempted
 
 
 def test_primary_key_and_supplemental_checks_detect_corruption(provisioned_oracle, oracle_resource):
@@ -261,8 +263,8 @@ def test_primary_key_and_supplemental_checks_detect_corruption(provisioned_oracl
     with oracle_resource.client() as c:
         state = read_state(c)
     spec = seed_oracle_spec()
-    pk_ok, pk = q.check_primary_keys(spec, state)
-    sup_ok, sup = q.check_supplemental_logging(spec, state)
+    pk_ok, pk = ocat.check_primary_keys(spec, state)
+    sup_ok, sup = ocat.check_supplemental_logging(spec, state)
     assert not pk_ok and pk["tables_without_primary_key"] == ["C##MYUSER.POC_USERDATA"]
     assert not sup_ok and sup["supplemental_log_data_min"] == "NO"
 
@@ -430,7 +432,7 @@ def _assert_clean(*texts: str) -> None:
 
 def _failure_paths(db: FakeOracleDatabase):
     key = db.key
-    create_user = q.create_user_statement(seed_oracle_spec(), TEST_USER_PASSWORD)
+    create_user = oplan.create_user_statement(seed_oracle_spec(), TEST_USER_PASSWORD)
 
     def listener_down():
         db.listener_down = True
@@ -475,8 +477,8 @@ def test_passwords_never_appear_in_errors_reprs_or_logs(provisioned_oracle, capl
         _all_checks(seed_oracle_spec(), read_state(c))
         _assert_clean(repr(c), str(c))
     _assert_clean(repr(r), str(r), repr(r.admin_target()), repr(r.get_admin_client()))
-    plan = q.desired_statements(seed_oracle_spec(), user_password=TEST_USER_PASSWORD)
-    _assert_clean(repr(plan), repr(q.redacted_plan(plan)), "\n".join(s.display for s in plan))
+    plan = oplan.desired_statements(seed_oracle_spec(), user_password=TEST_USER_PASSWORD)
+    _assert_clean(repr(plan), repr(oplan.redacted_plan(plan)), "\n".join(s.display for s in plan))
 
     seen = []
     for name, path in _failure_paths(db).items():

@@ -1,5 +1,5 @@
-"""The declarative spec (pipeline.yaml, pipeline_defs/spec.py) and everything derived from it
-(pipeline_defs/derive.py, sources.py, engines.py).
+"""The declarative spec (pipeline.yaml, pipeline_defs/spec/) and everything the system packages
+derive from it (pipeline_defs/systems/{oracle,ksqldb,redis,connect}, pipeline_defs/lineage.py).
 
 The default file must reproduce the hand-built seed recipe; the literals below are copied from
 the seed (shared/seed/000_13f6e7e649a882cc.txt) so any drift shows up here.
@@ -16,28 +16,23 @@ from pathlib import Path
 import pytest
 import yaml
 
-from pipeline_defs import derive
-from pipeline_defs.derive import (
-    MissingSecret,
-    aggregate_topic,
-    cdc_topic,
-    expected_redis_keys,
-    ksql_properties,
-    ksql_statements,
-    lineage,
-    redacted_config,
-    redis_key,
-    redis_key_pattern,
-    render_connector_config,
-    required_plugins,
-    sensitive_keys,
-    sink_connector_configs,
-    source_connector_configs,
-    table_select_grants,
-)
-from pipeline_defs.engines import KsqlDbEngine, StreamEngine
-from pipeline_defs.sources import CdcSource, ConfluentOracleSource, DebeziumOracleSource, source_for
+from pipeline_defs.core import registry
+from pipeline_defs.lineage import build_lineage as lineage
 from pipeline_defs.spec import SpecError, load_spec, parse_spec, spec_hash
+from pipeline_defs.systems.connect.props import ConnectorProps
+from pipeline_defs.systems.ksqldb.plugin import KsqlDbPlugin
+from pipeline_defs.systems.ksqldb.statements import KsqlCompiler
+from pipeline_defs.systems.oracle.connectors import (
+    CdcSource,
+    ConfluentOracleSource,
+    DebeziumOracleSource,
+    flavor_of,
+    topic_for,
+)
+from pipeline_defs.systems.oracle.plugin import OracleSourcePlugin
+from pipeline_defs.systems.oracle.sql import role_grants
+from pipeline_defs.systems.redis.plugin import RedisKeysProps
+from resources.redaction import REDACTED, redact_mapping
 
 pytestmark = pytest.mark.unit
 
@@ -284,6 +279,48 @@ EVENTTIMESTAMP BIGINT
 """
 
 
+# ---------------------------------------------------------------------------------------------
+# what the system packages derive, read the way provisioning reads it (from the lineage nodes)
+# ---------------------------------------------------------------------------------------------
+
+
+def source_connector_configs(spec) -> dict[str, dict[str, str]]:
+    return flavor_of(spec.source).connector_configs(spec)
+
+
+def connector_props(spec) -> dict[str, ConnectorProps]:
+    return {n.name: n.desired for n in lineage(spec).by_system("connect")}
+
+
+def sink_connector_configs(spec) -> dict[str, dict[str, str]]:
+    return {name: dict(p.config) for name, p in connector_props(spec).items() if p.role == "sink"}
+
+
+def ksql_statements(spec):
+    return KsqlCompiler(spec).statements()
+
+
+def cdc_topic(spec, table: str) -> str:
+    return topic_for(spec.source, table)
+
+
+def aggregate(spec, name: str) -> registry.AggregateOutput:
+    [agg] = [a for a in registry.engine_of(spec).aggregates(spec) if a.name == name]
+    return agg
+
+
+def redis_keys(spec, sink: str) -> RedisKeysProps:
+    [props] = [n.desired for n in lineage(spec).by_kind("redis_keys") if n.desired.sink == sink]
+    return props
+
+
+def table_select_grants(spec) -> list[tuple[str, str, str]]:
+    """The derived per-table grants of the CDC role: (privilege, OWNER.TABLE, grantee)."""
+    user = spec.source.user.name
+    return [(g.privilege, f"{g.owner}.{g.object_name}", g.grantee) for g in role_grants(spec.source)
+            if g.kind == "object" and g.owner == user]
+
+
 def _seed_config(text: str) -> dict[str, str]:
     cfg = json.loads(text)["config"]
     return {k: str(v) for k, v in cfg.items()}
@@ -317,11 +354,12 @@ def test_default_path_and_env_override(tmp_path, monkeypatch, spec):
     monkeypatch.delenv("CDC_PIPELINE_SPEC", raising=False)
     monkeypatch.delenv("CDC_SOURCE_FLAVOR", raising=False)
     monkeypatch.delenv("CDC_FORMAT", raising=False)
+    monkeypatch.delenv("CDC_PROFILE", raising=False)
     assert load_spec() == spec
     other = tmp_path / "other.yaml"
     other.write_text(THREE.read_text())
     monkeypatch.setenv("CDC_PIPELINE_SPEC", str(other))
-    assert len(load_spec().oracle.tables) == 3
+    assert len(load_spec().source.tables) == 3
     monkeypatch.setenv("CDC_PIPELINE_SPEC", str(tmp_path / "missing.yaml"))
     with pytest.raises(SpecError, match=r"missing\.yaml: cannot read the spec file"):
         load_spec()
@@ -346,7 +384,7 @@ def test_flavor_and_format_env_overrides(spec):
 
 
 def test_role_reproduces_every_seed_grant(spec):
-    role = spec.oracle.role
+    role = spec.source.role
     assert role.name == "C##CDC_PRIVS"
     assert "CREATE ROLE C##CDC_PRIVS;" in SEED_ROLE_SQL
     seed_roles, seed_sys, seed_obj = [], [], []
@@ -367,7 +405,7 @@ def test_role_reproduces_every_seed_grant(spec):
 
 
 def test_user_reproduces_the_seed(spec):
-    u = spec.oracle.user
+    u = spec.source.user
     m = re.search(r"CREATE USER (\S+) IDENTIFIED BY \S+ DEFAULT TABLESPACE (\w+) (CONTAINER=ALL)", SEED_USER_SQL)
     assert (u.name, u.default_tablespace, u.container_all) == (m.group(1), m.group(2), True)
     assert re.search(rf"ALTER USER {re.escape(u.name)} QUOTA {u.quota} ON {u.default_tablespace}", SEED_USER_SQL)
@@ -388,23 +426,28 @@ def test_user_reproduces_the_seed(spec):
 
 
 def test_tables_columns_keys_and_rows(spec):
-    assert [t.name for t in spec.oracle.tables] == ["POC_USERDATA", "POC_CLICKSTREAM"]
-    for t in spec.oracle.tables:
+    assert [t.name for t in spec.source.tables] == ["POC_USERDATA", "POC_CLICKSTREAM"]
+    for t in spec.source.tables:
         assert t.capture
         assert [(c.name, c.type, c.primary_key) for c in t.columns] == SEED_COLUMNS[t.name]
         assert [dict(r) for r in t.initial_rows] == SEED_INITIAL_ROWS[t.name]
         assert [dict(r) for r in t.demo_rows] == SEED_DEMO_ROWS[t.name]
-    assert derive.qualified_table(spec, "POC_USERDATA") == "C##MYUSER.POC_USERDATA"
+    tables = {t.name: t for t in OracleSourcePlugin().tables(spec)}
+    assert tables["POC_USERDATA"].qualified == "C##MYUSER.POC_USERDATA"
+    assert tables["POC_USERDATA"].primary_key == ["ID"] and tables["POC_CLICKSTREAM"].primary_key == ["EVENTID"]
 
 
 def test_topic_names(spec, debezium_spec):
     for s in (spec, debezium_spec):
         assert cdc_topic(s, "POC_CLICKSTREAM") == "ORCLCDB.C__MYUSER.POC_CLICKSTREAM"
         assert cdc_topic(s, "POC_USERDATA") == "ORCLCDB.C__MYUSER.POC_USERDATA"
-        assert aggregate_topic(s, "USER_AGGREGATE_EVENTS") == "USER_AGGREGATE_EVENTS"
+        assert aggregate(s, "USER_AGGREGATE_EVENTS").topic == "USER_AGGREGATE_EVENTS"
+        assert KsqlCompiler(s).output_topic("USER_AGGREGATE_EVENTS") == "USER_AGGREGATE_EVENTS"
     # the ksqlDB objects read exactly the seed's topics
-    for name, topic in re.findall(r"CREATE (?:TABLE|STREAM) (\w+) .*?KAFKA_TOPIC = '([^']+)'", SEED_KSQL, re.S):
-        assert derive.object_topic(spec, name) == topic
+    seed_topics = re.findall(r"CREATE (?:TABLE|STREAM) (\w+) .*?KAFKA_TOPIC = '([^']+)'", SEED_KSQL, re.S)
+    assert len(seed_topics) == 2
+    for name, topic in seed_topics:
+        assert KsqlCompiler(spec).output_topic(name) == topic
 
 
 @pytest.mark.parametrize(
@@ -414,18 +457,20 @@ def test_topic_names(spec, debezium_spec):
 def test_confluent_source_configs_reproduce_the_seed(spec, name, seed_text, seed_regex_matches):
     cfgs = source_connector_configs(spec)
     assert list(cfgs) == ["userdata_avro", "clickstream_avro"]
-    raw = cfgs[name]
-    assert raw["oracle.password"] == "<secret:ORACLE_PASSWORD>"  # no secret in the derived config
-    derived = render_connector_config(raw, {"ORACLE_PASSWORD": "password"})
+    derived = cfgs[name]
+    # no secret in the derived config: placeholders the Connect worker resolves from its environment
+    assert derived["oracle.password"] == "${env:ORACLE_PASSWORD}"
+    assert derived["confluent.license"] == "${env:CONFLUENT_LICENSE}"
     seed = _seed_config(seed_text)
-    # deliberate deviations, each checked below
-    deviations = {"table.inclusion.regex"}
+    # deliberate deviations, each checked here
+    deviations = {"table.inclusion.regex", "oracle.password"}
     for k, v in seed.items():
         if k not in deviations:
             assert derived[k] == v, k
+    assert seed["oracle.password"] == "password"  # the seed's literal secret, which we never write
     assert set(derived) - set(seed) == {"confluent.license"}
-    assert derived["confluent.license"] == ""  # CONFLUENT_LICENSE unset -> trial
-    assert render_connector_config(raw, {"ORACLE_PASSWORD": "p", "CONFLUENT_LICENSE": "LIC"})["confluent.license"] == "LIC"
+    # what provisioning sends is the same config, "name" included
+    assert dict(connector_props(spec)[name].config) == derived
     # inclusion regex: same table selected as the seed's prefix regex, but nothing else
     table = f"ORCLCDB.C##MYUSER.{seed_regex_matches}"
     assert re.fullmatch(seed["table.inclusion.regex"], table)
@@ -459,7 +504,7 @@ def test_debezium_source_configs(debezium_spec):
         "database.hostname": "oracle",
         "database.port": "1521",
         "database.user": "C##MYUSER",
-        "database.password": "<secret:ORACLE_PASSWORD>",
+        "database.password": "${env:ORACLE_PASSWORD}",
         "database.dbname": "ORCLCDB",
         "topic.prefix": "ORCLCDB",
         "table.include.list": r"C##MYUSER\.POC_CLICKSTREAM",
@@ -488,8 +533,9 @@ def test_debezium_source_configs(debezium_spec):
     assert u["transforms.key.field"] == "ID"
     assert re.fullmatch(u["table.include.list"], "C##MYUSER.POC_USERDATA")
     assert not any(k.startswith(("oracle.", "confluent.", "table.inclusion")) for k in c)
-    assert sensitive_keys(c) == {"database.password"}
-    assert render_connector_config(c, {"ORACLE_PASSWORD": "pw"})["database.password"] == "pw"
+    props = connector_props(debezium_spec)["clickstream_avro"]
+    assert dict(props.config) == c
+    assert props.secret_keys == {"database.password"} and props.secret_env == {"ORACLE_PASSWORD"}
 
 
 def test_debezium_multi_table_connector_uses_predicates(three):
@@ -510,13 +556,16 @@ def test_debezium_multi_table_connector_uses_predicates(three):
 def test_both_flavors_feed_the_same_ksql_objects(spec, debezium_spec):
     assert ksql_statements(spec) == ksql_statements(debezium_spec)
     for s in (spec, debezium_spec):
-        src = source_for(s)
-        assert isinstance(src, CdcSource)
-        for conn in s.connectors.sources:
+        assert isinstance(flavor_of(s.source), CdcSource)
+        tables = {t.name: t for t in OracleSourcePlugin().tables(s)}
+        props = connector_props(s)
+        for conn in s.source.connectors:
+            # the topics a connector writes are the topics the engine objects read
+            assert props[conn.name].topics == tuple(cdc_topic(s, t) for t in conn.tables)
             for t in conn.tables:
-                assert src.topic_for(s, t) == cdc_topic(s, t)
-    assert isinstance(source_for(spec), ConfluentOracleSource)
-    assert isinstance(source_for(debezium_spec), DebeziumOracleSource)
+                assert tables[t].topic == cdc_topic(s, t) and tables[t].captured
+    assert isinstance(flavor_of(spec.source), ConfluentOracleSource)
+    assert isinstance(flavor_of(debezium_spec.source), DebeziumOracleSource)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -524,20 +573,41 @@ def test_both_flavors_feed_the_same_ksql_objects(spec, debezium_spec):
 # ---------------------------------------------------------------------------------------------
 
 
-def test_secrets_markers_render_and_redaction(spec):
-    cfg = source_connector_configs(spec)["userdata_avro"]
-    assert sensitive_keys(cfg) == {"oracle.password", "confluent.license"}
-    with pytest.raises(MissingSecret) as e:
-        render_connector_config(cfg, {})
-    assert "userdata_avro: oracle.password needs environment variable ORACLE_PASSWORD" in str(e.value)
-    rendered = render_connector_config(cfg, {"ORACLE_PASSWORD": "s3cret-pw", "CONFLUENT_LICENSE": "LICENSE-KEY"})
-    shown = redacted_config(rendered)
-    assert shown["oracle.password"] == shown["confluent.license"] == "********"
-    assert "s3cret-pw" not in json.dumps(shown) and "LICENSE-KEY" not in json.dumps(shown)
-    assert redacted_config(cfg)["oracle.password"] == "<secret:ORACLE_PASSWORD>"  # a name, not a secret
+SECRET_ENV = {"ORACLE_PASSWORD": "s3cret-pw", "CONFLUENT_LICENSE": "LICENSE-KEY", "REDIS_PASSWORD": "redis-s3cret"}
+
+
+def test_connector_configs_hold_env_placeholders_never_secret_values(spec):
+    props = connector_props(spec)
+    src = props["userdata_avro"]
+    assert src.secret_keys == {"oracle.password", "confluent.license"}
+    assert src.secret_env == {"ORACLE_PASSWORD", "CONFLUENT_LICENSE"}
+    assert src.config["oracle.password"] == "${env:ORACLE_PASSWORD}"
+    assert src.config["confluent.license"] == "${env:CONFLUENT_LICENSE}"
+    sink = props["redis-sink-json"]
+    assert sink.secret_keys == {"redis.password"} and sink.config["redis.password"] == "${env:REDIS_PASSWORD}"
+    # every sensitive key of every connector is a placeholder (nothing else could be a value)
+    for p in props.values():
+        for k, v in p.config.items():
+            if "password" in k or "license" in k:
+                assert k in p.secret_keys and re.fullmatch(r"\$\{env:[A-Z_][A-Z0-9_]*\}", v), (p.name, k, v)
+    # shown redacted anyway; the plain keys stay readable
+    shown = redact_mapping(src.config)
+    assert shown["oracle.password"] == shown["confluent.license"] == REDACTED
     assert shown["oracle.username"] == "C##MYUSER"
-    for node in lineage(spec).nodes:
-        assert "s3cret" not in json.dumps(node.metadata, default=str)
+
+
+def test_configs_are_the_same_with_or_without_secrets_in_the_environment(monkeypatch, spec):
+    for var in SECRET_ENV:
+        monkeypatch.delenv(var, raising=False)
+    without = {n.key: (dict(n.desired.config), n.metadata, n.code_version) for n in lineage(spec).by_system("connect")}
+    for var, value in SECRET_ENV.items():
+        monkeypatch.setenv(var, value)
+    with_secrets = load_spec(DEFAULT, env={**NO_ENV, **SECRET_ENV})
+    g = lineage(with_secrets)
+    assert {n.key: (dict(n.desired.config), n.metadata, n.code_version) for n in g.by_system("connect")} == without
+    blob = json.dumps([(n.metadata, repr(n.desired)) for n in g.nodes], default=str)
+    for value in SECRET_ENV.values():
+        assert value not in blob
 
 
 # ---------------------------------------------------------------------------------------------
@@ -582,8 +652,8 @@ def test_ksql_statements(spec):
         assert s.statement.startswith(f"CREATE {s.kind.upper()} IF NOT EXISTS {s.name}")
         assert s.statement.endswith(";") and s.statement.count(";") == 1
         assert "--" not in s.statement and "/*" not in s.statement
-    assert ksql_properties(spec) == {"auto.offset.reset": "earliest"}
-    cols = derive.object_columns(spec, "USER_AGGREGATE_EVENTS")
+    assert KsqlCompiler(spec).properties() == {"auto.offset.reset": "earliest"}
+    cols = KsqlCompiler(spec).object_columns("USER_AGGREGATE_EVENTS")
     assert [(c.name, c.type, c.key) for c in cols] == [
         ("NAME", "STRING", True),
         ("USER_NAME", "STRING", False),
@@ -591,8 +661,12 @@ def test_ksql_statements(spec):
         ("WINDOW_START", "BIGINT", False),
         ("WINDOW_END", "BIGINT", False),
     ]
-    assert derive.window_ms(spec, "USER_AGGREGATE_EVENTS") == (60_000, 60_000)
-    assert isinstance(derive.engine_for(spec), (KsqlDbEngine, StreamEngine))
+    agg = aggregate(spec, "USER_AGGREGATE_EVENTS")
+    assert (agg.window_ms, agg.grace_ms) == (60_000, 60_000)
+    assert (agg.source_table, agg.group_by, agg.event_time) == ("POC_CLICKSTREAM", "NAME", "EVENTTIMESTAMP")
+    assert (agg.name_field, agg.count_field, agg.window_start_field, agg.window_end_field, agg.value_format) == (
+        "USER_NAME", "EVENT_COUNT", "WINDOW_START", "WINDOW_END", "AVRO")
+    assert isinstance(registry.engine_of(spec), KsqlDbPlugin)
 
 
 def test_json_format_statements():
@@ -624,18 +698,19 @@ def test_redis_sink_config_and_keys(spec):
     assert c["transforms.valueToKey.fields"] == "USER_NAME"
     assert c["transforms.extractKey.type"] == "org.apache.kafka.connect.transforms.ExtractField$Key"
     assert c["transforms.extractKey.field"] == "USER_NAME"
-    assert c["redis.password"] == "<secret:REDIS_PASSWORD?>"  # compose's requirepass; never a value in the config
+    assert c["redis.password"] == "${env:REDIS_PASSWORD}"  # compose's requirepass; never a value in the config
     assert set(c) - set(seed) == {"name", "redis.password", "transforms", "transforms.valueToKey.type", "transforms.valueToKey.fields",
                                   "transforms.extractKey.type", "transforms.extractKey.field"}
-    assert redis_key(spec, "redis-sink-json", "jdoe") == "USER_AGGREGATE_EVENTS:jdoe"
-    assert redis_key_pattern(spec, "redis-sink-json") == "USER_AGGREGATE_EVENTS:*"
+    keys = redis_keys(spec, "redis-sink-json")
+    assert keys.shape.key_prefix + "jdoe" == "USER_AGGREGATE_EVENTS:jdoe"
+    assert lineage(spec).node(("redis", "USER_AGGREGATE_EVENTS")).metadata["key_pattern"] == "USER_AGGREGATE_EVENTS:*"
     # jwick and jcena (checked by the seed) have no clicks, so no key
-    assert expected_redis_keys(spec) == [
+    assert list(keys.expected_keys) == [
         "USER_AGGREGATE_EVENTS:jdoe",
         "USER_AGGREGATE_EVENTS:rsmith",
         "USER_AGGREGATE_EVENTS:amary",
     ]
-    assert required_plugins(spec) == sorted(
+    assert sorted({c for p in connector_props(spec).values() for c in p.plugin_classes}) == sorted(
         {
             "io.confluent.connect.oracle.cdc.OracleCdcSourceConnector",
             "com.redis.kafka.connect.RedisSinkConnector",
@@ -646,6 +721,13 @@ def test_redis_sink_config_and_keys(spec):
             "org.apache.kafka.connect.transforms.ExtractField$Key",
         }
     )
+
+
+def test_redis_password_only_when_the_sink_names_its_env():
+    doc = _doc()
+    del doc["sinks"][0]["password_env"]
+    c = sink_connector_configs(parse_spec(yaml.safe_dump(doc), "nopw.yaml"))["redis-sink-json"]
+    assert "redis.password" not in c and not any("${env:" in v for v in c.values())
 
 
 def test_redis_sink_json_value_converter():
@@ -715,8 +797,8 @@ def test_spec_hash_is_stable_and_sensitive(spec):
 
 
 def test_three_tables_spec(three):
-    assert [t.name for t in three.oracle.tables] == ["POC_USERDATA", "POC_CLICKSTREAM", "POC_PURCHASES"]
-    assert three.oracle.tables[2].demo_rows[1]["PURCHASEDAT"] == dt.datetime(2024, 5, 1, 10, 0)
+    assert [t.name for t in three.source.tables] == ["POC_USERDATA", "POC_CLICKSTREAM", "POC_PURCHASES"]
+    assert three.source.tables[2].demo_rows[1]["PURCHASEDAT"] == dt.datetime(2024, 5, 1, 10, 0)
     assert table_select_grants(three)[-1] == ("SELECT", "C##MYUSER.POC_PURCHASES", "C##CDC_PRIVS")
     assert cdc_topic(three, "POC_PURCHASES") == "ORCLCDB.C__MYUSER.POC_PURCHASES"
     names = [s.name for s in ksql_statements(three)]
@@ -730,9 +812,11 @@ def test_three_tables_spec(three):
     sinks = sink_connector_configs(three)
     assert sinks["redis-sink-purchases"]["topics"] == "purchases-per-user"
     assert sinks["redis-sink-purchases"]["transforms.extractKey.field"] == "BUYER"
-    assert redis_key(three, "redis-sink-purchases", "jdoe") == "purchases-per-user:jdoe"
-    assert expected_redis_keys(three, "redis-sink-purchases") == ["purchases-per-user:jdoe", "purchases-per-user:rsmith"]
-    assert derive.window_ms(three, "PURCHASES_PER_USER") == (300_000, 30_000)
+    purchases = redis_keys(three, "redis-sink-purchases")
+    assert purchases.shape.key_prefix + "jdoe" == "purchases-per-user:jdoe"
+    assert list(purchases.expected_keys) == ["purchases-per-user:jdoe", "purchases-per-user:rsmith"]
+    agg = aggregate(three, "PURCHASES_PER_USER")
+    assert (agg.window_ms, agg.grace_ms) == (300_000, 30_000) and purchases.shape.window_ms == 300_000
     g = lineage(three)
     assert (("kafka", "purchases-per-user"), ("connect", "redis-sink-purchases")) in g.edges
     assert (("oracle", "table", "POC_PURCHASES"), ("connect", "oracle-cdc-purchases")) in g.edges
@@ -779,65 +863,65 @@ def _del(path: str):
 
 
 def _append_table_copy(d):
-    d["oracle"]["tables"].append(copy.deepcopy(d["oracle"]["tables"][0]))
+    d["source"]["tables"].append(copy.deepcopy(d["source"]["tables"][0]))
 
 
 BAD_CASES = [
     # (id, mutation, expected field path, expected reason fragment)
-    ("semicolon-ksql-name", _set("ksqldb.objects[2].name", "USER;DROP"), "ksqldb.objects[2].name",
+    ("semicolon-ksql-name", _set("engine.objects[2].name", "USER;DROP"), "engine.objects[2].name",
      "'USER;DROP' is not a valid ksqlDB identifier (letters, digits, _; must start with a letter)"),
-    ("semicolon-oracle-table", _set("oracle.tables[0].name", "POC;DROP"), "oracle.tables[0].name",
+    ("semicolon-oracle-table", _set("source.tables[0].name", "POC;DROP"), "source.tables[0].name",
      "is not a valid Oracle identifier"),
-    ("quote-in-column", _set("oracle.tables[1].columns[2].name", "NAME'"), "oracle.tables[1].columns[2].name",
+    ("quote-in-column", _set("source.tables[1].columns[2].name", "NAME'"), "source.tables[1].columns[2].name",
      "\"NAME'\" is not a valid Oracle identifier"),
-    ("comment-in-privilege", _set("oracle.role.system_privileges[0]", "ALTER SESSION --"), "oracle.role.system_privileges[0]",
+    ("comment-in-privilege", _set("source.role.system_privileges[0]", "ALTER SESSION --"), "source.role.system_privileges[0]",
      "is not a valid Oracle system privilege"),
-    ("comment-in-ksql-type", _set("ksqldb.objects[1].columns[0].type", "STRING -- x"), "ksqldb.objects[1].columns[0].type",
+    ("comment-in-ksql-type", _set("engine.objects[1].columns[0].type", "STRING -- x"), "engine.objects[1].columns[0].type",
      "is not an allowed ksqlDB column type"),
-    ("unknown-key", _set("ksqldb.objects[0].colums", []), "ksqldb.objects[0].colums", "unknown key 'colums' (allowed: name, kind"),
-    ("missing-field", _del("oracle.user.name"), "oracle.user.name", "required field is missing"),
-    ("bad-oracle-type", _set("oracle.tables[0].columns[1].type", "VARCHAR2(50); DROP TABLE X"), "oracle.tables[0].columns[1].type",
+    ("unknown-key", _set("engine.objects[0].colums", []), "engine.objects[0].colums", "unknown key 'colums' (allowed: name, kind"),
+    ("missing-field", _del("source.user.name"), "source.user.name", "required field is missing"),
+    ("bad-oracle-type", _set("source.tables[0].columns[1].type", "VARCHAR2(50); DROP TABLE X"), "source.tables[0].columns[1].type",
      "is not an allowed Oracle column type"),
-    ("bad-ksql-type-for-column", _set("ksqldb.objects[1].columns[6].type", "BOOLEAN"), "ksqldb.objects[1].columns[6].type",
-     "BOOLEAN does not fit Oracle column POC_CLICKSTREAM.EVENTTIMESTAMP TIMESTAMP"),
-    ("duplicate-table", _append_table_copy, "oracle.tables[2].name", "duplicate table 'POC_USERDATA' (also at oracle.tables[0].name)"),
-    ("unknown-table-in-connector", _set("connectors.sources[0].tables", ["POC_USERS"]), "connectors.sources[0].tables[0]",
+    ("bad-ksql-type-for-column", _set("engine.objects[1].columns[6].type", "BOOLEAN"), "engine.objects[1].columns[6].type",
+     "BOOLEAN does not fit source column POC_CLICKSTREAM.EVENTTIMESTAMP TIMESTAMP"),
+    ("duplicate-table", _append_table_copy, "source.tables[2].name", "duplicate table 'POC_USERDATA' (also at source.tables[0].name)"),
+    ("unknown-table-in-connector", _set("source.connectors[0].tables", ["POC_USERS"]), "source.connectors[0].tables[0]",
      "unknown table 'POC_USERS'"),
-    ("unknown-table-in-ksql", _set("ksqldb.objects[0].source.table", "POC_NOPE"), "ksqldb.objects[0].source.table",
+    ("unknown-table-in-ksql", _set("engine.objects[0].source.table", "POC_NOPE"), "engine.objects[0].source.table",
      "unknown table 'POC_NOPE'"),
-    ("aggregate-from-unknown-stream", _set("ksqldb.objects[2].aggregate.from", "CLICKS"), "ksqldb.objects[2].aggregate.from",
+    ("aggregate-from-unknown-stream", _set("engine.objects[2].aggregate.from", "CLICKS"), "engine.objects[2].aggregate.from",
      "unknown ksqlDB object 'CLICKS'"),
-    ("aggregate-from-table", _set("ksqldb.objects[2].aggregate.from", "POC_USERDATA_STREAM"), "ksqldb.objects[2].aggregate.from",
+    ("aggregate-from-table", _set("engine.objects[2].aggregate.from", "POC_USERDATA_STREAM"), "engine.objects[2].aggregate.from",
      "a windowed aggregate reads a stream"),
     ("wrong-flavor", _set("source.flavor", "striim"), "source.flavor", "'striim' is not allowed: input should be 'confluent' or 'debezium'"),
-    ("negative-window", _set("ksqldb.objects[2].aggregate.window.size", "-1 MINUTE"), "ksqldb.objects[2].aggregate.window.size",
+    ("negative-window", _set("engine.objects[2].aggregate.window.size", "-1 MINUTE"), "engine.objects[2].aggregate.window.size",
      "is not a valid duration"),
-    ("zero-window", _set("ksqldb.objects[2].aggregate.window.size", "0 MINUTES"), "ksqldb.objects[2].aggregate.window.size",
+    ("zero-window", _set("engine.objects[2].aggregate.window.size", "0 MINUTES"), "engine.objects[2].aggregate.window.size",
      "must be a positive duration"),
     ("sink-reads-nothing", _set("sinks[0].object", "USER_TOTALS"), "sinks[0].object",
-     "unknown ksqlDB object 'USER_TOTALS': nothing produces the topic it would read"),
+     "'USER_TOTALS' is not an aggregate of the engine (aggregates: USER_AGGREGATE_EVENTS): nothing produces the topic it would read"),
     ("sink-reads-non-aggregate", _set("sinks[0].object", "POC_CLICKSTREAM_STREAM"), "sinks[0].object", "is not an aggregate"),
-    ("table-not-captured", _set("connectors.sources", [{"name": "userdata_avro", "tables": ["POC_USERDATA"]}]),
-     "oracle.tables[1].capture", "no connectors.sources entry includes it"),
-    ("ksql-reads-uncaptured", lambda d: (_set("oracle.tables[1].capture", False)(d), _set("connectors.sources", [{"name": "u", "tables": ["POC_USERDATA"]}])(d)),
-     "ksqldb.objects[1].source.table", "its CDC topic is never produced"),
-    ("reserved-oracle-word", _set("oracle.tables[0].columns[1].name", "USER"), "oracle.tables[0].columns[1].name", "Oracle reserved word"),
-    ("reserved-ksql-word", _set("ksqldb.objects[0].name", "SELECT"), "ksqldb.objects[0].name", "ksqlDB reserved word"),
-    ("lower-case-identifier", _set("oracle.tables[0].name", "poc_userdata"), "oracle.tables[0].name", "must be upper case"),
-    ("timestamp-not-a-column", _set("ksqldb.objects[1].timestamp", "CREATED"), "ksqldb.objects[1].timestamp", "not one of the object's columns"),
-    ("value-key-equals-group-by", _set("ksqldb.objects[2].aggregate.value_key_column", "NAME"),
-     "ksqldb.objects[2].aggregate.value_key_column", "already used by group_by"),
-    ("duplicate-primary-key-row", _set("oracle.tables[0].demo_rows[0].ID", "101"), "oracle.tables[0].demo_rows[0]",
+    ("table-not-captured", _set("source.connectors", [{"name": "userdata_avro", "tables": ["POC_USERDATA"]}]),
+     "source.tables[1].capture", "no source.connectors entry includes it"),
+    ("ksql-reads-uncaptured", lambda d: (_set("source.tables[1].capture", False)(d), _set("source.connectors", [{"name": "u", "tables": ["POC_USERDATA"]}])(d)),
+     "engine.objects[1].source.table", "its CDC topic is never produced"),
+    ("reserved-oracle-word", _set("source.tables[0].columns[1].name", "USER"), "source.tables[0].columns[1].name", "Oracle reserved word"),
+    ("reserved-ksql-word", _set("engine.objects[0].name", "SELECT"), "engine.objects[0].name", "ksqlDB reserved word"),
+    ("lower-case-identifier", _set("source.tables[0].name", "poc_userdata"), "source.tables[0].name", "must be upper case"),
+    ("timestamp-not-a-column", _set("engine.objects[1].timestamp", "CREATED"), "engine.objects[1].timestamp", "not one of the object's columns"),
+    ("value-key-equals-group-by", _set("engine.objects[2].aggregate.value_key_column", "NAME"),
+     "engine.objects[2].aggregate.value_key_column", "already used by group_by"),
+    ("duplicate-primary-key-row", _set("source.tables[0].demo_rows[0].ID", "101"), "source.tables[0].demo_rows[0]",
      "duplicate primary key '101'"),
-    ("row-unknown-column", _set("oracle.tables[0].initial_rows[0].EMAIL", "x@y"), "oracle.tables[0].initial_rows[0].EMAIL",
+    ("row-unknown-column", _set("source.tables[0].initial_rows[0].EMAIL", "x@y"), "source.tables[0].initial_rows[0].EMAIL",
      "table POC_USERDATA has no column 'EMAIL'"),
-    ("row-value-too-long", _set("oracle.tables[0].initial_rows[0].NAME", "x" * 51), "oracle.tables[0].initial_rows[0].NAME",
+    ("row-value-too-long", _set("source.tables[0].initial_rows[0].NAME", "x" * 51), "source.tables[0].initial_rows[0].NAME",
      "longer than VARCHAR2(50) allows"),
-    ("bad-port-type", _set("endpoints.oracle_port", "fifteen"), "endpoints.oracle_port", "'fifteen'"),
+    ("bad-port-type", _set("source.port", "fifteen"), "source.port", "'fifteen'"),
     ("duplicate-connector", _set("sinks[0].name", "userdata_avro"), "sinks[0].name", "duplicate connector name 'userdata_avro'"),
-    ("avro-without-registry", lambda d: (_set("source.format", "json")(d), _set("ksqldb.objects[2].value_format", "AVRO")(d)),
-     "ksqldb.objects[2].value_format", "AVRO needs Schema Registry"),
-    ("table-key-not-pk", _set("ksqldb.objects[0].columns[0].key", False), "ksqldb.objects[0].columns", "needs its primary key column"),
+    ("avro-without-registry", lambda d: (_set("source.format", "json")(d), _set("engine.objects[2].value_format", "AVRO")(d)),
+     "engine.objects[2].value_format", "AVRO needs Schema Registry"),
+    ("table-key-not-pk", _set("engine.objects[0].columns[0].key", False), "engine.objects[0].columns", "needs its primary key column"),
 ]
 
 
@@ -858,16 +942,16 @@ def test_invalid_spec_is_rejected_with_file_path_and_reason(tmp_path, case_id, m
 
 def test_the_message_format_of_the_issue(tmp_path):
     doc = _doc()
-    doc["ksqldb"]["objects"][2]["name"] = "USER;DROP"
+    doc["engine"]["objects"][2]["name"] = "USER;DROP"
     f = tmp_path / "pipeline.yaml"
     f.write_text(yaml.safe_dump(doc, sort_keys=False))
     with pytest.raises(SpecError) as e:
         load_spec(f, env=NO_ENV)
     assert str(e.value).splitlines()[0] == (
-        f"{f}: ksqldb.objects[2].name: 'USER;DROP' is not a valid ksqlDB identifier "
+        f"{f}: engine.objects[2].name: 'USER;DROP' is not a valid ksqlDB identifier "
         "(letters, digits, _; must start with a letter)"
     )
-    assert e.value.problems[0] == ("ksqldb.objects[2].name", e.value.problems[0][1])
+    assert e.value.problems[0] == ("engine.objects[2].name", e.value.problems[0][1])
 
 
 def test_yaml_syntax_error_reports_the_line(tmp_path):
@@ -893,21 +977,23 @@ def test_non_mapping_and_empty_files():
         parse_spec("- a\n- b\n", "x.yaml")
     with pytest.raises(SpecError) as e:
         parse_spec("", "empty.yaml")
-    assert "empty.yaml: oracle: required field is missing" in str(e.value)
+    assert "empty.yaml: source: required field is missing" in str(e.value)
+    assert "empty.yaml: engine: required field is missing" in str(e.value)
 
 
 def test_all_problems_are_reported_at_once(tmp_path):
     doc = _doc()
-    doc["oracle"]["tables"][0]["name"] = "A B"
-    doc["ksqldb"]["objects"][0]["kind"] = "view"
+    doc["source"]["tables"][0]["name"] = "A B"
+    doc["engine"]["objects"][0]["kind"] = "view"
     with pytest.raises(SpecError) as e:
         parse_spec(yaml.safe_dump(doc), "two.yaml")
     paths = [p for p, _ in e.value.problems]
-    assert "oracle.tables[0].name" in paths and "ksqldb.objects[0].kind" in paths
+    assert "source.tables[0].name" in paths and "engine.objects[0].kind" in paths
 
 
 def test_identifiers_cannot_smuggle_sql():
-    from pipeline_defs.spec import _ksql_ident, _oracle_ident
+    from pipeline_defs.systems.ksqldb.spec import _ksql_ident
+    from pipeline_defs.systems.oracle.names import _oracle_ident
 
     for bad in ("A;B", "A'B", 'A"B', "A--B", "A B", "A/*B", "1ABC", "", "A\nB", "A`B"):
         with pytest.raises(ValueError):
@@ -917,3 +1003,22 @@ def test_identifiers_cannot_smuggle_sql():
     assert _oracle_ident("C##CDC_PRIVS") == "C##CDC_PRIVS"
     with pytest.raises(ValueError, match="128 bytes"):
         _oracle_ident("A" * 129)
+
+
+@pytest.mark.parametrize("section,known", [("source", "'oracle'"), ("engine", "'ksqldb'"), ("sinks[0]", "'redis'")])
+def test_unknown_kind_names_the_known_kinds(section, known):
+    doc = _doc()
+    target = doc["sinks"][0] if section == "sinks[0]" else doc[section]
+    target["kind"] = "nope"
+    with pytest.raises(SpecError) as e:
+        parse_spec(yaml.safe_dump(doc), "kind.yaml")
+    assert e.value.problems == [(f"{section}.kind", f"'nope' is not a known kind (known: {known})")]
+    assert str(e.value) == f"kind.yaml: {section}.kind: 'nope' is not a known kind (known: {known})"
+
+
+def test_missing_kind_is_reported_at_the_kind_field():
+    doc = _doc()
+    del doc["source"]["kind"]
+    with pytest.raises(SpecError) as e:
+        parse_spec(yaml.safe_dump(doc), "nokind.yaml")
+    assert [p for p, _ in e.value.problems] == ["source.kind"] and "required field is missing" in e.value.problems[0][1]
