@@ -896,26 +896,26 @@ def test_oracle_init_sql_turns_on_what_the_asset_checks_verify(raw_compose):
 
 
 def test_oracle_asset_checks_pass_on_what_the_init_sql_sets():
-    """The Oracle asset checks (pipeline_defs/oracle_sql.py) read V$DATABASE with one probe; the init SQL ends with
-    that probe verbatim, and the checks pass on the row the init SQL produces (and fail without its statements)."""
+    """The Oracle asset checks (pipeline_defs/systems/oracle/catalog.py) read V$DATABASE with one probe; the init SQL
+    ends with that probe verbatim, and the checks pass on the row the init SQL produces (and fail without its statements)."""
     from types import SimpleNamespace
 
-    from pipeline_defs import oracle_sql as q
+    from pipeline_defs.systems.oracle import catalog as q
 
     sql = _init_sql()
-    code = (ROOT / "pipeline_defs" / "oracle_sql.py").read_text()
-    probes = {
-        _normalize_sql(m) for m in re.findall(r"SELECT [^\"']*?FROM V\$DATABASE", code) if all(c in m for c in ORACLE_CHECK_COLUMNS[:2])
-    }
-    assert probes, "no V$DATABASE probe with LOG_MODE and SUPPLEMENTAL_LOG_DATA_MIN in pipeline_defs/oracle_sql.py"
+    spec = SimpleNamespace(
+        role=SimpleNamespace(name="C##CDC_PRIVS"),
+        user=SimpleNamespace(name="C##MYUSER"),
+        tables=[SimpleNamespace(name="POC_USERDATA"), SimpleNamespace(name="POC_CLICKSTREAM")],
+    )
+    # the probe the checks really run (catalog_probes), not a text search of the module
+    probes = {_normalize_sql(p.sql) for p in q.catalog_probes(spec) if "V$DATABASE" in p.sql.upper()}
+    assert len(probes) == 1, probes
+    assert all(c in probe for probe in probes for c in ORACLE_CHECK_COLUMNS)
     statements = _sql_statements(sql)
     for probe in probes:
         assert probe in statements, f"compose/oracle/init does not end with the checks' probe `{probe}`"
 
-    spec = SimpleNamespace(
-        user=SimpleNamespace(name="C##MYUSER"),
-        tables=[SimpleNamespace(name="POC_USERDATA"), SimpleNamespace(name="POC_CLICKSTREAM")],
-    )
     state = q.parse_catalog({"database": [_database_row_after(statements)]})
     assert q.check_archivelog(state)[0], q.check_archivelog(state)
     assert q.check_supplemental_logging(spec, state)[0], q.check_supplemental_logging(spec, state)
