@@ -24,9 +24,9 @@ from _common import stack_env, table
 
 import dagster as dg
 
-from pipeline_defs.derive import lineage
-from pipeline_defs.healing import HealthPolicy
-from pipeline_defs.sensors import build_connector_health_sensor
+from pipeline_defs.lineage import build_lineage
+from pipeline_defs.systems.connect.health import build_connector_health_sensor
+from pipeline_defs.systems.connect.healing import HealthPolicy
 from tests.doubles.connect_plugins_fixture import prepare_connect_plugin_doubles
 from tests.integration.pipeline_env import (JDOE_KEY as KEY, SINK, CountingConnect, break_sink, ksql_writes,
                                             materializations, pipeline_env, run, wait_state)
@@ -47,7 +47,7 @@ def wait(ctx, want: str, timeout: float = 90.0) -> float:
 
 
 def heal_once(ctx, interval: float) -> float:
-    sensor = build_connector_health_sensor(ctx.spec, lineage(ctx.spec), policy=HealthPolicy(interval_seconds=int(interval)))
+    sensor = build_connector_health_sensor(build_lineage(ctx.spec), policy=HealthPolicy(interval_seconds=int(interval)))
     break_sink(ctx)
     t_fail = time.monotonic()
     ctx.redis.r.delete(KEY)  # the cause clears

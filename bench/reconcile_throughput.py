@@ -15,7 +15,7 @@ import time
 
 from _common import stack_env, table
 
-from pipeline_defs.reconcile import AggregateShape, reconcile
+from pipeline_defs.systems.redis.compare import AggregateShape, compare_with_source
 from resources.redis_json import RedisResource
 
 PREFIX = "BENCH_AGG:"
@@ -24,7 +24,7 @@ T0 = 1_795_000_000_000 - (1_795_000_000_000 % W)
 
 
 def load(client, n: int) -> dict[tuple[str, int], int]:
-    """N documents in Redis and the expected counts per (NAME, window), as Oracle's GROUP BY gives them."""
+    """N documents in Redis and the expected counts per (NAME, window), as the source's GROUP BY gives them."""
     client.delete_prefix(PREFIX)
     docs, expected = {}, {}
     for i in range(n):
@@ -39,7 +39,7 @@ def load(client, n: int) -> dict[tuple[str, int], int]:
 def ours(client, expected, shape) -> float:
     t0 = time.perf_counter()
     docs = client.read_prefix(PREFIX)
-    report = reconcile(docs, None, shape, oracle_counts=expected)
+    report = compare_with_source(docs, None, shape, source_counts=expected)
     elapsed = time.perf_counter() - t0
     assert report.passed and report.keys_checked == len(docs), report.mismatches[:3]
     return elapsed
@@ -79,7 +79,7 @@ def main() -> None:
         rows.append([f"{n:,}", f"{ours_rate:,.0f}", f"{rb:,.0f}", f"{n / t_naive:,.0f}",
                      f"{ours_rate / rb:.2f}", f"{t_naive / t_ours:.1f}"])
         client.delete_prefix(PREFIX)
-    table("Reconciliation throughput (docs/s; ours = SCAN + JSON.MGET + reconcile)",
+    table("Reconciliation throughput (docs/s; ours = SCAN + JSON.MGET + compare_with_source)",
           ["N", "ours", "redis-benchmark -P100", "naive loop", "ours/redis-benchmark", "ours vs naive (x)"], rows)
     print("naive loop above 20,000 keys is extrapolated from 20,000 (it is linear: one round trip per key)")
 

@@ -54,6 +54,13 @@ from tests.doubles.connect_plugins.redo import RedoLog
 REPO = Path(__file__).resolve().parents[2]
 STACK_SCRIPT = REPO / "scripts" / "stack.py"
 
+# What the stack's Connect worker resolves the spec's secret placeholders to (its env config provider reads
+# its own environment): connector configs say ${env:ORACLE_PASSWORD} / ${env:CONFLUENT_LICENSE} /
+# ${env:REDIS_PASSWORD}, never values. Test values: the doubles do not check the Oracle password, a blank
+# licence is the trial, and the local Redis has no password. Every stack start this session makes gets
+# them, and a worker running without them is restarted (stale_worker_reasons).
+WORKER_SECRET_ENV = {"ORACLE_PASSWORD": "Cdc-User-Pw-1", "CONFLUENT_LICENSE": "", "REDIS_PASSWORD": ""}
+
 REDIS_SINK_CLASS = "com.redis.kafka.connect.RedisSinkConnector"
 ORACLE_CDC_CLASS = "io.confluent.connect.oracle.cdc.OracleCdcSourceConnector"
 
@@ -79,9 +86,14 @@ def _stack_module() -> ModuleType:
     return mod
 
 
+def worker_env() -> dict[str, str]:
+    """The environment to run scripts/stack.py with: it hands its own environment to the Connect worker."""
+    return {**os.environ, **WORKER_SECRET_ENV}
+
+
 def _run_stack(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, str(STACK_SCRIPT), *args], capture_output=True, text=True,
-                          env=dict(os.environ))
+                          env=worker_env())
 
 
 def _listed_plugins(connect_url: str) -> dict[str, str]:
@@ -110,6 +122,12 @@ def stale_worker_reasons(stack: ModuleType, oracle_dir: Path, jars: list[Path]) 
         env_dir = f"<unreadable: {e}>"
     if env_dir is None or Path(env_dir).resolve() != oracle_dir.resolve():
         reasons.append(f"{ORACLE_DIR_ENV}={env_dir!r}, wanted {str(oracle_dir)!r}")
+    try:
+        worker = proc.environ()
+        # names only: the values are secrets in any other setting
+        reasons += [f"{k} not set as this session needs it" for k, v in WORKER_SECRET_ENV.items() if worker.get(k) != v]
+    except psutil.Error as e:
+        reasons.append(f"worker environment unreadable: {e}")
     started = proc.create_time()
     for jar in jars:
         if jar.stat().st_mtime > started:

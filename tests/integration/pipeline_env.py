@@ -17,14 +17,14 @@ import dagster as dg
 import pytest
 import yaml
 
-from pipeline_defs import oracle_sql
 from pipeline_defs.definitions import build_definitions
 from pipeline_defs.spec import default_spec_path, parse_spec
+from pipeline_defs.systems.oracle.catalog import insert_statement
 from resources.connect import KafkaConnectResource, connector_health
 from resources.kafka import KafkaResource
 from resources.ksqldb import KsqlDbResource
 from resources.redis_json import RedisResource
-from resources.schema_registry import SchemaRegistryResource
+from tests.doubles.connect_plugins_fixture import WORKER_SECRET_ENV
 
 SPEC_CONNECTORS = ("userdata_avro", "clickstream_avro", "redis-sink-json")
 
@@ -48,6 +48,9 @@ class CountingConnect(KafkaConnectResource):
 def _spec_text(database: str, **edits) -> str:
     doc = yaml.safe_load(default_spec_path().read_text())
     doc["source"]["database"] = database
+    # the local stack's Redis has no requirepass (compose's has): no redis.password in the sink config
+    for sink in doc["sinks"]:
+        sink.pop("password_env", None)
     for path, value in edits.items():
         node = doc
         *head, last = path.split(".")
@@ -67,7 +70,8 @@ def pipeline_env(stack, connect_plugin_doubles, tmp_path_factory):
         "CDC_FORMAT": "json",  # no Schema Registry here
         "CDC_CONNECT_BOOTSTRAP_SERVERS": stack["KAFKA_BOOTSTRAP_SERVERS"],
         "CDC_CONNECT_REDIS_URI": stack["REDIS_URL"].rsplit("/", 1)[0],
-        "ORACLE_PASSWORD": "Cdc-User-Pw-1",
+        # the CDC user's password: the same value the Connect worker resolves ${env:ORACLE_PASSWORD} to
+        "ORACLE_PASSWORD": WORKER_SECRET_ENV["ORACLE_PASSWORD"],
     }
     mp = pytest.MonkeyPatch()
     for k, v in env_overrides.items():
@@ -101,7 +105,6 @@ def pipeline_env(stack, connect_plugin_doubles, tmp_path_factory):
         "kafka": KafkaResource(bootstrap_servers=stack["KAFKA_BOOTSTRAP_SERVERS"]),
         "ksqldb": KsqlDbResource(url=ksql.url),
         "redis": RedisResource(url=stack["REDIS_URL"]),
-        "schema_registry": SchemaRegistryResource(url="http://127.0.0.1:1"),
     }
     instance = dg.DagsterInstance.ephemeral()
     ctx = type("E2E", (), {})()
@@ -164,11 +167,11 @@ def wait_state(ctx, name: str, want: str, timeout: float = 40.0) -> dict:
 
 def insert_click(ctx, name: str = "jdoe") -> None:
     """One more clickstream row through the Oracle double (its redo feeds the CDC source)."""
-    table = ctx.spec.oracle.table("POC_CLICKSTREAM")
+    table = ctx.spec.source.table("POC_CLICKSTREAM")
     row = {"EVENTID": f"t-{time.time_ns()}", "ID": "101", "NAME": name, "SESSIONID": "s", "EVENTTYPE": "click",
            "PAGEURL": "https://example.com/x", "EVENTTIMESTAMP": "CURRENT_TIMESTAMP"}
     with ctx.resources["oracle"].admin_client() as admin:
-        admin.apply([oracle_sql.insert_statement(ctx.spec.oracle.user.name, table, row)])
+        admin.apply([insert_statement(ctx.spec.source.user.name, table, row)])
 
 
 def break_sink(ctx) -> dict:

@@ -7,9 +7,11 @@ import time
 
 import pytest
 
-from pipeline_defs import derive
+from pipeline_defs.core.nodes import asset_key_component
 from pipeline_defs.definitions import build_definitions
+from pipeline_defs.lineage import build_lineage
 from pipeline_defs.spec import parse_spec
+from pipeline_defs.systems.oracle.connectors import topic_for
 from tests.integration.pipeline_env import CountingConnect, _spec_text, checks, ksql_writes, materializations, pipeline_env, run
 
 pytestmark = pytest.mark.integration
@@ -24,16 +26,16 @@ def test_1_provisioning_from_empty_creates_everything(e2e):
     result = run(e2e, "provision_pipeline")
     mats = materializations(result)
     assert result.success, [str(ev.event_specific_data) for ev in result.all_events if ev.is_failure]
-    assert len(mats) == len(derive.lineage(e2e.spec).nodes)
+    assert len(mats) == len(build_lineage(e2e.spec).nodes)
     for key in ("oracle/role/C__CDC_PRIVS", "oracle/user/C__MYUSER", "oracle/table/POC_CLICKSTREAM",
                 "connect/clickstream_avro", "connect/redis-sink-json", "ksqldb/USER_AGGREGATE_EVENTS"):
         assert mats[key]["action"] == "created", (key, mats[key])
     assert mats["connect/clickstream_avro"]["state"] == "RUNNING"
     assert mats["connect/redis-sink-json"]["state"] == "RUNNING"
     assert mats["ksqldb/USER_AGGREGATE_EVENTS"]["query_state"] == "RUNNING"
-    topic = derive.cdc_topic(e2e.spec, "POC_CLICKSTREAM")
+    topic = topic_for(e2e.spec.source, "POC_CLICKSTREAM")
     assert topic == f"{e2e.database}.C__MYUSER.POC_CLICKSTREAM"
-    key = "kafka/" + derive.asset_key_component(topic)
+    key = "kafka/" + asset_key_component(topic)
     assert mats[key]["partitions"] == 1
     # structural checks ran with provisioning and pass
     c = checks(result)
