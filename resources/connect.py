@@ -12,7 +12,7 @@ import logging
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Self
 from urllib.parse import quote
 
 from resources._lazy import lazy_import
@@ -117,7 +117,7 @@ class KafkaConnectClient:
     def closed(self) -> bool:
         return self._http.is_closed
 
-    def __enter__(self) -> KafkaConnectClient:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -13,7 +13,7 @@ import logging
 import re
 import time
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, Self
 
 from pydantic import Field
 
@@ -59,7 +59,7 @@ DELIMITED_V1 = "application/vnd.ksqlapi.delimited.v1"
 
 # Statements that cannot change server state, so a request carrying only these may be replayed
 # after a timeout or a dropped connection without risking a double CREATE or TERMINATE.
-_READ_ONLY = re.compile(r"^\s*(SHOW|LIST|DESCRIBE|EXPLAIN)\b", re.I)
+_READ_ONLY = re.compile(r"^\s*(SHOW|LIST|DESCRIBE|EXPLAIN)\b", re.IGNORECASE)
 _QUERY_ID = re.compile(r"^[A-Za-z0-9_-]+$")
 
 
@@ -116,7 +116,7 @@ class KsqlDbClient:
     def closed(self) -> bool:
         return self._http.is_closed
 
-    def __enter__(self) -> KsqlDbClient:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -256,7 +256,7 @@ class KsqlDbClient:
     def pull_query(self, sql: str, properties: Mapping[str, Any] | None = None) -> PullQueryResult:
         """A pull query over HTTP/1.1 /query-stream (ksqlDB >= 0.24), delimited format: a metadata
         line, then one JSON array per row. Push queries never end, so they are refused here."""
-        if re.search(r"\bEMIT\s+CHANGES\b", sql, re.I):
+        if re.search(r"\bEMIT\s+CHANGES\b", sql, re.IGNORECASE):
             raise ValueError("pull_query() runs pull queries only; this SQL is a push query (EMIT CHANGES)")
         sql = sql.strip()
         if not sql.endswith(";"):

@@ -11,7 +11,7 @@ from typing import Any
 
 from resources.ksqldb_errors import KsqlStatementError
 
-_ALREADY_EXISTS = re.compile(r"A (stream|table) with the same name already exists", re.I)
+_ALREADY_EXISTS = re.compile(r"A (stream|table) with the same name already exists", re.IGNORECASE)
 _PLAIN_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
@@ -198,12 +198,12 @@ def _source_description(d: Mapping[str, Any]) -> SourceDescription:
 def parse_entity(obj: Mapping[str, Any]) -> KsqlEntity:
     """One element of a /ksql response array, typed by its `@type`."""
     t = obj.get("@type", "")
-    common = dict(
-        type=t,
-        statement_text=obj.get("statementText", ""),
-        warnings=tuple(w.get("message", "") for w in obj.get("warnings") or () if isinstance(w, Mapping)),
-        raw=obj,
-    )
+    common: dict[str, Any] = {
+        "type": t,
+        "statement_text": obj.get("statementText", ""),
+        "warnings": tuple(w.get("message", "") for w in obj.get("warnings") or () if isinstance(w, Mapping)),
+        "raw": obj,
+    }
     if t == "currentStatus":
         st = obj.get("commandStatus") or {}
         return CommandStatus(

@@ -7,7 +7,7 @@ import logging
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, Self
 
 from resources import endpoints
 from resources._lazy import lazy_import
@@ -116,7 +116,7 @@ class OracleClient:
 
     __str__ = __repr__
 
-    def __enter__(self) -> OracleClient:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -14,7 +14,7 @@ from typing import Any
 
 REDACTED = "********"
 
-_SENSITIVE = re.compile(r"(password|passwd|secret|token|license|credential|jaas\.config|api[._-]?key|private[._-]?key)", re.I)
+_SENSITIVE = re.compile(r"(password|passwd|secret|token|license|credential|jaas\.config|api[._-]?key|private[._-]?key)", re.IGNORECASE)
 
 
 def is_sensitive_key(key: str, extra: Iterable[str] = ()) -> bool:

@@ -21,7 +21,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Self
 from urllib.parse import quote
 
 from pydantic import Field
@@ -148,7 +148,7 @@ class SchemaRegistryClient:
     def closed(self) -> bool:
         return self._http.is_closed
 
-    def __enter__(self) -> SchemaRegistryClient:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
