@@ -151,8 +151,8 @@ class FlinkSqlGatewayClient(FlinkRestClient):
             if time.monotonic() >= deadline:
                 raise FlinkError(f"{self.system}: results of operation {operation} not complete after {timeout:.0f}s "
                                  f"({len(rows)} row(s) so far)")
-            if kind == "NOT_READY":
-                self._sleep(self.poll_interval)
+            if kind == "NOT_READY" or not results.get("data"):
+                self._sleep(self.poll_interval)  # nothing new yet: the job is still running
             uri = page.get("nextResultUri")
         if job_id is None and columns == ("job id",) and rows:
             job_id = rows[0]["job id"]
