@@ -65,5 +65,10 @@ class ClientOwner(dg.ConfigurableResource):
         for client in owned.values():
             client.close()
 
+    def setup_for_execution(self, context: Any) -> None:
+        # Dagster runs each execution on a copy of the resource, and a pydantic copy shares private
+        # dicts: start every execution with its own, so one teardown never closes another's clients
+        self._owned = {}
+
     def teardown_after_execution(self, context: Any) -> None:
         self.close_clients()
