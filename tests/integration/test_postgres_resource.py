@@ -100,9 +100,9 @@ def test_undefined_object_and_privilege_errors_are_typed_and_scrubbed(postgres_s
 
 def test_wrong_password_is_an_authentication_error_without_the_password(postgres_server, db):  # noqa: F811
     wrong = "Wrong-" + secrets.token_hex(8)
-    with PostgresClient(postgres_server.host, postgres_server.port, db, postgres_server.user, wrong) as client:
-        with pytest.raises(PostgresAuthError) as e:
-            client.ping()
+    with (PostgresClient(postgres_server.host, postgres_server.port, db, postgres_server.user, wrong) as client,
+          pytest.raises(PostgresAuthError) as e):
+        client.ping()
     text = str(e.value)
     assert f"{postgres_server.host}:{postgres_server.port}" in text and postgres_server.user in text
     assert wrong not in text and postgres_server.password not in text

@@ -99,10 +99,10 @@ class FakeFlink:
                 "status-counts": {"RUNNING": 1}, "plan": {"jid": JOB, "name": "counts", "nodes": []},
             })
         if (m, p) == ("GET", f"/jobs/{'0' * 32}"):
-            return httpx.Response(404, json={"errors": [
+            return httpx.Response(404, json={"errors": [(
                 f"org.apache.flink.runtime.rest.NotFoundException: Job {'0' * 32} not found\n\tat org.apache.flink...\n"
                 f"Caused by: org.apache.flink.runtime.messages.FlinkJobNotFoundException: Could not find Flink job "
-                f"({'0' * 32})"]})
+                f"({'0' * 32})")]})
         if (m, p) == ("PATCH", f"/jobs/{JOB}"):
             return httpx.Response(202, json={})
         if (m, p) == ("POST", f"/jobs/{JOB}/stop"):
@@ -231,7 +231,7 @@ def test_jobs_overview_details_metrics_and_checkpoints(fake):
     assert details.name.endswith(".counts") and details.state == "RUNNING" and details.vertices[0].id == VERTEX
     assert client.record_counts(JOB) == {"Source: clicks -> Calc -> Sink: counts": {"numRecordsIn": 42.0,
                                                                                     "numRecordsOut": 7.0}}
-    metrics_call = [r for r in fake.requests if r.url.path.endswith("/subtasks/metrics")][0]
+    metrics_call = next(r for r in fake.requests if r.url.path.endswith("/subtasks/metrics"))
     assert metrics_call.url.params["get"] == "numRecordsIn,numRecordsOut" and metrics_call.url.params["agg"] == "sum"
     assert client.latest_checkpoint_path(JOB) == "file:/tmp/checkpoints/a1b2c3/chk-3"
     with pytest.raises(FlinkJobNotFound) as e:
@@ -244,11 +244,11 @@ def test_jobs_overview_details_metrics_and_checkpoints(fake):
 def test_cancel_and_stop_with_savepoint(fake):
     client = jobs(fake)
     client.cancel(JOB)
-    cancel = [r for r in fake.requests if r.method == "PATCH"][0]
+    cancel = next(r for r in fake.requests if r.method == "PATCH")
     assert cancel.url.path == f"/jobs/{JOB}" and cancel.url.params["mode"] == "cancel"
     path = client.stop_with_savepoint(JOB, "file:/tmp/savepoints")
     assert path == "file:/tmp/savepoints/savepoint-a1b2c3-0123456789ab" and fake.savepoint_polls == 3
-    stop = [r for r in fake.requests if r.url.path.endswith("/stop")][0]
+    stop = next(r for r in fake.requests if r.url.path.endswith("/stop"))
     assert json.loads(stop.content) == {"drain": False, "targetDirectory": "file:/tmp/savepoints"}
     fake.savepoint_polls, fake.savepoint_fails = 0, True
     with pytest.raises(FlinkSavepointError) as e:
