@@ -8,13 +8,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Self
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic
-from dagster import ConfigurableResource
-from pydantic import Field, PrivateAttr
+from pydantic import Field
 
+from resources._http import ClientOwner
 from resources.endpoints import KAFKA_BOOTSTRAP_SERVERS
 from resources.errors import ResourceError, Unreachable
 from resources.redaction import REDACTED, scrub
@@ -72,6 +72,21 @@ class KafkaClient:
         # where the run's handlers (and their levels) apply
         self._conf["logger"] = logging.getLogger("resources.kafka.librdkafka")
         self._admin = AdminClient(dict(self._conf))
+        self._closed = False
+
+    # librdkafka's handles have no close(): dropping them frees their threads and sockets
+    def close(self) -> None:
+        self._closed = True
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def _err(self, what: str, e: Exception) -> KafkaResourceError:
         text = scrub(f"Kafka at {self.bootstrap_servers}: {what}: {e}", self._secrets)
@@ -173,6 +188,8 @@ class KafkaClient:
                     continue
                 _, high = c.get_watermark_offsets(TopicPartition(tp.topic, tp.partition), timeout=self.timeout, cached=False)
                 lag[(tp.topic, tp.partition)] = max(0, high - tp.offset)
+        except KafkaException as e:
+            raise self._err(f"watermarks for group {group}", e) from None
         finally:
             c.close()
         return GroupLag(group, lag)
@@ -198,13 +215,16 @@ class KafkaClient:
             if n % 10000 == 0:
                 p.poll(0)
         remaining = p.flush(self.timeout)
+        if n and remaining == n and not errors:
+            raise KafkaUnreachable(f"Kafka at {self.bootstrap_servers}: produce to {topic}: no broker acknowledged "
+                                   f"any of {n} record(s) within {self.timeout:.0f}s")
         if errors or remaining:
             raise KafkaResourceError(scrub(f"Kafka produce to {topic}: {len(errors)} failed, {remaining} unsent: "
                                            f"{errors[:3]}", self._secrets))
         return delivered
 
 
-class KafkaResource(ConfigurableResource):
+class KafkaResource(ClientOwner):
     """The Kafka cluster the CDC topics live on."""
 
     bootstrap_servers: str = Field(default=KAFKA_BOOTSTRAP_SERVERS.default, description="env KAFKA_BOOTSTRAP_SERVERS")
@@ -214,20 +234,20 @@ class KafkaResource(ConfigurableResource):
     sasl_password: str | None = Field(default=None, description="pass dagster.EnvVar")
     timeout_seconds: float = Field(default=10.0)
 
-    _client: KafkaClient | None = PrivateAttr(default=None)
-
     def get_client(self) -> KafkaClient:
-        if self._client is None:
-            extra: dict[str, Any] = {}
-            if self.security_protocol:
-                extra["security.protocol"] = self.security_protocol
-            if self.sasl_mechanism:
-                extra["sasl.mechanism"] = self.sasl_mechanism
-            if self.sasl_username:
-                extra["sasl.username"] = self.sasl_username
-                extra["sasl.password"] = self.sasl_password or ""
-            self._client = KafkaClient(self.bootstrap_servers, extra=extra, timeout=self.timeout_seconds)
-        return self._client
+        """The client this resource owns for the execution (closed at teardown, or by `with`)."""
+        return self._owned_client()
+
+    def _new_client(self, kind: str) -> KafkaClient:
+        extra: dict[str, Any] = {}
+        if self.security_protocol:
+            extra["security.protocol"] = self.security_protocol
+        if self.sasl_mechanism:
+            extra["sasl.mechanism"] = self.sasl_mechanism
+        if self.sasl_username:
+            extra["sasl.username"] = self.sasl_username
+            extra["sasl.password"] = self.sasl_password or ""
+        return KafkaClient(self.bootstrap_servers, extra=extra, timeout=self.timeout_seconds)
 
     def __repr__(self) -> str:
         return (f"KafkaResource(bootstrap_servers={self.bootstrap_servers!r}, sasl_username={self.sasl_username!r}, "

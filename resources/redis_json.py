@@ -8,17 +8,17 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Iterator, Mapping
+from typing import Any, Self
 
 import orjson
-from collections.abc import Iterator, Mapping
-from typing import Any
 
 from resources._lazy import lazy_import
 
 redis = lazy_import("redis")
-from dagster import ConfigurableResource
-from pydantic import Field, PrivateAttr
+from pydantic import Field
 
+from resources._http import ClientOwner
 from resources.endpoints import REDIS_URL
 from resources.errors import ResourceError, Unreachable
 from resources.redaction import REDACTED, scrub
@@ -68,6 +68,22 @@ class RedisJsonClient:
                 kwargs["ssl_ca_certs"] = ca_cert
         self.r = redis.Redis.from_url(url, **kwargs)
         self._raw = redis.Redis.from_url(url, **{**kwargs, "decode_responses": False})
+        self._closed = False
+
+    def close(self) -> None:
+        self._closed = True
+        self.r.close()
+        self._raw.close()
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def _wrap(self, what: str, e: Exception) -> RedisResourceError:
         text = scrub(f"Redis at {self.display_url}: {what}: {type(e).__name__}: {e}", self._secrets)
@@ -175,10 +191,13 @@ class RedisJsonClient:
 
     def delete_prefix(self, prefix: str) -> int:
         keys = list(self.scan_keys(prefix))
-        return int(self.r.delete(*keys)) if keys else 0
+        try:
+            return int(self.r.delete(*keys)) if keys else 0
+        except redis.RedisError as e:
+            raise self._wrap(f"DEL {prefix}*", e) from None
 
 
-class RedisResource(ConfigurableResource):
+class RedisResource(ClientOwner):
     """The Redis the sink writes aggregates into. Options mirror the sink's redis.* settings."""
 
     url: str = Field(default=REDIS_URL.default, description="redis:// or rediss:// URL (env REDIS_URL)")
@@ -189,14 +208,13 @@ class RedisResource(ConfigurableResource):
     ca_cert: str | None = Field(default=None, description="CA bundle path (sink: redis.cacert)")
     timeout_seconds: float = Field(default=10.0)
 
-    _client: RedisJsonClient | None = PrivateAttr(default=None)
-
     def get_client(self) -> RedisJsonClient:
-        if self._client is None:
-            self._client = RedisJsonClient(self.url, username=self.username, password=self.password, tls=self.tls,
-                                           tls_insecure=self.tls_insecure, ca_cert=self.ca_cert,
-                                           timeout=self.timeout_seconds)
-        return self._client
+        """The client this resource owns for the execution (closed at teardown, or by `with`)."""
+        return self._owned_client()
+
+    def _new_client(self, kind: str) -> RedisJsonClient:
+        return RedisJsonClient(self.url, username=self.username, password=self.password, tls=self.tls,
+                               tls_insecure=self.tls_insecure, ca_cert=self.ca_cert, timeout=self.timeout_seconds)
 
     def __repr__(self) -> str:
         return f"RedisResource(url={_safe_url(self.url)!r}, username={self.username!r}, password={REDACTED if self.password else None})"
