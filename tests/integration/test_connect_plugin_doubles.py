@@ -362,6 +362,9 @@ def test_sink_pointed_at_a_closed_port_fails_at_start_and_recovers_when_pointed_
 
 def test_sink_fails_on_a_tombstone_with_jsonset_as_0_9_1_does(
         connect_plugin_doubles, stack, connect_client, kafka_client, redis_client, unique, cleanup):
+    """0.9.1 hands a tombstone to JSON.SET (no delete-on-null). With JsonConverter the value is null
+    with no schema, lettucemod rejects it and the task fails; with StringConverter JsonConverter
+    renders the optional-schema null as the JSON text null and the key is set to JSON null."""
     topic = f"{unique}-agg"
     kafka_client.create_topic(topic)
     cleanup["topics"].append(topic)
@@ -372,6 +375,40 @@ def test_sink_fails_on_a_tombstone_with_jsonset_as_0_9_1_does(
     trace = wait_for("the task to fail", lambda: task_failed(connect_client, unique))
     assert "JSON must not be null" in trace
     assert redis_client.json_mget([f"{topic}:jdoe"])[f"{topic}:jdoe"] is None  # the failing batch wrote nothing
+    assert not raw_redis(stack).exists(f"{topic}:jdoe")
+
+    stringy = f"{unique}-str"
+    cleanup["connectors"].append(stringy)
+    connect_client.apply(stringy, redis_sink_config(
+        stack, topic, **{"value.converter": "org.apache.kafka.connect.storage.StringConverter",
+                         "redis.key": f"{topic}:s"}))
+    wait_for("lag 0", lambda: kafka_client.consumer_group_lag(f"connect-{stringy}").per_partition
+             and kafka_client.consumer_group_lag(f"connect-{stringy}").total == 0)
+    assert task_failed(connect_client, stringy) is None
+    assert raw_redis(stack).execute_command("JSON.GET", f"{topic}:s:jdoe") == b"null"  # set to null, not deleted
+
+
+def test_sink_offsets_stored_in_redis_are_not_used_on_start(
+        connect_plugin_doubles, stack, connect_client, kafka_client, redis_client, unique, cleanup):
+    """0.9.1 reads its Redis offset keys in start() only for context.assignment(), which is still
+    empty there: an offset stored in Redis does not move the consumer (the consumer group does)."""
+    topic = f"{unique}-agg"
+    kafka_client.create_topic(topic)
+    cleanup["topics"].append(topic)
+    cleanup["prefixes"].append(f"{topic}:")
+    offset_key = f"com.redis.kafka.connect.sink.offset.{topic}.0"
+    cleanup["prefixes"].append(offset_key)
+    kafka_client.produce(topic, [(f"u{i}", json.dumps({"EVENT_COUNT": i})) for i in range(3)])
+    r = raw_redis(stack)
+    # "u0 and u1 are already written": a task that honoured it would write u2 only
+    r.set(offset_key, json.dumps({"topic": topic, "partition": 0, "offset": 2}))
+    cleanup["connectors"].append(unique)
+    connect_client.apply(unique, redis_sink_config(stack, topic))
+    keys = [f"{topic}:u{i}" for i in range(3)]
+    docs = wait_for("all three documents", lambda: (d := redis_client.json_mget(keys)) and all(d.values()) and d)
+    assert docs == {f"{topic}:u{i}": {"EVENT_COUNT": i} for i in range(3)}
+    # and flush() overwrites the key with the consumer's position
+    wait_for("the flushed offset", lambda: json.loads(r.get(offset_key))["offset"] == 3)
 
 
 def test_sink_validation_mirrors_0_9_1_and_names_what_the_double_does_not_model(
