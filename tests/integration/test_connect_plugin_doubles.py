@@ -717,6 +717,40 @@ def test_source_change_events_carry_metadata_and_deletes_follow_emit_tombstone(
         assert len(v["row_id"]) == 18 and v["row_id"] == values[0]["row_id"]
 
 
+def test_source_never_streams_changes_logminer_would_not_return(
+        connect_plugin_doubles, stack, connect_client, kafka_client, unique, cleanup):
+    """Rows committed while supplemental logging / ARCHIVELOG was off ("minable": false in the redo feed,
+    as the Oracle double writes them) never reach the topic as changes; a snapshot, which reads the
+    table, still has them."""
+    redo = connect_plugin_doubles.redo
+    tag = uuid.uuid4().hex[:6].upper()
+    table = f"POC_USERDATA_{tag}"
+    topic = f"ORCLCDB.C__MYUSER.{table}"
+    name = f"{unique}-gap"
+    cleanup["connectors"].append(name)
+    cleanup["topics"] += [topic, f"{name}-ORCLCDB-redo-log"]
+    gap = {"minable": False, "unminable": f"C##MYUSER.{table} has no ALL COLUMN supplemental log group"}
+    redo.insert(table, {"ID": "1", "NAME": "before the connector"}, **gap)
+    cfg = oracle_source_config(stack, name, **{"table.inclusion.regex": f"ORCLCDB\\.C##MYUSER\\.{table}",
+                                               "transforms": ""})
+    cfg.pop("transforms.dropExtraFields.type")
+    cfg.pop("transforms.dropExtraFields.blacklist")
+    connect_client.apply(name, cfg)
+    snap = consume(stack["KAFKA_BOOTSTRAP_SERVERS"], topic, lambda out: len(out) >= 1)
+    assert [(json.loads(m.key()), json.loads(m.value())["op_type"]) for m in snap] == [("1", "R")]
+    wait_for("the snapshot offset", lambda: (o := connect_client.offsets(name)) and "snapshot" not in o[0]["offset"])
+    logged = redo.insert(table, {"ID": "2", "NAME": "logged"})
+    redo.insert(table, {"ID": "3", "NAME": "lost"}, **gap)
+    redo.update(table, {"ID": "1", "NAME": "lost too"}, **gap)
+    last = redo.insert(table, {"ID": "4", "NAME": "logged"})
+    msgs = consume(stack["KAFKA_BOOTSTRAP_SERVERS"], topic,
+                   lambda out: any(json.loads(m.value())["scn"] == str(last) for m in out if m.value()))
+    assert [(json.loads(m.key()), json.loads(m.value())["op_type"]) for m in msgs] == [
+        ("1", "R"), ("2", "I"), ("4", "I")]
+    raw = consume(stack["KAFKA_BOOTSTRAP_SERVERS"], f"{name}-ORCLCDB-redo-log", lambda out: len(out) >= 2)
+    assert [json.loads(m.value())["SCN"] for m in raw] == [logged, last]  # nor to the redo log topic
+
+
 def test_source_snapshot_folds_history_maps_oracle_types_and_resumes_after_a_restart(
         connect_plugin_doubles, stack, connect_client, kafka_client, unique, cleanup):
     redo = connect_plugin_doubles.redo
