@@ -27,11 +27,18 @@ and creates real topics, and the windowed count aggregate the pipeline generates
   a KafkaAggregation thread: it reads the stream's topic from `auto.offset.reset` (streamsProperties
   or SET; default latest = the end offsets when the CREATE is answered), deserializes JSON values
   with case-insensitive column names, takes event time from the stream's TIMESTAMP column (BIGINT
-  epoch ms) or the record timestamp, drops records whose window closed (window end + grace <=
-  stream time, as Kafka Streams does), and produces every updated aggregate (EMIT CHANGES without
-  caching) with the windowed KAFKA key: UTF-8 group value + 8-byte big-endian window start; value
-  JSON of the value columns. State is in memory, nothing is committed; records ksqlDB would skip
-  (bad JSON, null group, null/invalid timestamp) go to the aggregation's processing_log.
+  epoch ms) or the record timestamp, and runs the windowed count of tests/doubles/ksql_windowed_count.py
+  (whose docstring cites the ksqlDB 0.29 / Kafka Streams 3.5 source of each rule): windows by event time;
+  records whose window closed (window end <= the task's stream time - grace; default grace 24 h - size)
+  are dropped; updates are held in a record cache and produced once per commit (commit.interval.ms,
+  default 2000, and cache.max.bytes.buffering, default 10 MB, from streamsProperties/SET or the
+  server's streams_config; 0 = every update) with the latest count per window; each record goes to
+  the sink partition of murmur2(base key) -- every window of a key in one partition. Key: UTF-8 group
+  value + 8-byte big-endian window start; value JSON of the value columns; timestamp the window's highest
+  event time. A clean stop (DROP/TERMINATE) commits; fail_query() does not. State is in memory, source
+  offsets are not committed; records ksqlDB would skip (bad JSON, null group, null/invalid timestamp)
+  go to the aggregation's processing_log. No emission order across windows or keys is promised: wait
+  for a state (emitted_counts(), counts()) rather than a sequence.
 - DROP/TERMINATE stop the thread; fail_query() stops it and sets state ERROR; a thread that dies
   (e.g. its topic was deleted) turns its query to ERROR. Pull queries on the table read the live
   state. DROP ... DELETE TOPIC deletes the real topic. Other persistent-query shapes are refused.
@@ -73,6 +80,15 @@ from tests.doubles.ksql_sql import (
     parse_where,
     split_statements,
     type_schema,
+)
+from tests.doubles.ksql_windowed_count import (
+    DEFAULT_CACHE_MAX_BYTES,
+    DEFAULT_COMMIT_INTERVAL_MS,
+    DEFAULT_STREAM_THREADS,
+    WindowedCount,
+    WindowUpdate,
+    default_grace_ms,
+    partition_for_key,
 )
 
 log = logging.getLogger(__name__)
@@ -181,9 +197,12 @@ class KsqlDbDouble(DoubleServer):
         retry_after: int | None = 10,
         kafka_topics: set[str] | None = None,
         kafka_bootstrap: str | None = None,
+        streams_config: dict[str, Any] | None = None,
     ):
         """kafka_topics: simulate topic existence with this set (None: every topic exists).
-        kafka_bootstrap: Kafka-backed mode against that cluster (see the module docstring)."""
+        kafka_bootstrap: Kafka-backed mode against that cluster (see the module docstring).
+        streams_config: the server's ksql.streams.* settings (e.g. {"commit.interval.ms": 100}); a
+        request's streamsProperties override them per query."""
         super().__init__()
         if kafka_bootstrap is not None and kafka_topics is not None:
             raise ValueError("kafka_topics simulates topics; with kafka_bootstrap the real topics are used")
@@ -200,6 +219,7 @@ class KsqlDbDouble(DoubleServer):
         self._meta = _Metastore(kafka_topics=set(kafka_topics) if kafka_topics is not None else None)
         self._rows: dict[str, list[dict[str, Any]]] = {}
         self.kafka_bootstrap = kafka_bootstrap
+        self.streams_config = dict(streams_config or {})
         self._admin: Any = None
         self._aggregations: dict[str, KafkaAggregation] = {}
 
@@ -222,7 +242,7 @@ class KsqlDbDouble(DoubleServer):
             q.state, q.status_count = "ERROR", {"ERROR": 1}
             agg = self._aggregations.get(q.id)
         if agg is not None:
-            agg.stop()
+            agg.stop(commit=False)  # a failed Kafka Streams thread does not commit its cache
 
     @property
     def aggregations(self) -> dict[str, KafkaAggregation]:
@@ -427,7 +447,7 @@ class KsqlDbDouble(DoubleServer):
                 q.state, q.status_count = "ERROR", {"ERROR": 1}
 
     def _aggregation_plan(self, s: CreateAs, src: Source, columns: list[Column], key_fmt: str, value_fmt: str,
-                          topic: str, props: dict[str, Any]) -> AggregationPlan:
+                          topic: str, props: dict[str, Any], sink_partitions: int) -> AggregationPlan:
         """Validate that a CTAS is the windowed count the Kafka-backed mode runs; query_id is filled
         in by the caller."""
         sel = s.select
@@ -477,14 +497,20 @@ class KsqlDbDouble(DoubleServer):
         if reset not in ("earliest", "latest"):
             raise SqlError(f"Invalid value {reset} for configuration auto.offset.reset: String must be one of: "
                            "latest, earliest, none")
+        streams = {**self.streams_config, **props}
         return AggregationPlan(
             query_id="", sink=s.name, sink_topic=topic, source=src.name, source_topic=src.topic,
             source_columns={c.name: c.type for c in src.value_columns},
             key_columns={c.name: c.type for c in src.key_columns}, group_column=group,
             group_type=by_name[group].type,
             timestamp_column=src.timestamp or None, size_ms=sel.window.size_ms,
-            grace_ms=sel.window.grace_ms if sel.window.grace_ms is not None else _DEFAULT_GRACE_MS,
+            grace_ms=sel.window.grace_ms if sel.window.grace_ms is not None else default_grace_ms(sel.window.size_ms),
             key_column=key_column, value_outputs=outputs, offset_reset=reset, consumer_group="",
+            source_partitions=src.partitions, sink_partitions=sink_partitions,
+            group_is_key=group in {c.name for c in src.key_columns},
+            commit_interval_ms=_streams_int(streams, "commit.interval.ms", DEFAULT_COMMIT_INTERVAL_MS),
+            cache_max_bytes=_streams_int(streams, "cache.max.bytes.buffering", DEFAULT_CACHE_MAX_BYTES),
+            stream_threads=_streams_int(streams, "num.stream.threads", DEFAULT_STREAM_THREADS, minimum=1),
         )
 
     # -- statements ---------------------------------------------------------------------------
@@ -650,8 +676,9 @@ class KsqlDbDouble(DoubleServer):
         replicas = int(s.props.get("REPLICAS", src.replicas))
         plan = None
         if self.kafka_bootstrap is not None:
-            plan = self._aggregation_plan(s, src, columns, key_fmt, value_fmt, topic, props)
             have = self._topic_info(st, topic)
+            plan = self._aggregation_plan(s, src, columns, key_fmt, value_fmt, topic, props,
+                                          have[0] if have is not None else partitions)
             if have is None:  # TopicCreateInjector: a windowed table's topic is not compacted
                 st.topic_ops.append(("create", topic, partitions, replicas, {"cleanup.policy": "delete"}))
             else:
@@ -934,7 +961,18 @@ class KsqlDbDouble(DoubleServer):
 
 _OFFSET_RESET_KEYS = ("auto.offset.reset", "ksql.streams.auto.offset.reset")
 _WINDOW_OUTPUTS = ("group", "count", "windowstart", "windowend")
-_DEFAULT_GRACE_MS = 24 * 3_600_000  # Kafka Streams' default grace when the WINDOW clause sets none
+
+
+def _streams_int(props: dict[str, Any], name: str, default: int, minimum: int = 0) -> int:
+    """A Kafka Streams setting from streamsProperties / SET, bare or with ksqlDB's `ksql.streams.` prefix."""
+    raw = props.get(f"ksql.streams.{name}", props.get(name, default))
+    try:
+        value = int(raw)
+    except (TypeError, ValueError):
+        raise SqlError(f"Invalid value {raw} for configuration {name}: Not a number of type LONG") from None
+    if value < minimum:
+        raise SqlError(f"Invalid value {value} for configuration {name}: Value must be at least {minimum}")
+    return value
 
 
 @dataclass
@@ -957,27 +995,37 @@ class AggregationPlan:
     value_outputs: list[tuple[str, str]]  # (sink value column, one of _WINDOW_OUTPUTS)
     offset_reset: str  # earliest | latest
     consumer_group: str
+    source_partitions: int = 1  # = the repartition topic's partitions (the aggregation's tasks)
+    sink_partitions: int = 1
+    group_is_key: bool = False  # GROUP BY the stream's key column: no repartition
+    commit_interval_ms: int = DEFAULT_COMMIT_INTERVAL_MS
+    cache_max_bytes: int = DEFAULT_CACHE_MAX_BYTES
+    stream_threads: int = DEFAULT_STREAM_THREADS
 
 
 class KafkaAggregation:
-    """One running Kafka-backed persistent query: a consumer thread over the source topic, tumbling
-    windows per group value in memory, every update produced to the sink topic.
+    """One running Kafka-backed persistent query: a consumer thread over the source topic, the windowed
+    count of tests.doubles.ksql_windowed_count (event-time windows, per-task stream time, record cache
+    flushed per commit), each forwarded update produced to the sink topic partition of its base key.
 
-    Read by tests: consumed, emitted, dropped_late, processing_log (records skipped, with why),
-    stream_time, error (why the thread died), running, rows() (the pull-query view), wait()."""
+    Read by tests: consumed, emitted (records produced), dropped_late, processing_log (records skipped,
+    with why), stream_time, error (why the thread died), running, rows() / counts() (the live store, as
+    pull queries see it), emitted_counts() (the latest count produced per window: what a reader of the
+    sink topic ends up with), wait()."""
 
     def __init__(self, plan: AggregationPlan, bootstrap: str):
         self.plan = plan
         self.bootstrap = bootstrap
         self.consumed = 0
         self.emitted = 0
-        self.dropped_late = 0
         self.processing_log: list[str] = []
-        self.stream_time = -1
         self.error: BaseException | None = None
-        self._windows: dict[tuple[Any, int], list[int]] = {}  # (group, start) -> [count, max event time]
+        self._count = WindowedCount(plan.size_ms, plan.grace_ms, commit_interval_ms=plan.commit_interval_ms,
+                                    cache_max_bytes=plan.cache_max_bytes, stream_threads=plan.stream_threads)
+        self._emitted: dict[tuple[Any, int], int] = {}
         self._cond = threading.Condition()
         self._stop = threading.Event()
+        self._commit_on_stop = True
         self._thread: threading.Thread | None = None
         self._consumer: Any = None
         self._producer: Any = None
@@ -1004,6 +1052,7 @@ class KafkaAggregation:
             topic = md.topics.get(p.source_topic)
             if topic is None or topic.error is not None or not topic.partitions:
                 raise RuntimeError(f"Missing source topic: {p.source_topic}")
+            p.source_partitions = len(topic.partitions)
             assignment = []
             for part in sorted(topic.partitions):
                 if p.offset_reset == "earliest":
@@ -1017,9 +1066,9 @@ class KafkaAggregation:
             consumer.close()
             raise
         self._consumer = consumer
-        # murmur2 like the Java producer Kafka Streams uses, so keys land where ksqlDB would put them
-        self._producer = Producer({"bootstrap.servers": self.bootstrap, "partitioner": "murmur2_random", "logger": log,
-                                   "linger.ms": 0, "enable.idempotence": True})
+        # the partition is chosen here (WindowedStreamPartitioner: murmur2 of the base key), not by librdkafka
+        self._producer = Producer({"bootstrap.servers": self.bootstrap, "logger": log, "linger.ms": 0,
+                                   "enable.idempotence": True})
         self._thread = threading.Thread(target=self._run, name=f"ksqldb-double-{p.query_id}", daemon=True)
         self._thread.start()
 
@@ -1027,14 +1076,17 @@ class KafkaAggregation:
     def running(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
 
-    def stop(self, timeout: float = 15.0) -> None:
+    def stop(self, timeout: float = 15.0, *, commit: bool = True) -> None:
+        """Stop the query. commit=True is a clean shutdown (Kafka Streams commits, flushing the cache);
+        commit=False a crash (buffered updates are never produced)."""
+        self._commit_on_stop = commit
         self._stop.set()
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(timeout)
 
     def wait(self, predicate: Callable[[KafkaAggregation], bool], timeout: float = 30.0) -> bool:
-        """Block until predicate(self) holds (checked after every polled batch), the query stops or
-        fails, or the timeout passes; returns predicate(self)."""
+        """Block until predicate(self) holds (checked after every polled batch and every commit), the
+        query stops or fails, or the timeout passes; returns predicate(self)."""
         with self._cond:
             self._cond.wait_for(lambda: predicate(self) or self.error is not None or self._stop.is_set(), timeout)
             return predicate(self)
@@ -1046,6 +1098,7 @@ class KafkaAggregation:
 
         consumer, producer = self._consumer, self._producer
         next_check = time.monotonic() + 1.0
+        failed = False
         try:
             while not self._stop.is_set():
                 if time.monotonic() >= next_check:
@@ -1057,7 +1110,6 @@ class KafkaAggregation:
                         raise RuntimeError(f"Missing source topic: {self.plan.source_topic}")
                     next_check = time.monotonic() + 1.0
                 msgs = consumer.consume(num_messages=500, timeout=0.1)
-                produced = False
                 for m in msgs:
                     err = m.error()
                     if err is not None:
@@ -1067,48 +1119,77 @@ class KafkaAggregation:
                             raise RuntimeError(f"consumer error on {self.plan.source_topic}: {err}")
                         log.warning("ksqlDB double %s: consumer error %s", self.plan.query_id, err)
                         continue
-                    produced |= self._process(m)
-                if produced:
-                    producer.flush(10)
-                    if self._delivery_errors:
-                        raise RuntimeError(f"producing to {self.plan.sink_topic} failed: {self._delivery_errors[:3]}")
+                    self._process(m)
+                if self._count.flush_due():
+                    with self._cond:
+                        updates = self._count.commit()
+                    self._produce(updates)
                 with self._cond:
                     self._cond.notify_all()
         except BaseException as exc:  # the query goes to ERROR, as a failed Kafka Streams app does
+            failed = True
             log.exception("ksqlDB double query %s failed", self.plan.query_id)
             self.error = exc
         finally:
             try:
+                if not failed and self._commit_on_stop:  # a clean close commits: the cache is flushed
+                    with self._cond:
+                        updates = self._count.commit()
+                    self._produce(updates)
                 producer.flush(10)
             except Exception:  # pragma: no cover - best effort on the way out
-                pass
+                log.exception("ksqlDB double query %s: final commit failed", self.plan.query_id)
             consumer.close()
             # drop the producer now: a stopped query's librdkafka threads must not outlive the broker
             self._producer = producer = None
             with self._cond:
                 self._cond.notify_all()
 
+    def _produce(self, updates: list[WindowUpdate]) -> None:
+        p = self.plan
+        if not updates:
+            return
+
+        def delivered(err: Any, _msg: Any) -> None:
+            if err is not None:
+                self._delivery_errors.append(str(err))
+
+        for u in updates:
+            values = {"group": u.group, "count": u.count, "windowstart": u.start, "windowend": u.end}
+            value = json.dumps({col: values[what] for col, what in p.value_outputs}, separators=(",", ":"))
+            self._producer.produce(p.sink_topic, key=u.group_key + struct.pack(">q", u.start), value=value.encode(),
+                                   partition=partition_for_key(u.group_key, p.sink_partitions),
+                                   timestamp=u.timestamp, on_delivery=delivered)
+        self._producer.flush(10)
+        if self._delivery_errors:
+            raise RuntimeError(f"producing to {p.sink_topic} failed: {self._delivery_errors[:3]}")
+        with self._cond:
+            self.emitted += len(updates)
+            for u in updates:
+                self._emitted[(u.group, u.start)] = u.count
+            self._cond.notify_all()
+
     def _skip(self, m: Any, why: str) -> None:
         with self._cond:
             self.processing_log.append(f"{m.topic()}[{m.partition()}]@{m.offset()}: {why}")
 
-    def _process(self, m: Any) -> bool:
+    def _process(self, m: Any) -> None:
         p = self.plan
         with self._cond:
             self.consumed += 1
         raw = m.value()
         if raw is None:  # a tombstone is no row of a stream
             self._skip(m, "null value (tombstone) ignored")
-            return False
+            return
         try:
             obj = json.loads(raw)
         except (ValueError, UnicodeDecodeError) as exc:
             self._skip(m, f"Failed to deserialize value from topic: {p.source_topic}. {exc}")
-            return False
+            return
         if not isinstance(obj, dict):
             self._skip(m, f"Failed to deserialize value from topic: {p.source_topic}. Can't convert type. "
                           f"sourceType: {type(obj).__name__}, requiredType: STRUCT")
-            return False
+            return
         fields = {str(k).upper(): v for k, v in obj.items()}  # ksqlDB matches JSON fields case-insensitively
         row: dict[str, Any] = {}
         try:
@@ -1119,57 +1200,59 @@ class KafkaAggregation:
                 row[col] = _kafka_key_value(m.key(), sql_type)
         except (ValueError, TypeError, UnicodeDecodeError, struct.error) as exc:
             self._skip(m, f"Failed to deserialize value from topic: {p.source_topic}. {exc}")
-            return False
+            return
         group = row.get(p.group_column)
         if group is None:
             self._skip(m, f"Group-by column with index 0 resolved to null. The source row will be excluded "
                           f"from the table: {p.group_column}")
-            return False
-        if p.timestamp_column is not None:
+            return
+        if p.timestamp_column is not None:  # event time: the stream's TIMESTAMP column
             ts = row.get(p.timestamp_column)
             if ts is None:
                 self._skip(m, f"Failed to extract timestamp from row: column {p.timestamp_column} is null")
-                return False
-        else:
+                return
+        else:  # event time: the Kafka record timestamp (ROWTIME)
             ts = m.timestamp()[1]
         if ts < 0:
             self._skip(m, f"Skipping record due to invalid timestamp {ts}")
-            return False
-        start = ts - ts % p.size_ms
-        end = start + p.size_ms
+            return
+        group_key = _kafka_key_bytes(group, p.group_type)
+        # the aggregation task: the source partition, or after GROUP BY a value column the partition of
+        # the repartition topic (as many partitions as the source), chosen by murmur2 of the group key
+        task = m.partition() if p.group_is_key else partition_for_key(group_key, max(p.source_partitions, 1))
         with self._cond:
-            self.stream_time = max(self.stream_time, ts)
-            if end <= self.stream_time - p.grace_ms:  # KStreamWindowAggregate: windowEnd > closeTime or skip
-                self.dropped_late += 1
-                self.processing_log.append(f"{m.topic()}[{m.partition()}]@{m.offset()}: record dropped, window "
-                                           f"[{start},{end}) closed (stream time {self.stream_time}, grace {p.grace_ms})")
-                return False
-            w = self._windows.setdefault((group, start), [0, ts])
-            w[0] += 1
-            w[1] = max(w[1], ts)
-            count, out_ts = w
-        key = _kafka_key_bytes(group, p.group_type) + struct.pack(">q", start)
-        values = {"group": group, "count": count, "windowstart": start, "windowend": end}
-        value = json.dumps({col: values[what] for col, what in p.value_outputs}, separators=(",", ":"))
-
-        def delivered(err: Any, _msg: Any) -> None:
-            if err is not None:
-                self._delivery_errors.append(str(err))
-
-        self._producer.produce(p.sink_topic, key=key, value=value.encode(), timestamp=out_ts, on_delivery=delivered)
-        with self._cond:
-            self.emitted += 1
-        return True
+            counted, updates = self._count.add(group, group_key, ts, task)
+            if not counted:
+                start, end = self._count.window_of(ts)
+                self.processing_log.append(
+                    f"{m.topic()}[{m.partition()}]@{m.offset()}: record dropped, window [{start},{end}) closed "
+                    f"(stream time {self._count.stream_time[task]}, grace {p.grace_ms})")
+        self._produce(updates)
 
     # -- state ----------------------------------------------------------------------------------
+
+    @property
+    def dropped_late(self) -> int:
+        return self._count.dropped_late
+
+    @property
+    def stream_time(self) -> int:
+        """The highest event time any task has observed (-1 before the first record)."""
+        with self._cond:
+            return max(self._count.stream_time.values(), default=-1)
+
+    @property
+    def pending(self) -> int:
+        """Updated windows buffered in the record cache, not produced yet."""
+        with self._cond:
+            return self._count.pending
 
     def rows(self) -> list[dict[str, Any]]:
         """The table as a pull query sees it: key, WINDOWSTART, WINDOWEND, then the value columns."""
         p = self.plan
-        with self._cond:
-            windows = sorted(self._windows.items(), key=lambda kv: (str(kv[0][0]), kv[0][1]))
+        windows = sorted(self.counts().items(), key=lambda kv: (str(kv[0][0]), kv[0][1]))
         out = []
-        for (group, start), (count, _) in windows:
+        for (group, start), count in windows:
             values = {"group": group, "count": count, "windowstart": start, "windowend": start + p.size_ms}
             row = {p.key_column: group, "WINDOWSTART": start, "WINDOWEND": start + p.size_ms}
             row.update({col: values[what] for col, what in p.value_outputs})
@@ -1177,9 +1260,14 @@ class KafkaAggregation:
         return out
 
     def counts(self) -> dict[tuple[Any, int], int]:
-        """{(group value, window start ms): count}."""
+        """{(group value, window start ms): count} in the live store (updates not yet produced included)."""
         with self._cond:
-            return {k: v[0] for k, v in self._windows.items()}
+            return self._count.counts()
+
+    def emitted_counts(self) -> dict[tuple[Any, int], int]:
+        """{(group value, window start ms): the latest count produced to the sink topic}."""
+        with self._cond:
+            return dict(self._emitted)
 
 
 # The KAFKA format: Kafka's own serializers (StringSerializer, IntegerSerializer, LongSerializer, DoubleSerializer).

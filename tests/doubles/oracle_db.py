@@ -40,6 +40,14 @@ flock, SCNs strictly increasing in file order across sessions and writers -- a t
 SCN is max(last SCN in the file + 1, this database's next SCN, wall-clock epoch millis); its changes
 get consecutive SCNs and its commit_scn is the one after them.
 
+What LogMiner would not return is marked, not left out: a change committed while ARCHIVELOG is off,
+minimal supplemental logging is off, or its table has no ALL-column log group carries
+``"minable": false, "unminable": <why>`` (``unminable_reason``). The CDC source double never streams
+such a change -- the rows are committed and never reach the CDC topic, as with the real LogMiner-based
+connector -- but a snapshot (a flashback query of the table in the real connector) still sees them.
+Explicit event times (``EVENTTIMESTAMP`` binds) are stored and logged as given; only ``ts_ms`` is the
+commit time.
+
 Pytest plugin: this module is the plugin ``tests.doubles.oracle_db`` (fixtures ``oracle_db``,
 ``oracle_resource``, ``oracle_seed_spec``, ``provisioned_oracle``); ``oracle_redo_db`` is in
 ``tests.doubles.fixtures``.
@@ -403,6 +411,7 @@ class FakeOracleDatabase:
         self.redo_dir = Path(redo_dir) if redo_dir is not None else None
         self.redo_database = (redo_database or sorted(self.sids)[0]).upper()
         self.redo_lines_written = 0
+        self.redo_lines_unminable = 0  # committed, written with "minable": false (LogMiner would not return them)
         self._redo_lock = threading.Lock()
         self._scn = 0  # the next SCN this database hands out, at least
         self._xid = itertools.count(1)
@@ -478,15 +487,38 @@ class FakeOracleDatabase:
             }
             if c.before is not None:
                 entry["before"] = {k: _redo_value(v) for k, v in c.before.items()}
+            why = self.unminable_reason(t)
+            if why is not None:
+                entry["minable"], entry["unminable"] = False, why
+                self.redo_lines_unminable += 1
             lines.append(json.dumps(entry, separators=(",", ":")) + "\n")
         return "".join(lines)
 
-    def redo_entries(self) -> list[dict[str, Any]]:
+    def unminable_reason(self, t: Table) -> str | None:
+        """Why LogMiner would return nothing for a change of `t` committed now (None: it would).
+
+        Oracle: "By default, Oracle Database does not provide any supplemental logging, which means that by
+        default LogMiner is not usable. Therefore, you must enable at least minimal supplemental logging
+        before generating log files which will be analyzed by LogMiner" (Database Utilities, Supplemental
+        Logging); the Confluent Oracle CDC connector's prerequisites add ARCHIVELOG mode and ALL-column
+        logging for captured tables. Deliberately strict: a table without ALL-column logging loses every
+        change here, where real LogMiner (minimal logging on) would still return inserts and updates with
+        only the changed columns -- a provisioning gap must show up as missing data in tests."""
+        if self.log_mode != "ARCHIVELOG":
+            return f"the database is in {self.log_mode} mode (ARCHIVELOG is off)"
+        if self.supplemental_log_data_min not in ("YES", "IMPLICIT") and self.supplemental_log_data_all != "YES":
+            return "minimal supplemental logging is off (V$DATABASE.SUPPLEMENTAL_LOG_DATA_MIN = NO)"
+        if self.supplemental_log_data_all != "YES" and "ALL COLUMN LOGGING" not in t.log_groups.values():
+            return f"{t.owner}.{t.name} has no ALL COLUMN supplemental log group"
+        return None
+
+    def redo_entries(self, *, minable_only: bool = False) -> list[dict[str, Any]]:
         """Every line of the redo file, parsed (empty without a redo_dir or before the first commit)."""
         path = self.redo_path
         if path is None or not path.exists():
             return []
-        return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+        entries = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+        return [e for e in entries if e.get("minable", True)] if minable_only else entries
 
     # ---- driver entry point ------------------------------------------------------------------------
 

@@ -362,6 +362,9 @@ def test_sink_pointed_at_a_closed_port_fails_at_start_and_recovers_when_pointed_
 
 def test_sink_fails_on_a_tombstone_with_jsonset_as_0_9_1_does(
         connect_plugin_doubles, stack, connect_client, kafka_client, redis_client, unique, cleanup):
+    """0.9.1 hands a tombstone to JSON.SET (no delete-on-null). With JsonConverter the value is null
+    with no schema, lettucemod rejects it and the task fails; with StringConverter JsonConverter
+    renders the optional-schema null as the JSON text null and the key is set to JSON null."""
     topic = f"{unique}-agg"
     kafka_client.create_topic(topic)
     cleanup["topics"].append(topic)
@@ -372,6 +375,40 @@ def test_sink_fails_on_a_tombstone_with_jsonset_as_0_9_1_does(
     trace = wait_for("the task to fail", lambda: task_failed(connect_client, unique))
     assert "JSON must not be null" in trace
     assert redis_client.json_mget([f"{topic}:jdoe"])[f"{topic}:jdoe"] is None  # the failing batch wrote nothing
+    assert not raw_redis(stack).exists(f"{topic}:jdoe")
+
+    stringy = f"{unique}-str"
+    cleanup["connectors"].append(stringy)
+    connect_client.apply(stringy, redis_sink_config(
+        stack, topic, **{"value.converter": "org.apache.kafka.connect.storage.StringConverter",
+                         "redis.key": f"{topic}:s"}))
+    wait_for("lag 0", lambda: kafka_client.consumer_group_lag(f"connect-{stringy}").per_partition
+             and kafka_client.consumer_group_lag(f"connect-{stringy}").total == 0)
+    assert task_failed(connect_client, stringy) is None
+    assert raw_redis(stack).execute_command("JSON.GET", f"{topic}:s:jdoe") == b"null"  # set to null, not deleted
+
+
+def test_sink_offsets_stored_in_redis_are_not_used_on_start(
+        connect_plugin_doubles, stack, connect_client, kafka_client, redis_client, unique, cleanup):
+    """0.9.1 reads its Redis offset keys in start() only for context.assignment(), which is still
+    empty there: an offset stored in Redis does not move the consumer (the consumer group does)."""
+    topic = f"{unique}-agg"
+    kafka_client.create_topic(topic)
+    cleanup["topics"].append(topic)
+    cleanup["prefixes"].append(f"{topic}:")
+    offset_key = f"com.redis.kafka.connect.sink.offset.{topic}.0"
+    cleanup["prefixes"].append(offset_key)
+    kafka_client.produce(topic, [(f"u{i}", json.dumps({"EVENT_COUNT": i})) for i in range(3)])
+    r = raw_redis(stack)
+    # "u0 and u1 are already written": a task that honoured it would write u2 only
+    r.set(offset_key, json.dumps({"topic": topic, "partition": 0, "offset": 2}))
+    cleanup["connectors"].append(unique)
+    connect_client.apply(unique, redis_sink_config(stack, topic))
+    keys = [f"{topic}:u{i}" for i in range(3)]
+    docs = wait_for("all three documents", lambda: (d := redis_client.json_mget(keys)) and all(d.values()) and d)
+    assert docs == {f"{topic}:u{i}": {"EVENT_COUNT": i} for i in range(3)}
+    # and flush() overwrites the key with the consumer's position
+    wait_for("the flushed offset", lambda: json.loads(r.get(offset_key))["offset"] == 3)
 
 
 def test_sink_validation_mirrors_0_9_1_and_names_what_the_double_does_not_model(
@@ -678,6 +715,40 @@ def test_source_change_events_carry_metadata_and_deletes_follow_emit_tombstone(
         assert set(v) == {"ID", "NAME", "table", "scn", "op_type", "op_ts", "current_ts", "row_id", "username"}
         assert v["table"] == f"ORCLCDB.C##MYUSER.{table}" and v["username"] == SEED_OWNER
         assert len(v["row_id"]) == 18 and v["row_id"] == values[0]["row_id"]
+
+
+def test_source_never_streams_changes_logminer_would_not_return(
+        connect_plugin_doubles, stack, connect_client, kafka_client, unique, cleanup):
+    """Rows committed while supplemental logging / ARCHIVELOG was off ("minable": false in the redo feed,
+    as the Oracle double writes them) never reach the topic as changes; a snapshot, which reads the
+    table, still has them."""
+    redo = connect_plugin_doubles.redo
+    tag = uuid.uuid4().hex[:6].upper()
+    table = f"POC_USERDATA_{tag}"
+    topic = f"ORCLCDB.C__MYUSER.{table}"
+    name = f"{unique}-gap"
+    cleanup["connectors"].append(name)
+    cleanup["topics"] += [topic, f"{name}-ORCLCDB-redo-log"]
+    gap = {"minable": False, "unminable": f"C##MYUSER.{table} has no ALL COLUMN supplemental log group"}
+    redo.insert(table, {"ID": "1", "NAME": "before the connector"}, **gap)
+    cfg = oracle_source_config(stack, name, **{"table.inclusion.regex": f"ORCLCDB\\.C##MYUSER\\.{table}",
+                                               "transforms": ""})
+    cfg.pop("transforms.dropExtraFields.type")
+    cfg.pop("transforms.dropExtraFields.blacklist")
+    connect_client.apply(name, cfg)
+    snap = consume(stack["KAFKA_BOOTSTRAP_SERVERS"], topic, lambda out: len(out) >= 1)
+    assert [(json.loads(m.key()), json.loads(m.value())["op_type"]) for m in snap] == [("1", "R")]
+    wait_for("the snapshot offset", lambda: (o := connect_client.offsets(name)) and "snapshot" not in o[0]["offset"])
+    logged = redo.insert(table, {"ID": "2", "NAME": "logged"})
+    redo.insert(table, {"ID": "3", "NAME": "lost"}, **gap)
+    redo.update(table, {"ID": "1", "NAME": "lost too"}, **gap)
+    last = redo.insert(table, {"ID": "4", "NAME": "logged"})
+    msgs = consume(stack["KAFKA_BOOTSTRAP_SERVERS"], topic,
+                   lambda out: any(json.loads(m.value())["scn"] == str(last) for m in out if m.value()))
+    assert [(json.loads(m.key()), json.loads(m.value())["op_type"]) for m in msgs] == [
+        ("1", "R"), ("2", "I"), ("4", "I")]
+    raw = consume(stack["KAFKA_BOOTSTRAP_SERVERS"], f"{name}-ORCLCDB-redo-log", lambda out: len(out) >= 2)
+    assert [json.loads(m.value())["SCN"] for m in raw] == [logged, last]  # nor to the redo log topic
 
 
 def test_source_snapshot_folds_history_maps_oracle_types_and_resumes_after_a_restart(

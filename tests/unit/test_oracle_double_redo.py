@@ -296,3 +296,95 @@ def test_unmodelled_query_shapes_still_raise(redo_db):
                 cur.execute(sql, params)
         with pytest.raises(UnmodelledStatement, match="implicit conversion"):
             cur.execute(f"SELECT NAME AS G FROM {CLICKS} WHERE EVENTTIMESTAMP >= :s", {"s": "2026-11-24"})
+
+
+# ---- what LogMiner would not return ---------------------------------------------------------------------
+
+
+def _mined(db: FakeOracleDatabase) -> list[dict]:
+    return db.redo_entries(minable_only=True)
+
+
+def test_noarchivelog_commits_reach_the_table_but_not_the_mined_redo(redo_db):
+    db, resource = redo_db
+    mined_before = len(_mined(db))
+    db.set_log_mode("NOARCHIVELOG")
+    with resource.client() as c:
+        c.execute(INSERT_CLICK, _click(40, "jdoe", T0))
+    assert any(r["EVENTID"] == "40" for r in db.tables[("C##MYUSER", "POC_CLICKSTREAM")].rows)  # committed
+    line = _lines(db)[-1]
+    assert line["row"]["EVENTID"] == "40" and line["minable"] is False
+    assert line["unminable"] == "the database is in NOARCHIVELOG mode (ARCHIVELOG is off)"
+    assert len(_mined(db)) == mined_before and db.redo_lines_unminable == 1  # the CDC topic never gets it
+
+    db.set_log_mode("ARCHIVELOG")
+    with resource.client() as c:
+        c.execute(INSERT_CLICK, _click(41, "jdoe", T0))
+    assert [e["row"]["EVENTID"] for e in _mined(db)[mined_before:]] == ["41"]
+    assert "minable" not in _lines(db)[-1]
+
+
+def test_tables_without_supplemental_logging_lose_their_changes(redo_db):
+    db, resource = redo_db
+    mined_before = len(_mined(db))
+    db.drop_log_group("C##MYUSER", "POC_CLICKSTREAM")  # a provisioning gap on one table
+    with resource.client() as c:
+        c.execute(INSERT_CLICK, _click(50, "jdoe", T0))
+        c.execute("INSERT INTO C##MYUSER.POC_USERDATA (ID, NAME) VALUES (:i, :n)", {"i": "150", "n": "still logged"})
+    new = _lines(db)[-2:]
+    assert [(e["table"], e.get("minable", True)) for e in new] == [("POC_CLICKSTREAM", False), ("POC_USERDATA", True)]
+    assert new[0]["unminable"] == "C##MYUSER.POC_CLICKSTREAM has no ALL COLUMN supplemental log group"
+    assert [e["table"] for e in _mined(db)[mined_before:]] == ["POC_USERDATA"]
+
+    # minimal supplemental logging off: nothing at all is minable, whatever the tables have
+    db.set_supplemental_logging(minimal="NO")
+    with resource.client() as c:
+        c.execute("INSERT INTO C##MYUSER.POC_USERDATA (ID, NAME) VALUES (:i, :n)", {"i": "151", "n": "lost"})
+    assert _lines(db)[-1]["unminable"].startswith("minimal supplemental logging is off")
+    # database-wide ALL COLUMNS logging covers every table (and implies minimal logging)
+    db.set_supplemental_logging(minimal="IMPLICIT", all_columns="YES")
+    with resource.client() as c:
+        c.execute(INSERT_CLICK, _click(51, "jdoe", T0))
+    assert "minable" not in _lines(db)[-1]
+    assert [e["row"].get("EVENTID") or e["row"]["ID"] for e in _mined(db)[mined_before:]] == ["150", "51"]
+
+
+def test_a_provisioned_database_logs_everything(redo_db):
+    db, resource = redo_db
+    with resource.client() as c:
+        c.execute(INSERT_CLICK, _click(60, "jdoe", T0))
+    assert db.redo_lines_unminable == 0 and _mined(db) == _lines(db)
+
+
+# ---- explicit event times -------------------------------------------------------------------------------
+
+
+def test_explicit_event_times_are_logged_as_given_and_window_by_event_time(redo_db, clock):
+    """Rows inserted now with event times minutes in the past, out of order, across minute boundaries:
+    the redo carries each EVENTTIMESTAMP as given (ts_ms is the commit time), so the ksqlDB double's
+    windowed count puts each row in the minute of its own event time."""
+    from tests.doubles.ksql_windowed_count import WindowedCount
+
+    db, resource = redo_db
+    before = len(_lines(db))
+    now = dt.datetime.fromtimestamp(NOW, tz=dt.timezone.utc).replace(tzinfo=None)
+    minute = now.replace(second=0, microsecond=0)
+    events = [  # (event id, name, event time)
+        (70, "jdoe", minute - dt.timedelta(minutes=3) + dt.timedelta(seconds=59, microseconds=999000)),
+        (71, "jdoe", minute - dt.timedelta(minutes=2)),
+        (72, "alice", minute - dt.timedelta(minutes=5, seconds=-1)),
+        (73, "jdoe", minute - dt.timedelta(minutes=3)),
+    ]
+    with resource.client() as c:
+        c.execute_many(INSERT_CLICK, [_click(n, name, ts) for n, name, ts in events])
+    new = _lines(db)[before:]
+    assert [e["row"]["EVENTTIMESTAMP"] for e in new] == [epoch_millis(ts) for _, _, ts in events]
+    assert {e["ts_ms"] for e in new} == {int(NOW * 1000)}  # commit time, not event time
+
+    wc = WindowedCount(60_000, 10 * 60_000, cache_max_bytes=0)
+    for e in new:
+        wc.add(e["row"]["NAME"], e["row"]["NAME"].encode(), e["row"]["EVENTTIMESTAMP"])
+    m0 = epoch_millis(minute)
+    assert wc.counts() == {("jdoe", m0 - 3 * 60_000): 2, ("jdoe", m0 - 2 * 60_000): 1,
+                           ("alice", m0 - 5 * 60_000): 1}
+    assert all(start + 60_000 <= int(NOW * 1000) for _, start in wc.counts())  # all in the past

@@ -11,7 +11,8 @@ Oracle double, or a test directly -- appends one JSON line per *committed* chang
 
 op: I | U | D | T (truncate). For U the row is the full after image, for D the deleted row (at least
 its key). Optional: "row_id", "username" (default: owner), "commit_scn", "xid", "before" (an update's
-before image). Values: JSON scalars; TIMESTAMP/DATE as epoch millis or ISO-8601 text (naive = UTC);
+before image), "minable" (default true; false: committed but not returned by LogMiner -- ARCHIVELOG or
+supplemental logging was off -- so never streamed, only seen by a snapshot; "unminable" says why). Values: JSON scalars; TIMESTAMP/DATE as epoch millis or ISO-8601 text (naive = UTC);
 NUMBER as a number or numeric text; RAW as base64.
 
 Rules the reader relies on: append only (never rewrite or truncate the file); one line per change,

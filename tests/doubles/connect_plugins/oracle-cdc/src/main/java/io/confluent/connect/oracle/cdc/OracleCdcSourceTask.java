@@ -44,6 +44,8 @@ import io.confluent.connect.oracle.cdc.OracleCdcSourceConnectorConfig.StartFrom;
  * the file, else it re-reads the file skipping SCNs up to "scn" (so an offset written by hand as
  * {"scn": n} works too).
  *
+ * Changes marked "minable": false (see RedoEvent) are never streamed; snapshots include them.
+ *
  * start.from (first start, or force_current on every start): snapshot (default) -- the current rows of the
  * captured tables, folded from the whole file by primary key (row_id, or the whole row, for tables without
  * one), are emitted as op_type R at the file's highest SCN, then streaming continues after them; current /
@@ -315,6 +317,12 @@ public class OracleCdcSourceTask extends SourceTask {
             RedoEvent e = parse(line, out);
             position = line.end;
             if (e == null || e.scn <= skipThroughScn || (minTsMillis >= 0 && e.tsMs < minTsMillis) || !captured(e)) {
+                continue;
+            }
+            if (!e.minable) {
+                // committed, but LogMiner returns nothing for it (no supplemental logging / ARCHIVELOG when
+                // it was written): the real connector never sees the change, so neither does the double
+                log.debug("SCN {} of {} is not in the mined redo; skipped", e.scn, e.fullyQualifiedName());
                 continue;
             }
             Map<String, Object> offset = new HashMap<>();

@@ -14,7 +14,10 @@ import com.fasterxml.jackson.databind.JsonNode;
  * TEST DOUBLE: one committed change as the Python Oracle double appends it to redo.jsonl:
  * {"scn": int, "op": "I"|"U"|"D"|"T", "owner": str, "table": str, "database": str, "ts_ms": int,
  *  "row": {col: value}, "pk": [col...], "types": {col: "VARCHAR2(50)"|"NUMBER(10,2)"|"TIMESTAMP(6)"|...}}
- * Optional: "row_id", "username", "commit_scn", "xid", "before" ({col: value}, for output.before.state.field).
+ * Optional: "row_id", "username", "commit_scn", "xid", "before" ({col: value}, for output.before.state.field),
+ * "minable" (default true): false when the database committed the change but LogMiner cannot return it
+ * (ARCHIVELOG or supplemental logging off when it was written; "unminable" says which). Such a change is
+ * part of the table's state -- a snapshot (flashback query) sees it -- but never a streamed change.
  */
 final class RedoEvent {
 
@@ -32,10 +35,11 @@ final class RedoEvent {
     final String rowId;
     final String username;
     final String xid;
+    final boolean minable;
 
     private RedoEvent(long scn, Long commitScn, char op, String owner, String table, String database, long tsMs,
             Map<String, JsonNode> row, Map<String, JsonNode> before, List<String> pk, Map<String, String> types,
-            String rowId, String username, String xid) {
+            String rowId, String username, String xid, boolean minable) {
         this.scn = scn;
         this.commitScn = commitScn;
         this.op = op;
@@ -50,6 +54,7 @@ final class RedoEvent {
         this.rowId = rowId;
         this.username = username;
         this.xid = xid;
+        this.minable = minable;
     }
 
     String fullyQualifiedName() {
@@ -123,7 +128,18 @@ final class RedoEvent {
         }
         Long commitScn = n.has("commit_scn") && !n.get("commit_scn").isNull() ? longField(n, "commit_scn", true) : null;
         return new RedoEvent(scn, commitScn, op, owner, table, database, ts, row, before, Collections.unmodifiableList(pk),
-                types, text(n, "row_id", false), text(n, "username", false), text(n, "xid", false));
+                types, text(n, "row_id", false), text(n, "username", false), text(n, "xid", false), minable(n));
+    }
+
+    private static boolean minable(JsonNode n) {
+        JsonNode v = n.get("minable");
+        if (v == null || v.isNull()) {
+            return true;
+        }
+        if (!v.isBoolean()) {
+            throw new IllegalArgumentException("minable must be true or false, not " + v);
+        }
+        return v.asBoolean();
     }
 
     private static long longField(JsonNode n, String name, boolean required) {

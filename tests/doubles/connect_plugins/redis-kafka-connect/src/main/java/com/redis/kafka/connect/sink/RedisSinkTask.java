@@ -38,8 +38,18 @@ import com.redis.kafka.connect.RedisSinkConnector;
  *   keyspace.replace("${topic}", topic) + separator + String.valueOf(record.key()) -- so a Struct key
  *   becomes "Struct{...}", a byte[] key "[B@...", and a windowed key keeps its 8 window bytes.
  * - JSONSET: JSON.SET key $ value; String/byte[] values pass through, anything else goes through
- *   JsonConverter(schemas.enable=false). A null value (tombstone) fails the task: lettucemod rejects a
- *   null JSON argument ("JSON must not be null") and 0.9.1 has no delete-on-null.
+ *   JsonConverter(schemas.enable=false) (0.9.1 RedisSinkTask.java:218-227). 0.9.1 has no delete-on-null:
+ *   a tombstone goes to JSON.SET like any record, so what happens depends on the value converter:
+ *   - JsonConverter reads a tombstone as SchemaAndValue.NULL (Kafka 3.9 JsonConverter.java:339-342), and
+ *     JsonConverter.fromConnectData(null, null) returns null (Kafka 3.9 JsonConverter.java:322-325); lettucemod
+ *     3.7.3 JSONCommandBuilder.set checks notNull(json, "JSON") (JSONCommandBuilder.java:114) ->
+ *     IllegalArgumentException "JSON must not be null", which 0.9.1's put() does not catch (it only maps
+ *     RedisConnectionException / RedisCommandTimeoutException to RetriableException, RedisSinkTask.java:324-335):
+ *     the task FAILS. spring-batch-redis 3.7.5 builds the whole batch before flushing it, so nothing of that
+ *     batch is written.
+ *   - StringConverter / ByteArrayConverter give an optional schema with a null value; JsonConverter turns
+ *     that into a JSON null node (JsonConverter.java:590-591), serialised as the 4 bytes "null": JSON.SET
+ *     key $ null succeeds and the key holds a JSON null (it is neither deleted nor failing).
  * - SET: value must be String/byte[] (DataException otherwise). HSET: Struct fields (toString) or Map
  *   entries (String.valueOf) as hash fields; anything else fails the task. DEL: DEL key.
  * - A batch is built completely before anything is sent (a bad record sends nothing), then pipelined.
@@ -51,9 +61,12 @@ import com.redis.kafka.connect.RedisSinkConnector;
  *   the task stays RUNNING, the worker redelivers the batch, the consumer group's offsets do not move and
  *   its lag grows.
  * - Offsets: flush() MSETs com.redis.kafka.connect.sink.offset.TOPIC.PARTITION =
- *   {"topic":..,"partition":..,"offset":..}. start() reads them back only for context.assignment(),
- *   which the worker has not populated yet when start() runs (it subscribes, then starts the task), so
- *   in practice -- as in 0.9.1 -- the stored offsets are written but never used to seek.
+ *   {"topic":..,"partition":..,"offset":..} (0.9.1 RedisSinkTask.java:337-346). start() reads them back only
+ *   for context.assignment() and returns when it is empty (RedisSinkTask.java:121-124); 0.9.1 does not override
+ *   open(). The worker subscribes, then calls task.start() (Kafka 3.9 WorkerSinkTask.java:310-324), and
+ *   WorkerSinkTaskContext.assignment() is consumer.assignment() (WorkerSinkTaskContext.java:102-106), empty
+ *   until the first poll's rebalance (KafkaConsumer.assignment() javadoc). So the stored offsets are written
+ *   but never used to seek: the consumer group's committed offsets (and KIP-875 resets) are what counts.
  */
 public class RedisSinkTask extends SinkTask {
 
