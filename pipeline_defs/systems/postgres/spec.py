@@ -250,6 +250,7 @@ def _row_problems(table: PgTable, rows: list[dict[str, Any]], path: str) -> list
             if k not in cols:
                 known = ", ".join(cols)
                 problems.append((f"{path}[{i}].{k}", f"{k!r} is not a column of {table.name} (columns: {known})"))
+        reported = set()
         for pk in table.primary_key:
             v = row.get(pk)
             if v is None:
@@ -257,8 +258,9 @@ def _row_problems(table: PgTable, rows: list[dict[str, Any]], path: str) -> list
             elif isinstance(v, str) and v.upper() in ROW_EXPRESSIONS:
                 why = "a primary-key value cannot be CURRENT_TIMESTAMP (rows are matched by key)"
                 problems.append((f"{path}[{i}].{pk}", why))
+                reported.add(pk)
         for k, v in row.items():
-            if k in cols and (msg := _value_problem(cols[k], v)):
+            if k in cols and k not in reported and (msg := _value_problem(cols[k], v)):
                 problems.append((f"{path}[{i}].{k}", msg))
     return problems
 
