@@ -7,6 +7,7 @@ Then the slot checks on a slot Debezium created, and what happens to it when the
 
 from __future__ import annotations
 
+import base64
 import concurrent.futures
 import json
 import os
@@ -18,7 +19,16 @@ import psycopg
 import pytest
 from confluent_kafka import Consumer, TopicPartition
 
-from pipeline_defs.systems.postgres import PostgresSource, cdc_topic, connector_config, db, read_catalog, secret_keys
+from pipeline_defs.core.types import Neutral
+from pipeline_defs.systems.postgres import (
+    PostgresSource,
+    cdc_topic,
+    column_neutral_type,
+    connector_config,
+    db,
+    read_catalog,
+    secret_keys,
+)
 from pipeline_defs.systems.postgres import checks as C
 from pipeline_defs.systems.postgres.connectors import ConnectEndpoints
 from pipeline_defs.systems.postgres.plan import demo_row_statements, drop_slot_statement, plan
@@ -46,17 +56,22 @@ def _admin(dbname: str) -> psycopg.Connection:
                       e["POSTGRES_ADMIN_PASSWORD"])
 
 
+def _source(dbname: str, tag: str, tables: list[dict]) -> PostgresSource:
+    return PostgresSource.model_validate({
+        "kind": "postgres", "database": dbname, "role": {"name": f"cdc_{tag}"}, "tables": tables,
+        "connectors": [{"name": f"pg-cdc-{tag}", "tables": [t["name"] for t in tables], "slot_name": f"pg_cdc_{tag}"}],
+    })
+
+
 @pytest.fixture
-def pg(stack):
-    """A fresh database on the stack's PostgreSQL and a source spec for it (default topic prefix 'pg')."""
+def pg(stack, request):
+    """A fresh database on the stack's PostgreSQL and a source spec for it (default topic prefix 'pg');
+    the tables are TABLE unless the test is parametrized indirectly with others."""
     tag = secrets.token_hex(3)
     dbname = f"cdc_{tag}"
     with _admin(os.environ["POSTGRES_DB"]) as a:
         a.execute(f'CREATE DATABASE "{dbname}"')
-    source = PostgresSource.model_validate({
-        "kind": "postgres", "database": dbname, "role": {"name": f"cdc_{tag}"}, "tables": [TABLE],
-        "connectors": [{"name": f"pg-clicks-{tag}", "tables": ["POC_CLICKSTREAM"], "slot_name": f"pg_clicks_{tag}"}],
-    })
+    source = _source(dbname, tag, getattr(request, "param", [TABLE]))
     admin = _admin(dbname)
     yield source, admin
     admin.close()
@@ -198,3 +213,47 @@ def test_debezium_reads_what_the_package_provisions(pg, connect_client):
     assert db.apply(admin, [drop_slot_statement(conn.slot_name)]) == [1]
     assert conn.slot_name not in read_catalog(source, db.query_fn(admin)).slots
 
+
+
+TYPES = {
+    "name": "ALL_TYPES",
+    "columns": [
+        {"name": "ID", "type": "INTEGER", "primary_key": True},
+        {"name": "T_TEXT", "type": "TEXT"}, {"name": "T_VARCHAR", "type": "VARCHAR(10)"},
+        {"name": "T_BIGINT", "type": "BIGINT"}, {"name": "T_BOOLEAN", "type": "BOOLEAN"},
+        {"name": "T_DOUBLE", "type": "DOUBLE PRECISION"}, {"name": "T_NUMERIC", "type": "NUMERIC(10,2)"},
+        {"name": "T_TIMESTAMP", "type": "TIMESTAMP"}, {"name": "T_TIMESTAMPTZ", "type": "TIMESTAMPTZ"},
+        {"name": "T_DATE", "type": "DATE"}, {"name": "T_BYTEA", "type": "BYTEA"},
+    ],
+    "initial_rows": [{"ID": 7, "T_TEXT": "t", "T_VARCHAR": "v", "T_BIGINT": 2**40, "T_BOOLEAN": True, "T_DOUBLE": 0.25,
+                      "T_NUMERIC": 12.5, "T_TIMESTAMP": "2024-05-01 12:00:00.123456",
+                      "T_TIMESTAMPTZ": "2024-05-01 12:00:00+02", "T_DATE": "2024-05-02", "T_BYTEA": "\\x0102ff"}],
+}
+# what each neutral type looks like in a JSON value (schemas.enable=false)
+JSON_SHAPE = {Neutral.STRING: str, Neutral.INT32: int, Neutral.INT64: int, Neutral.BOOLEAN: bool, Neutral.FLOAT64: float,
+              Neutral.TIMESTAMP: int, Neutral.DATE: int, Neutral.BYTES: str}
+
+
+@pytest.mark.parametrize("pg", [[TYPES]], indirect=True)
+def test_wire_types_match_column_neutral_type(pg, connect_client):
+    source, admin = pg
+    password = os.environ["POSTGRES_CDC_PASSWORD"]
+    db.apply(admin, plan(source, read_catalog(source, db.query_fn(admin), cdc_password=password), password))
+    conn = source.connectors[0]
+    consumer = _consumer(cdc_topic(source, "ALL_TYPES"))
+    connect_client.create(conn.name, connector_config(source, conn, ConnectEndpoints.from_env()))
+    try:
+        _wait_running(connect_client, conn.name)
+        (key, value, _, _), = _read(consumer, 1)
+    finally:
+        connect_client.delete(conn.name)
+        consumer.close()
+    assert key == {"ID": 7}
+    for col in TYPES["columns"]:
+        neutral = column_neutral_type(col["type"])
+        assert type(value[col["name"]]) is JSON_SHAPE[neutral], (col, value[col["name"]])
+    assert value["T_TIMESTAMP"] == 1714564800123  # 2024-05-01T12:00:00.123 read as UTC, microseconds cut
+    assert value["T_TIMESTAMPTZ"] == "2024-05-01T10:00:00.000000Z"  # ZonedTimestamp: ISO string, UTC, 6 digits
+    assert value["T_DATE"] == 19845  # days since 1970-01-01
+    assert value["T_NUMERIC"] == 12.5 and value["T_BIGINT"] == 2**40 and value["T_BOOLEAN"] is True
+    assert base64.b64decode(value["T_BYTEA"]) == b"\x01\x02\xff"

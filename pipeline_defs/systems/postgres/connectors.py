@@ -1,7 +1,7 @@
 """Kafka Connect configs for Debezium's PostgreSQL connector (pgoutput, one slot per connector).
 
 What lands on ``<topic_prefix>.<schema>.<TABLE>`` with these settings (checked on the real
-connector by tests/integration/test_postgres_source.py):
+connector by tests/integration/test_postgres_debezium.py):
 
 * key: JSON object of the primary-key columns, ``{"EVENTID":"7"}`` (schemas.enable=false);
 * value of an insert/update/snapshot read: the flat row after the change, upper-case fields as in

@@ -2,7 +2,7 @@
 
 Debezium names a table's topic ``<topic.prefix>.<schema>.<table>`` with the names as the catalog
 holds them; quoted upper-case names stay upper case (``pg.public.POC_CLICKSTREAM``). Verified on
-the real connector by tests/integration/test_postgres_source.py.
+the real connector by tests/integration/test_postgres_debezium.py.
 """
 
 from __future__ import annotations

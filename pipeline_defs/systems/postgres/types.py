@@ -7,20 +7,17 @@ refused, so a type can be interpolated into DDL as its canonical rendering.
 Wire types follow what Debezium writes with the connector settings of :mod:`.connectors`
 (``time.precision.mode=connect``, ``decimal.handling.mode=double``):
 
-==================  ==========================  ==========================================
-PostgreSQL          Debezium value              neutral
-==================  ==========================  ==========================================
-TEXT, VARCHAR(n)    string                      STRING
-INTEGER / BIGINT    int32 / int64               INT32 / INT64
-BOOLEAN             boolean                     BOOLEAN
-DOUBLE PRECISION    float64                     FLOAT64
-NUMERIC(p,s)        float64 (double mode)       FLOAT64
-TIMESTAMP           epoch ms (Connect Timestamp, read as UTC)  TIMESTAMP
-TIMESTAMPTZ         ISO-8601 string (io.debezium.time.ZonedTimestamp, whatever the precision mode)  STRING
-DATE                days since epoch            DATE
-BYTEA               bytes (base64 in JSON)      BYTES
-==================  ==========================  ==========================================
+* TEXT, VARCHAR(n) -> string -> STRING
+* INTEGER / BIGINT -> int32 / int64 -> INT32 / INT64
+* BOOLEAN -> boolean -> BOOLEAN
+* DOUBLE PRECISION, NUMERIC(p,s) -> float64 (double mode) -> FLOAT64
+* TIMESTAMP -> epoch ms (Connect Timestamp; the value is read as UTC, microseconds cut) -> TIMESTAMP
+* TIMESTAMPTZ -> ISO-8601 string in UTC, ``"2024-05-01T10:00:00.000000Z"`` (io.debezium.time.ZonedTimestamp,
+  whatever the precision mode) -> STRING
+* DATE -> days since 1970-01-01 -> DATE
+* BYTEA -> bytes, base64 in JSON -> BYTES
 
+All verified on the real connector (tests/integration/test_postgres_debezium.py).
 So an event-time column for a windowed engine must be TIMESTAMP, not TIMESTAMPTZ.
 """
 
