@@ -260,3 +260,36 @@ def test_for_node_splits_the_plan(env):
     assert state.role is not None and not state.tables
     rest = plan(source, state, password)
     assert {s.node for s in rest} == {"table:POC_CLICKSTREAM", "table:POC_USERDATA", "publication"}
+
+
+def test_for_all_tables_publication_is_replaced_in_one_transaction(env):
+    source, admin, password, _ = env
+    converge(source, admin, password)
+    admin.execute(f"DROP PUBLICATION {source.publication}")
+    admin.execute(f"CREATE PUBLICATION {source.publication} FOR ALL TABLES WITH (publish = 'insert')")
+    state = catalog(source, admin, password)
+    ok, md = C.check_publication(source, state)
+    assert not ok and "FOR ALL TABLES" in md["problem"] and md["unpublished_actions"] == ["update", "delete", "truncate"]
+    stmts = plan(source, state, password)
+    assert [s.display.split(" ")[0] for s in stmts] == ["DROP", "CREATE"]
+    db.apply(admin, stmts)
+    state = catalog(source, admin, password)
+    assert passed(C.check_publication, source, state) and plan(source, state, password) == []
+
+
+def test_a_schema_of_its_own(logical_postgres_server):  # noqa: F811
+    server = logical_postgres_server
+    dbname, tag = server.create_database(), secrets.token_hex(3)
+    source = PostgresSource.model_validate({
+        "kind": "postgres", "database": dbname, "schema": "sales", "role": {"name": f"cdc_{tag}"},
+        "tables": [CLICKS], "connectors": [{"name": "c", "tables": ["POC_CLICKSTREAM"], "slot_name": f"s_{tag}"}],
+    })
+    password = "Cdc-" + secrets.token_urlsafe(12)
+    with db.connect(server.host, server.port, dbname, server.user, server.password) as admin:
+        first = plan(source, catalog(source, admin, password), password)
+        assert first[0].display == 'CREATE SCHEMA IF NOT EXISTS "sales"'
+        state = converge(source, admin, password)
+        assert plan(source, state, password) == []
+        assert state.publication.tables == {"sales.POC_CLICKSTREAM"}
+        for check in (C.check_publication, C.check_role, C.check_primary_keys):
+            assert passed(check, source, state), check.__name__
