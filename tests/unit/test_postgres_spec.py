@@ -311,3 +311,14 @@ def test_slot_and_retention_checks():
     assert sev(_slot(retained=5 * 1024**3)) == "ERROR"
     assert sev(_slot(), _slot("old_slot", active=False, retained=10)) == "WARN"  # a removed connector's slot
     assert sev(_slot(), _slot("other_db", active=False, db="elsewhere")) == "OK"
+
+
+def test_secrets_in_connector_overrides_are_refused():
+    d = doc(connectors=[{**DOC["connectors"][0], "config": {"database.password": "hunter2"}}])
+    problems = cross_validate(src(d))
+    assert problems == [("source.connectors[0].config.database.password",
+                         ("a secret cannot be written in the spec; use a config provider placeholder such as "
+                         "${env:VARIABLE} (value not shown)"))]
+    assert "hunter2" not in str(problems)
+    ok = doc(connectors=[{**DOC["connectors"][0], "config": {"database.password": "${env:OTHER_PW}"}}])
+    assert cross_validate(src(ok)) == []

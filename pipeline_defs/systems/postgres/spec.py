@@ -28,6 +28,8 @@ _CONNECTOR_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,99}")
 _ENV_NAME = re.compile(r"[A-Z_][A-Z0-9_]{0,127}")
 _CONFIG_KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9._$-]{0,199}")
 _TOPIC_PREFIX = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,99}")
+_SENSITIVE_KEY = re.compile(r"password|secret|token|credential|jaas\.config|api[._-]?key", re.IGNORECASE)
+_PLACEHOLDER = re.compile(r"\$\{[A-Za-z]+:[^}]+\}")
 _HOST = re.compile(r"[A-Za-z0-9][A-Za-z0-9.-]{0,252}|\[[0-9A-Fa-f:.]+\]")
 
 
@@ -288,6 +290,11 @@ def cross_validate(source: PostgresSource, path: str = "source") -> list[tuple[s
         p.append((f"{path}.connectors[{i}].slot_name",
                   f"replication slot {slot!r} is already used by another connector (one slot per connector)"))
     for ci, conn in enumerate(source.connectors):
+        for key, value in conn.config.items():
+            if _SENSITIVE_KEY.search(key) and not (isinstance(value, str) and _PLACEHOLDER.fullmatch(value)):
+                p.append((f"{path}.connectors[{ci}].config.{key}",
+                          ("a secret cannot be written in the spec; use a config provider placeholder such as "
+                          "${env:VARIABLE} (value not shown)")))
         for ti, name in enumerate(conn.tables):
             tp = f"{path}.connectors[{ci}].tables[{ti}]"
             table = source.table(name)
