@@ -13,7 +13,7 @@ import pytest
 
 from pipeline_defs.systems.postgres import PostgresSource, db, read_catalog
 from pipeline_defs.systems.postgres import checks as C
-from pipeline_defs.systems.postgres.events import event_query, window_count_query, window_counts
+from pipeline_defs.systems.postgres.events import event_query, source_window_counts, window_count_query, window_counts
 from pipeline_defs.systems.postgres.plan import demo_row_statements, drop_slot_statement, for_node, plan
 from tests.fixtures_postgres import logical_postgres_server  # noqa: F401  (session fixture)
 
@@ -160,8 +160,9 @@ def test_demo_rows_are_idempotent_and_values_stay_data(env):
     source, admin, password, _ = env
     converge(source, admin, password)
     demo = demo_row_statements(source)
-    assert db.apply(admin, demo) == [1, 1]
-    assert db.apply(admin, demo) == [0, 0]
+    assert db.apply(admin, demo[:1]) == [1]
+    assert db.insert_demo_rows(admin, source) == {"inserted": 1, "already_present": 1}
+    assert db.insert_demo_rows(admin, source) == {"inserted": 0, "already_present": 2}
     rows = admin.execute('SELECT "EVENTID", "NAME" FROM "POC_CLICKSTREAM" ORDER BY "EVENTID"').fetchall()
     assert rows == [("1", "jdoe"), ("2", "jdoe"), ("3", CLICKS["demo_rows"][1]["NAME"])]
     # initial rows are matched by key, so a plan after the demo still has nothing to insert
@@ -238,8 +239,8 @@ def test_reconciliation_queries(env):
     # 'jdoe' (initial row, written now) has its newest window; a's first window is before since_ms
     counts.pop(next(k for k in counts if k[0] == "jdoe"))
     assert counts == {("a", ms + minute): 1, ("b", ms + 3 * minute): 1, ("b", ms + 5 * minute): 1}
-    sql, params = window_count_query(source, "POC_CLICKSTREAM", "NAME", "EVENTTIMESTAMP", minute, None)
-    newest = {k: v for k, v in window_counts(q(sql, params)).items() if k[0] != "jdoe"}
+    counts = source_window_counts(q, source, "POC_CLICKSTREAM", "NAME", "EVENTTIMESTAMP", minute, None)
+    newest = {k: v for k, v in counts.items() if k[0] != "jdoe"}
     assert newest == {("a", ms + minute): 1, ("b", ms + 5 * minute): 1}
 
     sql, params = event_query(source, "POC_CLICKSTREAM", "NAME", "EVENTTIMESTAMP", ms + 3 * minute)

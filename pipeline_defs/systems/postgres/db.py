@@ -14,6 +14,8 @@ import psycopg
 from psycopg.rows import dict_row
 
 from pipeline_defs.systems.postgres.catalog import Query
+from pipeline_defs.systems.postgres.plan import demo_row_statements
+from pipeline_defs.systems.postgres.spec import PostgresSource
 from pipeline_defs.systems.postgres.sql import REDACTED, Statement
 
 
@@ -66,3 +68,10 @@ def apply(conn: psycopg.Connection, statements: Sequence[Statement]) -> list[int
                 raise PostgresApplyError(st, msg) from None
             counts.append(cur.rowcount)
     return counts
+
+
+def insert_demo_rows(conn: psycopg.Connection, source: PostgresSource) -> dict[str, int]:
+    """The spec's demo rows, each once (ON CONFLICT DO NOTHING): {'inserted': n, 'already_present': m}."""
+    counts = apply(conn, demo_row_statements(source))
+    inserted = sum(1 for c in counts if c > 0)
+    return {"inserted": inserted, "already_present": len(counts) - inserted}

@@ -14,6 +14,7 @@ into another window. Group values come back as text, as they appear in Redis key
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from pipeline_defs.systems.postgres.idents import qualified, quote_ident
@@ -99,3 +100,12 @@ def window_count_query(
 def window_counts(rows: list[dict[str, Any]]) -> dict[tuple[str, int], int]:
     """Rows of :func:`window_count_query` -> ``{(group value, window start ms): n}``."""
     return {(r["group_value"], int(r["window_start_ms"])): int(r["n"]) for r in rows}
+
+
+def source_window_counts(
+    query: Callable[[str, Sequence[Any] | None], list[dict[str, Any]]],
+    source: PostgresSource, table: str, group_col: str, ts_col: str, window_ms: int, since_ms: int | None,
+) -> dict[tuple[str, int], int]:
+    """Run :func:`window_count_query` through ``query`` (db.query_fn): what SourcePlugin.source_events returns."""
+    sql, params = window_count_query(source, table, group_col, ts_col, window_ms, since_ms)
+    return window_counts(query(sql, params))
