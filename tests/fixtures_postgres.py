@@ -7,7 +7,8 @@ Usage in a test module::
     def test_x(postgres_server):
         dsn = postgres_server.url(postgres_server.create_database("x"))
 
-`start_postgres()` is the same thing as a context manager. The server listens on 127.0.0.1 on a free port with
+`start_postgres()` is the same thing as a context manager; `start_postgres(settings=LOGICAL_SETTINGS)` and the
+`logical_postgres_server` fixture run a server with logical decoding on (wal_level=logical), for CDC tests. The server listens on 127.0.0.1 on a free port with
 password (SCRAM) authentication for TCP, so clients exercise the same login path as the compose stack's
 DAGSTER_POSTGRES_* settings. PostgreSQL refuses to run as root: when the tests run as root the cluster is created
 and started as the `postgres` system user (the Debian package creates it) through `runuser`/`su`.
@@ -37,6 +38,8 @@ from pathlib import Path
 import pytest
 
 SUPERUSER = "cdc_test"
+# what a Debezium PostgreSQL source needs from the server (wal_level only changes at server start)
+LOGICAL_SETTINGS = {"wal_level": "logical", "max_replication_slots": "8", "max_wal_senders": "8"}
 
 
 class PostgresUnavailable(RuntimeError):
@@ -130,8 +133,12 @@ def _check(proc: subprocess.CompletedProcess, what: str, log: Path | None = None
 
 
 @contextlib.contextmanager
-def start_postgres(*, attempts: int = 3) -> Iterator[PostgresServer]:
-    """initdb + pg_ctl start on 127.0.0.1:<free port>; stopped and deleted on exit."""
+def start_postgres(*, attempts: int = 3, settings: dict[str, str] | None = None) -> Iterator[PostgresServer]:
+    """initdb + pg_ctl start on 127.0.0.1:<free port>; stopped and deleted on exit. `settings` are extra
+    server parameters (-c name=value)."""
+    for k, v in (settings or {}).items():
+        if not re.fullmatch(r"[a-z_]+", k) or not re.fullmatch(r"[A-Za-z0-9_.]+", v):
+            raise ValueError(f"unsafe server setting {k}={v!r}")
     bin_dir = find_postgres_bin_dir()
     owner: str | None = None
     if os.geteuid() == 0:
@@ -181,7 +188,7 @@ def start_postgres(*, attempts: int = 3) -> Iterator[PostgresServer]:
             opts = (
                 f"-p {port} -c listen_addresses=127.0.0.1 -c unix_socket_directories={sock_dir} "
                 "-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
-            )
+            ) + "".join(f" -c {k}={v}" for k, v in (settings or {}).items())
             proc = _as_cluster_owner(
                 [str(bin_dir / "pg_ctl"), "-D", str(data_dir), "-l", str(log), "-o", opts, "-w", "-t", "60", "start"],
                 owner,
@@ -211,3 +218,13 @@ def postgres_server() -> Iterator[PostgresServer]:
             yield server
     except PostgresUnavailable as e:
         pytest.fail(f"could not start a test PostgreSQL server: {e}", pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def logical_postgres_server() -> Iterator[PostgresServer]:
+    """A server with wal_level=logical (replication slots, publications for CDC)."""
+    try:
+        with start_postgres(settings=LOGICAL_SETTINGS) as server:
+            yield server
+    except PostgresUnavailable as e:
+        pytest.fail(f"could not start a test PostgreSQL server with logical decoding: {e}", pytrace=False)
