@@ -9,9 +9,8 @@ for the plain form and 202 with a status body when tasks or only-failed are requ
 from __future__ import annotations
 
 import logging
-import random
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
@@ -19,12 +18,14 @@ from urllib.parse import quote
 from resources._lazy import lazy_import
 
 httpx = lazy_import("httpx")
-from dagster import ConfigurableResource
-from pydantic import Field, PrivateAttr
+from pydantic import Field
 
+from resources import retry
+from resources._http import ClientOwner
 from resources.endpoints import KAFKA_CONNECT_URL
 from resources.errors import ResourceError, Unreachable
 from resources.redaction import REDACTED, is_sensitive_key, redact_mapping, scrub, secret_values
+from resources.retry import Backoff, send_with_retry
 
 log = logging.getLogger(__name__)
 
@@ -79,9 +80,6 @@ def config_diff(desired: Mapping[str, Any], actual: Mapping[str, Any]) -> list[s
     return sorted(k for k in d.keys() | a.keys() if d.get(k) != a.get(k))
 
 
-_RETRYABLE_STATUS = {409, 503}
-
-
 class KafkaConnectClient:
     """One Connect cluster. Thread-compatible: one httpx.Client, reused."""
 
@@ -96,11 +94,14 @@ class KafkaConnectClient:
         auth: tuple[str, str] | None = None,
         sensitive_keys: Iterable[str] = (),
         transport: httpx.BaseTransport | None = None,
+        sleep: Callable[[float], None] = time.sleep,
     ):
         self.url = url.rstrip("/")
         self.max_retries = max_retries
         self.backoff = backoff
         self.backoff_max = backoff_max
+        self._backoff = Backoff(base=backoff, cap=backoff_max, jitter="full")
+        self._sleep = sleep
         self.sensitive_keys = frozenset(sensitive_keys)
         self._secrets: set[str] = set()
         if auth and auth[1]:
@@ -111,6 +112,16 @@ class KafkaConnectClient:
 
     def close(self) -> None:
         self._http.close()
+
+    @property
+    def closed(self) -> bool:
+        return self._http.is_closed
+
+    def __enter__(self) -> KafkaConnectClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     # ------------------------------------------------------------ transport
 
@@ -123,41 +134,26 @@ class KafkaConnectClient:
 
     def _request(self, method: str, path: str, *, json: Any = None, params: Any = None,
                  allow_404: bool = False) -> httpx.Response | None:
-        attempt = 0
-        while True:
+        def once() -> httpx.Response:
             self.requests_made.append((method, path))
-            try:
-                resp = self._http.request(method, path, json=json, params=params)
-            except httpx.TransportError as e:
-                if attempt >= self.max_retries:
-                    raise ConnectUnreachable(
-                        f"Kafka Connect at {self.url} unreachable for {method} {path}: {type(e).__name__}: {self._clean(str(e))}"
-                    ) from None
-                self._sleep(attempt, f"{type(e).__name__} on {method} {path}")
-                attempt += 1
-                continue
-            if resp.status_code == 404 and allow_404:
-                return None
-            if resp.is_success:
-                return resp
-            code, message = self._error_fields(resp)
-            # 500 is transient in two known forms: "Request timed out" (reference/connect.md) and,
-            # seen on a real 3.9 worker during quick successive creates, "Request cannot be
-            # completed because a rebalance is expected"
-            transient = resp.status_code in _RETRYABLE_STATUS or (
-                resp.status_code == 500 and ("request timed out" in message.lower() or "rebalance" in message.lower()))
-            if transient and attempt < self.max_retries:
-                self._sleep(attempt, f"{resp.status_code} on {method} {path}: {message[:120]}")
-                attempt += 1
-                continue
-            raise self._error(resp.status_code, code, message, method, path)
+            return self._http.request(method, path, json=json, params=params)
 
-    def _sleep(self, attempt: int, why: str) -> None:
-        # full jitter keeps several control-plane processes from retrying in lock-step after a rebalance
-        delay = random.uniform(0, min(self.backoff_max, self.backoff * (2 ** attempt)))
-        log.info("Kafka Connect transient failure (%s); retry %d/%d in %.2fs",
-                 self._clean(why), attempt + 1, self.max_retries, delay)
-        time.sleep(delay)
+        resp = send_with_retry(
+            once, rule=retry.CONNECT, max_retries=self.max_retries, backoff=self._backoff,
+            what=f"{method} {path}", unreachable=lambda e, n: self._unreachable(e, f"{method} {path}", n),
+            sleep=self._sleep, log=log, clean=self._clean,
+        )
+        if resp.status_code == 404 and allow_404:
+            return None
+        if resp.is_success:
+            return resp
+        code, message = self._error_fields(resp)
+        raise self._error(resp.status_code, code, message, method, path)
+
+    def _unreachable(self, exc: BaseException, what: str, attempts: int = 1) -> ConnectUnreachable:
+        return ConnectUnreachable(
+            f"Kafka Connect at {self.url} unreachable for {what} after {attempts} attempt(s): "
+            f"{type(exc).__name__}: {self._clean(str(exc))}")
 
     def _error_fields(self, resp: httpx.Response) -> tuple[int | None, str]:
         try:
@@ -188,7 +184,7 @@ class KafkaConnectClient:
         try:
             resp = self._http.get("/health")
         except httpx.TransportError as e:
-            raise ConnectUnreachable(f"Kafka Connect at {self.url} unreachable: {type(e).__name__}: {self._clean(str(e))}") from None
+            raise self._unreachable(e, "GET /health") from None
         if resp.status_code == 404:
             info = self.server_info()
             return {"status": "healthy", "message": f"worker {info.get('version')} answers GET / (no /health endpoint)"}
@@ -313,7 +309,7 @@ def connector_health(status: Mapping[str, Any]) -> tuple[str, list[dict]]:
     return str(conn.get("state", "UNKNOWN")), []
 
 
-class KafkaConnectResource(ConfigurableResource):
+class KafkaConnectResource(ClientOwner):
     """The Kafka Connect cluster the pipeline's connectors run on."""
 
     url: str = Field(default=KAFKA_CONNECT_URL.default, description="Connect REST URL (env KAFKA_CONNECT_URL)")
@@ -325,25 +321,25 @@ class KafkaConnectResource(ConfigurableResource):
     backoff_max_seconds: float = Field(default=8.0, description="Cap of one retry delay")
     sensitive_keys: list[str] = Field(default_factory=list, description="Extra config keys to redact")
 
-    _client: KafkaConnectClient | None = PrivateAttr(default=None)
-
     def get_client(self) -> KafkaConnectClient:
-        if self._client is None:
-            self._client = KafkaConnectClient(
-                self.url, timeout=self.timeout_seconds, max_retries=self.max_retries,
-                backoff=self.backoff_seconds, backoff_max=self.backoff_max_seconds,
-                auth=(self.username, self.password or "") if self.username else None,
-                sensitive_keys=self.sensitive_keys,
-            )
-        return self._client
+        """The client this resource owns for the execution (closed at teardown, or by `with`)."""
+        return self._owned_client()
 
     def get_probe_client(self, timeout_seconds: float = 10.0) -> KafkaConnectClient:
         """A client for sensor ticks: short timeout and one retry, so a down worker costs one tick
         a few seconds instead of the full backoff (the tick has a deadline of its own)."""
+        return self._owned_client(f"probe:{timeout_seconds}")
+
+    def _new_client(self, kind: str) -> KafkaConnectClient:
+        auth = (self.username, self.password or "") if self.username else None
+        if kind.startswith("probe:"):
+            return KafkaConnectClient(
+                self.url, timeout=min(self.timeout_seconds, float(kind.split(":", 1)[1])), max_retries=1,
+                backoff=self.backoff_seconds, backoff_max=1.0, auth=auth, sensitive_keys=self.sensitive_keys,
+            )
         return KafkaConnectClient(
-            self.url, timeout=min(self.timeout_seconds, timeout_seconds), max_retries=1,
-            backoff=self.backoff_seconds, backoff_max=1.0,
-            auth=(self.username, self.password or "") if self.username else None,
+            self.url, timeout=self.timeout_seconds, max_retries=self.max_retries,
+            backoff=self.backoff_seconds, backoff_max=self.backoff_max_seconds, auth=auth,
             sensitive_keys=self.sensitive_keys,
         )
 

@@ -1,14 +1,63 @@
-"""Where each external system lives: one environment variable and one default per setting.
+"""Where each external system lives, and the names of the secrets: every environment variable the
+resources read, read through one pydantic-settings model (`EndpointSettings`).
 
-The defaults are the compose stack's service names and ports (compose/docker-compose.yml); the
-local stack and the tests override them through the environment. tests/test_compose.py checks that
-every default here names a compose service listening on that port.
+Two groups of endpoints:
+- the compose profile (ALL_SETTINGS): defaults are the compose stack's service names and ports
+  (compose/docker-compose.yml); tests/test_compose.py checks that every one names a compose service
+  listening on that port, and that .env.example and the daemon carry the same defaults;
+- the local profile (LOCAL_SETTINGS: PostgreSQL, Flink): defaults are the local stack of
+  scripts/stack.py on 127.0.0.1, which exports the real ports into run/endpoints.json.
+
+An empty variable counts as unset. Secrets have no default and are never stored here: resources get
+them with dagster.EnvVar(<name>) at run time, and `secret(name)` reads one for code outside Dagster.
 """
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
+
+from pydantic import SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class EndpointSettings(BaseSettings):
+    """Field name = environment variable name, lower case (matching ignores case)."""
+
+    model_config = SettingsConfigDict(case_sensitive=False, env_ignore_empty=True, extra="ignore")
+
+    # compose profile
+    kafka_bootstrap_servers: str = "broker:29092"
+    kafka_connect_url: str = "http://connect:8083"
+    ksqldb_url: str = "http://ksqldb-server:8088"
+    schema_registry_url: str = "http://schema-registry:8081"
+    redis_url: str = "redis://redis:6379/0"
+    oracle_host: str = "oracle"
+    oracle_port: str = "1521"
+    oracle_service_name: str = "ORCLCDB"
+    oracle_user: str = "C##MYUSER"
+    oracle_admin_user: str = "sys"
+
+    # local profile (scripts/stack.py; ports from its STACK_*_PORT defaults)
+    postgres_host: str = "127.0.0.1"
+    postgres_port: str = "5433"
+    postgres_db: str = "cdc"
+    postgres_admin_user: str = "cdc_admin"
+    flink_rest_url: str = "http://127.0.0.1:8081"
+    flink_gateway_url: str = "http://127.0.0.1:8091"
+
+    # secrets: no defaults
+    oracle_password: SecretStr | None = None
+    oracle_admin_password: SecretStr | None = None
+    redis_password: SecretStr | None = None
+    confluent_license: SecretStr | None = None
+    postgres_admin_password: SecretStr | None = None
+    postgres_cdc_password: SecretStr | None = None
+
+
+def settings() -> EndpointSettings:
+    """The current environment's values (read anew on each call: tests and the stack fixture set
+    variables after import)."""
+    return EndpointSettings()
 
 
 @dataclass(frozen=True)
@@ -17,25 +66,42 @@ class Setting:
     default: str
 
     def get(self) -> str:
-        return os.environ.get(self.env) or self.default
+        return str(getattr(settings(), self.env.lower()))
 
 
-KAFKA_BOOTSTRAP_SERVERS = Setting("KAFKA_BOOTSTRAP_SERVERS", "broker:29092")
-KAFKA_CONNECT_URL = Setting("KAFKA_CONNECT_URL", "http://connect:8083")
-KSQLDB_URL = Setting("KSQLDB_URL", "http://ksqldb-server:8088")
-SCHEMA_REGISTRY_URL = Setting("SCHEMA_REGISTRY_URL", "http://schema-registry:8081")
-REDIS_URL = Setting("REDIS_URL", "redis://redis:6379/0")
-ORACLE_HOST = Setting("ORACLE_HOST", "oracle")
-ORACLE_PORT = Setting("ORACLE_PORT", "1521")
-ORACLE_SERVICE_NAME = Setting("ORACLE_SERVICE_NAME", "ORCLCDB")
-ORACLE_USER = Setting("ORACLE_USER", "C##MYUSER")
-ORACLE_ADMIN_USER = Setting("ORACLE_ADMIN_USER", "sys")
+def _setting(env: str) -> Setting:
+    return Setting(env, str(EndpointSettings.model_fields[env.lower()].default))
 
-# Secrets have no default: they are read with dagster.EnvVar at run time and never stored here.
+
+KAFKA_BOOTSTRAP_SERVERS = _setting("KAFKA_BOOTSTRAP_SERVERS")
+KAFKA_CONNECT_URL = _setting("KAFKA_CONNECT_URL")
+KSQLDB_URL = _setting("KSQLDB_URL")
+SCHEMA_REGISTRY_URL = _setting("SCHEMA_REGISTRY_URL")
+REDIS_URL = _setting("REDIS_URL")
+ORACLE_HOST = _setting("ORACLE_HOST")
+ORACLE_PORT = _setting("ORACLE_PORT")
+ORACLE_SERVICE_NAME = _setting("ORACLE_SERVICE_NAME")
+ORACLE_USER = _setting("ORACLE_USER")
+ORACLE_ADMIN_USER = _setting("ORACLE_ADMIN_USER")
+
+POSTGRES_HOST = _setting("POSTGRES_HOST")
+POSTGRES_PORT = _setting("POSTGRES_PORT")
+POSTGRES_DB = _setting("POSTGRES_DB")
+POSTGRES_ADMIN_USER = _setting("POSTGRES_ADMIN_USER")
+FLINK_REST_URL = _setting("FLINK_REST_URL")
+FLINK_GATEWAY_URL = _setting("FLINK_GATEWAY_URL")
+
+# Secret names of the compose profile (`*_ENV`: tests/test_compose.py checks each is forwarded to run containers).
 ORACLE_PASSWORD_ENV = "ORACLE_PASSWORD"
 ORACLE_ADMIN_PASSWORD_ENV = "ORACLE_ADMIN_PASSWORD"
 REDIS_PASSWORD_ENV = "REDIS_PASSWORD"
 CONFLUENT_LICENSE_ENV = "CONFLUENT_LICENSE"
+# Secret names of the local profile (generated by scripts/stack.py into its home, mode 600).
+POSTGRES_ADMIN_PASSWORD_VAR = "POSTGRES_ADMIN_PASSWORD"
+POSTGRES_CDC_PASSWORD_VAR = "POSTGRES_CDC_PASSWORD"
+
+SECRET_NAMES = (ORACLE_PASSWORD_ENV, ORACLE_ADMIN_PASSWORD_ENV, REDIS_PASSWORD_ENV, CONFLUENT_LICENSE_ENV,
+                POSTGRES_ADMIN_PASSWORD_VAR, POSTGRES_CDC_PASSWORD_VAR)
 
 ALL_SETTINGS = [
     KAFKA_BOOTSTRAP_SERVERS,
@@ -49,3 +115,18 @@ ALL_SETTINGS = [
     ORACLE_USER,
     ORACLE_ADMIN_USER,
 ]
+LOCAL_SETTINGS = [POSTGRES_HOST, POSTGRES_PORT, POSTGRES_DB, POSTGRES_ADMIN_USER, FLINK_REST_URL, FLINK_GATEWAY_URL]
+
+
+def secret(name: str) -> str | None:
+    """The value of secret `name` (one of SECRET_NAMES), or None when unset or empty."""
+    if name not in SECRET_NAMES:
+        raise KeyError(f"{name} is not a known secret (resources/endpoints.py SECRET_NAMES)")
+    value = getattr(settings(), name.lower())
+    return value.get_secret_value() if value is not None else None
+
+
+def secret_values() -> list[str]:
+    """Every secret that is set, for scrubbing text that came from elsewhere."""
+    return [v for v in (secret(n) for n in SECRET_NAMES) if v]
+

@@ -59,10 +59,6 @@ def scrub(text: str, secrets: Iterable[str]) -> str:
 def env_secret_values() -> list[str]:
     """The values of the project's secret environment variables (resources/endpoints.py), for
     scrubbing text that came from elsewhere (a connector's stack trace, a failed run's error)."""
-    import os
-
     from resources import endpoints
 
-    names = [endpoints.ORACLE_PASSWORD_ENV, endpoints.ORACLE_ADMIN_PASSWORD_ENV, endpoints.REDIS_PASSWORD_ENV,
-             endpoints.CONFLUENT_LICENSE_ENV]
-    return [v for v in (os.environ.get(n) for n in names) if v]
+    return endpoints.secret_values()

@@ -18,22 +18,22 @@ from __future__ import annotations
 
 import json
 import logging
-import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import quote, unquote, urlsplit, urlunsplit
+from urllib.parse import quote
 
-import dagster as dg
-from resources._lazy import lazy_import
-
-httpx = lazy_import("httpx")
 from pydantic import Field
 
+from resources import retry
+from resources._http import ClientOwner, split_userinfo
+from resources._lazy import lazy_import
 from resources.endpoints import SCHEMA_REGISTRY_URL
 from resources.errors import ResourceError, Unreachable
 from resources.redaction import scrub
+
+httpx = lazy_import("httpx")
 
 log = logging.getLogger(__name__)
 
@@ -123,19 +123,14 @@ class SchemaRegistryClient:
         transport: httpx.BaseTransport | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ):
-        parts = urlsplit(url)
-        if parts.username is not None or parts.password is not None:
-            # Credentials inside the URL would leak into every message that names the URL.
-            username = username or unquote(parts.username or "")
-            password = password or (unquote(parts.password) if parts.password else None)
-            host = (parts.hostname or "") + (f":{parts.port}" if parts.port else "")
-            url = urlunsplit((parts.scheme, host, parts.path, parts.query, parts.fragment))
+        url, username, password = split_userinfo(url, username, password)
         if password and not username:
             raise ValueError("Schema Registry basic auth needs a username when a password is set")
         self.base_url = url.rstrip("/")
         self.max_retries = max_retries
         self.backoff = backoff
         self.backoff_max = backoff_max
+        self._backoff = retry.Backoff(base=backoff, cap=backoff_max, jitter="full")
         self._sleep = sleep
         self._secrets = {password} if password else set()
         self._http = httpx.Client(
@@ -149,6 +144,10 @@ class SchemaRegistryClient:
     def close(self) -> None:
         self._http.close()
 
+    @property
+    def closed(self) -> bool:
+        return self._http.is_closed
+
     def __enter__(self) -> SchemaRegistryClient:
         return self
 
@@ -156,28 +155,22 @@ class SchemaRegistryClient:
         self.close()
 
     def _get(self, path: str, params: dict[str, str] | None = None) -> Any:
-        attempt = 0
-        while True:
-            try:
-                resp = self._http.get(path, params=params)
-            except httpx.TransportError as exc:
-                if attempt >= self.max_retries:
-                    raise SchemaRegistryUnreachable(scrub(
-                        f"Schema Registry at {self.base_url} did not answer GET {path} after {attempt + 1} "
-                        f"attempt(s): {type(exc).__name__}: {exc}", self._secrets)) from exc
-                why = type(exc).__name__
-            else:
-                if resp.is_success:
-                    return resp.json()
-                if resp.status_code < 500 or attempt >= self.max_retries:
-                    raise self._error(resp, path)
-                why = f"HTTP {resp.status_code}"
-            # Full jitter: several runs hitting a registry that is electing a leader spread out.
-            delay = random.uniform(0, min(self.backoff_max, self.backoff * 2**attempt))
-            log.warning("Schema Registry GET %s failed (%s); retry %d/%d in %.2fs",
-                        path, why, attempt + 1, self.max_retries, delay)
-            attempt += 1
-            self._sleep(delay)
+        resp = retry.send_with_retry(
+            lambda: self._http.get(path, params=params),
+            rule=retry.SCHEMA_REGISTRY,
+            max_retries=self.max_retries,
+            backoff=self._backoff,
+            what=f"GET {path}",
+            unreachable=lambda exc, attempts: SchemaRegistryUnreachable(scrub(
+                f"Schema Registry at {self.base_url} did not answer GET {path} after {attempts} "
+                f"attempt(s): {type(exc).__name__}: {exc}", self._secrets)),
+            sleep=self._sleep,
+            log=log,
+            clean=lambda text: scrub(text, self._secrets),
+        )
+        if resp.is_success:
+            return resp.json()
+        raise self._error(resp, path)
 
     def _error(self, resp: httpx.Response, path: str) -> SchemaRegistryError:
         try:
@@ -236,8 +229,9 @@ def _level(body: Any) -> str:
     return str(body.get("compatibilityLevel") or body.get("compatibility") or "")
 
 
-class SchemaRegistryResource(dg.ConfigurableResource):
-    """The Schema Registry holding the pipeline's Avro schemas (read-only use)."""
+class SchemaRegistryResource(ClientOwner):
+    """The Schema Registry holding the pipeline's Avro schemas (read-only use). get_client() returns
+    the client this resource owns for the execution (resources/_http.py ClientOwner)."""
 
     url: str = Field(default=SCHEMA_REGISTRY_URL.default, description="Schema Registry URL (env SCHEMA_REGISTRY_URL)")
     username: str | None = Field(default=None, description="Basic-auth user (basic.auth.user.info), when secured")
@@ -249,23 +243,23 @@ class SchemaRegistryResource(dg.ConfigurableResource):
     backoff_max_seconds: float = Field(default=8.0, description="Cap of one retry delay")
 
     def get_client(self) -> SchemaRegistryClient:
+        return self._owned_client()
+
+    def _new_client(self, kind: str) -> SchemaRegistryClient:
         return SchemaRegistryClient(
             self.url, username=self.username, password=self.password, timeout=self.timeout_seconds,
             max_retries=self.max_retries, backoff=self.backoff_seconds, backoff_max=self.backoff_max_seconds,
         )
 
-    # One-shot conveniences for ops that need a single answer.
+    # Conveniences for ops that need a single answer (on the owned client).
     def subjects(self) -> list[str]:
-        with self.get_client() as c:
-            return c.subjects()
+        return self.get_client().subjects()
 
     def latest_schema(self, subject: str) -> RegisteredSchema:
-        with self.get_client() as c:
-            return c.latest_schema(subject)
+        return self.get_client().latest_schema(subject)
 
     def compatibility(self, subject: str | None = None) -> Compatibility:
-        with self.get_client() as c:
-            return c.compatibility(subject)
+        return self.get_client().compatibility(subject)
 
 
 __all__ = [
