@@ -27,6 +27,7 @@ from pipeline_defs.systems.flink.decisions import (
     restore_candidate,
 )
 from pipeline_defs.systems.flink.sql import FlinkJob
+from resources.flink_rest import FlinkError
 
 __all__ = ["GatewayClient", "JobOutcome", "JobsClient", "job_health", "provision_job", "submit_job"]
 
@@ -66,7 +67,7 @@ def _restore_paths(jobs: JobsClient, candidates: Sequence[JobView]) -> dict[str,
     for j in ended:
         try:
             paths[j.jid] = jobs.latest_checkpoint_path(j.jid)
-        except Exception:  # an archived job the JobManager forgot: nothing to resume from
+        except FlinkError:  # an archived job the JobManager forgot: nothing to resume from
             paths[j.jid] = None
     return paths
 
@@ -79,7 +80,7 @@ def wait_running(jobs: JobsClient, job_id: str, timeout: float, *, sleep: Callab
     while True:
         try:
             state = str(jobs.job(job_id).state)
-        except Exception:
+        except FlinkError:
             state = "UNKNOWN"  # not yet registered with the dispatcher
         if state == "RUNNING" or state in TERMINAL_STATES or clock() >= deadline:
             return state
@@ -99,7 +100,7 @@ def submit_job(job: FlinkJob, gateway: GatewayClient, *, restore_path: str | Non
     finally:
         try:
             gateway.close_session(session)
-        except Exception:
+        except FlinkError:
             pass  # the job runs on the cluster; an unclosed session expires on the gateway's idle timeout
     job_id = getattr(result, "job_id", None)
     if not job_id:
