@@ -118,6 +118,7 @@ def test_seed_compiles_to_the_documented_sql():
     assert job.output_topic == "USER_AGGREGATE_EVENTS"
     assert dict(job.properties) == {
         "parallelism.default": "1",
+        "execution.buffer-timeout.interval": "10 ms",
         "execution.checkpointing.interval": "5 s",
         "execution.checkpointing.externalized-checkpoint-retention": "RETAIN_ON_CANCELLATION",
         "table.exec.state.ttl": "61 min",  # 60 windows of 1 minute + 1 minute grace

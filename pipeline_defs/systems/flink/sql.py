@@ -196,6 +196,7 @@ def _properties(engine: FlinkEngine, agg: FlinkObject) -> dict[str, str]:
     ttl_ms = _duration_ms(s.state_ttl) if s.state_ttl else window.size_ms * s.state_ttl_windows + window.grace_ms
     props = {
         "parallelism.default": str(s.parallelism),
+        "execution.buffer-timeout.interval": flink_duration(_duration_ms(s.buffer_timeout)),
         "execution.checkpointing.interval": flink_duration(_duration_ms(s.checkpoint_interval)),
         # keep the last checkpoint when the job is cancelled, so health repair can resume from it
         "execution.checkpointing.externalized-checkpoint-retention": "RETAIN_ON_CANCELLATION",
