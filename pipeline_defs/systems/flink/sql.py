@@ -21,6 +21,9 @@ Semantics ("the count of click rows that exist, per group value and event-time w
   more than ``grace`` before the stream time is dropped before deduplication: a closed window's count no
   longer changes, the same rule as ksqlDB's GRACE PERIOD. Versions without an event time (a delete carrying
   only the key) always pass, so deletes still retract.
+  Not ``CURRENT_WATERMARK``: with mini-batch on, Flink's proctime mini-batch assigner replaces the source
+  watermarks with processing-time markers, so every past row looked late; pushed into upsert-kafka's
+  normalisation the function fails with "Access to timerService is not supported in this context".
 * State TTL (``table.exec.state.ttl``) bounds the state: a key untouched for the TTL is forgotten. With the
   default (60 windows + grace) a window is closed by grace long before its state expires, unless the source
   is idle for the whole TTL: then the stream time's own state expires too and an old window could start
