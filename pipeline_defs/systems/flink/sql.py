@@ -10,8 +10,8 @@ Semantics ("the count of click rows that exist, per group value and event-time w
   - an update that keeps the group value and the event time changes no count. Mini-batch (on by default) folds
     the retraction and the re-insertion into one step, so not even a transient count goes out.
   Tombstones (null values) are skipped: the rewrite record before them already carried the delete.
-  We do not read the topic with ``upsert-kafka``: its normalisation does not see ``__deleted`` as a delete,
-  and the planner pushes filters into that operator, where the stream-time filter below cannot run.
+  We do not read the topic with ``upsert-kafka``: it sees ``__deleted`` only through a filter, which the
+  planner pushes into its normalisation step, so the grace filter below could not run before normalisation.
 * The aggregate is an updating ``GROUP BY group_by, event_ms / size * size`` (integer arithmetic on epoch ms)
   into an ``upsert-kafka`` table keyed by (group_by, window start): one output record per change, from the
   first row of a window on (not only at window close), no tombstone before an update. A group whose count drops
