@@ -134,11 +134,10 @@ class SourcePlugin(System):
         """'avro' or 'json': how the CDC connectors write keys and values."""
 
     @abstractmethod
-    def source_rows(self, spec: Any, resources: Any, table: str, group_by: str, event_time: str,
-                    since: Any) -> list[tuple[str, Any]]:
-        """(group value, event time) of every row whose event time is >= ``since`` (a naive UTC
-        datetime), plus each group's newest row; with ``since`` None only the newest rows. The
-        data check counts them per window and compares with Redis."""
+    def source_counts(self, spec: Any, resources: Any, agg: AggregateOutput, since_ms: int | None) -> dict[tuple[str, int], int]:
+        """Rows per (group value, window start ms) of the table ``agg`` counts: every window
+        starting at or after ``since_ms`` plus each group's newest window (None: only the newest).
+        The data check compares them with Redis."""
 
     @abstractmethod
     def seed_values(self, spec: Any, table: str, column: str) -> list[str]:

@@ -22,3 +22,8 @@ __all__ = [
     "CompileError", "FlinkEngine", "FlinkJob", "JobOutcome", "SourceColumn", "SourceTable", "compile_job",
     "compile_jobs", "job_health", "provision_job", "statement_hash", "submit_job",
 ]
+
+from pipeline_defs.core import registry  # noqa: E402
+from pipeline_defs.systems.flink.plugin import FlinkPlugin  # noqa: E402
+
+registry.register(FlinkPlugin())

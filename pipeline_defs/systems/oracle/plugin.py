@@ -3,6 +3,7 @@ user and tables, the catalog checks, and the rows the data check compares Redis 
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -20,6 +21,7 @@ from pipeline_defs.systems.oracle.names import neutral_type
 from pipeline_defs.systems.oracle.spec import OracleSource
 from pipeline_defs.systems.oracle.sql import Statement, ident, role_grants
 from pipeline_defs.systems.oracle.validate import cross_validate
+from pipeline_defs.systems.redis.compare import count_windows
 
 # Plugin versions the derived configs are written for: {class: (min, below)}
 COMPATIBLE = {
@@ -184,19 +186,20 @@ class OracleSourcePlugin(registry.SourcePlugin):
         return oracle_checks(node, lineage)
 
     # ------------------------------------------------------------------ data
-    def source_rows(self, spec: Any, resources: Any, table: str, group_by: str, event_time: str,
-                    since: Any) -> list[tuple[str, Any]]:
+    def source_counts(self, spec: Any, resources: Any, agg: registry.AggregateOutput,
+                      since_ms: int | None) -> dict[tuple[str, int], int]:
         src: OracleSource = spec.source
-        for name in (src.user.name, table, group_by, event_time):
+        for name in (src.user.name, agg.source_table, agg.group_by, agg.event_time):
             ident(name)  # validated by the spec; asserted again before it reaches SQL
-        qualified = f"{src.user.name}.{table}"
+        g, ts, qualified = agg.group_by, agg.event_time, f"{src.user.name}.{agg.source_table}"
         with resources.oracle.client() as client:
-            newest = client.query(f"SELECT {group_by} AS GROUP_VALUE, MAX({event_time}) AS EVENT_TIME FROM {qualified} GROUP BY {group_by}")
-            recent = [] if since is None else client.query(
-                f"SELECT {group_by} AS GROUP_VALUE, {event_time} AS EVENT_TIME FROM {qualified} WHERE {event_time} >= :since",
-                {"since": since})
-        return rows_with_newest([(r["GROUP_VALUE"], r["EVENT_TIME"]) for r in recent],
+            newest = client.query(f"SELECT {g} AS GROUP_VALUE, MAX({ts}) AS EVENT_TIME FROM {qualified} GROUP BY {g}")
+            recent = [] if since_ms is None else client.query(
+                f"SELECT {g} AS GROUP_VALUE, {ts} AS EVENT_TIME FROM {qualified} WHERE {ts} >= :since",
+                {"since": dt.datetime.fromtimestamp(since_ms / 1000, tz=dt.UTC).replace(tzinfo=None)})
+        rows = rows_with_newest([(r["GROUP_VALUE"], r["EVENT_TIME"]) for r in recent],
                                 [(r["GROUP_VALUE"], r["EVENT_TIME"]) for r in newest])
+        return count_windows(rows, agg.window_ms)
 
     def seed_values(self, spec: Any, table: str, column: str) -> list[str]:
         t = spec.source.table(table)

@@ -39,3 +39,8 @@ __all__ = [
     "secret_keys",
     "slot_name",
 ]
+
+from pipeline_defs.core import registry  # noqa: E402
+from pipeline_defs.systems.postgres.plugin import PostgresSourcePlugin  # noqa: E402
+
+registry.register(PostgresSourcePlugin())

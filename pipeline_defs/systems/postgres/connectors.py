@@ -103,7 +103,7 @@ def connector_config(
         "transforms": "unwrap",
         "transforms.unwrap.type": UNWRAP,
         "transforms.unwrap.add.fields": "op,source.ts_ms",
-        "transforms.unwrap.delete.tombstone.handling.mode": "tombstone",
+        "transforms.unwrap.delete.tombstone.handling.mode": "rewrite",  # __deleted=true rows: the engine retracts them
         "poll.interval.ms": str(tune.poll_interval_ms),
         "max.batch.size": str(tune.max_batch_size),
         "max.queue.size": str(tune.max_queue_size),

@@ -191,6 +191,9 @@ class PostgresSource(_Model):
     port: int = Field(5433, ge=1, le=65535)
     role: CdcRole = CdcRole()
     publication: PublicationName = "cdc_publication"
+    # every connector's slot name starts with it: a slot with the prefix that no connector names
+    # any more is one this control plane made, and provisioning drops it (once inactive)
+    slot_prefix: SlotName = "cdc_"
     # optional: spell out the publication's tables; it must then equal the captured tables
     publication_tables: list[UpperName] | None = None
     tables: list[PgTable] = Field(min_length=1)
@@ -290,6 +293,10 @@ def cross_validate(source: PostgresSource, path: str = "source") -> list[tuple[s
         p.append((f"{path}.connectors[{i}].slot_name",
                   f"replication slot {slot!r} is already used by another connector (one slot per connector)"))
     for ci, conn in enumerate(source.connectors):
+        if not conn.slot_name.startswith(source.slot_prefix):
+            p.append((f"{path}.connectors[{ci}].slot_name",
+                      f"{conn.slot_name!r} must start with source.slot_prefix {source.slot_prefix!r} (the slots this "
+                      "control plane manages, and drops once their connector leaves the spec)"))
         for key, value in conn.config.items():
             if _SENSITIVE_KEY.search(key) and not (isinstance(value, str) and _PLACEHOLDER.fullmatch(value)):
                 p.append((f"{path}.connectors[{ci}].config.{key}",

@@ -3,7 +3,6 @@ every document equals the source's count for its NAME and window, under the righ
 ``fresh`` (WARN: the newest window closed recently)."""
 
 
-import datetime as dt
 import time
 from typing import Any
 
@@ -33,10 +32,8 @@ def compare_once(p: Any, resources: Any) -> tuple[dict, CompareReport]:
     docs = resources.redis.get_client().read_prefix(p.shape.key_prefix)
     starts = [d.get(p.shape.window_start_field) for d in docs.values() if isinstance(d, dict)]
     starts = [s for s in starts if isinstance(s, int)]
-    since = dt.datetime.fromtimestamp(min(starts) / 1000, tz=dt.UTC).replace(tzinfo=None) if starts else None
-    source = registry.source_of(p.spec)
-    rows = source.source_rows(p.spec, resources, p.agg.source_table, p.agg.group_by, p.agg.event_time, since)
-    return docs, compare_with_source(docs, rows, p.shape)
+    counts = registry.source_of(p.spec).source_counts(p.spec, resources, p.agg, min(starts) if starts else None)
+    return docs, compare_with_source(docs, None, p.shape, source_counts=counts)
 
 
 def redis_checks(node: LineageNode) -> list[dg.AssetChecksDefinition]:

@@ -1,0 +1,206 @@
+"""The Flink SQL engine plug-in: one job per aggregate in the lineage, its provisioning (statement
+hash = identity; savepoint path on a compatible change), the job check, the health sensor that
+resubmits a missing or failed job from its latest checkpoint with the connectors' backoff and
+incident rules, and the repair job."""
+
+import json
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import dagster as dg
+from pydantic import Field
+
+from pipeline_defs.core import registry
+from pipeline_defs.core.nodes import GraphBuilder, Key, Lineage, LineageNode, asset_key_component
+from pipeline_defs.core.outcome import Outcome
+from pipeline_defs.spec.fields import duration_ms
+from pipeline_defs.spec.loader import spec_hash
+from pipeline_defs.systems.flink import sql as fsql
+from pipeline_defs.systems.flink.decisions import jobs_of
+from pipeline_defs.systems.flink.jobs import job_health, provision_job
+from pipeline_defs.systems.flink.spec import FlinkEngine
+from pipeline_defs.systems.kafka import TopicProps, topic_node
+from resources.errors import ResourceError
+from resources.flink import FlinkResource
+
+
+def _resolver(spec: Any) -> fsql.SourceResolver:
+    tables = {t.name: t for t in registry.source_of(spec).tables(spec)}
+
+    def resolve(name: str) -> fsql.SourceTable:
+        t = tables.get(name)
+        if t is None or not t.captured:
+            raise fsql.CompileError(f"table {name} is not a captured table of the source")
+        return fsql.SourceTable(t.topic, tuple(fsql.SourceColumn(c.name, c.type) for c in t.columns if c.type is not None),
+                                tuple(t.primary_key))
+
+    return resolve
+
+
+def compiled(spec: Any) -> list[fsql.FlinkJob]:
+    return fsql.compile_jobs(spec.engine, _resolver(spec), spec.endpoints.kafka_bootstrap_servers)
+
+
+class RepairSelection(dg.Config):
+    objects: list[str] = Field(default_factory=list, description="Flink aggregate names; empty = all")
+
+
+class FlinkPlugin(registry.EnginePlugin):
+    name = kind = "flink"
+    model = FlinkEngine
+    resource_keys = frozenset({"flink"})
+
+    def resources(self) -> dict[str, Any]:
+        return {"flink": FlinkResource()}
+
+    def cross_validate(self, spec: Any, tables: Mapping[str, registry.SourceTable]) -> registry.Problems:
+        problems = []
+        for i, o in enumerate(spec.engine.objects):
+            if o.source is not None and (o.source.table not in tables or not tables[o.source.table].captured):
+                problems.append((f"engine.objects[{i}].source.table",
+                                 f"{o.source.table!r} is not a captured table of the source ({', '.join(t for t in tables if tables[t].captured)})"))
+        if problems:
+            return problems
+        for i, o in enumerate(spec.engine.objects):
+            if o.aggregate is None:
+                continue
+            try:
+                fsql.compile_job(spec.engine, o.name, _resolver(spec), spec.endpoints.kafka_bootstrap_servers)
+            except fsql.CompileError as e:
+                problems.append((f"engine.objects[{i}]", str(e)))
+        return problems
+
+    def aggregates(self, spec: Any) -> list[registry.AggregateOutput]:
+        out = []
+        for o in spec.engine.objects:
+            if o.aggregate is None:
+                continue
+            a, src = o.aggregate, spec.engine.object(o.aggregate.from_)
+            out.append(registry.AggregateOutput(
+                name=o.name, topic=o.output_topic, source_table=src.source.table, group_by=a.group_by,
+                event_time=src.timestamp or "", window_ms=duration_ms(a.window.size), grace_ms=duration_ms(a.window.grace),
+                name_field=a.group_by, count_field=a.count_as, window_start_field=a.window_start_as,
+                window_end_field=a.window_end_as, key_field=a.group_by, value_format="JSON"))
+        return out
+
+    def lineage(self, spec: Any, g: GraphBuilder, topics: Mapping[str, Key]) -> dict[str, Key]:
+        out: dict[str, Key] = {}
+        for job in compiled(spec):
+            src = spec.engine.object(spec.engine.object(job.object_name).aggregate.from_)
+            key = g.add(LineageNode(
+                ("flink", asset_key_component(job.object_name)), "flink_job", job.object_name, "flink", "flink", job,
+                {"job_name": job.name, "statement_hash": job.hash, "statement": job.sql, "properties": dict(job.properties),
+                 "output_topic": job.output_topic, "state_shape": dict(job.shape)},
+                job.hash, f"Flink SQL job {job.object_name}: the windowed COUNT, updated on every change", frozenset({"flink"})),
+                topics[src.source.table])
+            tp = TopicProps(job.output_topic, spec.kafka.partitions, spec.kafka.replication_factor, created_by_engine=True)
+            out[job.object_name] = g.add(topic_node(tp, {"producer": f"Flink job {job.object_name}", "key_format": "json",
+                                                         "value_format": "json"}, spec_hash([job.output_topic, job.object_name])), key)
+        return out
+
+    def provision(self, node: LineageNode, lineage: Lineage, resources: Any, *, dry_run: bool) -> Outcome:
+        flink = resources.flink
+        out = provision_job(node.desired, flink.get_gateway_client(), flink.get_jobs_client(), dry_run=dry_run,
+                            savepoint_dir=None)
+        return Outcome(out.node, out.action, out.changes, out.metadata)
+
+    def checks(self, node: LineageNode, lineage: Lineage) -> list:
+        job: fsql.FlinkJob = node.desired
+
+        @dg.asset_check(asset=dg.AssetKey(list(node.key)), name="job_running",
+                        description="the job is RUNNING with the spec's statement hash (its name embeds the hash)")
+        def job_running(flink: FlinkResource) -> dg.AssetCheckResult:
+            mine = jobs_of(flink.get_jobs_client().overview(), job.object_name)
+            running = [j for j in mine if j.state == "RUNNING"]
+            exact = [j for j in running if j.name == job.name]
+            md = {"expected_job_name": job.name, "statement_hash": job.hash,
+                  "jobs": dg.MetadataValue.json([{"id": j.jid, "name": j.name, "state": j.state} for j in mine[:10]])}
+            if exact:
+                return dg.AssetCheckResult(passed=True, metadata={**md, "job_id": exact[0].jid})
+            why = (f"a job of another statement runs ({running[0].name})" if running else
+                   f"no job is RUNNING (latest: {mine[0].state})" if mine else "no job of this aggregate exists")
+            return dg.AssetCheckResult(passed=False, metadata={**md, "problem": why})
+
+        return [job_running]
+
+    def jobs(self, spec: Any, lineage: Lineage) -> list:
+        return [_repair_job(lineage)]
+
+    def sensors(self, spec: Any, lineage: Lineage) -> list:
+        return [flink_health_sensor(lineage)]
+
+
+def _repair_job(lineage: Lineage) -> dg.JobDefinition:
+    nodes = {n.name: n for n in lineage.by_system("flink")}
+
+    @dg.op(description="Resubmit the selected Flink jobs that are missing, FAILED or CANCELED, from their latest retained checkpoint.")
+    def repair_flink(context: dg.OpExecutionContext, config: RepairSelection, flink: FlinkResource) -> None:
+        unknown = sorted(set(config.objects) - set(nodes))
+        if unknown:
+            raise dg.Failure(f"not in the spec: {', '.join(unknown)} (Flink jobs: {', '.join(nodes)})")
+        for name in config.objects or list(nodes):
+            decision, out = job_health(nodes[name].desired, flink.get_gateway_client(), flink.get_jobs_client(), dry_run=False)
+            context.log.info(f"{name}: {decision.action} ({decision.reason}) -> {out.action}")
+            context.log_event(dg.AssetMaterialization(asset_key=dg.AssetKey(list(nodes[name].key)),
+                                                      metadata={"action": out.action, "reason": decision.reason,
+                                                                "job_id": str(out.metadata.get("job_id", "")),
+                                                                "restore_from": str(out.metadata.get("restore_from") or "")}))
+
+    @dg.job(tags={"cdc/operation": "repair_flink"}, description="Resubmit missing or failed Flink jobs from their latest checkpoint.")
+    def repair_flink_jobs():
+        repair_flink()
+
+    return repair_flink_jobs
+
+
+def flink_health_sensor(lineage: Lineage, interval_seconds: int = 30,
+                        clock: Callable[[], float] = time.time) -> dg.SensorDefinition:
+    from pipeline_defs.systems.connect.healing import HealthPolicy
+
+    policy = HealthPolicy.from_env()
+    nodes = {n.name: n for n in lineage.by_system("flink")}
+
+    @dg.sensor(name="flink_health", minimum_interval_seconds=interval_seconds, default_status=dg.DefaultSensorStatus.RUNNING,
+               job_name="repair_flink_jobs",
+               description="A missing, FAILED or CANCELED Flink job is resubmitted from its latest checkpoint, with the "
+                           "connectors' backoff; past the last attempt the incident is raised as a failed check.")
+    def flink_health(context: dg.SensorEvaluationContext, flink: FlinkResource):
+        memory: dict[str, dict] = json.loads(context.cursor) if context.cursor else {}
+        try:
+            overview = flink.get_jobs_client().overview()
+        except ResourceError as e:
+            return dg.SkipReason(f"Flink at {flink.rest_url or 'FLINK_REST_URL'} unreachable: {e}")
+        from pipeline_defs.systems.flink.decisions import health_decision
+
+        requests, events, notes = [], [], []
+        now = clock()
+        for name, node in nodes.items():
+            job: fsql.FlinkJob = node.desired
+            d = health_decision(job, jobs_of(overview, name), {})
+            mem = memory.setdefault(name, {"attempts": 0, "last": None})
+            if d.action != "resubmit":
+                if d.action == "ok":
+                    memory[name] = {"attempts": 0, "last": None}
+                continue
+            waited = (now - mem["last"]) / 60 if mem["last"] else None
+            if waited is not None and waited < policy.wait_minutes(mem["attempts"]):
+                notes.append(f"{name}: backoff")
+                continue
+            if mem["attempts"] >= policy.max_restarts:
+                if not mem.get("raised"):
+                    mem["raised"] = True
+                    events.append(dg.AssetCheckEvaluation(
+                        asset_key=dg.AssetKey(list(node.key)), check_name="job_running", passed=False,
+                        severity=dg.AssetCheckSeverity.ERROR, metadata={"attempts": mem["attempts"], "reason": d.reason},
+                        description=f"{name}: still not running after {mem['attempts']} resubmissions; stopped, needs a person"))
+                continue
+            mem["attempts"] += 1
+            mem["last"] = now
+            requests.append(dg.RunRequest(run_key=f"flink:{name}:{d.job_id or 'none'}:{mem['attempts']}", job_name="repair_flink_jobs",
+                                          tags={"cdc/flink_job": name, "cdc/reason": d.reason[:200]},
+                                          run_config={"ops": {"repair_flink": {"config": {"objects": [name]}}}}))
+        return dg.SensorResult(run_requests=requests, asset_events=events, cursor=json.dumps(memory),
+                               skip_reason=None if requests or events else ("; ".join(notes) or "every Flink job RUNNING"))
+
+    return flink_health
