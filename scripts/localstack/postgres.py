@@ -17,10 +17,11 @@ import shutil
 import signal
 import stat
 import subprocess
+import time
 from pathlib import Path
 
 from .config import HOST, PG_ADMIN_USER, PG_CLUSTER_NAME, PG_DB, PORTS, RUN, StackError, read_credentials
-from .procs import Service, spawn
+from .procs import Service, alive, owned, spawn
 
 PGDIR = RUN / "postgres"
 DATA = PGDIR / "data"
@@ -128,6 +129,23 @@ def _initdb(user: str | None, password: str) -> None:
     FINGERPRINT.write_text(_fingerprint(password) + "\n")
 
 
+def _clear_stale_lock() -> None:
+    """After a kill -9 the old postmaster may linger as a zombie for a moment (or for good, under an init
+    that does not reap): Postgres sees its pid answer and refuses to start. We know better: it is dead."""
+    lock = DATA / "postmaster.pid"
+    try:
+        old = int(lock.read_text().splitlines()[0])
+    except (FileNotFoundError, ValueError, IndexError):
+        return
+    if alive(old) and owned(old):
+        raise StackError(f"a postmaster (pid {old}) still runs on {DATA}; `scripts/stack stop postgres` first")
+    deadline = time.monotonic() + 5
+    while Path(f"/proc/{old}").exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    if Path(f"/proc/{old}").exists():
+        lock.unlink()
+
+
 def launch() -> None:
     user = os_user()
     password = read_credentials().get("POSTGRES_ADMIN_PASSWORD")
@@ -141,6 +159,7 @@ def launch() -> None:
     elif FINGERPRINT.exists() and FINGERPRINT.read_text().strip() != _fingerprint(password):
         raise StackError(f"{DATA} was initialised with another POSTGRES_ADMIN_PASSWORD than the credentials file "
                          f"holds now; remove {PGDIR} to start the cluster afresh")
+    _clear_stale_lock()
     _own(SOCKETS, user, 0o700)  # socket dir private to the server's user: no one else reaches the local socket
     settings = {
         "listen_addresses": HOST,
