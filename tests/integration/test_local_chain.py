@@ -90,7 +90,7 @@ def consume(stack, topic: str, want: int, timeout: float = 60) -> list[tuple[obj
             msg = c.poll(0.5)
             if msg is None or msg.error():
                 continue
-            decode = lambda b: None if b is None else json.loads(b)  # noqa: E731
+            decode = lambda b: None if b is None else json.loads(b)
             out.append((decode(msg.key()), decode(msg.value())))
     finally:
         c.close()
