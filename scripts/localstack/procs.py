@@ -60,12 +60,12 @@ class Service:
 
 def owned(pid: int) -> bool:
     """Whether pid belongs to this stack home: JVMs and Flink's launch scripts carry the marker (as a JVM
-    flag or a Flink dynamic property), the postmaster its data dir, its backends the cluster name,
+    flag or a Flink dynamic property), Postgres processes the cluster name (the postmaster as a setting),
     redis-server its listen address (it rewrites its argv). Narrow on purpose: `down` must not end
     someone's `less` of a log file."""
     cmd = cmdline(pid)
     return (f"{MARKER_PROPERTY} " in cmd or f"{PG_CLUSTER_NAME}:" in cmd
-            or (" -D " + f"{RUN}/postgres/" in cmd and cmd.split(" ", 1)[0].endswith("postgres"))
+            or (f" cluster_name={PG_CLUSTER_NAME} " in cmd and cmd.split(" ", 1)[0].endswith("postgres"))
             or re.search(rf"^\S*redis-server {re.escape(HOST)}:{PORTS['redis']}\b", cmd) is not None
             or (cmd.split(" ", 1)[0].endswith("redis-server") and f" {RUN}/redis-data " in cmd))
 
