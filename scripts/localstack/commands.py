@@ -94,7 +94,7 @@ def _begin(svc: Service) -> str:
     return "started"
 
 
-def _finish(svc: Service, state: str) -> None:
+def _finish(svc: Service, state: str) -> bool:
     if state == "running":
         if safe(svc.probe):
             log(f"{svc.name} already up on {_where(svc)}")
@@ -105,13 +105,13 @@ def _finish(svc: Service, state: str) -> None:
             except StackError as e:
                 log(f"{svc.name} is running but not ready ({str(e).splitlines()[0]}); restarting it")
                 stop(svc)
-                _finish(svc, _begin(svc))
-                return
+                return _finish(svc, _begin(svc))
     else:
         wait_ready(svc)
         log(f"{svc.name} ready on {_where(svc)} ({time.monotonic() - svc.t0:.1f}s)")
     if svc.after_ready:
         svc.after_ready()
+    return True
 
 
 def _write_endpoints(env: dict[str, str]) -> None:
@@ -133,12 +133,25 @@ def up() -> dict[str, str]:
     t0 = time.monotonic()
     log(f"home {HOME}; ports " + " ".join(f"{k}={v}" for k, v in PORTS.items()))
     _install()
-    states = {svc: _begin(svc) for svc in COMPONENTS if svc is not CONNECT}
-    _finish(KAFKA, states.pop(KAFKA))
-    states[CONNECT] = _begin(CONNECT)
+    # One failing component does not keep the others down; its error is raised at the end.
+    errors: list[str] = []
+
+    def attempt(step, svc: Service, *args):
+        try:
+            return step(svc, *args)
+        except StackError as e:
+            errors.append(str(e))
+            return None
+
+    states = {svc: attempt(_begin, svc) for svc in COMPONENTS if svc is not CONNECT}
+    kafka_state = states.pop(KAFKA)
+    if kafka_state and attempt(_finish, KAFKA, kafka_state):
+        states[CONNECT] = attempt(_begin, CONNECT)
     for svc in COMPONENTS:
-        if svc in states:
-            _finish(svc, states[svc])
+        if states.get(svc):
+            attempt(_finish, svc, states[svc])
+    if errors:
+        raise StackError("\n".join(errors))
     env = endpoints()
     _write_endpoints(env)
     log(f"up in {time.monotonic() - t0:.1f}s")

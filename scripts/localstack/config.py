@@ -17,7 +17,10 @@ FLINK_DIST = HOME / "flink-dist"  # apache-flink + apache-flink-libraries wheels
 CREDENTIALS = HOME / "credentials.json"  # generated passwords, mode 600, kept across restarts
 RUN = HOME / "run"  # data, configs, pid files and logs of the running stack
 LOGS = RUN / "logs"
-MARKER = f"-Dcdc.stack.home={HOME}"  # on every JVM's command line, so `down` finds strays
+# On the command line of every JVM and Flink launch script, so `down` finds strays: as a JVM flag (MARKER) or
+# a Flink dynamic property (`-D` MARKER_PROPERTY, which Flink's scripts pass on through their exec chain).
+MARKER_PROPERTY = f"cdc.stack.home={HOME}"
+MARKER = f"-D{MARKER_PROPERTY}"
 # Postgres backends rewrite their process titles; cluster_name puts this token into every one of them.
 PG_CLUSTER_NAME = "cdcstack-" + hashlib.sha1(str(HOME).encode()).hexdigest()[:8]
 

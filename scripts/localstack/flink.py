@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 from . import install
-from .config import FLINK_DIST, FLINK_JARS, HOST, MARKER, PORTS, RUN, StackError, endpoints
+from .config import FLINK_DIST, FLINK_JARS, HOST, MARKER, MARKER_PROPERTY, PORTS, RUN, StackError, endpoints
 from .procs import Service, http_json, spawn
 
 FLINK = RUN / "flink"
@@ -122,7 +122,7 @@ def jm_ready() -> bool:
 
 def jm_launch() -> None:
     env = prepare()
-    spawn(JOBMANAGER, ["bash", _script("jobmanager.sh"), "start-foreground"], env=env)
+    spawn(JOBMANAGER, ["bash", _script("jobmanager.sh"), "start-foreground", "-D", MARKER_PROPERTY], env=env)
 
 
 # ---------------------------------------------------------------- TaskManager
@@ -147,8 +147,8 @@ def tm_launch() -> None:
     env = prepare()
     rid = f"cdc-tm-{int(time.time() * 1000)}"
     TM_RESOURCE_ID.write_text(rid + "\n")
-    spawn(TASKMANAGER, ["bash", _script("taskmanager.sh"), "start-foreground", "-D", f"taskmanager.resource-id={rid}"],
-          env=env)
+    spawn(TASKMANAGER, ["bash", _script("taskmanager.sh"), "start-foreground", "-D", MARKER_PROPERTY,
+                        "-D", f"taskmanager.resource-id={rid}"], env=env)
 
 
 # ---------------------------------------------------------------- SQL Gateway
@@ -159,7 +159,7 @@ def gw_ready() -> bool:
 
 def gw_launch() -> None:
     env = prepare()
-    spawn(GATEWAY, ["bash", _script("sql-gateway.sh"), "start-foreground"], env=env)
+    spawn(GATEWAY, ["bash", _script("sql-gateway.sh"), "start-foreground", MARKER], env=env)
 
 
 JOBMANAGER = Service("flink-jobmanager", probe=jm_ready, launch=jm_launch, timeout=120,

@@ -17,15 +17,14 @@ import shutil
 import signal
 import stat
 import subprocess
+import time
 from pathlib import Path
 
-from .config import HOST, PG_ADMIN_USER, PG_CLUSTER_NAME, PG_DB, PORTS, RUN, StackError, read_credentials
-from .procs import Service, spawn
+from .config import HOST, PG_ADMIN_USER, PG_CLUSTER_NAME, PG_DB, PORTS, RUN, StackError, log, read_credentials
+from .procs import Service, alive, owned, spawn
 
-PGDIR = RUN / "postgres"
-DATA = PGDIR / "data"
-SOCKETS = PGDIR / "socket"
-FINGERPRINT = PGDIR / ".admin-password.sha256"  # tells a credentials file that no longer fits the cluster
+LINK = RUN / "postgres"  # the cluster's folder (data/, socket/), or a symlink to it (see pgdir)
+FINGERPRINT = ".admin-password.sha256"  # tells a credentials file that no longer fits the cluster
 OS_USER = "postgres"
 
 
@@ -58,16 +57,37 @@ def os_user() -> str | None:
     return OS_USER
 
 
-def _check_searchable(path: Path, user: str) -> None:
+def _unsearchable(path: Path, user: str) -> str | None:
+    """Why `user` cannot reach path (a parent it may not search), or None."""
     pw = pwd.getpwnam(user)
-    groups = {pw.pw_gid, *(g for g in os.getgrouplist(user, pw.pw_gid))}
-    for d in [*reversed(path.parents)]:
+    groups = {pw.pw_gid, *os.getgrouplist(user, pw.pw_gid)}
+    for d in [*reversed(path.parents), path]:
+        if not d.exists():
+            break
         st = d.stat()
         bit = stat.S_IXUSR if st.st_uid == pw.pw_uid else stat.S_IXGRP if st.st_gid in groups else stat.S_IXOTH
         if not st.st_mode & bit:
-            raise StackError(f"Postgres runs as OS user {user!r} (root may not run it) and cannot reach {path}: "
-                             f"{d} is not searchable by it (mode {stat.filemode(st.st_mode)}); use a CDC_STACK_HOME "
-                             "whose parent directories are world-searchable (chmod o+x)")
+            return f"{d} is not searchable by it (mode {stat.filemode(st.st_mode)})"
+    return None
+
+
+def pgdir(user: str | None) -> Path:
+    """run/postgres -- unless the server's OS user cannot reach the stack home (a home under /root, say):
+    then a folder in that user's home directory, which run/postgres links to."""
+    if LINK.is_symlink():
+        return LINK.resolve()
+    if user is None or not (why := _unsearchable(RUN, user)):
+        return LINK
+    target = Path(pwd.getpwnam(user).pw_dir) / f"cdc-stack-{PG_CLUSTER_NAME}"
+    if still := _unsearchable(target.parent, user):
+        raise StackError(f"Postgres runs as OS user {user!r} (root may not run it) and can reach neither {RUN} "
+                         f"({why}) nor {target.parent} ({still}); use a CDC_STACK_HOME whose parent directories "
+                         "are searchable by others (chmod o+x)")
+    log(f"postgres: {why} for OS user {user!r}; the cluster lives in {target} (linked from {LINK})")
+    _own(target, user, 0o700)
+    LINK.parent.mkdir(parents=True, exist_ok=True)
+    LINK.symlink_to(target)
+    return target
 
 
 def _own(path: Path, user: str | None, mode: int) -> None:
@@ -106,9 +126,10 @@ def after_ready() -> None:
         raise StackError(f"creating database {PG_DB} failed: {proc.stderr.strip()}")
 
 
-def _initdb(user: str | None, password: str) -> None:
-    shutil.rmtree(DATA, ignore_errors=True)  # a half-made cluster from an interrupted initdb
-    pwfile = PGDIR / ".pwfile"
+def _initdb(user: str | None, password: str, home: Path) -> None:
+    data = home / "data"
+    shutil.rmtree(data, ignore_errors=True)  # a half-made cluster from an interrupted initdb
+    pwfile = home / ".pwfile"
     fd = os.open(pwfile, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as f:
         f.write(password + "\n")
@@ -117,15 +138,32 @@ def _initdb(user: str | None, password: str) -> None:
             pw = pwd.getpwnam(user)
             os.chown(pwfile, pw.pw_uid, pw.pw_gid)
         proc = subprocess.run(
-            [str(bin_dir() / "initdb"), "-D", str(DATA), "-U", PG_ADMIN_USER, f"--pwfile={pwfile}",
+            [str(bin_dir() / "initdb"), "-D", str(data), "-U", PG_ADMIN_USER, f"--pwfile={pwfile}",
              "--auth-local=scram-sha-256", "--auth-host=scram-sha-256", "-E", "UTF8", "--locale=C", "--no-sync"],
             check=False, capture_output=True, text=True, user=user, group=user, extra_groups=[] if user else None,
-            cwd=PGDIR, timeout=180)
+            cwd=home, timeout=180)
     finally:
         pwfile.unlink(missing_ok=True)
     if proc.returncode != 0:
         raise StackError(f"initdb failed (exit {proc.returncode}):\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}")
-    FINGERPRINT.write_text(_fingerprint(password) + "\n")
+    (home / FINGERPRINT).write_text(_fingerprint(password) + "\n")
+
+
+def _clear_stale_lock(data: Path) -> None:
+    """After a kill -9 the old postmaster may linger as a zombie for a moment (or for good, under an init
+    that does not reap): Postgres sees its pid answer and refuses to start. We know better: it is dead."""
+    lock = data / "postmaster.pid"
+    try:
+        old = int(lock.read_text().splitlines()[0])
+    except (FileNotFoundError, ValueError, IndexError):
+        return
+    if alive(old) and owned(old):
+        raise StackError(f"a postmaster (pid {old}) still runs on {data}; `scripts/stack stop postgres` first")
+    deadline = time.monotonic() + 5
+    while Path(f"/proc/{old}").exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    if Path(f"/proc/{old}").exists():
+        lock.unlink()
 
 
 def launch() -> None:
@@ -133,19 +171,20 @@ def launch() -> None:
     password = read_credentials().get("POSTGRES_ADMIN_PASSWORD")
     if not password:
         raise StackError("POSTGRES_ADMIN_PASSWORD missing from the stack's credentials file")
-    _own(PGDIR, user, 0o700)
-    if user:
-        _check_searchable(PGDIR, user)
-    if not (DATA / "PG_VERSION").exists():
-        _initdb(user, password)
-    elif FINGERPRINT.exists() and FINGERPRINT.read_text().strip() != _fingerprint(password):
-        raise StackError(f"{DATA} was initialised with another POSTGRES_ADMIN_PASSWORD than the credentials file "
-                         f"holds now; remove {PGDIR} to start the cluster afresh")
-    _own(SOCKETS, user, 0o700)  # socket dir private to the server's user: no one else reaches the local socket
+    home = pgdir(user)
+    data, sockets, fingerprint = home / "data", home / "socket", home / FINGERPRINT
+    _own(home, user, 0o700)
+    if not (data / "PG_VERSION").exists():
+        _initdb(user, password, home)
+    elif fingerprint.exists() and fingerprint.read_text().strip() != _fingerprint(password):
+        raise StackError(f"{data} was initialised with another POSTGRES_ADMIN_PASSWORD than the credentials file "
+                         f"holds now; remove {home} to start the cluster afresh")
+    _clear_stale_lock(data)
+    _own(sockets, user, 0o700)  # socket dir private to the server's user: no one else reaches the local socket
     settings = {
         "listen_addresses": HOST,
         "port": str(PORTS["postgres"]),
-        "unix_socket_directories": str(SOCKETS),
+        "unix_socket_directories": str(sockets),
         "cluster_name": PG_CLUSTER_NAME,  # in every backend's process title: `down` finds them by it
         "wal_level": "logical",
         "max_wal_senders": "10",
@@ -153,10 +192,10 @@ def launch() -> None:
         "shared_buffers": "64MB",
         "password_encryption": "scram-sha-256",
     }
-    argv = [str(bin_dir() / "postgres"), "-D", str(DATA)]
+    argv = [str(bin_dir() / "postgres"), "-D", str(data)]
     for k, v in settings.items():
         argv += ["-c", f"{k}={v}"]
-    spawn(SERVICE, argv, user=user, cwd=PGDIR)
+    spawn(SERVICE, argv, user=user, cwd=home)
 
 
 SERVICE = Service("postgres", probe=ready, launch=launch, timeout=60, after_ready=after_ready,

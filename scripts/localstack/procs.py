@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .config import FLINK_DIST, HOST, LOGS, MARKER, PG_CLUSTER_NAME, PORTS, RUN, StackError, log
+from .config import HOST, LOGS, MARKER_PROPERTY, PG_CLUSTER_NAME, PORTS, RUN, StackError, log
 
 
 @dataclass(eq=False)
@@ -59,13 +59,13 @@ class Service:
 
 
 def owned(pid: int) -> bool:
-    """Whether pid belongs to this stack home: JVMs carry the marker, Flink's launch scripts run from
-    the home, Postgres processes carry its data dir or cluster name, redis-server its listen address
-    (it rewrites its argv). Narrow on purpose: `down` must not end someone's `less` of a log file."""
+    """Whether pid belongs to this stack home: JVMs and Flink's launch scripts carry the marker (as a JVM
+    flag or a Flink dynamic property), Postgres processes the cluster name (the postmaster as a setting),
+    redis-server its listen address (it rewrites its argv). Narrow on purpose: `down` must not end
+    someone's `less` of a log file."""
     cmd = cmdline(pid)
-    return (f"{MARKER} " in cmd or f"{PG_CLUSTER_NAME}:" in cmd
-            or (cmd.startswith("bash ") and f"{FLINK_DIST}/" in cmd)
-            or (" -D " + f"{RUN}/postgres/" in cmd and "postgres" in cmd.split(" ", 1)[0])
+    return (f"{MARKER_PROPERTY} " in cmd or f"{PG_CLUSTER_NAME}:" in cmd
+            or (f" cluster_name={PG_CLUSTER_NAME} " in cmd and cmd.split(" ", 1)[0].endswith("postgres"))
             or re.search(rf"^\S*redis-server {re.escape(HOST)}:{PORTS['redis']}\b", cmd) is not None
             or (cmd.split(" ", 1)[0].endswith("redis-server") and f" {RUN}/redis-data " in cmd))
 
