@@ -89,6 +89,11 @@ def endpoints(*, secrets: bool = True) -> dict[str, str]:
         "POSTGRES_ADMIN_USER": PG_ADMIN_USER,
         "FLINK_REST_URL": f"http://{HOST}:{PORTS['flink-rest']}",
         "FLINK_GATEWAY_URL": f"http://{HOST}:{PORTS['flink-gateway']}",
+        # the same addresses as the Connect worker and the Flink cluster see them (spec overrides)
+        "CDC_CONNECT_BOOTSTRAP_SERVERS": f"{HOST}:{PORTS['kafka']}",
+        "CDC_CONNECT_REDIS_URI": f"redis://{HOST}:{PORTS['redis']}",
+        "CDC_CONNECT_POSTGRES_HOST": HOST,
+        "CDC_CONNECT_POSTGRES_PORT": str(PORTS["postgres"]),
     }
     if secrets:
         env.update(read_credentials())

@@ -23,8 +23,12 @@ def ready() -> bool:
 
 
 def _cluster_id() -> str:
-    # Kafka's base64 UUID form, as `kafka-storage random-uuid` prints it
-    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+    # Kafka's base64 UUID form, as `kafka-storage random-uuid` prints it; like Kafka's Uuid.randomUuid,
+    # never one starting with '-' (the storage tool's argument parser would take it for an option)
+    while True:
+        cid = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not cid.startswith("-"):
+            return cid
 
 
 def launch() -> None:

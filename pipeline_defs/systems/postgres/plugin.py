@@ -13,7 +13,8 @@ from pipeline_defs.spec.loader import spec_hash
 from pipeline_defs.systems.connect.props import ConnectorProps, connector_node
 from pipeline_defs.systems.kafka import TopicProps, topic_node
 from pipeline_defs.systems.postgres import catalog as cat
-from pipeline_defs.systems.postgres import plan as pplan
+from pipeline_defs.systems.postgres.plan import demo_row_statements, for_node
+from pipeline_defs.systems.postgres.plan import plan as plan_statements
 from pipeline_defs.systems.postgres.connectors import ConnectEndpoints, connector_config
 from pipeline_defs.systems.postgres.events import window_count_query, window_counts
 from pipeline_defs.systems.postgres.names import cdc_topic, qualified_name
@@ -125,7 +126,7 @@ class PostgresSourcePlugin(registry.SourcePlugin):
         client = resources.postgres.get_client()
         password = _secret(src.role.password_env)
         state = cat.read_catalog(src, client.query, cdc_password=password)
-        mine = pplan.for_node(pplan.plan(src, state, password), obj.part)
+        mine = for_node(plan_statements(src, state, password), obj.part)
         md: dict[str, Any] = {"statements": len(mine)}
         dropped: list[str] = []
         held: list[str] = []
@@ -172,7 +173,7 @@ class PostgresSourcePlugin(registry.SourcePlugin):
     def insert_demo_rows(self, spec: Any, resources: Any) -> dict[str, int]:
         client = resources.postgres.get_client()
         inserted = present = 0
-        for st in pplan.demo_row_statements(spec.source):
+        for st in demo_row_statements(spec.source):
             if client.execute([(st.sql, st.params or None)]) > 0:
                 inserted += 1
             else:
