@@ -38,10 +38,15 @@ ENV_EXAMPLE = COMPOSE_DIR / ".env.example"
 DAGSTER_YAML = COMPOSE_DIR / "dagster.yaml"
 WORKSPACE_YAML = COMPOSE_DIR / "workspace.yaml"
 USER_CODE_DOCKERFILE = COMPOSE_DIR / "Dockerfile"
-DAGSTER_DOCKERFILE = COMPOSE_DIR / "Dockerfile_dagster"
 CONNECT_DOCKERFILE = COMPOSE_DIR / "connect" / "Dockerfile"
+FETCH_PLUGIN = COMPOSE_DIR / "connect" / "fetch_plugin.py"
 ORACLE_INIT_DIR = COMPOSE_DIR / "oracle" / "init"
-SHELL_SCRIPTS = [COMPOSE_DIR / "oracle" / "healthcheck.sh", COMPOSE_DIR / "connect" / "healthcheck.sh"]
+SHELL_SCRIPTS = [
+    COMPOSE_DIR / "oracle" / "healthcheck.sh",
+    COMPOSE_DIR / "connect" / "healthcheck.sh",
+    ROOT / "scripts" / "run-main",
+    ROOT / "scripts" / "run-local",
+]
 
 try:  # the PostgreSQL fixture; this module is also loaded by path in dagster's run subprocesses
     from fixtures_postgres import PostgresServer, postgres_server  # noqa: F401
@@ -70,6 +75,10 @@ DAGSTER_POSTGRES_VARS = [
     "DAGSTER_POSTGRES_PASSWORD",
     "DAGSTER_POSTGRES_DB",
 ]
+# .env values that have no published default: compose refuses to start while one is empty
+REQUIRED_SECRETS = ["ORACLE_ADMIN_PASSWORD", "ORACLE_PASSWORD", "REDIS_PASSWORD", "DAGSTER_POSTGRES_PASSWORD"]
+PINNED_DOWNLOADS = ["ORACLE_IMAGE", "ORACLE_CDC_SHA256", "REDIS_SINK_SHA256"]
+FAKE_ORACLE_IMAGE = "heartu41/oracle19c@sha256:" + "ab" * 32  # well-formed; the real digest is the user's to pin
 
 
 # ---------------------------------------------------------------------------------------------------- helpers
@@ -158,6 +167,29 @@ def _pipeline_env_names() -> list[str]:
     return [s.env for s in endpoints.ALL_SETTINGS] + _secret_env_names()
 
 
+def _filled_env_text(**overrides: str) -> str:
+    """.env.example with every empty required value filled the way a user (or run-main) fills it."""
+    import secrets as pysecrets
+
+    fill = {n: "Aa1" + pysecrets.token_hex(12) for n in REQUIRED_SECRETS}
+    fill |= {"ORACLE_IMAGE": FAKE_ORACLE_IMAGE, "ORACLE_CDC_SHA256": "1" * 64, "REDIS_SINK_SHA256": "2" * 64}
+    fill |= overrides
+    lines = []
+    for line in ENV_EXAMPLE.read_text().splitlines():
+        key, sep, value = line.partition("=")
+        if sep and not line.lstrip().startswith("#") and key in fill:
+            line = f"{key}={fill[key]}"
+        lines.append(line)
+    return "\n".join(lines) + "\n"
+
+
+def _compose_config(env_file: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [_tool("docker-compose"), "-f", str(COMPOSE_FILE), "--env-file", str(env_file), "config"],
+        cwd=ROOT, env=_clean_env(), capture_output=True, text=True, timeout=120,
+    )
+
+
 def _dagster_env_refs(node) -> set[str]:
     """Every `{env: NAME}` in a dagster.yaml tree."""
     found: set[str] = set()
@@ -224,16 +256,16 @@ def raw_compose() -> dict:
 
 
 @pytest.fixture(scope="module")
-def resolved_compose() -> dict:
-    """`docker-compose config` with .env.example: interpolated, merged, validated by docker-compose itself."""
-    proc = subprocess.run(
-        [_tool("docker-compose"), "-f", str(COMPOSE_FILE), "--env-file", str(ENV_EXAMPLE), "config"],
-        cwd=ROOT,
-        env=_clean_env(),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+def filled_env_file(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("compose-env") / ".env"
+    path.write_text(_filled_env_text())
+    return path
+
+
+@pytest.fixture(scope="module")
+def resolved_compose(filled_env_file) -> dict:
+    """`docker-compose config` with a filled .env: interpolated, merged, validated by docker-compose itself."""
+    proc = _compose_config(filled_env_file)
     assert proc.returncode == 0, f"docker-compose config failed:\n{proc.stderr}"
     return yaml.safe_load(proc.stdout)
 
@@ -251,15 +283,8 @@ def env_example() -> dict[str, str]:
 # ---------------------------------------------------------------------------------------------------- compose file
 
 
-def test_docker_compose_config_accepts_the_file_with_env_example():
-    proc = subprocess.run(
-        [_tool("docker-compose"), "-f", "compose/docker-compose.yml", "--env-file", "compose/.env.example", "config"],
-        cwd=ROOT,
-        env=_clean_env(),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+def test_docker_compose_config_accepts_the_file_with_a_filled_env(filled_env_file):
+    proc = _compose_config(filled_env_file)
     assert proc.returncode == 0, proc.stderr
     # the optional Confluent UIs are there, behind profiles
     services = yaml.safe_load(proc.stdout)["services"]
@@ -267,25 +292,23 @@ def test_docker_compose_config_accepts_the_file_with_env_example():
     assert services["control-center"]["profiles"] == ["control-center"]
 
 
-def test_docker_compose_config_fails_without_the_secrets(tmp_path):
-    """Passwords come from .env only: without them compose refuses to render (`${VAR:?...}`), nothing falls back."""
-    env_without_secrets = tmp_path / "env-without-secrets"
-    kept = [
-        line
-        for line in ENV_EXAMPLE.read_text().splitlines()
-        if not re.match(r"\s*(ORACLE_PASSWORD|ORACLE_ADMIN_PASSWORD|REDIS_PASSWORD|DAGSTER_POSTGRES_PASSWORD)=", line)
-    ]
-    env_without_secrets.write_text("\n".join(kept) + "\n")
-    proc = subprocess.run(
-        [_tool("docker-compose"), "-f", str(COMPOSE_FILE), "--env-file", str(env_without_secrets), "config"],
-        cwd=ROOT,
-        env=_clean_env(),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+def test_env_example_publishes_no_password_and_compose_refuses_it_as_is(env_example):
+    """.env.example carries no usable secret or pin: copied as it is, compose refuses to render."""
+    for name in REQUIRED_SECRETS + PINNED_DOWNLOADS:
+        assert name in env_example and env_example[name] == "", f".env.example publishes a value for {name}"
+    proc = _compose_config(ENV_EXAMPLE)
     assert proc.returncode != 0
-    assert "compose/.env" in proc.stderr  # the `:?` message tells the user where to set it
+    assert "compose/.env" in proc.stderr
+
+
+@pytest.mark.parametrize("missing", REQUIRED_SECRETS + PINNED_DOWNLOADS)
+def test_docker_compose_config_fails_without_each_secret_and_pin(tmp_path, missing):
+    """Each secret and pin comes from .env only: without it compose refuses to render (`${VAR:?...}`)."""
+    env_file = tmp_path / ".env"
+    env_file.write_text(_filled_env_text(**{missing: ""}))
+    proc = _compose_config(env_file)
+    assert proc.returncode != 0, f"compose rendered without {missing}"
+    assert missing in proc.stderr and "compose/.env" in proc.stderr  # the `:?` message says what and where
 
 
 def test_compose_file_validates_against_the_compose_specification_schema(resolved_compose, tmp_path):
@@ -327,8 +350,8 @@ def test_every_compose_variable_is_defined_in_env_example(raw_compose, env_examp
 
 def test_secrets_come_from_env_and_env_is_gitignored(raw_compose, env_example):
     text = COMPOSE_FILE.read_text()
-    for secret in ["ORACLE_PASSWORD", "ORACLE_ADMIN_PASSWORD", "REDIS_PASSWORD", "DAGSTER_POSTGRES_PASSWORD"]:
-        assert env_example.get(secret), f"{secret} needs a placeholder value in .env.example"
+    for secret in REQUIRED_SECRETS:
+        assert secret in env_example and not env_example[secret], f"{secret} must be listed, empty, in .env.example"
         # required (no default): `${NAME:?message}`
         refs = re.findall(r"\$\{" + secret + r"(:?[-?][^}]*)?\}", text)
         assert refs and all(r.startswith(":?") for r in refs), f"{secret} must be ${{{secret}:?...}} everywhere"
@@ -403,14 +426,37 @@ def test_ports_of_the_seed_plus_dagster_ui(resolved_compose):
     assert 3000 in _published_ports(resolved_compose["services"]["dagster-webserver"])
 
 
-def test_images_are_pinned(raw_compose):
+def test_no_two_services_build_the_same_image_tag(resolved_compose):
+    """Each locally built tag has exactly one `build:`; services that reuse it only name it, and never pull it."""
+    services = resolved_compose["services"]
+    builders: dict[str, list[str]] = {}
+    for name, service in services.items():
+        if "build" in service:
+            assert service.get("image"), f"{name} builds an image without naming its tag"
+            builders.setdefault(service["image"], []).append(name)
+    assert builders, "no service builds anything: the check is vacuous"
+    duplicated = {tag: names for tag, names in builders.items() if len(names) > 1}
+    assert not duplicated, f"several services build the same tag: {duplicated}"
+    # the control plane: one image, built once by the code server, reused by the webserver, the daemon and the runs
+    dagster_image = services[USER_CODE_SERVICE]["image"]
+    assert builders[dagster_image] == [USER_CODE_SERVICE]
+    for svc in ("dagster-webserver", RUN_LAUNCHER_SERVICE):
+        assert services[svc]["image"] == dagster_image and "build" not in services[svc]
+        assert services[svc].get("pull_policy") == "never", f"{svc} would try to pull the local tag {dagster_image}"
+    assert _env_mapping(services[USER_CODE_SERVICE])["DAGSTER_CURRENT_IMAGE"] == dagster_image
+    assert not (COMPOSE_DIR / "Dockerfile_dagster").exists()
+
+
+def test_images_are_pinned(raw_compose, resolved_compose):
+    built_here = {s["image"] for s in raw_compose["services"].values() if "build" in s}
     for name, service in raw_compose["services"].items():
         image = service.get("image", "")
-        if "build" in service:
+        if "build" in service or image in built_here:
             continue  # built here from pinned bases
         if name == "oracle":
-            # heartu41/oracle19c publishes only `latest`; ORACLE_IMAGE lets you pin your own 19c build (README.md)
-            assert image.startswith("${ORACLE_IMAGE:-")
+            # heartu41/oracle19c publishes only `latest`: the user pins it by digest in .env (README.md)
+            assert image.startswith("${ORACLE_IMAGE:?"), image
+            assert resolved_compose["services"]["oracle"]["image"] == FAKE_ORACLE_IMAGE
             continue
         repo, _, tag = image.rpartition(":")
         assert repo and tag and tag != "latest", f"{name}: image {image!r} is not pinned"
@@ -429,7 +475,18 @@ def test_kraft_broker_listeners(raw_compose):
     assert "KAFKA_ZOOKEEPER_CONNECT" not in env
     assert set(env["KAFKA_PROCESS_ROLES"].split(",")) == {"broker", "controller"}
     assert "PLAINTEXT://broker:29092" in env["KAFKA_ADVERTISED_LISTENERS"].split(",")
-    assert "PLAINTEXT_HOST://localhost:9092" in env["KAFKA_ADVERTISED_LISTENERS"].split(",")
+    assert "PLAINTEXT_HOST://${KAFKA_HOST_ADVERTISED_NAME:-localhost}:9092" in env["KAFKA_ADVERTISED_LISTENERS"].split(",")
+
+
+def test_kafka_host_listener_advertises_the_configured_host(resolved_compose, tmp_path):
+    env = _env_mapping(resolved_compose["services"]["broker"])
+    assert "PLAINTEXT_HOST://localhost:9092" in env["KAFKA_ADVERTISED_LISTENERS"].split(",")  # .env.example default
+    env_file = tmp_path / ".env"
+    env_file.write_text(_filled_env_text(KAFKA_HOST_ADVERTISED_NAME="kafka.example.internal"))
+    proc = _compose_config(env_file)
+    assert proc.returncode == 0, proc.stderr
+    listeners = _env_mapping(yaml.safe_load(proc.stdout)["services"]["broker"])["KAFKA_ADVERTISED_LISTENERS"]
+    assert listeners.split(",") == ["PLAINTEXT://broker:29092", "PLAINTEXT_HOST://kafka.example.internal:9092"]
 
 
 # ---------------------------------------------------------------------------------------------------- endpoints
@@ -490,30 +547,67 @@ def test_env_example_and_compose_defaults_equal_the_endpoint_defaults(resolved_c
 # ---------------------------------------------------------------------------------------------------- Dagster wiring
 
 
-def test_every_pipeline_variable_is_forwarded_to_run_containers(resolved_compose, dagster_cfg):
+def test_run_containers_get_the_endpoints_but_no_pipeline_secret_globally(resolved_compose, dagster_cfg):
+    """env_vars go to every run container: the endpoints and Dagster's PostgreSQL, never a pipeline secret. Secrets
+    are only in secret_env_vars, which the launcher hands out per job (tests/test_compose_run_secrets.py)."""
     forwarded = _launcher_env_var_names(dagster_cfg)
     assert len(forwarded) == len(set(forwarded)), "duplicate env_vars"
-    needed = _pipeline_env_names() + DAGSTER_POSTGRES_VARS
-    assert {"ORACLE_PASSWORD", "ORACLE_ADMIN_PASSWORD", "REDIS_PASSWORD", "CONFLUENT_LICENSE"} <= set(needed)
+    secrets = set(_secret_env_names())
+    assert {"ORACLE_PASSWORD", "ORACLE_ADMIN_PASSWORD", "REDIS_PASSWORD", "CONFLUENT_LICENSE"} <= secrets
+    leaked = sorted(secrets & set(forwarded))
+    assert not leaked, f"run_launcher.config.env_vars gives every run {leaked}"
+    needed = [s.env for s in endpoints.ALL_SETTINGS] + DAGSTER_POSTGRES_VARS
     missing = [n for n in needed if n not in forwarded]
     assert not missing, f"run_launcher.config.env_vars lacks {missing}"
     # the run containers load the instance from dagster.yaml: its {env: X} must reach them too
     missing_refs = sorted(_dagster_env_refs(dagster_cfg) - set(forwarded))
     assert not missing_refs, f"dagster.yaml reads {missing_refs} but does not forward them to runs"
 
-    for svc in (RUN_LAUNCHER_SERVICE, USER_CODE_SERVICE):
-        env = _env_mapping(resolved_compose["services"][svc])
-        undefined = [n for n in needed if env.get(n) is None]
-        assert not undefined, f"{svc} does not define {undefined}"
+    launcher_cfg = dagster_cfg["run_launcher"]["config"]
+    run_secrets = set(launcher_cfg["secret_env_vars"])
+    assert run_secrets <= secrets and "CONFLUENT_LICENSE" not in run_secrets  # the Connect worker's alone
+    services = resolved_compose["services"]
+    daemon = _env_mapping(services[RUN_LAUNCHER_SERVICE])
+    undefined = [n for n in needed + sorted(run_secrets) if not daemon.get(n)]
+    assert not undefined, f"{RUN_LAUNCHER_SERVICE} does not define {undefined}"
+    # no other Dagster service holds a pipeline secret
+    for svc in (USER_CODE_SERVICE, "dagster-webserver"):
+        env = _env_mapping(services[svc])
+        assert not secrets & set(env), f"{svc} has {sorted(secrets & set(env))}"
+    user_code = _env_mapping(services[USER_CODE_SERVICE])
+    assert all(user_code.get(s.env) for s in endpoints.ALL_SETTINGS), "the code server's sensors need the endpoints"
     # webserver + daemon + user code all reach the same Postgres
     for svc in (RUN_LAUNCHER_SERVICE, USER_CODE_SERVICE, "dagster-webserver"):
-        env = _env_mapping(resolved_compose["services"][svc])
+        env = _env_mapping(services[svc])
         assert env["DAGSTER_POSTGRES_HOST"] == "dagster-postgres"
         assert env["DAGSTER_POSTGRES_PORT"] == "5432"
 
 
+def test_secrets_reach_only_the_services_that_use_them(tmp_path):
+    """The "who sees which secret" table of compose/README.md: render the stack with a distinct value per secret and
+    find every service whose rendered definition (environment, command, build args) carries it."""
+    import json
+
+    markers = {n: f"Zq9{n.replace('_', '')}Marker" for n in [*REQUIRED_SECRETS, "CONFLUENT_LICENSE"]}
+    env_file = tmp_path / ".env"
+    env_file.write_text(_filled_env_text(**markers))
+    proc = _compose_config(env_file)
+    assert proc.returncode == 0, proc.stderr
+    services = yaml.safe_load(proc.stdout)["services"]
+    expected = {
+        "ORACLE_ADMIN_PASSWORD": {"oracle", RUN_LAUNCHER_SERVICE},
+        "ORACLE_PASSWORD": {"connect", RUN_LAUNCHER_SERVICE},
+        "REDIS_PASSWORD": {"redis", "connect", RUN_LAUNCHER_SERVICE},
+        "CONFLUENT_LICENSE": {"connect", "control-center"},
+        "DAGSTER_POSTGRES_PASSWORD": {"dagster-postgres", USER_CODE_SERVICE, "dagster-webserver", RUN_LAUNCHER_SERVICE},
+    }
+    for secret, holders in expected.items():
+        seen = {name for name, service in services.items() if markers[secret] in json.dumps(service)}
+        assert seen == holders, f"{secret} reaches {sorted(seen)}, expected {sorted(holders)}"
+
+
 def test_docker_run_launcher_resolves_every_env_var_in_the_daemon_environment(resolved_compose, dagster_cfg, monkeypatch):
-    """What the daemon does at launch time: DockerRunLauncher turns bare names into values from its own env."""
+    """What the daemon does at launch time: the launcher turns bare names into values from its own env."""
     from dagster._core.utils import parse_env_var
 
     daemon_env = _env_mapping(resolved_compose["services"][RUN_LAUNCHER_SERVICE])
@@ -521,10 +615,11 @@ def test_docker_run_launcher_resolves_every_env_var_in_the_daemon_environment(re
         monkeypatch.delenv(k)
     for k, v in daemon_env.items():
         monkeypatch.setenv(k, v or "")
-    resolved = dict(parse_env_var(e) for e in dagster_cfg["run_launcher"]["config"]["env_vars"])
+    cfg = dagster_cfg["run_launcher"]["config"]
+    resolved = dict(parse_env_var(e) for e in cfg["env_vars"] + cfg["secret_env_vars"])
     assert resolved["KAFKA_BOOTSTRAP_SERVERS"] == "broker:29092"
     assert resolved["DAGSTER_POSTGRES_HOST"] == "dagster-postgres"
-    assert resolved["ORACLE_PASSWORD"]  # from .env
+    assert all(resolved[n] for n in cfg["secret_env_vars"])  # from .env
 
 
 def test_user_code_image_is_the_run_image_and_the_workspace_matches(raw_compose):
@@ -533,6 +628,7 @@ def test_user_code_image_is_the_run_image_and_the_workspace_matches(raw_compose)
     env = _env_mapping(user_code)
     assert env["DAGSTER_CURRENT_IMAGE"] == user_code["image"]
     assert user_code["build"] == {"context": "..", "dockerfile": "compose/Dockerfile"}
+    workspace_in_image = "/opt/dagster/dagster_home/workspace.yaml"
 
     tool = _pyproject()["tool"]["dagster"]
     workspace = _load_yaml(WORKSPACE_YAML)
@@ -554,7 +650,13 @@ def test_user_code_image_is_the_run_image_and_the_workspace_matches(raw_compose)
         assert "/var/run/docker.sock:/var/run/docker.sock" in services[svc]["volumes"]
     web = services["dagster-webserver"]
     assert "/server_info" in " ".join(web["healthcheck"]["test"])
-    assert services[RUN_LAUNCHER_SERVICE]["entrypoint"] == ["dagster-daemon", "run"]
+    assert web["entrypoint"][:1] == ["dagster-webserver"] and web["entrypoint"][-2:] == ["-w", workspace_in_image]
+    assert services[RUN_LAUNCHER_SERVICE]["entrypoint"] == ["dagster-daemon", "run", "-w", workspace_in_image]
+    # the image holds the instance, that workspace and the launch command run-main uses
+    copies = [shlex.split(v) for v in _instructions(USER_CODE_DOCKERFILE, "COPY")]
+    assert ["compose/dagster.yaml", "compose/workspace.yaml", "${DAGSTER_HOME}/"] in copies
+    assert ["compose/launch_job.py", "/usr/local/bin/cdc-launch-job"] in copies
+    assert dict(_dockerfile(USER_CODE_DOCKERFILE).envs)["DAGSTER_HOME"] + "/workspace.yaml" == workspace_in_image
 
 
 def test_dagster_yaml_settings():
@@ -562,8 +664,10 @@ def test_dagster_yaml_settings():
 
     # the schema check dagster runs at startup (no storage connection needed)
     cfg, _ = dagster_instance_config(str(COMPOSE_DIR), "dagster.yaml")
-    assert cfg["run_launcher"]["class"] == "DockerRunLauncher"
-    assert cfg["run_launcher"]["module"] == "dagster_docker"
+    assert cfg["run_launcher"]["class"] == "SecretScopedDockerRunLauncher"
+    assert cfg["run_launcher"]["module"] == "resources.run_launcher"
+    # finished run containers are removed, so they never hold the storage volume or cdc_net at `down -v`
+    assert cfg["run_launcher"]["config"]["container_kwargs"]["auto_remove"] is True
     rc = cfg["run_coordinator"]
     assert rc["class"] == "QueuedRunCoordinator"
     limits = rc["config"]["tag_concurrency_limits"]
@@ -601,6 +705,8 @@ def test_compose_dagster_yaml_is_a_working_instance_on_postgres(postgres_server:
     from dagster_docker import DockerRunLauncher
     from dagster_postgres import PostgresEventLogStorage, PostgresRunStorage, PostgresScheduleStorage
 
+    from resources.run_launcher import SecretScopedDockerRunLauncher
+
     db = postgres_server.create_database("dagster_compose")
     monkeypatch.setenv("DAGSTER_POSTGRES_HOST", postgres_server.host)
     monkeypatch.setenv("DAGSTER_POSTGRES_PORT", str(postgres_server.port))
@@ -619,10 +725,11 @@ def test_compose_dagster_yaml_is_a_working_instance_on_postgres(postgres_server:
         assert isinstance(instance.schedule_storage, PostgresScheduleStorage)
         assert isinstance(instance.scheduler, DagsterDaemonScheduler)
         launcher = instance.run_launcher
-        assert isinstance(launcher, DockerRunLauncher)
+        assert isinstance(launcher, SecretScopedDockerRunLauncher) and isinstance(launcher, DockerRunLauncher)
         assert launcher.networks == ["cdc_net"]
-        assert "ORACLE_PASSWORD" in launcher.env_vars
+        assert "ORACLE_PASSWORD" not in launcher.env_vars and "ORACLE_PASSWORD" in launcher.secret_env_vars
         assert launcher.container_kwargs["volumes"] == ["cdc_dagster_storage:/opt/dagster/dagster_home/storage"]
+        assert launcher.container_kwargs["auto_remove"] is True
         coordinator = instance.run_coordinator
         assert isinstance(coordinator, QueuedRunCoordinator)
         queue = coordinator.get_run_queue_config()
@@ -668,7 +775,7 @@ def test_compose_dagster_yaml_is_a_working_instance_on_postgres(postgres_server:
 # ---------------------------------------------------------------------------------------------------- Dockerfiles
 
 
-@pytest.mark.parametrize("dockerfile", [USER_CODE_DOCKERFILE, DAGSTER_DOCKERFILE, CONNECT_DOCKERFILE], ids=lambda p: p.relative_to(COMPOSE_DIR).as_posix())
+@pytest.mark.parametrize("dockerfile", [USER_CODE_DOCKERFILE, CONNECT_DOCKERFILE], ids=lambda p: p.relative_to(COMPOSE_DIR).as_posix())
 def test_dockerfiles_parse_and_pass_hadolint(dockerfile):
     parser = _dockerfile(dockerfile)
     assert parser.baseimage, f"{dockerfile}: no FROM"
@@ -679,8 +786,8 @@ def test_dockerfiles_parse_and_pass_hadolint(dockerfile):
     assert proc.returncode == 0, f"hadolint {dockerfile.name}:\n{proc.stdout}{proc.stderr}"
 
 
-@pytest.mark.parametrize("script", SHELL_SCRIPTS, ids=lambda p: p.relative_to(COMPOSE_DIR).as_posix())
-def test_healthcheck_scripts_pass_shellcheck(script):
+@pytest.mark.parametrize("script", SHELL_SCRIPTS, ids=lambda p: p.relative_to(ROOT).as_posix())
+def test_shell_scripts_pass_shellcheck(script):
     proc = subprocess.run([_tool("shellcheck"), str(script)], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
@@ -740,33 +847,78 @@ def test_user_code_build_context_builds_the_project(tmp_path):
     assert "resources/endpoints.py" in names
 
 
-def test_dagster_image_versions_match_pyproject():
+def test_the_one_dagster_image_has_the_webserver_daemon_and_launcher_packages():
+    """Webserver, daemon and runs share compose/Dockerfile's image, which installs the project (`pip install .`):
+    pyproject.toml must pin everything those processes import, from one Dagster release set."""
     deps = _pyproject()["project"]["dependencies"]
     pins = dict(re.fullmatch(r"([a-z-]+)==([\d.]+)", d).groups() for d in deps if re.fullmatch(r"dagster[a-z-]*==[\d.]+", d))
-    args = dict(_dockerfile(DAGSTER_DOCKERFILE).args)
-    assert args["DAGSTER_VERSION"] == pins["dagster"] == pins["dagster-webserver"] == pins["dagster-graphql"]
-    assert args["DAGSTER_LIBS_VERSION"] == pins["dagster-docker"] == pins["dagster-postgres"]
-    assert set(_copy_sources(DAGSTER_DOCKERFILE)) == {"dagster.yaml", "workspace.yaml"}
-    assert ".env" in (COMPOSE_DIR / ".dockerignore").read_text().split()
+    assert pins["dagster"] == pins["dagster-webserver"] == pins["dagster-graphql"]
+    assert pins["dagster-docker"] == pins["dagster-postgres"]
+    # the launcher class the instance names is in a package the image installs
+    packages = _pyproject()["tool"]["setuptools"]["packages"]["find"]["include"]
+    module = _load_yaml(DAGSTER_YAML)["run_launcher"]["module"]
+    assert any(re.fullmatch(p.replace("*", ".*"), module.split(".")[0]) for p in packages), module
+    assert "resources" in _copy_sources(USER_CODE_DOCKERFILE)
 
 
-def test_connect_dockerfile_installs_every_plugin_the_pipeline_uses():
+# ---------------------------------------------------------------------------------------------------- Connect image
+
+CONNECT_ARCHIVES = {  # build arg holding the checksum -> (version arg, archive name template, unpacked top directory)
+    "ORACLE_CDC_SHA256": ("ORACLE_CDC_VERSION", "confluentinc-kafka-connect-oracle-cdc-{v}.zip",
+                          "confluentinc-kafka-connect-oracle-cdc-{v}"),
+    "REDIS_SINK_SHA256": ("REDIS_SINK_VERSION", "redis-redis-kafka-connect-{v}.zip", "redis-redis-kafka-connect-{v}"),
+    "DEBEZIUM_SHA256": ("DEBEZIUM_VERSION", "debezium-connector-oracle-{v}-plugin.tar.gz", "debezium-connector-oracle"),
+}
+
+
+def _connect_stages() -> tuple[list[str], list[str]]:
+    """The RUN steps of the plugins stage and the COPY lines of the final stage."""
+    structure = _dockerfile(CONNECT_DOCKERFILE).structure
+    froms = [i for i, x in enumerate(structure) if x["instruction"] == "FROM"]
+    assert len(froms) == 2, "connect/Dockerfile: expected a plugins stage and the worker stage"
+    first, second = structure[froms[0]:froms[1]], structure[froms[1]:]
+    return ([x["value"] for x in first if x["instruction"] == "RUN"],
+            [x["value"] for x in second if x["instruction"] == "COPY"])
+
+
+def _plugin_stage_args() -> dict[str, str | None]:
+    """ARGs of the plugins stage: name -> default (None when it has none). dockerfile-parse's .args is the last
+    stage's."""
+    structure = _dockerfile(CONNECT_DOCKERFILE).structure
+    froms = [i for i, x in enumerate(structure) if x["instruction"] == "FROM"]
+    out: dict[str, str | None] = {}
+    for x in structure[froms[0]:froms[1]]:
+        if x["instruction"] == "ARG":
+            name, sep, default = x["value"].partition("=")
+            out[name.strip()] = default.strip() if sep else None
+    return out
+
+
+def test_connect_dockerfile_installs_every_plugin_from_a_checksummed_archive(raw_compose):
     parser = _dockerfile(CONNECT_DOCKERFILE)
     assert parser.baseimage == f"confluentinc/cp-kafka-connect:{CP_VERSION}"
-    args = dict(parser.args)
-    runs = "\n".join(_instructions(CONNECT_DOCKERFILE, "RUN"))
-    # Confluent Hub: the premium Oracle CDC source and the Redis sink (0.9.1, not on Maven Central)
-    assert 'confluent-hub install --no-prompt' in runs
-    assert '"confluentinc/kafka-connect-oracle-cdc:${ORACLE_CDC_VERSION}"' in runs
-    assert '"redis/redis-kafka-connect:${REDIS_SINK_VERSION}"' in runs
+    args = _plugin_stage_args()
+    text = CONNECT_DOCKERFILE.read_text()
+    assert "confluent-hub install" not in "\n".join(_instructions(CONNECT_DOCKERFILE, "RUN")), "deprecated CLI"
+    runs, copies = _connect_stages()
+    (step,) = runs
+    for sha_arg, (version_arg, archive, _) in CONNECT_ARCHIVES.items():
+        assert f"--sha256-name {sha_arg}" in step and f'"${{{sha_arg}}}"' in step
+        assert archive.format(v=f"${{{version_arg}}}") in step
     assert args["REDIS_SINK_VERSION"] == "0.9.1"
     assert re.fullmatch(r"\d+\.\d+\.\d+", args["ORACLE_CDC_VERSION"])
-    # Maven Central: Debezium, the version of the local stack, checksum-verified
+    # the Confluent Hub checksums have no default (none is published where we could read it): the build must be
+    # given them, from .env, or fail
+    for sha_arg in ("ORACLE_CDC_SHA256", "REDIS_SINK_SHA256"):
+        assert sha_arg in args and args[sha_arg] is None, f"{sha_arg} must be a build arg without default"
+        assert re.search(rf"^ARG {sha_arg}$", text, re.M)
+        assert raw_compose["services"]["connect"]["build"]["args"][sha_arg].startswith(f"${{{sha_arg}:?")
+    assert re.fullmatch(r"[0-9a-f]{64}", args["DEBEZIUM_SHA256"])
     pom = (ROOT / "stack" / "pom.xml").read_text()
     assert args["DEBEZIUM_VERSION"] == re.search(r"<debezium\.version>([^<]+)<", pom).group(1) == "3.1.3.Final"
     assert args["MAVEN_CENTRAL"] == "https://repo1.maven.org/maven2"
-    assert "sha256sum -c" in runs
-    assert re.fullmatch(r"[0-9a-f]{64}", args["DEBEZIUM_SHA256"])
+    assert args["CONFLUENT_HUB"].startswith("https://")
+    assert ["--from=plugins", "/plugins/", "/usr/share/confluent-hub-components/"] in [shlex.split(c) for c in copies]
     # the healthcheck waits for exactly these plugins
     hc = (COMPOSE_DIR / "connect" / "healthcheck.sh").read_text()
     for cls in (
@@ -794,29 +946,51 @@ def _ensure_maven_artifact(coords: str, rel_path: str) -> Path:
     return path
 
 
-def test_connect_maven_central_step_replays_against_the_local_maven_repo(tmp_path):
-    """Run the Dockerfile's Debezium RUN step as written, with Maven Central replaced by the local Maven repository
-    (file://, same layout): the checksum matches and the plugin directory is the local stack's: the connector and
-    exactly one Oracle JDBC driver (the one Debezium ships, or stack/pom.xml's ojdbc.version if it pins one)."""
-    args = dict(_dockerfile(CONNECT_DOCKERFILE).args)
+def _hub_archive(hub: Path, owner: str, name: str, version: str, top: str) -> str:
+    """A zip in Confluent Hub's layout (<owner>-<name>-<version>/{manifest.json,lib/}) under a file:// hub root;
+    its SHA-256. The real archives cannot be downloaded here; the step under test is download-verify-unpack."""
+    import hashlib
+
+    path = hub / owner / name / "versions" / version / f"{owner}-{name}-{version}.zip"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr(f"{top}/manifest.json", f'{{"name": "{name}", "version": "{version}"}}')
+        zf.writestr(f"{top}/lib/{name}-{version}.jar", b"PK-not-really-a-jar")
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_connect_plugin_step_replays_with_local_archives(tmp_path):
+    """Run the Dockerfile's plugin RUN step as written, Maven Central replaced by the local Maven repository and
+    Confluent Hub by a file:// tree: the real Debezium archive passes its pinned checksum and unpacks to the local
+    stack's layout (one Oracle JDBC driver); a wrong or missing checksum stops the build with nothing installed."""
+    args = {k: v or "" for k, v in _plugin_stage_args().items()}
     dbz = args["DEBEZIUM_VERSION"]
     _ensure_maven_artifact(
         f"io.debezium:debezium-connector-oracle:{dbz}:tar.gz:plugin",
         f"io/debezium/debezium-connector-oracle/{dbz}/debezium-connector-oracle-{dbz}-plugin.tar.gz",
     )
-    (step,) = [r for r in _instructions(CONNECT_DOCKERFILE, "RUN") if "debezium-connector-oracle" in r]
-    plugins = tmp_path / "confluent-hub-components"
-    script = step.replace("/tmp/", f"{tmp_path}/").replace("/usr/share/confluent-hub-components", str(plugins))
+    hub = tmp_path / "hub"
+    cdc_top = CONNECT_ARCHIVES["ORACLE_CDC_SHA256"][2].format(v=args["ORACLE_CDC_VERSION"])
+    redis_top = CONNECT_ARCHIVES["REDIS_SINK_SHA256"][2].format(v=args["REDIS_SINK_VERSION"])
+    sums = {
+        "ORACLE_CDC_SHA256": _hub_archive(hub, "confluentinc", "kafka-connect-oracle-cdc", args["ORACLE_CDC_VERSION"], cdc_top),
+        "REDIS_SINK_SHA256": _hub_archive(hub, "redis", "redis-kafka-connect", args["REDIS_SINK_VERSION"], redis_top),
+    }
+    ((step,), _) = _connect_stages()
+    plugins = tmp_path / "plugins"
+    script = step.replace("/usr/local/bin/fetch_plugin.py", str(FETCH_PLUGIN)).replace(" /plugins", f" {plugins}")
+    script = script.replace("python ", f"{sys.executable} ")
 
     def replay(**overrides: str) -> subprocess.CompletedProcess:
         shutil.rmtree(plugins, ignore_errors=True)
-        plugins.mkdir()
-        env = _clean_env(**{**args, "MAVEN_CENTRAL": _local_maven_repo().as_uri(), **overrides})
+        env = _clean_env(**{**args, **sums, "MAVEN_CENTRAL": _local_maven_repo().as_uri(), "CONFLUENT_HUB": hub.as_uri(),
+                             **overrides})
         return subprocess.run(["bash", "-o", "pipefail", "-c", script], env=env, capture_output=True, text=True, timeout=300)
 
-    assert "${DEBEZIUM_SHA256}" in script and "${MAVEN_CENTRAL}" in script
     proc = replay()
     assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert sorted(p.name for p in plugins.iterdir()) == sorted([cdc_top, redis_top, "debezium-connector-oracle"])
+    assert (plugins / cdc_top / "manifest.json").is_file() and (plugins / redis_top / "lib").is_dir()
     plugin_dir = plugins / "debezium-connector-oracle"
     assert (plugin_dir / f"debezium-connector-oracle-{dbz}.jar").is_file()
     drivers = sorted(p.name for p in plugin_dir.glob("ojdbc*.jar"))
@@ -825,10 +999,34 @@ def test_connect_maven_central_step_replays_against_the_local_maven_repo(tmp_pat
     if pinned:
         assert drivers == [f"ojdbc11-{pinned.group(1)}.jar"], "the local stack pins another ojdbc11"
 
-    # a wrong checksum stops the build
-    proc = replay(DEBEZIUM_SHA256="0" * 64)
+    # a wrong checksum stops the build before anything of that archive is unpacked
+    proc = replay(REDIS_SINK_SHA256="0" * 64)
     assert proc.returncode != 0
-    assert not (plugins / "debezium-connector-oracle").exists()
+    assert "SHA-256 is" in proc.stderr and "REDIS_SINK_SHA256" in proc.stderr and "nothing installed" in proc.stderr
+    assert not (plugins / redis_top).exists()
+    proc = replay(DEBEZIUM_SHA256="0" * 64)
+    assert proc.returncode != 0 and not (plugins / "debezium-connector-oracle").exists()
+    # a missing one (the build arg unset) fails with its name and where to read how to get it
+    proc = replay(ORACLE_CDC_SHA256="")
+    assert proc.returncode != 0
+    assert not plugins.exists(), "a step ran although the first archive had no checksum"
+    assert "ORACLE_CDC_SHA256" in proc.stderr and "Pinned downloads" in proc.stderr
+
+
+def test_fetch_plugin_refuses_archive_members_outside_the_plugin_directory(tmp_path):
+    import hashlib
+
+    archive = tmp_path / "evil-1.0.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("evil-1.0/manifest.json", "{}")
+        zf.writestr("../../escaped.txt", "x")
+    sha = hashlib.sha256(archive.read_bytes()).hexdigest()
+    dest = tmp_path / "plugins"
+    proc = subprocess.run([sys.executable, str(FETCH_PLUGIN), "--sha256-name", "X_SHA256", archive.as_uri(), sha, str(dest)],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 1
+    assert "outside" in proc.stderr
+    assert not (tmp_path.parent / "escaped.txt").exists() and not (dest.exists() and any(dest.iterdir()))
 
 
 # ---------------------------------------------------------------------------------------------------- Oracle
