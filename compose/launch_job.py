@@ -77,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     cmd = [sys.executable, "-m", "dagster", "job", "launch", "-w", args.workspace, "-j", args.job, "--run-id", run_id]
     if args.location:
         cmd += ["--location", args.location]
-    proc = subprocess.run(cmd, capture_output=True, text=True)
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if proc.returncode != 0:
         lines = [ln for ln in (proc.stderr or proc.stdout).strip().splitlines() if ln.strip()]
         _say(f"could not launch {args.job}: {lines[-1] if lines else f'dagster job launch exited {proc.returncode}'}")

@@ -49,7 +49,7 @@ SHELL_SCRIPTS = [
 ]
 
 try:  # the PostgreSQL fixture; this module is also loaded by path in dagster's run subprocesses
-    from fixtures_postgres import PostgresServer, postgres_server  # noqa: F401
+    from fixtures_postgres import PostgresServer, postgres_server
 except ImportError:
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     from fixtures_postgres import PostgresServer, postgres_server  # noqa: F401
@@ -176,7 +176,7 @@ def _filled_env_text(**overrides: str) -> str:
     fill |= overrides
     lines = []
     for line in ENV_EXAMPLE.read_text().splitlines():
-        key, sep, value = line.partition("=")
+        key, sep, _ = line.partition("=")
         if sep and not line.lstrip().startswith("#") and key in fill:
             line = f"{key}={fill[key]}"
         lines.append(line)
@@ -186,8 +186,7 @@ def _filled_env_text(**overrides: str) -> str:
 def _compose_config(env_file: Path) -> subprocess.CompletedProcess:
     return subprocess.run(
         [_tool("docker-compose"), "-f", str(COMPOSE_FILE), "--env-file", str(env_file), "config"],
-        cwd=ROOT, env=_clean_env(), capture_output=True, text=True, timeout=120,
-    )
+        cwd=ROOT, env=_clean_env(), capture_output=True, text=True, timeout=120, check=False)
 
 
 def _dagster_env_refs(node) -> set[str]:
@@ -313,12 +312,12 @@ def test_docker_compose_config_fails_without_each_secret_and_pin(tmp_path, missi
 
 def test_compose_file_validates_against_the_compose_specification_schema(resolved_compose, tmp_path):
     check = [sys.executable, "-m", "check_jsonschema", "--builtin-schema", "vendor.compose-spec"]
-    proc = subprocess.run([*check, str(COMPOSE_FILE)], capture_output=True, text=True, timeout=120)
+    proc = subprocess.run([*check, str(COMPOSE_FILE)], capture_output=True, text=True, timeout=120, check=False)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     # and the file docker-compose renders from it
     resolved = tmp_path / "resolved.yml"
     resolved.write_text(yaml.safe_dump(resolved_compose))
-    proc = subprocess.run([*check, str(resolved)], capture_output=True, text=True, timeout=120)
+    proc = subprocess.run([*check, str(resolved)], capture_output=True, text=True, timeout=120, check=False)
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
     # negative control: the schema really rejects a malformed file (an unknown service key, a bad depends_on condition)
@@ -327,7 +326,7 @@ def test_compose_file_validates_against_the_compose_specification_schema(resolve
     broken["services"]["connect"]["depends_on"]["broker"]["condition"] = "service_ready"
     bad = tmp_path / "broken.yml"
     bad.write_text(yaml.safe_dump(broken))
-    proc = subprocess.run([*check, str(bad)], capture_output=True, text=True, timeout=120)
+    proc = subprocess.run([*check, str(bad)], capture_output=True, text=True, timeout=120, check=False)
     assert proc.returncode != 0, "the compose-spec schema accepted a malformed file"
 
 
@@ -362,8 +361,7 @@ def test_secrets_come_from_env_and_env_is_gitignored(raw_compose, env_example):
             if re.search(r"PASSWORD|PWD|LICENSE|SECRET", key) and value:
                 assert "${" in value, f"{name}.{key} is a literal secret; take it from .env"
     proc = subprocess.run(
-        ["git", "check-ignore", "-q", "compose/.env"], cwd=ROOT, capture_output=True, text=True, timeout=30
-    )
+        ["git", "check-ignore", "-q", "compose/.env"], cwd=ROOT, capture_output=True, text=True, timeout=30, check=False)
     assert proc.returncode == 0, "compose/.env must be git-ignored"
 
 
@@ -781,14 +779,13 @@ def test_dockerfiles_parse_and_pass_hadolint(dockerfile):
     assert parser.baseimage, f"{dockerfile}: no FROM"
     assert parser.structure[0]["instruction"] in ("FROM", "ARG", "COMMENT")
     proc = subprocess.run(
-        [_tool("hadolint"), "--no-color", str(dockerfile)], capture_output=True, text=True, timeout=120
-    )
+        [_tool("hadolint"), "--no-color", str(dockerfile)], capture_output=True, text=True, timeout=120, check=False)
     assert proc.returncode == 0, f"hadolint {dockerfile.name}:\n{proc.stdout}{proc.stderr}"
 
 
 @pytest.mark.parametrize("script", SHELL_SCRIPTS, ids=lambda p: p.relative_to(ROOT).as_posix())
 def test_shell_scripts_pass_shellcheck(script):
-    proc = subprocess.run([_tool("shellcheck"), str(script)], capture_output=True, text=True, timeout=120)
+    proc = subprocess.run([_tool("shellcheck"), str(script)], capture_output=True, text=True, timeout=120, check=False)
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
@@ -838,8 +835,7 @@ def test_user_code_build_context_builds_the_project(tmp_path):
     out = tmp_path / "wheel"
     proc = subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(out), str(ctx)],
-        capture_output=True, text=True, timeout=300,
-    )
+        capture_output=True, text=True, timeout=300, check=False)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     (wheel,) = out.glob("*.whl")
     names = zipfile.ZipFile(wheel).namelist()
@@ -911,7 +907,7 @@ def test_connect_dockerfile_installs_every_plugin_from_a_checksummed_archive(raw
     # given them, from .env, or fail
     for sha_arg in ("ORACLE_CDC_SHA256", "REDIS_SINK_SHA256"):
         assert sha_arg in args and args[sha_arg] is None, f"{sha_arg} must be a build arg without default"
-        assert re.search(rf"^ARG {sha_arg}$", text, re.M)
+        assert re.search(rf"^ARG {sha_arg}$", text, re.MULTILINE)
         assert raw_compose["services"]["connect"]["build"]["args"][sha_arg].startswith(f"${{{sha_arg}:?")
     assert re.fullmatch(r"[0-9a-f]{64}", args["DEBEZIUM_SHA256"])
     pom = (ROOT / "stack" / "pom.xml").read_text()
@@ -939,8 +935,7 @@ def _ensure_maven_artifact(coords: str, rel_path: str) -> Path:
     if not path.exists():
         proc = subprocess.run(
             [_tool("mvn"), "-q", "-B", "dependency:get", f"-Dartifact={coords}", "-Dtransitive=false"],
-            capture_output=True, text=True, timeout=600,
-        )
+            capture_output=True, text=True, timeout=600, check=False)
         assert proc.returncode == 0, f"mvn dependency:get {coords} failed:\n{proc.stdout}{proc.stderr}"
     assert path.exists(), path
     return path
@@ -985,7 +980,7 @@ def test_connect_plugin_step_replays_with_local_archives(tmp_path):
         shutil.rmtree(plugins, ignore_errors=True)
         env = _clean_env(**{**args, **sums, "MAVEN_CENTRAL": _local_maven_repo().as_uri(), "CONFLUENT_HUB": hub.as_uri(),
                              **overrides})
-        return subprocess.run(["bash", "-o", "pipefail", "-c", script], env=env, capture_output=True, text=True, timeout=300)
+        return subprocess.run(["bash", "-o", "pipefail", "-c", script], env=env, capture_output=True, text=True, timeout=300, check=False)
 
     proc = replay()
     assert proc.returncode == 0, proc.stdout + proc.stderr
@@ -1023,7 +1018,7 @@ def test_fetch_plugin_refuses_archive_members_outside_the_plugin_directory(tmp_p
     sha = hashlib.sha256(archive.read_bytes()).hexdigest()
     dest = tmp_path / "plugins"
     proc = subprocess.run([sys.executable, str(FETCH_PLUGIN), "--sha256-name", "X_SHA256", archive.as_uri(), sha, str(dest)],
-                          capture_output=True, text=True, timeout=60)
+                          capture_output=True, text=True, timeout=60, check=False)
     assert proc.returncode == 1
     assert "outside" in proc.stderr
     assert not (tmp_path.parent / "escaped.txt").exists() and not (dest.exists() and any(dest.iterdir()))
@@ -1038,7 +1033,7 @@ def _init_sql() -> str:
     return "\n".join(f.read_text() for f in files)
 
 
-SQLPLUS_LINE_COMMANDS = re.compile(r"^\s*(--|REM\b|SET\b|WHENEVER\b|PROMPT\b|SPOOL\b|HOST\b)", re.I)
+SQLPLUS_LINE_COMMANDS = re.compile(r"^\s*(--|REM\b|SET\b|WHENEVER\b|PROMPT\b|SPOOL\b|HOST\b)", re.IGNORECASE)
 
 
 def _sql_statements(text: str) -> list[str]:
@@ -1181,8 +1176,7 @@ def _run_main(tree: Path, *args: str, bin_dir: Path | None = None, **env: str) -
     path = os.environ["PATH"] if bin_dir is None else f"{bin_dir}:{os.environ['PATH']}"
     return subprocess.run(
         [str(tree / "scripts" / "run-main"), *args], env=_clean_env(PATH=path, **env),
-        capture_output=True, text=True, timeout=120,
-    )
+        capture_output=True, text=True, timeout=120, check=False)
 
 
 def _started(log: Path) -> list[str]:
@@ -1199,7 +1193,7 @@ def test_run_main_compose_without_a_docker_engine_exits_with_one_line(tmp_path):
     """For real: this machine has the docker CLI but no engine."""
     docker = shutil.which("docker")
     assert docker, "the docker CLI is not installed: this test needs it to show the real 'no engine' failure"
-    assert subprocess.run([docker, "info"], capture_output=True, timeout=60).returncode != 0, "an engine answers here"
+    assert subprocess.run([docker, "info"], capture_output=True, timeout=60, check=False).returncode != 0, "an engine answers here"
     tree = _run_main_tree(tmp_path)
     proc = _run_main(tree, "--compose")
     assert proc.returncode != 0
