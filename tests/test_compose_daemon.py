@@ -169,7 +169,7 @@ def test_negative_control_job_execute_is_failed_by_run_monitoring_under_the_dock
     pg: PostgresServer = request.getfixturevalue("postgres_server")
     db = pg.create_database()
     home = _instance_home(tmp_path / "home", default_launcher=False)
-    env = _env(pg, db, home, monkeypatch, CDC_TEST_JOB_SECONDS="12")
+    env = _env(pg, db, home, monkeypatch, CDC_TEST_JOB_SECONDS="8")
     with _control_plane(tmp_path, env):
         proc = subprocess.run([str(BIN / "dagster"), "job", "execute", "-f", str(JOBS_FILE), "-j", "slow_job"],
                               env=env, capture_output=True, text=True, timeout=300, check=False)
