@@ -15,7 +15,6 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import shutil
 import signal
 import socket
 import subprocess
@@ -63,8 +62,8 @@ def _instance_home(path: Path, *, default_launcher: bool) -> Path:
 
 def _env(pg: PostgresServer, db: str, home: Path, monkeypatch, **extra: str) -> dict[str, str]:
     """The processes' environment; the test process reads the same instance, so it gets the storage settings too."""
-    storage = dict(DAGSTER_POSTGRES_HOST=pg.host, DAGSTER_POSTGRES_PORT=str(pg.port), DAGSTER_POSTGRES_USER=pg.user,
-                   DAGSTER_POSTGRES_PASSWORD=pg.password, DAGSTER_POSTGRES_DB=db)
+    storage = {"DAGSTER_POSTGRES_HOST": pg.host, "DAGSTER_POSTGRES_PORT": str(pg.port), "DAGSTER_POSTGRES_USER": pg.user,
+               "DAGSTER_POSTGRES_PASSWORD": pg.password, "DAGSTER_POSTGRES_DB": db}
     for k, v in storage.items():
         monkeypatch.setenv(k, v)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DAGSTER_", "CDC_"))}

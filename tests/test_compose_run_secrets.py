@@ -248,3 +248,18 @@ def test_launcher_refuses_secrets_outside_its_allowlist_or_missing_in_the_daemon
     with pytest.raises(launcher_mod.RunSecretError, match="needs \\['ORACLE_ADMIN_PASSWORD'\\].*dagster-daemon"):
         instance.run_launcher._launch_container_with_command(run, "cdc-dagster:local", [])
     assert calls == [], "the launcher reached Docker although it refused the run"
+
+
+def test_asset_job_definition_tags_reach_the_launcher(compose_instance, monkeypatch):
+    """provision_pipeline and data_quality are asset jobs (define_asset_job): their tags land in the snapshot too."""
+
+    @dg.asset
+    def provisioned() -> None:
+        return None
+
+    asset_job = dg.define_asset_job("provision_pipeline", selection=[provisioned],
+                                    tags=run_secrets.job_tags("provision_pipeline"))
+    job = dg.Definitions(assets=[provisioned], jobs=[asset_job]).resolve_job_def("provision_pipeline")
+    run = compose_instance.create_run_for_job(job)
+    env = _launch(compose_instance, run, monkeypatch)["environment"]
+    assert set(run_secrets.RUN_SECRET_NAMES) & set(env) == set(run_secrets.JOB_SECRETS["provision_pipeline"])
