@@ -13,6 +13,7 @@ nothing of the pipeline definitions.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -84,18 +85,19 @@ class SecretScopedDockerRunLauncher(DockerRunLauncher):
         context = super().get_container_context(dagster_run)
         return context.merge(DockerContainerContext(env_vars=list(self.secret_names(dagster_run))))
 
-    def _launch_container_with_command(self, run, docker_image, command):
-        import os
+    def _source(self, run: DagsterRun) -> str:
+        if run.job_name == IMPLICIT_ASSET_JOB:
+            return "implicit asset job: run_launcher.config.implicit_asset_job_secrets"
+        if SECRETS_TAG not in self._definition_tags(run):
+            return f"job {run.job_name} has no {SECRETS_TAG} tag (pipeline_defs/run_secrets.py)"
+        return f"job definition tag {SECRETS_TAG}"
 
+    def _launch_container_with_command(self, run, docker_image, command):
         names = self.secret_names(run)
         missing = [n for n in names if not os.environ.get(n)]
         if missing:
             raise RunSecretError(f"job {run.job_name} needs {missing}, which the daemon's environment does not set "
                                  f"(docker-compose.yml service dagster-daemon)")
-        self._instance.report_engine_event(
-            message=(f"Run container gets secrets: {', '.join(names)}" if names else "Run container gets no secret")
-            + (f" (job definition tag {SECRETS_TAG})" if run.job_name != IMPLICIT_ASSET_JOB else
-               " (implicit asset job: run_launcher.config.implicit_asset_job_secrets)"),
-            dagster_run=run, cls=self.__class__,
-        )
+        got = f"Run container gets secrets: {', '.join(names)}" if names else "Run container gets no secret"
+        self._instance.report_engine_event(message=f"{got} ({self._source(run)})", dagster_run=run, cls=self.__class__)
         super()._launch_container_with_command(run, docker_image, command)
