@@ -38,13 +38,18 @@ ENV_EXAMPLE = COMPOSE_DIR / ".env.example"
 DAGSTER_YAML = COMPOSE_DIR / "dagster.yaml"
 WORKSPACE_YAML = COMPOSE_DIR / "workspace.yaml"
 USER_CODE_DOCKERFILE = COMPOSE_DIR / "Dockerfile"
-DAGSTER_DOCKERFILE = COMPOSE_DIR / "Dockerfile_dagster"
 CONNECT_DOCKERFILE = COMPOSE_DIR / "connect" / "Dockerfile"
+FETCH_PLUGIN = COMPOSE_DIR / "connect" / "fetch_plugin.py"
 ORACLE_INIT_DIR = COMPOSE_DIR / "oracle" / "init"
-SHELL_SCRIPTS = [COMPOSE_DIR / "oracle" / "healthcheck.sh", COMPOSE_DIR / "connect" / "healthcheck.sh"]
+SHELL_SCRIPTS = [
+    COMPOSE_DIR / "oracle" / "healthcheck.sh",
+    COMPOSE_DIR / "connect" / "healthcheck.sh",
+    ROOT / "scripts" / "run-main",
+    ROOT / "scripts" / "run-local",
+]
 
 try:  # the PostgreSQL fixture; this module is also loaded by path in dagster's run subprocesses
-    from fixtures_postgres import PostgresServer, postgres_server  # noqa: F401
+    from fixtures_postgres import PostgresServer, postgres_server
 except ImportError:
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     from fixtures_postgres import PostgresServer, postgres_server  # noqa: F401
@@ -70,6 +75,10 @@ DAGSTER_POSTGRES_VARS = [
     "DAGSTER_POSTGRES_PASSWORD",
     "DAGSTER_POSTGRES_DB",
 ]
+# .env values that have no published default: compose refuses to start while one is empty
+REQUIRED_SECRETS = ["ORACLE_ADMIN_PASSWORD", "ORACLE_PASSWORD", "REDIS_PASSWORD", "DAGSTER_POSTGRES_PASSWORD"]
+PINNED_DOWNLOADS = ["ORACLE_IMAGE", "ORACLE_CDC_SHA256", "REDIS_SINK_SHA256"]
+FAKE_ORACLE_IMAGE = "heartu41/oracle19c@sha256:" + "ab" * 32  # well-formed; the real digest is the user's to pin
 
 
 # ---------------------------------------------------------------------------------------------------- helpers
@@ -158,6 +167,28 @@ def _pipeline_env_names() -> list[str]:
     return [s.env for s in endpoints.ALL_SETTINGS] + _secret_env_names()
 
 
+def _filled_env_text(**overrides: str) -> str:
+    """.env.example with every empty required value filled the way a user (or run-main) fills it."""
+    import secrets as pysecrets
+
+    fill = {n: "Aa1" + pysecrets.token_hex(12) for n in REQUIRED_SECRETS}
+    fill |= {"ORACLE_IMAGE": FAKE_ORACLE_IMAGE, "ORACLE_CDC_SHA256": "1" * 64, "REDIS_SINK_SHA256": "2" * 64}
+    fill |= overrides
+    lines = []
+    for line in ENV_EXAMPLE.read_text().splitlines():
+        key, sep, _ = line.partition("=")
+        if sep and not line.lstrip().startswith("#") and key in fill:
+            line = f"{key}={fill[key]}"
+        lines.append(line)
+    return "\n".join(lines) + "\n"
+
+
+def _compose_config(env_file: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [_tool("docker-compose"), "-f", str(COMPOSE_FILE), "--env-file", str(env_file), "config"],
+        cwd=ROOT, env=_clean_env(), capture_output=True, text=True, timeout=120, check=False)
+
+
 def _dagster_env_refs(node) -> set[str]:
     """Every `{env: NAME}` in a dagster.yaml tree."""
     found: set[str] = set()
@@ -224,16 +255,16 @@ def raw_compose() -> dict:
 
 
 @pytest.fixture(scope="module")
-def resolved_compose() -> dict:
-    """`docker-compose config` with .env.example: interpolated, merged, validated by docker-compose itself."""
-    proc = subprocess.run(
-        [_tool("docker-compose"), "-f", str(COMPOSE_FILE), "--env-file", str(ENV_EXAMPLE), "config"],
-        cwd=ROOT,
-        env=_clean_env(),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+def filled_env_file(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("compose-env") / ".env"
+    path.write_text(_filled_env_text())
+    return path
+
+
+@pytest.fixture(scope="module")
+def resolved_compose(filled_env_file) -> dict:
+    """`docker-compose config` with a filled .env: interpolated, merged, validated by docker-compose itself."""
+    proc = _compose_config(filled_env_file)
     assert proc.returncode == 0, f"docker-compose config failed:\n{proc.stderr}"
     return yaml.safe_load(proc.stdout)
 
@@ -251,15 +282,8 @@ def env_example() -> dict[str, str]:
 # ---------------------------------------------------------------------------------------------------- compose file
 
 
-def test_docker_compose_config_accepts_the_file_with_env_example():
-    proc = subprocess.run(
-        [_tool("docker-compose"), "-f", "compose/docker-compose.yml", "--env-file", "compose/.env.example", "config"],
-        cwd=ROOT,
-        env=_clean_env(),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+def test_docker_compose_config_accepts_the_file_with_a_filled_env(filled_env_file):
+    proc = _compose_config(filled_env_file)
     assert proc.returncode == 0, proc.stderr
     # the optional Confluent UIs are there, behind profiles
     services = yaml.safe_load(proc.stdout)["services"]
@@ -267,35 +291,33 @@ def test_docker_compose_config_accepts_the_file_with_env_example():
     assert services["control-center"]["profiles"] == ["control-center"]
 
 
-def test_docker_compose_config_fails_without_the_secrets(tmp_path):
-    """Passwords come from .env only: without them compose refuses to render (`${VAR:?...}`), nothing falls back."""
-    env_without_secrets = tmp_path / "env-without-secrets"
-    kept = [
-        line
-        for line in ENV_EXAMPLE.read_text().splitlines()
-        if not re.match(r"\s*(ORACLE_PASSWORD|ORACLE_ADMIN_PASSWORD|REDIS_PASSWORD|DAGSTER_POSTGRES_PASSWORD)=", line)
-    ]
-    env_without_secrets.write_text("\n".join(kept) + "\n")
-    proc = subprocess.run(
-        [_tool("docker-compose"), "-f", str(COMPOSE_FILE), "--env-file", str(env_without_secrets), "config"],
-        cwd=ROOT,
-        env=_clean_env(),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+def test_env_example_publishes_no_password_and_compose_refuses_it_as_is(env_example):
+    """.env.example carries no usable secret or pin: copied as it is, compose refuses to render."""
+    for name in REQUIRED_SECRETS + PINNED_DOWNLOADS:
+        assert name in env_example and env_example[name] == "", f".env.example publishes a value for {name}"
+    proc = _compose_config(ENV_EXAMPLE)
     assert proc.returncode != 0
-    assert "compose/.env" in proc.stderr  # the `:?` message tells the user where to set it
+    assert "compose/.env" in proc.stderr
+
+
+@pytest.mark.parametrize("missing", REQUIRED_SECRETS + PINNED_DOWNLOADS)
+def test_docker_compose_config_fails_without_each_secret_and_pin(tmp_path, missing):
+    """Each secret and pin comes from .env only: without it compose refuses to render (`${VAR:?...}`)."""
+    env_file = tmp_path / ".env"
+    env_file.write_text(_filled_env_text(**{missing: ""}))
+    proc = _compose_config(env_file)
+    assert proc.returncode != 0, f"compose rendered without {missing}"
+    assert missing in proc.stderr and "compose/.env" in proc.stderr  # the `:?` message says what and where
 
 
 def test_compose_file_validates_against_the_compose_specification_schema(resolved_compose, tmp_path):
     check = [sys.executable, "-m", "check_jsonschema", "--builtin-schema", "vendor.compose-spec"]
-    proc = subprocess.run([*check, str(COMPOSE_FILE)], capture_output=True, text=True, timeout=120)
+    proc = subprocess.run([*check, str(COMPOSE_FILE)], capture_output=True, text=True, timeout=120, check=False)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     # and the file docker-compose renders from it
     resolved = tmp_path / "resolved.yml"
     resolved.write_text(yaml.safe_dump(resolved_compose))
-    proc = subprocess.run([*check, str(resolved)], capture_output=True, text=True, timeout=120)
+    proc = subprocess.run([*check, str(resolved)], capture_output=True, text=True, timeout=120, check=False)
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
     # negative control: the schema really rejects a malformed file (an unknown service key, a bad depends_on condition)
@@ -304,7 +326,7 @@ def test_compose_file_validates_against_the_compose_specification_schema(resolve
     broken["services"]["connect"]["depends_on"]["broker"]["condition"] = "service_ready"
     bad = tmp_path / "broken.yml"
     bad.write_text(yaml.safe_dump(broken))
-    proc = subprocess.run([*check, str(bad)], capture_output=True, text=True, timeout=120)
+    proc = subprocess.run([*check, str(bad)], capture_output=True, text=True, timeout=120, check=False)
     assert proc.returncode != 0, "the compose-spec schema accepted a malformed file"
 
 
@@ -327,8 +349,8 @@ def test_every_compose_variable_is_defined_in_env_example(raw_compose, env_examp
 
 def test_secrets_come_from_env_and_env_is_gitignored(raw_compose, env_example):
     text = COMPOSE_FILE.read_text()
-    for secret in ["ORACLE_PASSWORD", "ORACLE_ADMIN_PASSWORD", "REDIS_PASSWORD", "DAGSTER_POSTGRES_PASSWORD"]:
-        assert env_example.get(secret), f"{secret} needs a placeholder value in .env.example"
+    for secret in REQUIRED_SECRETS:
+        assert secret in env_example and not env_example[secret], f"{secret} must be listed, empty, in .env.example"
         # required (no default): `${NAME:?message}`
         refs = re.findall(r"\$\{" + secret + r"(:?[-?][^}]*)?\}", text)
         assert refs and all(r.startswith(":?") for r in refs), f"{secret} must be ${{{secret}:?...}} everywhere"
@@ -339,8 +361,7 @@ def test_secrets_come_from_env_and_env_is_gitignored(raw_compose, env_example):
             if re.search(r"PASSWORD|PWD|LICENSE|SECRET", key) and value:
                 assert "${" in value, f"{name}.{key} is a literal secret; take it from .env"
     proc = subprocess.run(
-        ["git", "check-ignore", "-q", "compose/.env"], cwd=ROOT, capture_output=True, text=True, timeout=30
-    )
+        ["git", "check-ignore", "-q", "compose/.env"], cwd=ROOT, capture_output=True, text=True, timeout=30, check=False)
     assert proc.returncode == 0, "compose/.env must be git-ignored"
 
 
@@ -403,14 +424,37 @@ def test_ports_of_the_seed_plus_dagster_ui(resolved_compose):
     assert 3000 in _published_ports(resolved_compose["services"]["dagster-webserver"])
 
 
-def test_images_are_pinned(raw_compose):
+def test_no_two_services_build_the_same_image_tag(resolved_compose):
+    """Each locally built tag has exactly one `build:`; services that reuse it only name it, and never pull it."""
+    services = resolved_compose["services"]
+    builders: dict[str, list[str]] = {}
+    for name, service in services.items():
+        if "build" in service:
+            assert service.get("image"), f"{name} builds an image without naming its tag"
+            builders.setdefault(service["image"], []).append(name)
+    assert builders, "no service builds anything: the check is vacuous"
+    duplicated = {tag: names for tag, names in builders.items() if len(names) > 1}
+    assert not duplicated, f"several services build the same tag: {duplicated}"
+    # the control plane: one image, built once by the code server, reused by the webserver, the daemon and the runs
+    dagster_image = services[USER_CODE_SERVICE]["image"]
+    assert builders[dagster_image] == [USER_CODE_SERVICE]
+    for svc in ("dagster-webserver", RUN_LAUNCHER_SERVICE):
+        assert services[svc]["image"] == dagster_image and "build" not in services[svc]
+        assert services[svc].get("pull_policy") == "never", f"{svc} would try to pull the local tag {dagster_image}"
+    assert _env_mapping(services[USER_CODE_SERVICE])["DAGSTER_CURRENT_IMAGE"] == dagster_image
+    assert not (COMPOSE_DIR / "Dockerfile_dagster").exists()
+
+
+def test_images_are_pinned(raw_compose, resolved_compose):
+    built_here = {s["image"] for s in raw_compose["services"].values() if "build" in s}
     for name, service in raw_compose["services"].items():
         image = service.get("image", "")
-        if "build" in service:
+        if "build" in service or image in built_here:
             continue  # built here from pinned bases
         if name == "oracle":
-            # heartu41/oracle19c publishes only `latest`; ORACLE_IMAGE lets you pin your own 19c build (README.md)
-            assert image.startswith("${ORACLE_IMAGE:-")
+            # heartu41/oracle19c publishes only `latest`: the user pins it by digest in .env (README.md)
+            assert image.startswith("${ORACLE_IMAGE:?"), image
+            assert resolved_compose["services"]["oracle"]["image"] == FAKE_ORACLE_IMAGE
             continue
         repo, _, tag = image.rpartition(":")
         assert repo and tag and tag != "latest", f"{name}: image {image!r} is not pinned"
@@ -429,7 +473,18 @@ def test_kraft_broker_listeners(raw_compose):
     assert "KAFKA_ZOOKEEPER_CONNECT" not in env
     assert set(env["KAFKA_PROCESS_ROLES"].split(",")) == {"broker", "controller"}
     assert "PLAINTEXT://broker:29092" in env["KAFKA_ADVERTISED_LISTENERS"].split(",")
-    assert "PLAINTEXT_HOST://localhost:9092" in env["KAFKA_ADVERTISED_LISTENERS"].split(",")
+    assert "PLAINTEXT_HOST://${KAFKA_HOST_ADVERTISED_NAME:-localhost}:9092" in env["KAFKA_ADVERTISED_LISTENERS"].split(",")
+
+
+def test_kafka_host_listener_advertises_the_configured_host(resolved_compose, tmp_path):
+    env = _env_mapping(resolved_compose["services"]["broker"])
+    assert "PLAINTEXT_HOST://localhost:9092" in env["KAFKA_ADVERTISED_LISTENERS"].split(",")  # .env.example default
+    env_file = tmp_path / ".env"
+    env_file.write_text(_filled_env_text(KAFKA_HOST_ADVERTISED_NAME="kafka.example.internal"))
+    proc = _compose_config(env_file)
+    assert proc.returncode == 0, proc.stderr
+    listeners = _env_mapping(yaml.safe_load(proc.stdout)["services"]["broker"])["KAFKA_ADVERTISED_LISTENERS"]
+    assert listeners.split(",") == ["PLAINTEXT://broker:29092", "PLAINTEXT_HOST://kafka.example.internal:9092"]
 
 
 # ---------------------------------------------------------------------------------------------------- endpoints
@@ -490,30 +545,67 @@ def test_env_example_and_compose_defaults_equal_the_endpoint_defaults(resolved_c
 # ---------------------------------------------------------------------------------------------------- Dagster wiring
 
 
-def test_every_pipeline_variable_is_forwarded_to_run_containers(resolved_compose, dagster_cfg):
+def test_run_containers_get_the_endpoints_but_no_pipeline_secret_globally(resolved_compose, dagster_cfg):
+    """env_vars go to every run container: the endpoints and Dagster's PostgreSQL, never a pipeline secret. Secrets
+    are only in secret_env_vars, which the launcher hands out per job (tests/test_compose_run_secrets.py)."""
     forwarded = _launcher_env_var_names(dagster_cfg)
     assert len(forwarded) == len(set(forwarded)), "duplicate env_vars"
-    needed = _pipeline_env_names() + DAGSTER_POSTGRES_VARS
-    assert {"ORACLE_PASSWORD", "ORACLE_ADMIN_PASSWORD", "REDIS_PASSWORD", "CONFLUENT_LICENSE"} <= set(needed)
+    secrets = set(_secret_env_names())
+    assert {"ORACLE_PASSWORD", "ORACLE_ADMIN_PASSWORD", "REDIS_PASSWORD", "CONFLUENT_LICENSE"} <= secrets
+    leaked = sorted(secrets & set(forwarded))
+    assert not leaked, f"run_launcher.config.env_vars gives every run {leaked}"
+    needed = [s.env for s in endpoints.ALL_SETTINGS] + DAGSTER_POSTGRES_VARS
     missing = [n for n in needed if n not in forwarded]
     assert not missing, f"run_launcher.config.env_vars lacks {missing}"
     # the run containers load the instance from dagster.yaml: its {env: X} must reach them too
     missing_refs = sorted(_dagster_env_refs(dagster_cfg) - set(forwarded))
     assert not missing_refs, f"dagster.yaml reads {missing_refs} but does not forward them to runs"
 
-    for svc in (RUN_LAUNCHER_SERVICE, USER_CODE_SERVICE):
-        env = _env_mapping(resolved_compose["services"][svc])
-        undefined = [n for n in needed if env.get(n) is None]
-        assert not undefined, f"{svc} does not define {undefined}"
+    launcher_cfg = dagster_cfg["run_launcher"]["config"]
+    run_secrets = set(launcher_cfg["secret_env_vars"])
+    assert run_secrets <= secrets and "CONFLUENT_LICENSE" not in run_secrets  # the Connect worker's alone
+    services = resolved_compose["services"]
+    daemon = _env_mapping(services[RUN_LAUNCHER_SERVICE])
+    undefined = [n for n in needed + sorted(run_secrets) if not daemon.get(n)]
+    assert not undefined, f"{RUN_LAUNCHER_SERVICE} does not define {undefined}"
+    # no other Dagster service holds a pipeline secret
+    for svc in (USER_CODE_SERVICE, "dagster-webserver"):
+        env = _env_mapping(services[svc])
+        assert not secrets & set(env), f"{svc} has {sorted(secrets & set(env))}"
+    user_code = _env_mapping(services[USER_CODE_SERVICE])
+    assert all(user_code.get(s.env) for s in endpoints.ALL_SETTINGS), "the code server's sensors need the endpoints"
     # webserver + daemon + user code all reach the same Postgres
     for svc in (RUN_LAUNCHER_SERVICE, USER_CODE_SERVICE, "dagster-webserver"):
-        env = _env_mapping(resolved_compose["services"][svc])
+        env = _env_mapping(services[svc])
         assert env["DAGSTER_POSTGRES_HOST"] == "dagster-postgres"
         assert env["DAGSTER_POSTGRES_PORT"] == "5432"
 
 
+def test_secrets_reach_only_the_services_that_use_them(tmp_path):
+    """The "who sees which secret" table of compose/README.md: render the stack with a distinct value per secret and
+    find every service whose rendered definition (environment, command, build args) carries it."""
+    import json
+
+    markers = {n: f"Zq9{n.replace('_', '')}Marker" for n in [*REQUIRED_SECRETS, "CONFLUENT_LICENSE"]}
+    env_file = tmp_path / ".env"
+    env_file.write_text(_filled_env_text(**markers))
+    proc = _compose_config(env_file)
+    assert proc.returncode == 0, proc.stderr
+    services = yaml.safe_load(proc.stdout)["services"]
+    expected = {
+        "ORACLE_ADMIN_PASSWORD": {"oracle", RUN_LAUNCHER_SERVICE},
+        "ORACLE_PASSWORD": {"connect", RUN_LAUNCHER_SERVICE},
+        "REDIS_PASSWORD": {"redis", "connect", RUN_LAUNCHER_SERVICE},
+        "CONFLUENT_LICENSE": {"connect", "control-center"},
+        "DAGSTER_POSTGRES_PASSWORD": {"dagster-postgres", USER_CODE_SERVICE, "dagster-webserver", RUN_LAUNCHER_SERVICE},
+    }
+    for secret, holders in expected.items():
+        seen = {name for name, service in services.items() if markers[secret] in json.dumps(service)}
+        assert seen == holders, f"{secret} reaches {sorted(seen)}, expected {sorted(holders)}"
+
+
 def test_docker_run_launcher_resolves_every_env_var_in_the_daemon_environment(resolved_compose, dagster_cfg, monkeypatch):
-    """What the daemon does at launch time: DockerRunLauncher turns bare names into values from its own env."""
+    """What the daemon does at launch time: the launcher turns bare names into values from its own env."""
     from dagster._core.utils import parse_env_var
 
     daemon_env = _env_mapping(resolved_compose["services"][RUN_LAUNCHER_SERVICE])
@@ -521,10 +613,11 @@ def test_docker_run_launcher_resolves_every_env_var_in_the_daemon_environment(re
         monkeypatch.delenv(k)
     for k, v in daemon_env.items():
         monkeypatch.setenv(k, v or "")
-    resolved = dict(parse_env_var(e) for e in dagster_cfg["run_launcher"]["config"]["env_vars"])
+    cfg = dagster_cfg["run_launcher"]["config"]
+    resolved = dict(parse_env_var(e) for e in cfg["env_vars"] + cfg["secret_env_vars"])
     assert resolved["KAFKA_BOOTSTRAP_SERVERS"] == "broker:29092"
     assert resolved["DAGSTER_POSTGRES_HOST"] == "dagster-postgres"
-    assert resolved["ORACLE_PASSWORD"]  # from .env
+    assert all(resolved[n] for n in cfg["secret_env_vars"])  # from .env
 
 
 def test_user_code_image_is_the_run_image_and_the_workspace_matches(raw_compose):
@@ -533,6 +626,7 @@ def test_user_code_image_is_the_run_image_and_the_workspace_matches(raw_compose)
     env = _env_mapping(user_code)
     assert env["DAGSTER_CURRENT_IMAGE"] == user_code["image"]
     assert user_code["build"] == {"context": "..", "dockerfile": "compose/Dockerfile"}
+    workspace_in_image = "/opt/dagster/dagster_home/workspace.yaml"
 
     tool = _pyproject()["tool"]["dagster"]
     workspace = _load_yaml(WORKSPACE_YAML)
@@ -554,7 +648,13 @@ def test_user_code_image_is_the_run_image_and_the_workspace_matches(raw_compose)
         assert "/var/run/docker.sock:/var/run/docker.sock" in services[svc]["volumes"]
     web = services["dagster-webserver"]
     assert "/server_info" in " ".join(web["healthcheck"]["test"])
-    assert services[RUN_LAUNCHER_SERVICE]["entrypoint"] == ["dagster-daemon", "run"]
+    assert web["entrypoint"][:1] == ["dagster-webserver"] and web["entrypoint"][-2:] == ["-w", workspace_in_image]
+    assert services[RUN_LAUNCHER_SERVICE]["entrypoint"] == ["dagster-daemon", "run", "-w", workspace_in_image]
+    # the image holds the instance, that workspace and the launch command run-main uses
+    copies = [shlex.split(v) for v in _instructions(USER_CODE_DOCKERFILE, "COPY")]
+    assert ["compose/dagster.yaml", "compose/workspace.yaml", "${DAGSTER_HOME}/"] in copies
+    assert ["compose/launch_job.py", "/usr/local/bin/cdc-launch-job"] in copies
+    assert dict(_dockerfile(USER_CODE_DOCKERFILE).envs)["DAGSTER_HOME"] + "/workspace.yaml" == workspace_in_image
 
 
 def test_dagster_yaml_settings():
@@ -562,8 +662,10 @@ def test_dagster_yaml_settings():
 
     # the schema check dagster runs at startup (no storage connection needed)
     cfg, _ = dagster_instance_config(str(COMPOSE_DIR), "dagster.yaml")
-    assert cfg["run_launcher"]["class"] == "DockerRunLauncher"
-    assert cfg["run_launcher"]["module"] == "dagster_docker"
+    assert cfg["run_launcher"]["class"] == "SecretScopedDockerRunLauncher"
+    assert cfg["run_launcher"]["module"] == "resources.run_launcher"
+    # finished run containers are removed, so they never hold the storage volume or cdc_net at `down -v`
+    assert cfg["run_launcher"]["config"]["container_kwargs"]["auto_remove"] is True
     rc = cfg["run_coordinator"]
     assert rc["class"] == "QueuedRunCoordinator"
     limits = rc["config"]["tag_concurrency_limits"]
@@ -601,6 +703,8 @@ def test_compose_dagster_yaml_is_a_working_instance_on_postgres(postgres_server:
     from dagster_docker import DockerRunLauncher
     from dagster_postgres import PostgresEventLogStorage, PostgresRunStorage, PostgresScheduleStorage
 
+    from resources.run_launcher import SecretScopedDockerRunLauncher
+
     db = postgres_server.create_database("dagster_compose")
     monkeypatch.setenv("DAGSTER_POSTGRES_HOST", postgres_server.host)
     monkeypatch.setenv("DAGSTER_POSTGRES_PORT", str(postgres_server.port))
@@ -619,10 +723,11 @@ def test_compose_dagster_yaml_is_a_working_instance_on_postgres(postgres_server:
         assert isinstance(instance.schedule_storage, PostgresScheduleStorage)
         assert isinstance(instance.scheduler, DagsterDaemonScheduler)
         launcher = instance.run_launcher
-        assert isinstance(launcher, DockerRunLauncher)
+        assert isinstance(launcher, SecretScopedDockerRunLauncher) and isinstance(launcher, DockerRunLauncher)
         assert launcher.networks == ["cdc_net"]
-        assert "ORACLE_PASSWORD" in launcher.env_vars
+        assert "ORACLE_PASSWORD" not in launcher.env_vars and "ORACLE_PASSWORD" in launcher.secret_env_vars
         assert launcher.container_kwargs["volumes"] == ["cdc_dagster_storage:/opt/dagster/dagster_home/storage"]
+        assert launcher.container_kwargs["auto_remove"] is True
         coordinator = instance.run_coordinator
         assert isinstance(coordinator, QueuedRunCoordinator)
         queue = coordinator.get_run_queue_config()
@@ -668,20 +773,19 @@ def test_compose_dagster_yaml_is_a_working_instance_on_postgres(postgres_server:
 # ---------------------------------------------------------------------------------------------------- Dockerfiles
 
 
-@pytest.mark.parametrize("dockerfile", [USER_CODE_DOCKERFILE, DAGSTER_DOCKERFILE, CONNECT_DOCKERFILE], ids=lambda p: p.relative_to(COMPOSE_DIR).as_posix())
+@pytest.mark.parametrize("dockerfile", [USER_CODE_DOCKERFILE, CONNECT_DOCKERFILE], ids=lambda p: p.relative_to(COMPOSE_DIR).as_posix())
 def test_dockerfiles_parse_and_pass_hadolint(dockerfile):
     parser = _dockerfile(dockerfile)
     assert parser.baseimage, f"{dockerfile}: no FROM"
     assert parser.structure[0]["instruction"] in ("FROM", "ARG", "COMMENT")
     proc = subprocess.run(
-        [_tool("hadolint"), "--no-color", str(dockerfile)], capture_output=True, text=True, timeout=120
-    )
+        [_tool("hadolint"), "--no-color", str(dockerfile)], capture_output=True, text=True, timeout=120, check=False)
     assert proc.returncode == 0, f"hadolint {dockerfile.name}:\n{proc.stdout}{proc.stderr}"
 
 
-@pytest.mark.parametrize("script", SHELL_SCRIPTS, ids=lambda p: p.relative_to(COMPOSE_DIR).as_posix())
-def test_healthcheck_scripts_pass_shellcheck(script):
-    proc = subprocess.run([_tool("shellcheck"), str(script)], capture_output=True, text=True, timeout=120)
+@pytest.mark.parametrize("script", SHELL_SCRIPTS, ids=lambda p: p.relative_to(ROOT).as_posix())
+def test_shell_scripts_pass_shellcheck(script):
+    proc = subprocess.run([_tool("shellcheck"), str(script)], capture_output=True, text=True, timeout=120, check=False)
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
@@ -731,8 +835,7 @@ def test_user_code_build_context_builds_the_project(tmp_path):
     out = tmp_path / "wheel"
     proc = subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(out), str(ctx)],
-        capture_output=True, text=True, timeout=300,
-    )
+        capture_output=True, text=True, timeout=300, check=False)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     (wheel,) = out.glob("*.whl")
     names = zipfile.ZipFile(wheel).namelist()
@@ -740,33 +843,78 @@ def test_user_code_build_context_builds_the_project(tmp_path):
     assert "resources/endpoints.py" in names
 
 
-def test_dagster_image_versions_match_pyproject():
+def test_the_one_dagster_image_has_the_webserver_daemon_and_launcher_packages():
+    """Webserver, daemon and runs share compose/Dockerfile's image, which installs the project (`pip install .`):
+    pyproject.toml must pin everything those processes import, from one Dagster release set."""
     deps = _pyproject()["project"]["dependencies"]
     pins = dict(re.fullmatch(r"([a-z-]+)==([\d.]+)", d).groups() for d in deps if re.fullmatch(r"dagster[a-z-]*==[\d.]+", d))
-    args = dict(_dockerfile(DAGSTER_DOCKERFILE).args)
-    assert args["DAGSTER_VERSION"] == pins["dagster"] == pins["dagster-webserver"] == pins["dagster-graphql"]
-    assert args["DAGSTER_LIBS_VERSION"] == pins["dagster-docker"] == pins["dagster-postgres"]
-    assert set(_copy_sources(DAGSTER_DOCKERFILE)) == {"dagster.yaml", "workspace.yaml"}
-    assert ".env" in (COMPOSE_DIR / ".dockerignore").read_text().split()
+    assert pins["dagster"] == pins["dagster-webserver"] == pins["dagster-graphql"]
+    assert pins["dagster-docker"] == pins["dagster-postgres"]
+    # the launcher class the instance names is in a package the image installs
+    packages = _pyproject()["tool"]["setuptools"]["packages"]["find"]["include"]
+    module = _load_yaml(DAGSTER_YAML)["run_launcher"]["module"]
+    assert any(re.fullmatch(p.replace("*", ".*"), module.split(".")[0]) for p in packages), module
+    assert "resources" in _copy_sources(USER_CODE_DOCKERFILE)
 
 
-def test_connect_dockerfile_installs_every_plugin_the_pipeline_uses():
+# ---------------------------------------------------------------------------------------------------- Connect image
+
+CONNECT_ARCHIVES = {  # build arg holding the checksum -> (version arg, archive name template, unpacked top directory)
+    "ORACLE_CDC_SHA256": ("ORACLE_CDC_VERSION", "confluentinc-kafka-connect-oracle-cdc-{v}.zip",
+                          "confluentinc-kafka-connect-oracle-cdc-{v}"),
+    "REDIS_SINK_SHA256": ("REDIS_SINK_VERSION", "redis-redis-kafka-connect-{v}.zip", "redis-redis-kafka-connect-{v}"),
+    "DEBEZIUM_SHA256": ("DEBEZIUM_VERSION", "debezium-connector-oracle-{v}-plugin.tar.gz", "debezium-connector-oracle"),
+}
+
+
+def _connect_stages() -> tuple[list[str], list[str]]:
+    """The RUN steps of the plugins stage and the COPY lines of the final stage."""
+    structure = _dockerfile(CONNECT_DOCKERFILE).structure
+    froms = [i for i, x in enumerate(structure) if x["instruction"] == "FROM"]
+    assert len(froms) == 2, "connect/Dockerfile: expected a plugins stage and the worker stage"
+    first, second = structure[froms[0]:froms[1]], structure[froms[1]:]
+    return ([x["value"] for x in first if x["instruction"] == "RUN"],
+            [x["value"] for x in second if x["instruction"] == "COPY"])
+
+
+def _plugin_stage_args() -> dict[str, str | None]:
+    """ARGs of the plugins stage: name -> default (None when it has none). dockerfile-parse's .args is the last
+    stage's."""
+    structure = _dockerfile(CONNECT_DOCKERFILE).structure
+    froms = [i for i, x in enumerate(structure) if x["instruction"] == "FROM"]
+    out: dict[str, str | None] = {}
+    for x in structure[froms[0]:froms[1]]:
+        if x["instruction"] == "ARG":
+            name, sep, default = x["value"].partition("=")
+            out[name.strip()] = default.strip() if sep else None
+    return out
+
+
+def test_connect_dockerfile_installs_every_plugin_from_a_checksummed_archive(raw_compose):
     parser = _dockerfile(CONNECT_DOCKERFILE)
     assert parser.baseimage == f"confluentinc/cp-kafka-connect:{CP_VERSION}"
-    args = dict(parser.args)
-    runs = "\n".join(_instructions(CONNECT_DOCKERFILE, "RUN"))
-    # Confluent Hub: the premium Oracle CDC source and the Redis sink (0.9.1, not on Maven Central)
-    assert 'confluent-hub install --no-prompt' in runs
-    assert '"confluentinc/kafka-connect-oracle-cdc:${ORACLE_CDC_VERSION}"' in runs
-    assert '"redis/redis-kafka-connect:${REDIS_SINK_VERSION}"' in runs
+    args = _plugin_stage_args()
+    text = CONNECT_DOCKERFILE.read_text()
+    assert "confluent-hub install" not in "\n".join(_instructions(CONNECT_DOCKERFILE, "RUN")), "deprecated CLI"
+    runs, copies = _connect_stages()
+    (step,) = runs
+    for sha_arg, (version_arg, archive, _) in CONNECT_ARCHIVES.items():
+        assert f"--sha256-name {sha_arg}" in step and f'"${{{sha_arg}}}"' in step
+        assert archive.format(v=f"${{{version_arg}}}") in step
     assert args["REDIS_SINK_VERSION"] == "0.9.1"
     assert re.fullmatch(r"\d+\.\d+\.\d+", args["ORACLE_CDC_VERSION"])
-    # Maven Central: Debezium, the version of the local stack, checksum-verified
+    # the Confluent Hub checksums have no default (none is published where we could read it): the build must be
+    # given them, from .env, or fail
+    for sha_arg in ("ORACLE_CDC_SHA256", "REDIS_SINK_SHA256"):
+        assert sha_arg in args and args[sha_arg] is None, f"{sha_arg} must be a build arg without default"
+        assert re.search(rf"^ARG {sha_arg}$", text, re.MULTILINE)
+        assert raw_compose["services"]["connect"]["build"]["args"][sha_arg].startswith(f"${{{sha_arg}:?")
+    assert re.fullmatch(r"[0-9a-f]{64}", args["DEBEZIUM_SHA256"])
     pom = (ROOT / "stack" / "pom.xml").read_text()
     assert args["DEBEZIUM_VERSION"] == re.search(r"<debezium\.version>([^<]+)<", pom).group(1) == "3.1.3.Final"
     assert args["MAVEN_CENTRAL"] == "https://repo1.maven.org/maven2"
-    assert "sha256sum -c" in runs
-    assert re.fullmatch(r"[0-9a-f]{64}", args["DEBEZIUM_SHA256"])
+    assert args["CONFLUENT_HUB"].startswith("https://")
+    assert ["--from=plugins", "/plugins/", "/usr/share/confluent-hub-components/"] in [shlex.split(c) for c in copies]
     # the healthcheck waits for exactly these plugins
     hc = (COMPOSE_DIR / "connect" / "healthcheck.sh").read_text()
     for cls in (
@@ -787,36 +935,57 @@ def _ensure_maven_artifact(coords: str, rel_path: str) -> Path:
     if not path.exists():
         proc = subprocess.run(
             [_tool("mvn"), "-q", "-B", "dependency:get", f"-Dartifact={coords}", "-Dtransitive=false"],
-            capture_output=True, text=True, timeout=600,
-        )
+            capture_output=True, text=True, timeout=600, check=False)
         assert proc.returncode == 0, f"mvn dependency:get {coords} failed:\n{proc.stdout}{proc.stderr}"
     assert path.exists(), path
     return path
 
 
-def test_connect_maven_central_step_replays_against_the_local_maven_repo(tmp_path):
-    """Run the Dockerfile's Debezium RUN step as written, with Maven Central replaced by the local Maven repository
-    (file://, same layout): the checksum matches and the plugin directory is the local stack's: the connector and
-    exactly one Oracle JDBC driver (the one Debezium ships, or stack/pom.xml's ojdbc.version if it pins one)."""
-    args = dict(_dockerfile(CONNECT_DOCKERFILE).args)
+def _hub_archive(hub: Path, owner: str, name: str, version: str, top: str) -> str:
+    """A zip in Confluent Hub's layout (<owner>-<name>-<version>/{manifest.json,lib/}) under a file:// hub root;
+    its SHA-256. The real archives cannot be downloaded here; the step under test is download-verify-unpack."""
+    import hashlib
+
+    path = hub / owner / name / "versions" / version / f"{owner}-{name}-{version}.zip"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr(f"{top}/manifest.json", f'{{"name": "{name}", "version": "{version}"}}')
+        zf.writestr(f"{top}/lib/{name}-{version}.jar", b"PK-not-really-a-jar")
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_connect_plugin_step_replays_with_local_archives(tmp_path):
+    """Run the Dockerfile's plugin RUN step as written, Maven Central replaced by the local Maven repository and
+    Confluent Hub by a file:// tree: the real Debezium archive passes its pinned checksum and unpacks to the local
+    stack's layout (one Oracle JDBC driver); a wrong or missing checksum stops the build with nothing installed."""
+    args = {k: v or "" for k, v in _plugin_stage_args().items()}
     dbz = args["DEBEZIUM_VERSION"]
     _ensure_maven_artifact(
         f"io.debezium:debezium-connector-oracle:{dbz}:tar.gz:plugin",
         f"io/debezium/debezium-connector-oracle/{dbz}/debezium-connector-oracle-{dbz}-plugin.tar.gz",
     )
-    (step,) = [r for r in _instructions(CONNECT_DOCKERFILE, "RUN") if "debezium-connector-oracle" in r]
-    plugins = tmp_path / "confluent-hub-components"
-    script = step.replace("/tmp/", f"{tmp_path}/").replace("/usr/share/confluent-hub-components", str(plugins))
+    hub = tmp_path / "hub"
+    cdc_top = CONNECT_ARCHIVES["ORACLE_CDC_SHA256"][2].format(v=args["ORACLE_CDC_VERSION"])
+    redis_top = CONNECT_ARCHIVES["REDIS_SINK_SHA256"][2].format(v=args["REDIS_SINK_VERSION"])
+    sums = {
+        "ORACLE_CDC_SHA256": _hub_archive(hub, "confluentinc", "kafka-connect-oracle-cdc", args["ORACLE_CDC_VERSION"], cdc_top),
+        "REDIS_SINK_SHA256": _hub_archive(hub, "redis", "redis-kafka-connect", args["REDIS_SINK_VERSION"], redis_top),
+    }
+    ((step,), _) = _connect_stages()
+    plugins = tmp_path / "plugins"
+    script = step.replace("/usr/local/bin/fetch_plugin.py", str(FETCH_PLUGIN)).replace(" /plugins", f" {plugins}")
+    script = script.replace("python ", f"{sys.executable} ")
 
     def replay(**overrides: str) -> subprocess.CompletedProcess:
         shutil.rmtree(plugins, ignore_errors=True)
-        plugins.mkdir()
-        env = _clean_env(**{**args, "MAVEN_CENTRAL": _local_maven_repo().as_uri(), **overrides})
-        return subprocess.run(["bash", "-o", "pipefail", "-c", script], env=env, capture_output=True, text=True, timeout=300)
+        env = _clean_env(**{**args, **sums, "MAVEN_CENTRAL": _local_maven_repo().as_uri(), "CONFLUENT_HUB": hub.as_uri(),
+                             **overrides})
+        return subprocess.run(["bash", "-o", "pipefail", "-c", script], env=env, capture_output=True, text=True, timeout=300, check=False)
 
-    assert "${DEBEZIUM_SHA256}" in script and "${MAVEN_CENTRAL}" in script
     proc = replay()
     assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert sorted(p.name for p in plugins.iterdir()) == sorted([cdc_top, redis_top, "debezium-connector-oracle"])
+    assert (plugins / cdc_top / "manifest.json").is_file() and (plugins / redis_top / "lib").is_dir()
     plugin_dir = plugins / "debezium-connector-oracle"
     assert (plugin_dir / f"debezium-connector-oracle-{dbz}.jar").is_file()
     drivers = sorted(p.name for p in plugin_dir.glob("ojdbc*.jar"))
@@ -825,10 +994,34 @@ def test_connect_maven_central_step_replays_against_the_local_maven_repo(tmp_pat
     if pinned:
         assert drivers == [f"ojdbc11-{pinned.group(1)}.jar"], "the local stack pins another ojdbc11"
 
-    # a wrong checksum stops the build
-    proc = replay(DEBEZIUM_SHA256="0" * 64)
+    # a wrong checksum stops the build before anything of that archive is unpacked
+    proc = replay(REDIS_SINK_SHA256="0" * 64)
     assert proc.returncode != 0
-    assert not (plugins / "debezium-connector-oracle").exists()
+    assert "SHA-256 is" in proc.stderr and "REDIS_SINK_SHA256" in proc.stderr and "nothing installed" in proc.stderr
+    assert not (plugins / redis_top).exists()
+    proc = replay(DEBEZIUM_SHA256="0" * 64)
+    assert proc.returncode != 0 and not (plugins / "debezium-connector-oracle").exists()
+    # a missing one (the build arg unset) fails with its name and where to read how to get it
+    proc = replay(ORACLE_CDC_SHA256="")
+    assert proc.returncode != 0
+    assert not plugins.exists(), "a step ran although the first archive had no checksum"
+    assert "ORACLE_CDC_SHA256" in proc.stderr and "Pinned downloads" in proc.stderr
+
+
+def test_fetch_plugin_refuses_archive_members_outside_the_plugin_directory(tmp_path):
+    import hashlib
+
+    archive = tmp_path / "evil-1.0.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("evil-1.0/manifest.json", "{}")
+        zf.writestr("../../escaped.txt", "x")
+    sha = hashlib.sha256(archive.read_bytes()).hexdigest()
+    dest = tmp_path / "plugins"
+    proc = subprocess.run([sys.executable, str(FETCH_PLUGIN), "--sha256-name", "X_SHA256", archive.as_uri(), sha, str(dest)],
+                          capture_output=True, text=True, timeout=60, check=False)
+    assert proc.returncode == 1
+    assert "outside" in proc.stderr
+    assert not (tmp_path.parent / "escaped.txt").exists() and not (dest.exists() and any(dest.iterdir()))
 
 
 # ---------------------------------------------------------------------------------------------------- Oracle
@@ -840,7 +1033,7 @@ def _init_sql() -> str:
     return "\n".join(f.read_text() for f in files)
 
 
-SQLPLUS_LINE_COMMANDS = re.compile(r"^\s*(--|REM\b|SET\b|WHENEVER\b|PROMPT\b|SPOOL\b|HOST\b)", re.I)
+SQLPLUS_LINE_COMMANDS = re.compile(r"^\s*(--|REM\b|SET\b|WHENEVER\b|PROMPT\b|SPOOL\b|HOST\b)", re.IGNORECASE)
 
 
 def _sql_statements(text: str) -> list[str]:
@@ -926,3 +1119,203 @@ def test_oracle_asset_checks_pass_on_what_the_init_sql_sets():
     without_supplemental = [s for s in statements if "SUPPLEMENTAL" not in s]
     state = q.parse_catalog({"database": [_database_row_after(without_supplemental)]})
     assert not q.check_supplemental_logging(spec, state)[0]
+
+
+# ---------------------------------------------------------------------------------------------------- scripts/run-main
+
+FAKE_DOCKER = r"""#!/usr/bin/env bash
+# a stand-in `docker` for run-main's checks; logs every call
+echo "docker $*" >> "$FAKE_DOCKER_LOG"
+case "$1" in
+  info) [ "${FAKE_INFO_OK:-1}" = 1 ] && { echo "Server Version: 28.2.2"; exit 0; }
+        echo "Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?" >&2
+        exit 1 ;;
+  compose)
+    shift
+    case "${FAKE_COMPOSE:-v2}" in
+      none) echo "docker: unknown command: docker compose" >&2; exit 1 ;;
+      v1) exec docker-compose "$@" ;;   # compose-switch: `docker compose` runs the v1 binary
+    esac
+    case "$1 ${2:-}" in
+      "version --short") echo "2.29.7" ;;
+      "up --help") echo "      --wait    Wait for services to be running|healthy." ;;
+      "up "*) exit "${FAKE_UP_RC:-0}" ;;
+      "exec "*) exit "${FAKE_EXEC_RC:-0}" ;;
+      *) exit 0 ;;
+    esac ;;
+esac
+"""
+
+
+def _run_main_tree(tmp_path: Path) -> Path:
+    """scripts/run-main, scripts/run-local and compose/.env.example copied into a scratch tree, so a run that gets
+    as far as writing compose/.env writes it there."""
+    tree = tmp_path / "repo"
+    (tree / "scripts").mkdir(parents=True)
+    (tree / "compose").mkdir()
+    for name in ("run-main", "run-local"):
+        shutil.copy2(ROOT / "scripts" / name, tree / "scripts" / name)
+    shutil.copy2(ENV_EXAMPLE, tree / "compose" / ".env.example")
+    return tree
+
+
+def _fake_docker_bin(tmp_path: Path) -> Path:
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "docker").write_text(FAKE_DOCKER)
+    (bin_dir / "docker").chmod(0o755)
+    # docker-compose v1 (Debian's 1.29) behind a logging shim: run-main must never fall back to it
+    real_v1 = shutil.which("docker-compose")
+    assert real_v1, "docker-compose (v1) is not installed; run scripts/bootstrap"
+    (bin_dir / "docker-compose").write_text(f'#!/usr/bin/env bash\necho "docker-compose $*" >> "$FAKE_DOCKER_LOG"\nexec {real_v1} "$@"\n')
+    (bin_dir / "docker-compose").chmod(0o755)
+    return bin_dir
+
+
+def _run_main(tree: Path, *args: str, bin_dir: Path | None = None, **env: str) -> subprocess.CompletedProcess:
+    path = os.environ["PATH"] if bin_dir is None else f"{bin_dir}:{os.environ['PATH']}"
+    return subprocess.run(
+        [str(tree / "scripts" / "run-main"), *args], env=_clean_env(PATH=path, **env),
+        capture_output=True, text=True, timeout=120, check=False)
+
+
+def _started(log: Path) -> list[str]:
+    """The calls that would start something: `docker compose up` (not `up --help`) or any docker-compose v1 `up`."""
+    return [c for c in log.read_text().splitlines()
+            if re.match(r"docker(-| )compose up(?! --help)", c)]
+
+
+def _stderr_lines(proc: subprocess.CompletedProcess) -> list[str]:
+    return [ln for ln in proc.stderr.splitlines() if ln.strip()]
+
+
+def test_run_main_compose_without_a_docker_engine_exits_with_one_line(tmp_path):
+    """For real: this machine has the docker CLI but no engine."""
+    docker = shutil.which("docker")
+    assert docker, "the docker CLI is not installed: this test needs it to show the real 'no engine' failure"
+    assert subprocess.run([docker, "info"], capture_output=True, timeout=60, check=False).returncode != 0, "an engine answers here"
+    tree = _run_main_tree(tmp_path)
+    proc = _run_main(tree, "--compose")
+    assert proc.returncode != 0
+    lines = _stderr_lines(proc)
+    assert len(lines) == 1, proc.stderr
+    assert lines[0].startswith("run-main: no Docker engine reachable") and "Cannot connect to the Docker daemon" in lines[0]
+    assert proc.stdout == ""
+    assert not (tree / "compose" / ".env").exists(), "run-main wrote compose/.env before its checks passed"
+
+
+@pytest.mark.parametrize("compose", ["v1", "none"], ids=["docker-compose-is-v1", "no-compose-plugin-v1-on-path"])
+def test_run_main_compose_refuses_compose_v1_with_one_line(tmp_path, compose):
+    """A fake `docker` whose engine answers but whose Compose is v1 (compose-switch), or that has no compose plugin
+    while Debian's docker-compose 1.29 is on PATH: one line, non-zero, nothing started, v1 never used."""
+    tree = _run_main_tree(tmp_path)
+    log = tmp_path / "docker.log"
+    log.touch()
+    proc = _run_main(tree, "--compose", bin_dir=_fake_docker_bin(tmp_path), FAKE_DOCKER_LOG=str(log), FAKE_COMPOSE=compose)
+    assert proc.returncode != 0
+    lines = _stderr_lines(proc)
+    assert len(lines) == 1, proc.stderr
+    assert "needs Docker Compose v2" in lines[0]
+    if compose == "v1":
+        assert "1.29" in lines[0]  # the version it found
+    calls = log.read_text().splitlines()
+    assert "docker info" in calls, "the engine check did not run"
+    assert not _started(log), calls
+    if compose == "none":
+        assert not [c for c in calls if c.startswith("docker-compose")], "run-main fell back to docker-compose v1"
+    assert not (tree / "compose" / ".env").exists()
+
+
+def _set_env_values(env_file: Path, **values: str) -> None:
+    lines = []
+    for line in env_file.read_text().splitlines():
+        key = line.split("=", 1)[0]
+        lines.append(f"{key}={values[key]}" if "=" in line and key in values else line)
+    env_file.write_text("\n".join(lines) + "\n")
+
+
+def test_run_main_compose_generates_passwords_refuses_unpinned_downloads_then_launches_through_the_instance(tmp_path):
+    tree = _run_main_tree(tmp_path)
+    log = tmp_path / "docker.log"
+    log.touch()
+    bin_dir = _fake_docker_bin(tmp_path)
+    env_file = tree / "compose" / ".env"
+
+    # first use: new passwords in compose/.env (mode 600), then a refusal: nothing pins the Oracle image yet
+    proc = _run_main(tree, "--compose", bin_dir=bin_dir, FAKE_DOCKER_LOG=str(log))
+    assert proc.returncode != 0
+    lines = _stderr_lines(proc)
+    assert len(lines) == 2, proc.stderr
+    assert lines[0].startswith("run-main: wrote new passwords to ") and str(env_file) in lines[0]
+    assert "ORACLE_IMAGE must be pinned by digest" in lines[1]
+    assert env_file.stat().st_mode & 0o777 == 0o600
+    values = _env_file(env_file)
+    passwords = [values[n] for n in REQUIRED_SECRETS]
+    assert len(set(passwords)) == len(passwords), "the same password twice"
+    for name, pw in zip(REQUIRED_SECRETS, passwords, strict=True):
+        # Oracle's ORACLE_PWD rules, unquoted everywhere: letters and digits, upper, lower, digit, a letter first
+        assert re.fullmatch(r"[A-Za-z][A-Za-z0-9]{23}", pw) and re.search("[A-Z]", pw) and re.search("[a-z]", pw) \
+            and re.search("[0-9]", pw), f"{name}: weak or malformed generated password"
+        assert pw not in proc.stderr + proc.stdout, "a password was printed"
+    example = _env_file(ENV_EXAMPLE)
+    assert {k: v for k, v in values.items() if k not in REQUIRED_SECRETS} == \
+        {k: v for k, v in example.items() if k not in REQUIRED_SECRETS}  # the rest is the template's
+    assert not _started(log)
+
+    # a second run keeps the passwords; unpinned connector archives are refused too
+    _set_env_values(env_file, ORACLE_IMAGE=FAKE_ORACLE_IMAGE)
+    proc = _run_main(tree, "--compose", bin_dir=bin_dir, FAKE_DOCKER_LOG=str(log))
+    assert proc.returncode != 0 and len(_stderr_lines(proc)) == 1 and "ORACLE_CDC_SHA256" in proc.stderr
+    assert [_env_file(env_file)[n] for n in REQUIRED_SECRETS] == passwords
+
+    # pinned: compose up --wait, then the job is launched through the instance; run-main's status is the run's
+    _set_env_values(env_file, ORACLE_CDC_SHA256="a" * 64, REDIS_SINK_SHA256="b" * 64)
+    launch = "docker compose exec -T dagster-webserver cdc-launch-job -w /opt/dagster/dagster_home/workspace.yaml -j provision_pipeline"
+    for exec_rc in (1, 0):
+        log.write_text("")
+        proc = _run_main(tree, "--compose", bin_dir=bin_dir, FAKE_DOCKER_LOG=str(log), FAKE_EXEC_RC=str(exec_rc))
+        assert proc.returncode == exec_rc, proc.stderr
+        calls = log.read_text().splitlines()
+        assert calls[-2:] == ["docker compose up -d --build --wait", launch], calls
+    # the launch command is the one the image installs, with the workspace the image holds
+    copies = [shlex.split(v) for v in _instructions(USER_CODE_DOCKERFILE, "COPY")]
+    assert ["compose/launch_job.py", "/usr/local/bin/cdc-launch-job"] in copies
+    log.write_text("")
+    proc = _run_main(tree, "--compose", "--no-up", bin_dir=bin_dir, FAKE_DOCKER_LOG=str(log))
+    assert proc.returncode == 0 and log.read_text().splitlines()[-1] == launch
+    assert not _started(log)
+    # a failing `up` is reported in one line with its status, and nothing is launched
+    log.write_text("")
+    proc = _run_main(tree, "--compose", bin_dir=bin_dir, FAKE_DOCKER_LOG=str(log), FAKE_UP_RC="17")
+    assert proc.returncode == 17 and _stderr_lines(proc)[-1].startswith("run-main: 'docker compose up' failed")
+    assert launch not in log.read_text()
+
+
+@pytest.mark.parametrize("value", ["ChangeMe1Oracle", "short1A", ""], ids=["published-example", "short", "empty"])
+def test_run_main_compose_refuses_example_or_weak_passwords(tmp_path, value):
+    tree = _run_main_tree(tmp_path)
+    log = tmp_path / "docker.log"
+    log.touch()
+    env_file = tree / "compose" / ".env"
+    env_file.write_text(_filled_env_text(ORACLE_ADMIN_PASSWORD=value))
+    env_file.chmod(0o644)
+    proc = _run_main(tree, "--compose", bin_dir=_fake_docker_bin(tmp_path), FAKE_DOCKER_LOG=str(log))
+    assert proc.returncode != 0
+    lines = _stderr_lines(proc)
+    assert lines[-1].startswith(f"run-main: {env_file}: ORACLE_ADMIN_PASSWORD is "), proc.stderr
+    assert len(lines) == 2 and "now mode 600" in lines[0]  # and the readable file was closed
+    assert env_file.stat().st_mode & 0o777 == 0o600
+    if value:
+        assert value not in proc.stderr
+    assert not _started(log)
+
+
+def test_run_main_without_arguments_runs_the_local_profile(tmp_path):
+    tree = _run_main_tree(tmp_path)
+    proc = _run_main(tree)
+    assert proc.returncode == 2
+    assert _stderr_lines(proc) == [
+        "run-local: the LOCAL profile of the main job is not available yet; use 'scripts/run-main --compose' (needs Docker)"
+    ]
+    proc = _run_main(tree, "--compose", "--bogus")
+    assert proc.returncode == 2 and len(_stderr_lines(proc)) == 1 and "unknown argument '--bogus'" in proc.stderr

@@ -4,6 +4,7 @@
 #   - LOG_MODE = ARCHIVELOG and SUPPLEMENTAL_LOG_DATA_MIN in (YES, IMPLICIT): the conditions the Dagster Oracle asset
 #     checks verify, turned on by init/01_archivelog_supplemental_logging.sql.
 # During the first start the database is created and then restarted by the init script; start_period covers that.
+# If that first start was interrupted the init script never runs; the messages below point to the recovery.
 set -uo pipefail
 
 export ORACLE_SID="${ORACLE_SID:-ORCLCDB}"
@@ -23,7 +24,9 @@ SQL
 fail=0
 grep -q '^DB=READ WRITE$' <<< "$out" || { echo "database not open READ WRITE"; fail=1; }
 grep -q '^PDB=READ WRITE$' <<< "$out" || { echo "no PDB open READ WRITE"; fail=1; }
-grep -q '^LOG_MODE=ARCHIVELOG$' <<< "$out" || { echo "not in ARCHIVELOG mode"; fail=1; }
-grep -Eq '^SUPPLEMENTAL_LOG_DATA_MIN=(YES|IMPLICIT)$' <<< "$out" || { echo "minimal supplemental logging off"; fail=1; }
+# both are set by the setup script, which the image runs only on the first boot
+recovery="init/01_archivelog_supplemental_logging.sql has not run; see compose/README.md \"Oracle's first boot was interrupted\""
+grep -q '^LOG_MODE=ARCHIVELOG$' <<< "$out" || { echo "not in ARCHIVELOG mode: $recovery"; fail=1; }
+grep -Eq '^SUPPLEMENTAL_LOG_DATA_MIN=(YES|IMPLICIT)$' <<< "$out" || { echo "minimal supplemental logging off: $recovery"; fail=1; }
 [ "$fail" -eq 0 ] && echo "oracle ready for CDC"
 exit "$fail"
