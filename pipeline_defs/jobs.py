@@ -9,6 +9,7 @@ import dagster as dg
 from pipeline_defs.core import registry
 from pipeline_defs.core.nodes import Lineage
 from pipeline_defs.core.outcome import Outcome
+from pipeline_defs.run_secrets import job_tags
 
 
 def outcomes_table(outcomes: list[Outcome]) -> dg.MetadataValue:
@@ -25,10 +26,11 @@ def build_jobs(spec: Any, lineage: Lineage, data_check_keys: list[dg.AssetCheckK
     provision_pipeline = dg.define_asset_job(
         "provision_pipeline",
         selection=dg.AssetSelection.all() - dg.AssetSelection.checks(*data_check_keys),
+        tags=job_tags("provision_pipeline"),
         description="Provision every hop in dependency order (create what is missing, update real differences, otherwise nothing) and check it; the Redis data checks run in data_quality.",
     )
     data_quality = dg.define_asset_job(
-        "data_quality", selection=dg.AssetSelection.all_asset_checks(),
+        "data_quality", selection=dg.AssetSelection.all_asset_checks(), tags=job_tags("data_quality"),
         description="Every asset check, nothing materialized: source prerequisites, connector health and drift, engine queries, Redis against the source.",
     )
 
@@ -46,7 +48,7 @@ def build_jobs(spec: Any, lineage: Lineage, data_check_keys: list[dg.AssetCheckK
         context.add_output_metadata({"objects": len(outcomes), "would_change": len(pending), "plan": outcomes_table(outcomes)})
         return summary
 
-    @dg.job(description="Report what provisioning would change (drift), writing nothing.")
+    @dg.job(tags=job_tags("plan"), description="Report what provisioning would change (drift), writing nothing.")
     def plan():
         plan_pipeline()
 
@@ -57,7 +59,7 @@ def build_jobs(spec: Any, lineage: Lineage, data_check_keys: list[dg.AssetCheckK
         context.log.info(f"demo rows: {counts}")
         context.add_output_metadata(counts)
 
-    @dg.job(description="Insert the seed's demo rows into the source database (idempotent).")
+    @dg.job(tags=job_tags("seed_demo_events"), description="Insert the seed's demo rows into the source database (idempotent).")
     def seed_demo_events():
         insert_demo_rows()
 

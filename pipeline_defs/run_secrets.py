@@ -43,6 +43,7 @@ JOB_SECRETS: dict[str, tuple[str, ...]] = {
     "restart_connectors": (),
     "repair_ksql_queries": (),
     "connector_incident": (),  # the trace arrives already scrubbed by the sensor
+    "repair_flink_jobs": (),  # local profile: Flink needs no secret
     IMPLICIT_ASSET_JOB: _PROVISIONING,
 }
 

@@ -266,3 +266,11 @@ def test_asset_job_definition_tags_reach_the_launcher(compose_instance, monkeypa
     run = compose_instance.create_run_for_job(job)
     env = _launch(compose_instance, run, monkeypatch)["environment"]
     assert set(run_secrets.RUN_SECRET_NAMES) & set(env) == set(run_secrets.JOB_SECRETS["provision_pipeline"])
+
+
+def test_every_job_carries_its_run_secrets_tag():
+    from pipeline_defs import defs, run_secrets
+
+    for job in defs.get_repository_def().get_all_jobs():
+        if job.name != run_secrets.IMPLICIT_ASSET_JOB:
+            assert job.tags.get(run_secrets.SECRETS_TAG) == run_secrets.job_tags(job.name)[run_secrets.SECRETS_TAG], job.name

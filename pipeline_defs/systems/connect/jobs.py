@@ -10,6 +10,7 @@ from pydantic import Field
 
 from pipeline_defs.core.nodes import Lineage, LineageNode
 from pipeline_defs.core.outcome import Outcome, ProvisionFailure
+from pipeline_defs.run_secrets import job_tags
 from pipeline_defs.systems.connect.health import in_flight
 from pipeline_defs.systems.connect.provision import apply_connector, connector_metadata, wait_for_connector
 from resources.connect import KafkaConnectResource
@@ -84,7 +85,7 @@ def connect_jobs(lineage: Lineage) -> list[dg.JobDefinition]:
         if failures:
             raise dg.Failure("\n".join(failures))
 
-    @dg.job(tags={"cdc/operation": "reregister"}, description="Re-register connectors from the spec (run config selects them).")
+    @dg.job(tags={"cdc/operation": "reregister", **job_tags("reregister_connectors")}, description="Re-register connectors from the spec (run config selects them).")
     def reregister_connectors():
         reregister()
 
@@ -102,7 +103,7 @@ def connect_jobs(lineage: Lineage) -> list[dg.JobDefinition]:
             if md["state"] == "FAILED":
                 raise dg.Failure(f"{name} is still FAILED after the restart", metadata={"traces": dg.MetadataValue.json(md["failed_traces"])})
 
-    @dg.job(tags={"cdc/operation": "restart"}, description="Restart connectors (includeTasks/onlyFailed from run config).")
+    @dg.job(tags={"cdc/operation": "restart", **job_tags("restart_connectors")}, description="Restart connectors (includeTasks/onlyFailed from run config).")
     def restart_connectors():
         restart()
 
@@ -119,7 +120,7 @@ def connect_jobs(lineage: Lineage) -> list[dg.JobDefinition]:
         raise dg.Failure(what, metadata={"connector": config.connector, "restarts": config.restarts, "cause": config.cause,
                                          "fix": config.fix, "trace": dg.MetadataValue.md(f"```\n{trace}\n```")})
 
-    @dg.job(tags={"cdc/operation": "incident"}, description="Raised by connector_health when restarts are spent: a failed run with the trace.")
+    @dg.job(tags={"cdc/operation": "incident", **job_tags("connector_incident")}, description="Raised by connector_health when restarts are spent: a failed run with the trace.")
     def connector_incident():
         raise_incident()
 

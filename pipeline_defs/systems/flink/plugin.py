@@ -14,6 +14,7 @@ from pydantic import Field
 from pipeline_defs.core import registry
 from pipeline_defs.core.nodes import GraphBuilder, Key, Lineage, LineageNode, asset_key_component
 from pipeline_defs.core.outcome import Outcome
+from pipeline_defs.run_secrets import job_tags
 from pipeline_defs.spec.fields import duration_ms
 from pipeline_defs.spec.loader import spec_hash
 from pipeline_defs.systems.flink import sql as fsql
@@ -147,7 +148,7 @@ def _repair_job(lineage: Lineage) -> dg.JobDefinition:
                                                                 "job_id": str(out.metadata.get("job_id", "")),
                                                                 "restore_from": str(out.metadata.get("restore_from") or "")}))
 
-    @dg.job(tags={"cdc/operation": "repair_flink"}, description="Resubmit missing or failed Flink jobs from their latest checkpoint.")
+    @dg.job(tags={"cdc/operation": "repair_flink", **job_tags("repair_flink_jobs")}, description="Resubmit missing or failed Flink jobs from their latest checkpoint.")
     def repair_flink_jobs():
         repair_flink()
 

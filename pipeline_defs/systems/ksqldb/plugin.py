@@ -11,6 +11,7 @@ from pydantic import Field
 from pipeline_defs.core import registry
 from pipeline_defs.core.nodes import GraphBuilder, Key, Lineage, LineageNode, asset_key_component
 from pipeline_defs.core.outcome import Outcome
+from pipeline_defs.run_secrets import job_tags
 from pipeline_defs.spec.fields import duration_ms
 from pipeline_defs.spec.loader import spec_hash
 from pipeline_defs.systems.kafka import TopicProps, topic_node
@@ -136,7 +137,7 @@ def _repair_job(spec: Any, lineage: Lineage) -> dg.JobDefinition:
         finally:
             client.close()
 
-    @dg.job(tags={"cdc/operation": "repair_ksql"}, description="Recreate ksqlDB objects whose persistent query is missing or not RUNNING.")
+    @dg.job(tags={"cdc/operation": "repair_ksql", **job_tags("repair_ksql_queries")}, description="Recreate ksqlDB objects whose persistent query is missing or not RUNNING.")
     def repair_ksql_queries():
         repair_ksql()
 
