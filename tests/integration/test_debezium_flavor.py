@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import pytest
 
-from pipeline_defs import derive
+from pipeline_defs.lineage import build_lineage
 from pipeline_defs.spec import load_spec
+from tests.doubles.connect_plugins_fixture import WORKER_SECRET_ENV
 
 pytestmark = pytest.mark.integration
 
@@ -19,15 +20,16 @@ def test_debezium_configs_pass_the_real_plugins_validation_except_connectivity(c
     monkeypatch.setenv("CDC_CONNECT_ORACLE_HOST", "127.0.0.1")
     monkeypatch.setenv("CDC_CONNECT_ORACLE_PORT", "1")
     spec = load_spec()
-    configs = derive.source_connector_configs(spec)
+    # exactly what provisioning PUTs: "name" included, the password a placeholder the worker resolves
+    configs = {n.name: dict(n.desired.config) for n in build_lineage(spec).by_system("connect") if n.desired.role == "source"}
     assert set(configs) == {"userdata_avro", "clickstream_avro"}
     for name, cfg in configs.items():
-        rendered = derive.render_connector_config(cfg, {"ORACLE_PASSWORD": "not-used-pw"})
-        result = connect_client.validate({**rendered, "name": name})
+        assert cfg["name"] == name and cfg["database.password"] == "${env:ORACLE_PASSWORD}"
+        result = connect_client.validate(cfg)
         assert result.connector_class == "io.debezium.connector.oracle.OracleConnector"
         # the plugin looked at every key (transforms, predicates, converters, topic naming) and
         # objected to nothing but the connection
         assert set(result.errors) <= {"database.hostname", "database.port", "database.user", "database.password",
                                       "database.dbname", "database.url"}, result.errors
         assert any("Unable to connect" in m for msgs in result.errors.values() for m in msgs), result.errors
-        assert "not-used-pw" not in str(result)
+        assert WORKER_SECRET_ENV["ORACLE_PASSWORD"] not in str(result)

@@ -12,9 +12,9 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from pipeline_defs.derive import lineage
-from pipeline_defs.healing import HealthPolicy
-from pipeline_defs.sensors import build_connector_health_sensor
+from pipeline_defs.lineage import build_lineage
+from pipeline_defs.systems.connect.healing import HealthPolicy
+from pipeline_defs.systems.connect.health import build_connector_health_sensor
 from resources.connect import connector_health
 from tests.integration.pipeline_env import break_sink, pipeline_env, run, wait_state
 
@@ -44,7 +44,7 @@ class Clock:
 
 
 def make_sensor(env, clock=time.time, **policy):
-    return build_connector_health_sensor(env.spec, lineage(env.spec), policy=HealthPolicy(**policy), clock=clock)
+    return build_connector_health_sensor(build_lineage(env.spec), policy=HealthPolicy(**policy), clock=clock)
 
 
 def tick(env, sensor, cursor=None):

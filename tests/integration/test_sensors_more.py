@@ -15,13 +15,15 @@ import time
 import dagster as dg
 import pytest
 
-from pipeline_defs import oracle_sql
 from pipeline_defs.definitions import build_definitions
-from pipeline_defs.derive import lineage
-from pipeline_defs.healing import HealthPolicy
-from pipeline_defs.sensors import (ALERT_WEBHOOK_ENV, build_alert_sensor, build_connector_health_sensor,
-                                   build_data_quality_sensor, build_ksqldb_health_sensor)
+from pipeline_defs.lineage import build_lineage
+from pipeline_defs.sensors import ALERT_WEBHOOK_ENV, build_alert_sensor
 from pipeline_defs.spec import parse_spec
+from pipeline_defs.systems.connect.healing import HealthPolicy
+from pipeline_defs.systems.connect.health import build_connector_health_sensor
+from pipeline_defs.systems.ksqldb.plugin import _health_sensor as build_ksqldb_health_sensor
+from pipeline_defs.systems.oracle.catalog import insert_statement
+from pipeline_defs.systems.redis.plugin import data_quality_sensor
 from resources.connect import connector_health
 from resources.ksqldb import KsqlDbResource
 from tests.integration.pipeline_env import pipeline_env, run
@@ -62,11 +64,11 @@ def wait_for(predicate, timeout: float, what: str, interval: float = 0.25):
 
 
 def insert_click(env, name: str) -> None:
-    table = env.spec.oracle.table("POC_CLICKSTREAM")
+    table = env.spec.source.table("POC_CLICKSTREAM")
     row = {"EVENTID": f"more-{time.time_ns()}", "ID": "101", "NAME": name, "SESSIONID": "s", "EVENTTYPE": "click",
            "PAGEURL": "https://example.com/more", "EVENTTIMESTAMP": "CURRENT_TIMESTAMP"}
     with env.resources["oracle"].admin_client() as admin:
-        admin.apply([oracle_sql.insert_statement(env.spec.oracle.user.name, table, row)])
+        admin.apply([insert_statement(env.spec.source.user.name, table, row)])
 
 
 def agg_end(env) -> int:
@@ -178,7 +180,7 @@ def test_unreachable_ksqldb_is_a_skip_naming_the_url(env):
 
 def test_data_quality_trigger_fires_on_new_aggregates_at_most_once_per_interval(env):
     clock = Clock()
-    sensor = build_data_quality_sensor(env.spec, min_run_interval_seconds=300, clock=clock)
+    sensor = data_quality_sensor(build_lineage(env.spec), min_run_interval_seconds=300, clock=clock)
     start = clock.now
 
     def tick(cursor):
@@ -329,7 +331,7 @@ def test_running_sink_that_does_not_move_gets_a_warning_then_a_restart(env, stac
         lag0 = sink_lag(env)
         bound = lag0 + 2
         clock = Clock()
-        sensor = build_connector_health_sensor(proxied, lineage(proxied), clock=clock,
+        sensor = build_connector_health_sensor(build_lineage(proxied), clock=clock,
                                                policy=HealthPolicy(lag_window_ticks=2, lag_restart_bound=bound))
         cursor, seen, warnings, restarts = None, [], [], []
         for i in range(6):
@@ -394,14 +396,14 @@ def test_running_sink_that_does_not_move_gets_a_warning_then_a_restart(env, stac
 
 
 class Webhook:
-    def __init__(self):
+    def __init__(self, status: int = 204):
         self.bodies: list[bytes] = []
         hook = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
             def do_POST(self):  # noqa: N802 - http.server's naming
                 hook.bodies.append(self.rfile.read(int(self.headers.get("Content-Length", 0))))
-                self.send_response(204)
+                self.send_response(status)
                 self.end_headers()
 
             def log_message(self, *args):
@@ -437,7 +439,7 @@ def test_alert_on_run_failure_posts_a_redacted_alert(env, monkeypatch):
         sensor = build_alert_sensor()
         sctx = dg.build_run_status_sensor_context(sensor_name=sensor.name, dagster_instance=env.instance,
                                                   dagster_run=failed.dagster_run, dagster_event=failure)
-        sensor(sctx.for_run_failure())
+        assert sensor(sctx.for_run_failure()) is None  # delivered: nothing to report on the tick
 
         [body] = hook.bodies
         alert = json.loads(body)
@@ -454,3 +456,40 @@ def test_alert_on_run_failure_posts_a_redacted_alert(env, monkeypatch):
         assert "ORA-01017" in md_text and secret not in md_text
     finally:
         hook.close()
+
+
+def _failed_incident_run(env):
+    failed = env.defs.resolve_job_def("connector_incident").execute_in_process(
+        run_config={"ops": {"raise_incident": {"config": {"connector": SINK, "reason": "exhausted", "restarts": 3,
+                                                          "trace": "boom"}}}},
+        instance=env.instance, tags={"cdc/connector": SINK, "cdc/reason": "exhausted"}, raise_on_error=False)
+    assert not failed.success
+    return failed
+
+
+def _alert(env, failed):
+    sensor = build_alert_sensor()
+    sctx = dg.build_run_status_sensor_context(sensor_name=sensor.name, dagster_instance=env.instance,
+                                              dagster_run=failed.dagster_run, dagster_event=failed.get_run_failure_event())
+    return sensor(sctx.for_run_failure())
+
+
+def test_alert_webhook_error_status_is_a_skip_naming_the_status(env, monkeypatch):
+    hook = Webhook(status=503)
+    monkeypatch.setenv(ALERT_WEBHOOK_ENV, hook.url)
+    try:
+        failed = _failed_incident_run(env)
+        result = _alert(env, failed)
+        assert len(hook.bodies) == 1  # it was tried once
+        assert isinstance(result, dg.SkipReason)
+        assert result.skip_message == f"alert for run {failed.run_id} NOT delivered: webhook answered HTTP 503"
+    finally:
+        hook.close()
+
+
+def test_alert_webhook_unreachable_is_a_skip_naming_the_error(env, monkeypatch):
+    monkeypatch.setenv(ALERT_WEBHOOK_ENV, f"http://127.0.0.1:{free_port()}/alerts")
+    failed = _failed_incident_run(env)
+    result = _alert(env, failed)
+    assert isinstance(result, dg.SkipReason)
+    assert result.skip_message == f"alert for run {failed.run_id} NOT delivered: webhook unreachable (ConnectError)"
