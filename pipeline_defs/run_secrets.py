@@ -44,6 +44,10 @@ JOB_SECRETS: dict[str, tuple[str, ...]] = {
     "repair_ksql_queries": (),
     "connector_incident": (),  # the trace arrives already scrubbed by the sensor
     "repair_flink_jobs": (),  # local profile: Flink needs no secret
+    "connector_offsets": (),
+    "alter_connector_offsets": (),
+    "reset_connector_offsets": (),
+    "rebuild_redis": _PROVISIONING,  # replays the sink, then re-runs the data comparison (source + Redis)
     IMPLICIT_ASSET_JOB: _PROVISIONING,
 }
 
