@@ -32,7 +32,6 @@ class KafkaConnect(registry.System):
 
     def jobs(self, spec: Any, lineage: Lineage) -> list:
         from pipeline_defs.systems.connect.jobs import connect_jobs
-
         from pipeline_defs.systems.connect.offset_jobs import offset_jobs
 
         return connect_jobs(lineage) + offset_jobs(lineage)

@@ -27,6 +27,7 @@ from pipeline_defs.systems.connect.offsets import sink_offset, stop_write_resume
 from pipeline_defs.systems.redis import rebuild_decisions as rd
 from pipeline_defs.systems.redis.checks import DATA_CHECK_PREFIX, mismatch_table
 from pipeline_defs.systems.redis.compare import CompareReport, compare_with_source
+from resources.errors import ResourceError
 
 LAG_TIMEOUT_SECONDS = 300.0
 ENGINE_TIMEOUT_SECONDS = 180.0
@@ -158,13 +159,16 @@ def rebuild_sink(p: Any, connect: Any, kafka: Any, resources: Any, log: Any) -> 
         log.warning(f"{p.sink}: {plan.cause}; rebuilding the topic from the engine")
         cause = rd.cdc_topics_complete(_cdc_watermarks(p, kafka))
         if cause:
-            raise registry.CannotRebuild(f"{plan.cause}, and the engine cannot rebuild it: {cause}. A new snapshot of "
-                                         "the source (reset the CDC connector's offsets) is needed first")
+            raise registry.CannotRebuild(f"{plan.cause}, and the engine could not rebuild it: {cause}. A new snapshot "
+                                         "of the source (reset the CDC connector's offsets) is needed first")
         engine = registry.engine_of(p.spec)
         connect.stop(p.sink)  # nothing half-rebuilt reaches Redis
         wait_stopped(connect, p.sink)
         try:
-            res.detail.append(engine.rebuild_from_source(p.spec, p.agg, resources))
+            try:
+                res.detail.append(engine.rebuild_from_source(p.spec, p.agg, resources))
+            except ResourceError as e:  # the engine is down or refused: a person fixes that first
+                raise registry.CannotRebuild(f"{plan.cause}, and the engine could not rebuild it: {e}") from None
             _wait_topic_has(kafka, p.agg, needed)
             _delete_wrong_keys(redis, report)
             res.detail.append(write_when_stopped(lambda: connect.reset_offsets(p.sink), p.sink) or "sink offsets reset")
