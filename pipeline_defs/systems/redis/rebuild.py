@@ -223,7 +223,7 @@ def rebuild_job(spec: Any, lineage: Lineage) -> dg.JobDefinition:
 
     @dg.op(description="Replay the selected Redis sinks until Redis matches the source again (see rebuild_redis).",
            required_resource_keys={"redis", "connect", "kafka", *source.resource_keys, *engine.resource_keys})
-    def rebuild(context: dg.OpExecutionContext, config: RebuildConfig) -> None:
+    def rebuild(context: dg.OpExecutionContext, config: RebuildConfig) -> list:
         unknown = sorted(set(config.sinks) - set(nodes))
         if unknown:
             raise dg.Failure(f"not in the spec: {', '.join(unknown)} (Redis sinks: {', '.join(nodes)})")
@@ -249,23 +249,37 @@ def rebuild_job(spec: Any, lineage: Lineage) -> dg.JobDefinition:
                         f"{len(res.report.mismatches)} mismatch(es) remain: " + "; ".join(res.detail)))
                 context.log_event(_evaluation(node, check, res.report, context.run_id, what))
             if res.action == "failed":
-                failures.append((sink, res))
+                failures.append({"sink": sink, "detail": " | ".join(res.detail),
+                                 "mismatches": [m.as_row() for m in (res.report.mismatches if res.report else [])]})
         context.add_output_metadata({"sinks": dg.MetadataValue.table(rows, schema=dg.TableSchema(columns=[
             dg.TableColumn("sink"), dg.TableColumn("action"), dg.TableColumn("detail")]))})
-        if failures:
-            sink, res = failures[0]
-            md: dict[str, Any] = {"sink": sink, "cause": " | ".join(res.detail)}
-            if res.report is not None and res.report.mismatches:
-                md["mismatch_table"] = mismatch_table(res.report.mismatches)
-            raise dg.Failure(
-                "rebuild_redis could not heal " + ", ".join(s for s, _ in failures) + ": " + " | ".join(res.detail)
-                + "; automatic rebuilds stopped until the data check passes again", metadata=md)
+        # the incident is raised by the next op: events logged by an op that raises are not kept
+        return failures
+
+    @dg.op(description="Fail loudly when a rebuild could not heal a sink: the cause and the mismatch table.")
+    def raise_if_unhealed(context: dg.OpExecutionContext, failures: list) -> None:
+        if not failures:
+            return
+        first = failures[0]
+        md: dict[str, Any] = {"sink": first["sink"], "cause": first["detail"]}
+        if first["mismatches"]:
+            md["mismatch_table"] = _rows_table(first["mismatches"])
+        what = ("rebuild_redis could not heal " + ", ".join(f["sink"] for f in failures) + ": " + first["detail"]
+                + "; automatic rebuilds stopped until the data check passes again")
+        context.log.error(what)
+        raise dg.Failure(what, metadata=md)
 
     @dg.job(tags={"cdc/operation": "rebuild_redis", **job_tags("rebuild_redis")},
             description="Heal the data of Redis sinks: stop, move offsets back (or rebuild the topic from the engine), "
                         "resume, wait for zero lag, compare again (run config ops.rebuild.config.sinks).")
     def rebuild_redis():
-        rebuild()
+        raise_if_unhealed(rebuild())
 
     return rebuild_redis
 
+
+def _rows_table(rows: list[dict]) -> dg.MetadataValue:
+    cols = ["name", "problem", "key", "window_start", "window_end", "redis_count", "source_count"]
+    return dg.MetadataValue.table(
+        records=[dg.TableRecord({c: ("" if r.get(c) is None else r[c]) for c in cols}) for r in rows[:200]],
+        schema=dg.TableSchema(columns=[dg.TableColumn(c, "int" if c.endswith("count") else "string") for c in cols]))

@@ -153,7 +153,10 @@ def plan_replay(records: Iterable[TopicRecord], needed: Mapping[str, int], water
     missing = {n: w for n, w in needed.items() if (n, w) not in last}
     if missing:
         truncated = {p: lo for p, (lo, _) in watermarks.items() if lo > 0}
-        if truncated:
+        if all(hi == 0 for _, hi in watermarks.values()):
+            cause = (f"the aggregate topic {topic} is empty (deleted and created again, e.g. by a client with "
+                     "auto.create.topics.enable, or never written)")
+        elif truncated:
             cause = (f"the aggregate topic {topic} no longer holds the windows needed (retention deleted records up to "
                      f"offset {', '.join(f'p{p}:{lo}' for p, lo in sorted(truncated.items()))})")
         else:
