@@ -107,6 +107,7 @@ def test_sink_offset_entries_are_validated_with_their_position():
     e = sink_offset("T", 0, 5)
     assert validate_entries([e], "sink") == [e] and sink_positions([e]) == {("T", 0): 5}
     assert validate_entries([sink_offset("T", 1, None)], "sink")[0]["offset"] is None
+    assert validate_entries([{"partition": e["partition"], "offset": {}}], "sink")[0]["offset"] is None
     with pytest.raises(ValueError, match=r"offsets\[0\].offset: a sink offset is"):
         validate_entries([{"partition": {"kafka_topic": "T", "kafka_partition": 0}, "offset": {"kafka_offset": -1}}], "sink")
     with pytest.raises(ValueError, match=r"offsets\[1\].partition"):

@@ -58,6 +58,8 @@ def validate_entries(entries: list[Mapping[str, Any]], role: str) -> list[dict[s
         if not isinstance(e, Mapping) or "partition" not in e or "offset" not in e:
             raise ValueError(f"offsets[{i}]: an entry is {{partition: {{...}}, offset: {{...}} or null}}, got {e!r}")
         part, off = e["partition"], e["offset"]
+        if isinstance(off, Mapping) and not off:
+            off = None  # {} erases too: Dagster run config cannot hold a null inside a map
         if not isinstance(part, Mapping) or not part:
             raise ValueError(f"offsets[{i}].partition: a non-empty map is needed, got {part!r}")
         if off is not None and not isinstance(off, Mapping):
@@ -136,8 +138,8 @@ class OffsetsSelection(dg.Config):
 class AlterOffsetsConfig(dg.Config):
     connector: str = Field(description="a connector of the spec")
     offsets: list[dict[str, Any]] = Field(
-        description="entries {partition: {...}, offset: {...} | null} as GET /connectors/<name>/offsets shows them; "
-                    "sink: partition {kafka_topic, kafka_partition}, offset {kafka_offset}")
+        description="entries {partition: {...}, offset: {...}} as GET /connectors/<name>/offsets shows them; an empty "
+                    "offset {} erases that partition's offset; sink: partition {kafka_topic, kafka_partition}, offset {kafka_offset}")
 
 
 class ResetOffsetsConfig(dg.Config):
