@@ -17,7 +17,6 @@ from pipeline_defs.systems.connect.offset_jobs import offset_jobs
 from pipeline_defs.systems.connect.props import ConnectorProps, connector_node
 from pipeline_defs.systems.connect.provision import apply_connector
 from resources.connect import KafkaConnectResource
-from resources.redis_json import RedisResource
 
 pytestmark = pytest.mark.integration
 SINK_CLASS = "com.cdcplane.redis.RedisJsonSinkConnector"
@@ -31,7 +30,7 @@ def _wait(what, fn, timeout=90.0):
             last = fn()
             if last:
                 return last
-        except Exception as e:  # noqa: BLE001 -- a worker settling answers in many ways
+        except Exception as e:
             last = e
         time.sleep(0.5)
     raise AssertionError(f"{what} not within {timeout:.0f}s; last: {last!r}")
