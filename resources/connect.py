@@ -284,6 +284,19 @@ class KafkaConnectClient:
     def offsets(self, name: str) -> list[dict]:
         return self._request("GET", f"/connectors/{self._p(name)}/offsets").json().get("offsets", [])
 
+    def alter_offsets(self, name: str, offsets: list[dict]) -> str:
+        """PATCH /connectors/{name}/offsets (KIP-875; the connector must be STOPPED): each entry is
+        {"partition": {...}, "offset": {...}}, an offset of None erases that partition's offset.
+        Returns the worker's message."""
+        resp = self._request("PATCH", f"/connectors/{self._p(name)}/offsets", json={"offsets": offsets})
+        return (resp.json() or {}).get("message", "") if resp.content else ""
+
+    def reset_offsets(self, name: str) -> str:
+        """DELETE /connectors/{name}/offsets (KIP-875; the connector must be STOPPED): a sink's
+        consumer group offsets, or a source's offsets in the offsets topic, are erased."""
+        resp = self._request("DELETE", f"/connectors/{self._p(name)}/offsets")
+        return (resp.json() or {}).get("message", "") if resp.content else ""
+
     def redacted(self, config: Mapping[str, Any]) -> dict[str, Any]:
         return redact_mapping(config, self.sensitive_keys)
 

@@ -106,6 +106,12 @@ class FlinkPlugin(registry.EnginePlugin):
                             savepoint_dir=None)
         return Outcome(out.node, out.action, out.changes, out.metadata)
 
+    def rebuild_from_source(self, spec: Any, agg: registry.AggregateOutput, resources: Any) -> str:
+        from pipeline_defs.systems.flink.rebuild import rebuild_job
+
+        job = next(j for j in compiled(spec) if j.object_name == agg.name)
+        return rebuild_job(job, resources.flink.get_gateway_client(), resources.flink.get_jobs_client())
+
     def checks(self, node: LineageNode, lineage: Lineage) -> list:
         job: fsql.FlinkJob = node.desired
 

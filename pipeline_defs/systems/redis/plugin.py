@@ -96,16 +96,24 @@ class RedisSinkPlugin(registry.SinkPlugin):
 
     def checks(self, node: LineageNode, lineage: Lineage) -> list:
         from pipeline_defs.systems.redis.checks import redis_checks
+        from pipeline_defs.systems.redis.persistence import persistence_check
 
-        return redis_checks(node)
+        return [*redis_checks(node), persistence_check(node)]
 
     def data_check_names(self, spec: Any) -> set[str]:
         from pipeline_defs.systems.redis.checks import data_check_names
 
         return data_check_names(registry.source_of(spec).kind)
 
+    def jobs(self, spec: Any, lineage: Lineage) -> list:
+        from pipeline_defs.systems.redis.rebuild import rebuild_job
+
+        return [rebuild_job(spec, lineage)]
+
     def sensors(self, spec: Any, lineage: Lineage) -> list:
-        return [data_quality_sensor(lineage)]
+        from pipeline_defs.systems.redis.rebuild_sensor import build_rebuild_sensor
+
+        return [data_quality_sensor(lineage), build_rebuild_sensor(spec, lineage)]
 
 
 def data_quality_sensor(lineage: Lineage, interval_seconds: int = 60, min_run_interval_seconds: int | None = None,
