@@ -102,9 +102,8 @@ class FlinkPlugin(registry.EnginePlugin):
 
     def provision(self, node: LineageNode, lineage: Lineage, resources: Any, *, dry_run: bool) -> Outcome:
         flink = resources.flink
-        out = provision_job(node.desired, flink.get_gateway_client(), flink.get_jobs_client(), dry_run=dry_run,
-                            savepoint_dir=None)
-        return Outcome(out.node, out.action, out.changes, out.metadata)
+        return provision_job(node.desired, flink.get_gateway_client(), flink.get_jobs_client(), dry_run=dry_run,
+                             savepoint_dir=None)
 
     def rebuild_from_source(self, spec: Any, agg: registry.AggregateOutput, resources: Any) -> str:
         from pipeline_defs.systems.flink.rebuild import rebuild_job
