@@ -207,10 +207,6 @@ class KafkaConnectClient:
         """Every connector with status and info in one request: {name: {"status": ..., "info": ...}}."""
         return self._request("GET", "/connectors", params=[("expand", "status"), ("expand", "info")]).json()
 
-    def get_connector(self, name: str) -> dict | None:
-        resp = self._request("GET", f"/connectors/{self._p(name)}", allow_404=True)
-        return resp.json() if resp else None
-
     def get_config(self, name: str) -> dict | None:
         resp = self._request("GET", f"/connectors/{self._p(name)}/config", allow_404=True)
         return resp.json() if resp else None
@@ -264,9 +260,6 @@ class KafkaConnectClient:
         resp = self._request("POST", f"/connectors/{self._p(name)}/restart",
                              params={"includeTasks": str(include_tasks).lower(), "onlyFailed": str(only_failed).lower()})
         return resp.json() if resp.status_code == 202 and resp.content else None
-
-    def restart_task(self, name: str, task_id: int) -> None:
-        self._request("POST", f"/connectors/{self._p(name)}/tasks/{int(task_id)}/restart")
 
     def pause(self, name: str) -> None:
         self._request("PUT", f"/connectors/{self._p(name)}/pause")
