@@ -26,6 +26,14 @@ def local_pipeline(stack, tmp_path_factory):
     home = tmp_path_factory.mktemp("dagster_home")
     mp.setenv("DAGSTER_HOME", str(home))
     try:
+        # the compose profile's end-to-end tests write the same keyspace (USER_AGGREGATE_EVENTS:<NAME>) in the
+        # session's Redis with their own document shape: start from a keyspace only this pipeline writes
+        import redis as redis_py
+
+        r = redis_py.Redis.from_url(os.environ["REDIS_URL"])
+        stale = list(r.scan_iter(match=PREFIX + "*"))
+        if stale:
+            r.delete(*stale)
         spec = load_spec()
         defs = build_definitions(spec)
         instance = dg.DagsterInstance.local_temp(str(home))

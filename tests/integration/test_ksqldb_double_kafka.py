@@ -113,6 +113,10 @@ def test_create_over_a_missing_topic_fails_unless_partitions_creates_it(ksqldb_k
 
     # an existing topic: no PARTITIONS needed; a PARTITIONS that disagrees is refused
     kafka_client.create_topic(f"{unique}-existing", partitions=3)
+    # topic creation is asynchronous in the broker: the double reads metadata as ksqlDB does, so wait for it
+    deadline = time.monotonic() + 30
+    while kafka_client.describe_topic(f"{unique}-existing") is None and time.monotonic() < deadline:
+        time.sleep(0.2)
     client.execute(f"CREATE STREAM S2 (NAME STRING) WITH (KAFKA_TOPIC='{unique}-existing', VALUE_FORMAT='JSON');")
     assert client.describe("S2").partitions == 3
     with pytest.raises(KsqlStatementError, match="already exists, with different partition/replica configuration"):

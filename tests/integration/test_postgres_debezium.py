@@ -1,7 +1,7 @@
 """The PostgreSQL source end to end on the local stack: PostgreSQL 15 (wal_level=logical), the real Debezium
 PostgreSQL connector in the Kafka Connect worker, Kafka. The package provisions a fresh database, the connector
 is registered with the generated config (password as ${env:POSTGRES_CDC_PASSWORD}), and the records on
-pg.public.POC_CLICKSTREAM are checked: upper-case fields, EVENTTIMESTAMP in epoch ms, deletes as tombstones.
+pg.public.POC_CLICKSTREAM are checked: upper-case fields, EVENTTIMESTAMP in epoch ms, deletes as __deleted=true rows.
 Then the slot checks on a slot Debezium created, and what happens to it when the connector goes.
 """
 
@@ -157,7 +157,8 @@ def test_debezium_reads_what_the_package_provisions(pg, connect_client):
         # the snapshot of the initial row
         (key, value, _, _), = _read(consumer, 1)
         assert key == {"EVENTID": "1"}
-        assert set(value) == {"EVENTID", "NAME", "EVENTTYPE", "EVENTTIMESTAMP", "__op", "__source_ts_ms"}
+        assert set(value) == {"EVENTID", "NAME", "EVENTTYPE", "EVENTTIMESTAMP", "__op", "__source_ts_ms", "__deleted"}
+        assert value["__deleted"] == "false"
         assert value["__op"] == "r" and value["NAME"] == "jdoe"
         assert isinstance(value["EVENTTIMESTAMP"], int)
         assert abs(value["EVENTTIMESTAMP"] - time.time() * 1000) < 300_000  # epoch ms, UTC: within minutes of now
@@ -167,10 +168,11 @@ def test_debezium_reads_what_the_package_provisions(pg, connect_client):
         admin.execute('UPDATE "POC_CLICKSTREAM" SET "NAME" = %s WHERE "EVENTID" = %s', ["amary", "3"])
         admin.execute('DELETE FROM "POC_CLICKSTREAM" WHERE "EVENTID" = %s', ["2"])
         records = _read(consumer, 4)
-        assert [(k["EVENTID"], v and v["__op"]) for k, v, _, _ in records] == [("2", "c"), ("3", "c"), ("3", "u"), ("2", None)]
+        assert [(k["EVENTID"], v and v["__op"]) for k, v, _, _ in records] == [("2", "c"), ("3", "c"), ("3", "u"), ("2", "d")]
         assert records[2][1]["NAME"] == "amary"
-        assert records[3][1] is None  # the delete is a tombstone: key {"EVENTID": "2"}, null value
-        assert all(v is None or "__deleted" not in v for _, v, _, _ in records)
+        # the delete is a row the engine retracts (rewrite mode), carrying the key under the default replica identity
+        assert records[3][1]["__deleted"] == "true" and records[3][1]["EVENTID"] == "2"
+        assert [v["__deleted"] for _, v, _, _ in records[:3]] == ["false"] * 3
         assert records[0][1]["__source_ts_ms"] <= records[0][1]["EVENTTIMESTAMP"] + 1000
 
         # freshness: 1000 rows at ~1000 rows/s (100 transactions of 10), read while they are written;
