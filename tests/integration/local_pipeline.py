@@ -31,9 +31,7 @@ def local_pipeline(stack, tmp_path_factory):
         import redis as redis_py
 
         r = redis_py.Redis.from_url(os.environ["REDIS_URL"])
-        stale = list(r.scan_iter(match=PREFIX + "*"))
-        if stale:
-            r.delete(*stale)
+        _clear(r)
         spec = load_spec()
         defs = build_definitions(spec)
         instance = dg.DagsterInstance.local_temp(str(home))
@@ -44,8 +42,15 @@ def local_pipeline(stack, tmp_path_factory):
         ctx.spec, ctx.defs, ctx.instance = spec, defs, instance
         wait_data_passes(ctx)
         yield ctx
+        _clear(r)  # and leave it to the next module in the same state
     finally:
         mp.undo()
+
+
+def _clear(r) -> None:
+    stale = list(r.scan_iter(match=PREFIX + "*"))
+    if stale:
+        r.delete(*stale)
 
 
 def run(ctx, job: str, run_config=None, tags=None):
