@@ -63,6 +63,21 @@ class FlinkPlugin(registry.EnginePlugin):
                                  f"{o.source.table!r} is not a captured table of the source ({', '.join(t for t in tables if tables[t].captured)})"))
         if problems:
             return problems
+        # a column that is not there is reported at the field that names it, not at the aggregate compiled from it
+        columns = {o.name: [c.name for c in o.columns] or [c.name for c in tables[o.source.table].columns]
+                   for o in spec.engine.objects if o.source is not None}
+        for i, o in enumerate(spec.engine.objects):
+            if o.source is not None:
+                for field, col in [("timestamp", o.timestamp), *((f"key[{k}]", c) for k, c in enumerate(o.key))]:
+                    if col is not None and col not in columns[o.name]:
+                        problems.append((f"engine.objects[{i}].{field}",
+                                         f"{col!r} is not a column of {o.name} ({', '.join(columns[o.name])})"))
+            elif o.aggregate.from_ in columns and o.aggregate.group_by not in columns[o.aggregate.from_]:
+                problems.append((f"engine.objects[{i}].aggregate.group_by",
+                                 f"{o.aggregate.group_by!r} is not a column of {o.aggregate.from_} "
+                                 f"({', '.join(columns[o.aggregate.from_])})"))
+        if problems:
+            return problems
         for i, o in enumerate(spec.engine.objects):
             if o.aggregate is None:
                 continue
