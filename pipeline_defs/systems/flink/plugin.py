@@ -110,7 +110,10 @@ class FlinkPlugin(registry.EnginePlugin):
                  "output_topic": job.output_topic, "state_shape": dict(job.shape)},
                 job.hash, f"Flink SQL job {job.object_name}: the windowed COUNT, updated on every change", frozenset({"flink"})),
                 topics[src.source.table])
-            tp = TopicProps(job.output_topic, spec.kafka.partitions, spec.kafka.replication_factor, created_by_engine=True)
+            # Flink's upsert-kafka sink never creates its topic (it leans on the broker's auto-creation, with the
+            # broker's partition count, and only on its first write): the control plane creates it with the spec's
+            # settings, so an aggregate with no input yet is not reported missing
+            tp = TopicProps(job.output_topic, spec.kafka.partitions, spec.kafka.replication_factor, created_by_engine=False)
             out[job.object_name] = g.add(topic_node(tp, {"producer": f"Flink job {job.object_name}", "key_format": "json",
                                                          "value_format": "json"}, spec_hash([job.output_topic, job.object_name])), key)
         return out
