@@ -13,7 +13,7 @@ from pydantic import Field
 
 from pipeline_defs.core import registry
 from pipeline_defs.core.nodes import GraphBuilder, Key, Lineage, LineageNode, asset_key_component
-from pipeline_defs.core.outcome import Outcome
+from pipeline_defs.core.outcome import Outcome, ProvisionFailure
 from pipeline_defs.run_secrets import job_tags
 from pipeline_defs.spec.fields import duration_ms
 from pipeline_defs.spec.loader import spec_hash
@@ -24,6 +24,7 @@ from pipeline_defs.systems.flink.spec import FlinkEngine
 from pipeline_defs.systems.kafka import TopicProps, topic_node
 from resources.errors import ResourceError
 from resources.flink import FlinkResource
+from resources.flink_rest import FlinkError
 
 
 def _resolver(spec: Any) -> fsql.SourceResolver:
@@ -120,8 +121,13 @@ class FlinkPlugin(registry.EnginePlugin):
 
     def provision(self, node: LineageNode, lineage: Lineage, resources: Any, *, dry_run: bool) -> Outcome:
         flink = resources.flink
-        out = provision_job(node.desired, flink.get_gateway_client(), flink.get_jobs_client(), dry_run=dry_run,
-                            savepoint_dir=None)
+        gateway, jobs = flink.get_gateway_client(), flink.get_jobs_client()
+        try:
+            out = provision_job(node.desired, gateway, jobs, dry_run=dry_run, savepoint_dir=None)
+        except FlinkError as e:
+            # a statement the gateway failed says what, not where: name both endpoints
+            raise ProvisionFailure(f"{node.name}: {e} (Flink SQL Gateway {gateway.base_url}, JobManager {jobs.base_url})",
+                                   {"gateway_url": gateway.base_url, "rest_url": jobs.base_url}) from None
         return Outcome(out.node, out.action, out.changes, out.metadata)
 
     def checks(self, node: LineageNode, lineage: Lineage) -> list:
