@@ -98,6 +98,11 @@ def data_quality(p: LocalPipeline, defs: dg.Definitions | None = None) -> dict[s
     return check_results(result)
 
 
+def _path(uri: str) -> str:
+    """A savepoint location as a plain path: Flink answers 'file:/x/' in one place and '/x' in another."""
+    return uri.removeprefix("file:").rstrip("/")
+
+
 def closed_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -228,8 +233,7 @@ def test_grace_edit_updates_only_the_flink_job_through_a_savepoint(pipe):
     new_id = md["job_id"]
     with httpx.Client(base_url=p.stack["FLINK_REST_URL"], timeout=10) as http:
         restored = http.get(f"/jobs/{new_id}/checkpoints").json()["latest"]["restored"]
-    assert restored["external_path"].rstrip("/") == md["restore_from"].removeprefix("file:").rstrip("/") or \
-        restored["external_path"].rstrip("/") == md["restore_from"].rstrip("/"), restored
+    assert _path(restored["external_path"]) == _path(md["restore_from"]), (restored, md["restore_from"])
 
     # counts carry on from the restored state: one more click of ann in the same window makes 2
     insert_clicks(p, [("a4", "ann", p.t1 + dt.timedelta(seconds=50))])
@@ -258,6 +262,8 @@ def test_window_size_change_is_reported_as_a_rebuild(pipe):
 def test_flink_health_resubmits_a_cancelled_job(pipe):
     p = pipe
     [job] = p.our_jobs()
+    with p.flink_jobs() as jobs:  # the repair resumes from the latest retained checkpoint: let one complete
+        wait_until("a completed checkpoint", lambda: jobs.latest_checkpoint_path(job.jid), timeout=30)
     with httpx.Client(base_url=p.stack["FLINK_REST_URL"], timeout=10) as http:
         assert http.patch(f"/jobs/{job.jid}", params={"mode": "cancel"}).status_code == 202
     wait_until("job cancelled", lambda: p.our_jobs(states=("CANCELED",)), timeout=60)
@@ -403,17 +409,52 @@ def test_flink_down_fails_provision_naming_the_endpoint(pipe):
     assert not any(k.startswith("flink/") for k in materializations(result))
 
 
-def test_gateway_error_fails_provision_naming_the_endpoint(pipe):
+def test_gateway_error_fails_provision_naming_the_endpoint_and_the_next_provision_recovers(pipe):
     p = pipe
-    bad = f"E2E_{p.tag.upper()}_BAD"
-
-    def edit(d: dict) -> None:  # a new aggregate (no job to stop) with a session property Flink cannot parse
-        d["engine"]["settings"] = {"properties": {"parallelism.default": "many"}}
-        d["engine"]["objects"][1]["name"] = bad
-        d["sinks"][0]["object"] = bad
-
-    _, defs = p.build(p.edited(edit), "bad-gateway")
-    result = p.run("provision_pipeline", defs)
+    aggregates = [o["name"] for o in p.doc["engine"]["objects"] if "aggregate" in o]
+    old = {a: p.our_jobs(a)[0].jid for a in aggregates}
+    # a session property Flink cannot parse: the running jobs are stopped with a savepoint, then the gateway
+    # fails the new version's first statement
+    _, bad = p.build(p.edited(lambda d: d["engine"].update(settings={"properties": {"parallelism.default": "many"}})),
+                     "bad-gateway")
+    result = p.run("provision_pipeline", bad)
     text = _assert_clear_failure(p, result, p.stack["FLINK_GATEWAY_URL"])
     assert 'For input string: "many"' in text, text
-    assert not p.our_jobs(bad, states=())
+    assert not any(p.our_jobs(a) for a in aggregates)
+
+    # the spec as it was: the next provision resumes each job from the savepoint its stop left
+    with httpx.Client(base_url=p.stack["FLINK_REST_URL"], timeout=10) as http:
+        savepoints = {a: http.get(f"/jobs/{jid}/checkpoints").json()["latest"]["savepoint"]["external_path"]
+                      for a, jid in old.items()}
+    result = p.run("provision_pipeline")
+    assert result.success, failure_text(result)
+    mats = materializations(result)
+    assert {a: (mats[f"flink/{a}"]["action"], mats[f"flink/{a}"]["restore_from"]) for a in aggregates} == {
+        a: ("created", savepoints[a]) for a in aggregates}
+    insert_clicks(p, [("b4", "bob", p.t1 + dt.timedelta(seconds=57))])
+    wait_until("bob's new click counted", lambda: p.docs()["bob"]["EVENT_COUNT"] != 2, timeout=90)
+    docs = wait_docs(p, {"bob": ms(p.t1)})
+    assert docs["bob"] == doc("bob", 3, ms(p.t1))
+
+
+# ---------------------------------------------------------------------------------------------------- 3. (last: it rebuilds)
+
+def test_window_size_change_is_provisioned_as_a_rebuild(pipe):
+    p = pipe
+    [old] = p.our_jobs()
+    defs = p.use(p.edited(lambda d: d["engine"]["objects"][1]["aggregate"]["window"].update(size="2 MINUTE")), "window2")
+    result = p.run("provision_pipeline", defs)
+    assert result.success, failure_text(result)
+    mats = materializations(result)
+    changed = {k: v["action"] for k, v in mats.items() if v["writes"] or v["action"] not in ("unchanged", "observed")}
+    assert changed == {f"flink/{p.aggregate}": "updated"}, changed
+    md = mats[f"flink/{p.aggregate}"]
+    assert md["action"] == "updated" and list(md["savepoints"]) == [old.jid]
+    assert "restore_from" not in md  # the old state does not fit 2-minute windows
+    changes = md["changes"]
+    assert "window size changed (60000 ms -> 120000 ms)" in changes and "rebuilt from the source topic" in changes, changes
+    [new] = p.our_jobs()
+    assert new.name.endswith("-w120000") and new.jid == md["job_id"]
+    # What Redis holds afterwards is NOT asserted here: the rebuilt job's 2-minute windows start at or before the
+    # 1-minute windows already stored, and the sink keeps the newest window start per key, so the old documents
+    # stay (the data check then reports bad_window / missing_in_redis). Reported as an open product issue.
