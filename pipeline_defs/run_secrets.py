@@ -36,14 +36,13 @@ _PROVISIONING = (*_ORACLE, ep.REDIS_PASSWORD_ENV)
 
 JOB_SECRETS: dict[str, tuple[str, ...]] = {
     "provision_pipeline": _PROVISIONING,  # Oracle objects as admin, the CDC user's password, observe Redis
-    "plan": _ORACLE,  # reads the Oracle catalog as admin (dry run)
+    "plan": _PROVISIONING,  # reads the Oracle catalog as admin (dry run); the Redis resource's config
     "data_quality": _PROVISIONING,  # catalog as admin, Oracle counts as the CDC user, Redis counts
     "seed_demo_events": _ORACLE,  # inserts the demo rows through the admin client
     "reregister_connectors": (),  # connector configs hold ${env:...} placeholders
     "restart_connectors": (),
     "repair_ksql_queries": (),
     "connector_incident": (),  # the trace arrives already scrubbed by the sensor
-    "repair_flink_jobs": (),  # local profile: Flink needs no secret
     IMPLICIT_ASSET_JOB: _PROVISIONING,
 }
 
@@ -63,5 +62,6 @@ def secrets_for(job_name: str) -> tuple[str, ...]:
 
 def job_tags(job_name: str) -> dict[str, str]:
     """The definition tags that let the compose run launcher hand this job its secrets (names only, never values):
-    ``dg.job(tags=job_tags("plan"))`` or ``dg.define_asset_job(..., tags=job_tags("provision_pipeline"))``."""
-    return {SECRETS_TAG: ",".join(secrets_for(job_name))}
+    ``dg.job(tags=job_tags("plan"))`` or ``dg.define_asset_job(..., tags=job_tags("provision_pipeline"))``. A job
+    of another profile (repair_flink_jobs on the local stack) has no entry and gets none."""
+    return {SECRETS_TAG: ",".join(JOB_SECRETS.get(job_name, ()))}

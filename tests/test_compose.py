@@ -1312,10 +1312,8 @@ def test_run_main_compose_refuses_example_or_weak_passwords(tmp_path, value):
 
 def test_run_main_without_arguments_runs_the_local_profile(tmp_path):
     tree = _run_main_tree(tmp_path)
-    proc = _run_main(tree)
+    proc = _run_main(tree, "extra")  # no --compose: run-main hands over to run-local, which takes no argument
     assert proc.returncode == 2
-    assert _stderr_lines(proc) == [
-        "run-local: the LOCAL profile of the main job is not available yet; use 'scripts/run-main --compose' (needs Docker)"
-    ]
+    assert _stderr_lines(proc) == ["run-local: takes no arguments (the compose stack is 'scripts/run-main --compose')"]
     proc = _run_main(tree, "--compose", "--bogus")
     assert proc.returncode == 2 and len(_stderr_lines(proc)) == 1 and "unknown argument '--bogus'" in proc.stderr

@@ -63,7 +63,9 @@ def test_every_job_has_an_entry_and_every_entry_is_a_job(monkeypatch):
         f"entries without a job: {sorted(set(run_secrets.JOB_SECRETS) - jobs)}"
     )
     with pytest.raises(KeyError, match="pipeline_defs/run_secrets.py"):
-        run_secrets.job_tags("no_such_job")
+        run_secrets.secrets_for("no_such_job")
+    # a job of the other profile (or a new one) gets the tag with no secret at all
+    assert run_secrets.job_tags("repair_flink_jobs") == {run_secrets.SECRETS_TAG: ""}
 
 
 def test_each_job_gets_exactly_the_secrets_its_resources_read(monkeypatch):

@@ -13,6 +13,7 @@ import os
 import shlex
 import signal
 import sys
+import threading
 import time
 
 from . import connect, flink, install, jvm, kafka, postgres, redis_server
@@ -37,6 +38,7 @@ JOBMANAGER, TASKMANAGER, GATEWAY = flink.JOBMANAGER, flink.TASKMANAGER, flink.GA
 COMPONENTS: list[Service] = [REDIS, POSTGRES, KAFKA, CONNECT, JOBMANAGER, TASKMANAGER, GATEWAY]
 BY_NAME = {c.name: c for c in COMPONENTS}
 ALIASES = {"flink": [JOBMANAGER, TASKMANAGER, GATEWAY]}
+NEEDS = {CONNECT: KAFKA}  # started only once the other is ready
 
 
 def _where(svc: Service) -> str:
@@ -133,23 +135,34 @@ def up() -> dict[str, str]:
     t0 = time.monotonic()
     log(f"home {HOME}; ports " + " ".join(f"{k}={v}" for k, v in PORTS.items()))
     _install()
-    # One failing component does not keep the others down; its error is raised at the end.
+    # Each component comes up in a thread of its own (Connect once Kafka is up), so waits overlap and each
+    # progress line tells that component's own time. One failing component does not keep the others
+    # down; the errors are raised at the end.
+    done = {svc: threading.Event() for svc in COMPONENTS}
+    ok: set[Service] = set()
     errors: list[str] = []
 
-    def attempt(step, svc: Service, *args):
+    def bring_up(svc: Service) -> None:
         try:
-            return step(svc, *args)
+            dep = NEEDS.get(svc)
+            if dep:
+                done[dep].wait()
+                if dep not in ok:
+                    raise StackError(f"{svc.name} not started: {dep.name} is not up")
+            _finish(svc, _begin(svc))
+            ok.add(svc)
         except StackError as e:
             errors.append(str(e))
-            return None
+        except Exception as e:  # noqa: BLE001 -- reported with the others, not lost in a thread
+            errors.append(f"{svc.name}: {e!r}")
+        finally:
+            done[svc].set()
 
-    states = {svc: attempt(_begin, svc) for svc in COMPONENTS if svc is not CONNECT}
-    kafka_state = states.pop(KAFKA)
-    if kafka_state and attempt(_finish, KAFKA, kafka_state):
-        states[CONNECT] = attempt(_begin, CONNECT)
-    for svc in COMPONENTS:
-        if states.get(svc):
-            attempt(_finish, svc, states[svc])
+    threads = [threading.Thread(target=bring_up, args=(svc,), name=svc.name) for svc in COMPONENTS]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
     if errors:
         raise StackError("\n".join(errors))
     env = endpoints()

@@ -12,6 +12,7 @@ import json
 import os
 import re
 import shutil
+import threading
 import time
 from pathlib import Path
 
@@ -87,8 +88,16 @@ def _config(dist: Path) -> dict[str, object]:
     }
 
 
+_PREPARE = threading.Lock()  # `up` launches the three Flink processes from threads of their own
+
+
 def prepare() -> dict[str, str]:
     """Folders and config.yaml; the environment Flink's scripts need."""
+    with _PREPARE:
+        return _prepare()
+
+
+def _prepare() -> dict[str, str]:
     dist = install.ensure_flink_dist()
     extra_lib, extra_opt = sorted((FLINK_JARS / "lib").glob("*.jar")), sorted((FLINK_JARS / "opt").glob("*.jar"))
     if not extra_lib or not extra_opt:

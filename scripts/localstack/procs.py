@@ -162,8 +162,10 @@ def wait_ready(svc: Service, timeout: float | None = None) -> None:
     deadline = time.monotonic() + timeout
     last_err = ""
     while time.monotonic() < deadline:
-        if svc.pid() is None:
-            raise StackError(f"{svc.name} exited while starting.\n{tail(svc.logfile)}")
+        # our own child: alive is enough (its command line is the parent's until exec)
+        pid = svc.recorded_pid()
+        if pid is None or not alive(pid):
+            raise StackError(f"{svc.name} exited while starting ({_exit_note(pid)}).\n{tail(svc.logfile)}")
         try:
             if svc.probe():
                 return
@@ -172,6 +174,17 @@ def wait_ready(svc: Service, timeout: float | None = None) -> None:
         time.sleep(0.5)
     raise StackError(f"{svc.name} not ready after {timeout:.0f}s ({svc.what}; last error: {last_err}).\n"
                      f"{tail(svc.logfile)}")
+
+
+def _exit_note(pid: int | None) -> str:
+    if pid is None:
+        return "no pid file"
+    try:
+        status = os.waitpid(pid, os.WNOHANG)[1]  # it is our child when we spawned it
+    except ChildProcessError:
+        return f"pid {pid}"
+    return f"pid {pid}, " + (f"killed by signal {os.WTERMSIG(status)}" if os.WIFSIGNALED(status)
+                             else f"exit code {os.WEXITSTATUS(status)}")
 
 
 def signal_leader(pid: int, sig: int) -> None:

@@ -506,6 +506,47 @@ def test_sink_authenticates_with_acl_user_and_fails_at_start_on_a_wrong_password
         r.execute_command("ACL", "DELUSER", user)
 
 
+def test_worker_resolves_env_placeholders_and_stores_only_the_placeholder(
+        connect_plugin_doubles, stack, connect_client, kafka_client, unique, cleanup):
+    """What the stack must guarantee for the product's connector configs: the Connect worker enables the env
+    config provider and has the session's secret variables (tests.doubles.connect_plugins_fixture.WORKER_SECRET_ENV)
+    in its own environment. ${env:VAR} is resolved inside the worker; the REST API keeps the placeholder."""
+    from tests.doubles.connect_plugins_fixture import WORKER_SECRET_ENV
+
+    topic = f"{unique}-envsecret"
+    kafka_client.create_topic(topic)
+    cleanup["topics"].append(topic)
+    cleanup["prefixes"].append(f"{topic}:")
+    kafka_client.produce(topic, [("jdoe", "v1")])
+    r = raw_redis(stack)
+    string_values = {"redis.command": "SET", "value.converter": "org.apache.kafka.connect.storage.StringConverter"}
+
+    # REDIS_PASSWORD is blank in the worker: resolved, the sink sends no AUTH to the password-less Redis
+    # (the literal placeholder would be sent as a password and fail the task)
+    blank = f"{unique}-blank"
+    cleanup["connectors"].append(blank)
+    connect_client.apply(blank, redis_sink_config(stack, topic, **string_values, **{"redis.password": "${env:REDIS_PASSWORD}"}))
+    assert wait_for("the value written without AUTH", lambda: r.get(f"{topic}:jdoe") or task_failed(connect_client, blank)) == b"v1"
+    assert connect_client.get_config(blank)["redis.password"] == "${env:REDIS_PASSWORD}"
+
+    # a non-blank variable: an ACL user whose password is the worker's ORACLE_PASSWORD authenticates
+    user = f"sink-{uuid.uuid4().hex[:8]}"
+    secret = WORKER_SECRET_ENV["ORACLE_PASSWORD"]
+    r.execute_command("ACL", "SETUSER", user, "on", f">{secret}", "~*", "+@all")
+    try:
+        r.delete(f"{topic}:jdoe")
+        resolved = f"{unique}-resolved"
+        cleanup["connectors"].append(resolved)
+        connect_client.apply(resolved, redis_sink_config(stack, topic, **string_values, **{
+            "redis.username": user, "redis.password": "${env:ORACLE_PASSWORD}"}))
+        assert wait_for("the value written as the ACL user",
+                        lambda: r.get(f"{topic}:jdoe") or task_failed(connect_client, resolved)) == b"v1"
+        stored = connect_client.get_config(resolved)
+        assert stored["redis.password"] == "${env:ORACLE_PASSWORD}" and secret not in json.dumps(stored)
+    finally:
+        r.execute_command("ACL", "DELUSER", user)
+
+
 @pytest.fixture
 def tls_redis(tmp_path):
     """A throwaway redis-server speaking only TLS, certificate for IP 127.0.0.1 signed by a test CA."""

@@ -12,8 +12,8 @@ import uuid
 import pytest
 from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
 
-from pipeline_defs import derive
 from pipeline_defs.spec import load_spec
+from pipeline_defs.systems.ksqldb.statements import KsqlCompiler
 from resources.ksqldb import KsqlDbResource, KsqlStatementError
 from tests.doubles.ksql_windowed_count import partition_for_key
 
@@ -34,13 +34,14 @@ def _pipeline(unique: str) -> tuple[dict[str, str], dict[str, str], dict[str, st
     against the shared broker never see each other's records. Returns (statements, topics, props)."""
     spec = load_spec(env={"CDC_FORMAT": "json"})
     statements, topics = {}, {}
-    for st in derive.ksql_statements(spec):
-        topic = derive.object_topic(spec, st.name)
+    compiler = KsqlCompiler(spec)
+    for st in compiler.statements():
+        topic = compiler.output_topic(st.name)
         mine = f"{unique}-{st.name.lower()}"
         assert f"KAFKA_TOPIC='{topic}'" in st.statement
         statements[st.name] = st.statement.replace(f"KAFKA_TOPIC='{topic}'", f"KAFKA_TOPIC='{mine}'")
         topics[st.name] = mine
-    return statements, topics, derive.ksql_properties(spec)
+    return statements, topics, compiler.properties()
 
 
 def _click(name: str, ts: int, n: int, **extra) -> tuple[str, str]:

@@ -39,3 +39,14 @@ def test_finished_runs_do_not_count(instance):
                 {"cdc/connector": "clickstream_avro"})
     instance.report_run_canceled(run)
     assert not _in_flight(instance, "clickstream_avro")
+
+
+def test_a_run_does_not_count_itself(instance):
+    run = queue(instance, "reregister_connectors", {"ops": {"reregister": {"config": {"connectors": ["userdata_avro"]}}}},
+                {"cdc/connector": "userdata_avro"})
+    assert _in_flight(instance, "userdata_avro")
+    assert not _in_flight(instance, "userdata_avro", exclude_run_id=run.run_id)
+    other = queue(instance, "restart_connectors", {"ops": {"restart": {"config": {"connectors": []}}}})
+    # another (manual, every connector) run still counts
+    assert _in_flight(instance, "userdata_avro", exclude_run_id=run.run_id)
+    assert not _in_flight(instance, "clickstream_avro", exclude_run_id=other.run_id)

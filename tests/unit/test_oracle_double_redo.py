@@ -11,6 +11,8 @@ from types import SimpleNamespace
 import oracledb
 import pytest
 
+from pipeline_defs.systems.redis.compare import count_windows, to_epoch_ms
+
 from pipeline_defs.core import registry
 from pipeline_defs.spec import load_spec
 from pipeline_defs.systems.oracle import catalog, plan
@@ -265,14 +267,17 @@ def test_reconciliation_queries(redo_db):
     assert (agg.source_table, agg.group_by, agg.event_time) == ("POC_CLICKSTREAM", "NAME", "EVENTTIMESTAMP")
     source, resources = OracleSourcePlugin(), SimpleNamespace(oracle=resource)
 
-    def rows(since):
-        return sorted(source.source_rows(spec, resources, agg.source_table, agg.group_by, agg.event_time, since))
+    def counts(since):
+        since_ms = None if since is None else to_epoch_ms(since)
+        return source.source_counts(spec, resources, agg, since_ms)
 
-    assert rows(T0) == sorted([
-        ("jdoe", T0), ("jdoe", T0 + dt.timedelta(minutes=1)), ("alice", T0 + dt.timedelta(seconds=30))])
-    assert rows(None) == sorted([("alice", T0 + dt.timedelta(seconds=30)), ("jdoe", T0 + dt.timedelta(minutes=1))])
-    assert rows(T0 + dt.timedelta(hours=1)) == sorted([
-        ("alice", T0 + dt.timedelta(seconds=30)), ("jdoe", T0 + dt.timedelta(minutes=1))])
+    def expect(*rows):
+        return count_windows(rows, agg.window_ms)
+
+    assert counts(T0) == expect(("jdoe", T0), ("jdoe", T0 + dt.timedelta(minutes=1)), ("alice", T0 + dt.timedelta(seconds=30)))
+    assert counts(None) == expect(("alice", T0 + dt.timedelta(seconds=30)), ("jdoe", T0 + dt.timedelta(minutes=1)))
+    assert counts(T0 + dt.timedelta(hours=1)) == expect(
+        ("alice", T0 + dt.timedelta(seconds=30)), ("jdoe", T0 + dt.timedelta(minutes=1)))
 
 
 def test_unmodelled_query_shapes_still_raise(redo_db):

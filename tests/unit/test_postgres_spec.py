@@ -36,7 +36,7 @@ DOC = {
         },
         {"name": "POC_USERDATA", "columns": [{"name": "ID", "type": "TEXT", "primary_key": True}], "capture": False},
     ],
-    "connectors": [{"name": "pg-clicks", "tables": ["POC_CLICKSTREAM"], "slot_name": "pg_clicks"}],
+    "connectors": [{"name": "pg-clicks", "tables": ["POC_CLICKSTREAM"], "slot_name": "cdc_pg_clicks"}],
 }
 
 
@@ -159,8 +159,8 @@ def test_cross_validation_problems():
             {"name": "OFF", "capture": False, "columns": [{"name": "ID", "type": "INTEGER", "primary_key": True}]},
         ],
         connectors=[
-            {"name": "a", "tables": ["POC_CLICKSTREAM", "MISSING"], "slot_name": "s1"},
-            {"name": "a", "tables": ["POC_CLICKSTREAM", "OFF"], "slot_name": "s1"},
+            {"name": "a", "tables": ["POC_CLICKSTREAM", "MISSING"], "slot_name": "cdc_s1"},
+            {"name": "a", "tables": ["POC_CLICKSTREAM", "OFF"], "slot_name": "cdc_s1"},
         ],
         publication_tables=["POC_CLICKSTREAM", "OFF"],
     )
@@ -180,8 +180,8 @@ def test_cross_validation_problems():
 
 
 def test_table_in_two_connectors():
-    d = doc(connectors=[{"name": "a", "tables": ["POC_CLICKSTREAM"], "slot_name": "s1"},
-                        {"name": "b", "tables": ["POC_CLICKSTREAM"], "slot_name": "s2"}])
+    d = doc(connectors=[{"name": "a", "tables": ["POC_CLICKSTREAM"], "slot_name": "cdc_s1"},
+                        {"name": "b", "tables": ["POC_CLICKSTREAM"], "slot_name": "cdc_s2"}])
     assert dict(cross_validate(src(d)))["source.connectors[1].tables[0]"] == (
         "table 'POC_CLICKSTREAM' is already captured by connector 'a' (one connector per table)")
 
@@ -267,12 +267,13 @@ def test_connector_config():
                              "initial_state": "STOPPED"}]))
     cfg = connector_config(s, s.connectors[0], ConnectEndpoints(port=42432))
     assert cfg["connector.class"] == "io.debezium.connector.postgresql.PostgresConnector"
-    assert cfg["plugin.name"] == "pgoutput" and cfg["slot.name"] == "pg_clicks"
+    assert cfg["plugin.name"] == "pgoutput" and cfg["slot.name"] == "cdc_pg_clicks"
     assert cfg["publication.name"] == "cdc_publication" and cfg["publication.autocreate.mode"] == "disabled"
     assert cfg["database.password"] == "${env:POSTGRES_CDC_PASSWORD}"
     assert cfg["database.port"] == "42432" and cfg["database.hostname"] == "127.0.0.1"
     assert cfg["table.include.list"] == r"public\.POC_CLICKSTREAM"
-    assert cfg["transforms.unwrap.delete.tombstone.handling.mode"] == "tombstone"
+    # a delete arrives as a __deleted=true row the engine retracts (no bare tombstone it would have to key)
+    assert cfg["transforms.unwrap.delete.tombstone.handling.mode"] == "rewrite"
     assert cfg["transforms.unwrap.add.fields"] == "op,source.ts_ms"
     assert cfg["time.precision.mode"] == "connect" and cfg["poll.interval.ms"] == "50"
     assert cfg["snapshot.mode"] == "no_data" and cfg["x.flag"] == "true"  # overrides last, as strings
@@ -285,7 +286,7 @@ def test_connector_config():
 # ---- checks on synthetic states -------------------------------------------------------------------
 
 
-def _slot(name="pg_clicks", active=True, retained=0, db="cdc") -> SlotState:
+def _slot(name="cdc_pg_clicks", active=True, retained=0, db="cdc") -> SlotState:
     return SlotState(name, "pgoutput", "logical", db, active, 1 if active else None, "0/1", "0/1", "reserved", retained)
 
 
@@ -297,8 +298,8 @@ def test_wal_level_check_gives_the_fix():
 def test_slot_and_retention_checks():
     s = src()
     assert not check_slot(s, CatalogState(), s.connectors[0])[0]
-    assert check_slot(s, CatalogState(slots={"pg_clicks": _slot()}), s.connectors[0])[0]
-    ok, md = check_slot(s, CatalogState(slots={"pg_clicks": _slot(active=False)}), s.connectors[0])
+    assert check_slot(s, CatalogState(slots={"cdc_pg_clicks": _slot()}), s.connectors[0])[0]
+    ok, md = check_slot(s, CatalogState(slots={"cdc_pg_clicks": _slot(active=False)}), s.connectors[0])
     assert not ok and "inactive" in md["problem"]
 
     def sev(*slots):

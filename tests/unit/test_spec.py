@@ -1005,7 +1005,7 @@ def test_identifiers_cannot_smuggle_sql():
         _oracle_ident("A" * 129)
 
 
-@pytest.mark.parametrize("section,known", [("source", "'oracle'"), ("engine", "'ksqldb'"), ("sinks[0]", "'redis'")])
+@pytest.mark.parametrize("section,known", [("source", "'oracle', 'postgres'"), ("engine", "'flink', 'ksqldb'"), ("sinks[0]", "'redis'")])
 def test_unknown_kind_names_the_known_kinds(section, known):
     doc = _doc()
     target = doc["sinks"][0] if section == "sinks[0]" else doc[section]

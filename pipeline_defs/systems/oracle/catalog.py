@@ -251,6 +251,15 @@ def read_catalog(oracle: OracleSpec, query: Callable[[str, Mapping[str, Any] | N
 CheckResult = tuple[bool, dict[str, Any]]
 
 
+# compose/oracle/init/ turns ARCHIVELOG and supplemental logging on, but the image runs it once only
+FIRST_BOOT_HINT = (
+    "In the compose stack ARCHIVELOG and supplemental logging are turned on by "
+    "compose/oracle/init/01_archivelog_supplemental_logging.sql, which the Oracle image runs only on the database's "
+    "first boot; if that boot was interrupted, follow compose/README.md, section \"Oracle's first boot was "
+    "interrupted\" (run the script by hand, or recreate the oracle-data volume)."
+)
+
+
 def check_archivelog(state: CatalogState) -> CheckResult:
     mode = state.log_mode
     passed = str(mode).upper() == "ARCHIVELOG"
@@ -259,7 +268,7 @@ def check_archivelog(state: CatalogState) -> CheckResult:
         details["problem"] = f"database is in {mode} mode; LogMiner-based CDC needs ARCHIVELOG"
         details["remedy"] = (
             "as SYSDBA in the container: SHUTDOWN IMMEDIATE, STARTUP MOUNT, ALTER DATABASE ARCHIVELOG, "
-            "ALTER DATABASE OPEN (needs an instance restart; not done over SQL*Net)"
+            "ALTER DATABASE OPEN (needs an instance restart; not done over SQL*Net). " + FIRST_BOOT_HINT
         )
     return passed, details
 
@@ -280,6 +289,7 @@ def check_supplemental_logging(oracle: OracleSpec, state: CatalogState) -> Check
     }
     if not min_ok:
         details["problem"] = f"minimal supplemental logging is {state.supplemental_log_data_min}; run {DATABASE_SUPPLEMENTAL_LOG_SQL} in CDB$ROOT"
+        details["remedy"] = FIRST_BOOT_HINT
     elif not passed:
         details["problem"] = "no (ALL) COLUMNS supplemental logging on: " + ", ".join(missing)
     return passed, details

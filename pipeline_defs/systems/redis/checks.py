@@ -3,6 +3,7 @@ every document equals the source's count for its NAME and window, under the righ
 ``fresh`` (WARN: the newest window closed recently)."""
 
 
+import re
 import time
 from typing import Any
 
@@ -50,7 +51,7 @@ def redis_checks(node: LineageNode) -> list[dg.AssetChecksDefinition]:
                dg.AssetCheckSpec(FRESH, asset=key,
                                  description=f"the newest window in Redis closed within {p.freshness_minutes} minutes")],
         required_resource_keys={"redis", *source.resource_keys},
-        name=f"data_checks_{node.key[-1]}",
+        name="data_checks_" + re.sub(r"[^A-Za-z0-9_]", "_", node.key[-1]),
         can_subset=True,
     )
     def data_checks(context: dg.AssetCheckExecutionContext):
