@@ -28,6 +28,7 @@ import yaml
 
 from pipeline_defs.definitions import build_definitions
 from pipeline_defs.spec import parse_spec
+from pipeline_defs.systems.postgres.names import cdc_topic, heartbeat_topic
 
 REPO = Path(__file__).resolve().parents[2]
 LOCAL_SPEC = REPO / "pipeline.local.yaml"
@@ -51,8 +52,9 @@ def wait_until(what: str, probe: Callable[[], Any], timeout: float = 90.0, every
         time.sleep(every)
 
 
-def renamed_spec(tag: str) -> dict:
-    """pipeline.local.yaml with every shared name made unique by `tag` (lower-case letters and digits)."""
+def renamed_spec(tag: str, *, fixed_initial_time: bool = True) -> dict:
+    """pipeline.local.yaml with every shared name made unique by `tag` (lower-case letters and digits);
+    `fixed_initial_time`: the initial click's CURRENT_TIMESTAMP becomes an hour back (see below)."""
     doc = yaml.safe_load(LOCAL_SPEC.read_text())
     src = doc["source"]
     src["schema"] = f"e2e_{tag}"
@@ -74,7 +76,7 @@ def renamed_spec(tag: str) -> dict:
     # the initial click's event time is fixed an hour back, so the stream time (the largest event time
     # seen) starts there and the tests' rows a few minutes back are never late
     hour_ago = (dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)).replace(tzinfo=None, microsecond=0)
-    for t in src["tables"]:
+    for t in src["tables"] if fixed_initial_time else []:
         for row in t.get("initial_rows", []):
             if row.get("EVENTTIMESTAMP") == "CURRENT_TIMESTAMP":
                 row["EVENTTIMESTAMP"] = hour_ago
@@ -84,17 +86,22 @@ def renamed_spec(tag: str) -> dict:
 class LocalPipeline:
     """One tagged copy of the local pipeline; `doc` is the YAML document of the current spec."""
 
-    def __init__(self, stack: dict[str, str], tmp: Path, tag: str | None = None):
+    def __init__(self, stack: dict[str, str], tmp: Path, tag: str | None = None, doc: dict | None = None):
         self.stack = stack
         self.tag = tag or uuid.uuid4().hex[:6]
         self.tmp = tmp
-        self.doc = renamed_spec(self.tag)
         self.instance = dg.DagsterInstance.ephemeral()
+        # every name any spec used here names, for close()
         self.created_connectors: set[str] = set()
         self.aggregates: set[str] = set()
         self.keyspaces: set[str] = set()
         self.sinks: set[str] = set()
-        self.use(self.doc)
+        self.slots: set[str] = set()
+        self.tables: set[tuple[str, str]] = set()  # (schema, table)
+        self.topics: set[str] = set()
+        self.roles: set[str] = set()
+        self.publications: set[str] = set()
+        self.use(doc if doc is not None else renamed_spec(self.tag))
 
     # ------------------------------------------------------------------ spec and definitions
     @property
@@ -127,6 +134,12 @@ class LocalPipeline:
         self.aggregates |= {o.name for o in spec.engine.aggregates}
         self.keyspaces |= {o.output_topic for o in spec.engine.aggregates}
         self.sinks |= {s.name for s in spec.sinks}
+        src = spec.source
+        self.slots |= {c.slot_name for c in src.connectors}
+        self.tables |= {(src.schema_name, t.name) for t in src.tables}
+        self.topics |= {cdc_topic(src, t) for t in src.tables} | {heartbeat_topic(src)} | self.keyspaces
+        self.roles.add(src.role.name)
+        self.publications.add(src.publication)
         return spec, build_definitions(spec, self.resources(**resources))
 
     def use(self, doc: dict, name: str = "pipeline.local") -> dg.Definitions:
@@ -233,24 +246,27 @@ class LocalPipeline:
             for agg in sorted(self.aggregates):
                 for j in self.our_jobs(agg, states=("RUNNING", "CREATED", "INITIALIZING", "RESTARTING")):
                     attempt(f"Flink job {j.jid}", lambda jid=j.jid: jobs.cancel(jid))
-        prefix = self.doc["source"]["slot_prefix"]
-        src = self.doc["source"]
 
         def drop_postgres() -> None:
             with self.pg() as conn:
+                slots = sorted(self.slots)
                 # the connectors are gone; a walsender may take a moment to notice
                 wait_until("slots released", lambda: not conn.execute(
-                    "SELECT 1 FROM pg_replication_slots WHERE slot_name LIKE %s AND active", [prefix + "%"]).fetchall(),
+                    "SELECT 1 FROM pg_replication_slots WHERE slot_name = ANY(%s) AND active", [slots]).fetchall(),
                     timeout=30)
-                for (slot,) in conn.execute("SELECT slot_name FROM pg_replication_slots WHERE slot_name LIKE %s",
-                                            [prefix + "%"]).fetchall():
+                for (slot,) in conn.execute("SELECT slot_name FROM pg_replication_slots WHERE slot_name = ANY(%s)",
+                                            [slots]).fetchall():
                     conn.execute("SELECT pg_drop_replication_slot(%s)", [slot])
-                conn.execute(f'DROP PUBLICATION IF EXISTS "{src["publication"]}"')
-                conn.execute(f'DROP SCHEMA IF EXISTS "{src["schema"]}" CASCADE')
-                role = src["role"]["name"]
-                if conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [role]).fetchone():
-                    conn.execute(f'DROP OWNED BY "{role}"')
-                    conn.execute(f'DROP ROLE "{role}"')
+                for pub in self.publications:
+                    conn.execute(f'DROP PUBLICATION IF EXISTS "{pub}"')
+                for schema, table in sorted(self.tables):
+                    conn.execute(f'DROP TABLE IF EXISTS "{schema}"."{table}"')
+                for schema in {sc for sc, _ in self.tables} - {"public"}:
+                    conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+                for role in self.roles:
+                    if conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [role]).fetchone():
+                        conn.execute(f'DROP OWNED BY "{role}"')
+                        conn.execute(f'DROP ROLE "{role}"')
 
         attempt("PostgreSQL objects", drop_postgres)
 
@@ -258,9 +274,7 @@ class LocalPipeline:
             from confluent_kafka.admin import AdminClient
 
             admin = AdminClient({"bootstrap.servers": self.stack["KAFKA_BOOTSTRAP_SERVERS"]})
-            topic_prefix = self.doc["source"]["topic_prefix"]
-            topics = [t for t in admin.list_topics(timeout=10).topics
-                      if t.startswith(topic_prefix + ".") or t in self.keyspaces or t.endswith("." + topic_prefix)]
+            topics = [t for t in admin.list_topics(timeout=10).topics if t in self.topics]
             if topics:
                 for f in admin.delete_topics(topics, operation_timeout=30).values():
                     f.result()
