@@ -23,7 +23,7 @@ __all__ = [
     "compile_jobs", "job_health", "provision_job", "statement_hash", "submit_job",
 ]
 
-from pipeline_defs.core import registry  # noqa: E402
-from pipeline_defs.systems.flink.plugin import FlinkPlugin  # noqa: E402
+from pipeline_defs.core import registry
+from pipeline_defs.systems.flink.plugin import FlinkPlugin
 
 registry.register(FlinkPlugin())

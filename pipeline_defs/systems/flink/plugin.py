@@ -19,7 +19,7 @@ from pipeline_defs.spec.fields import duration_ms
 from pipeline_defs.spec.loader import spec_hash
 from pipeline_defs.systems.flink import sql as fsql
 from pipeline_defs.systems.flink.decisions import jobs_of
-from pipeline_defs.systems.flink.jobs import job_health, provision_job
+from pipeline_defs.systems.flink.jobs import SCHEDULING, job_health, job_state, provision_job
 from pipeline_defs.systems.flink.spec import FlinkEngine
 from pipeline_defs.systems.kafka import TopicProps, topic_node
 from resources.errors import ResourceError
@@ -128,6 +128,13 @@ class FlinkPlugin(registry.EnginePlugin):
             # a statement the gateway failed says what, not where: name both endpoints
             raise ProvisionFailure(f"{node.name}: {e} (Flink SQL Gateway {gateway.base_url}, JobManager {jobs.base_url})",
                                    {"gateway_url": gateway.base_url, "rest_url": jobs.base_url}) from None
+        state = out.metadata.get("state")
+        if not dry_run and out.action in ("created", "updated") and state not in (None, "RUNNING"):
+            hint = " (its tasks have no free task slot: every slot of the TaskManagers is taken)" if state == SCHEDULING else ""
+            raise ProvisionFailure(
+                f"{node.name}: job {out.metadata.get('job_id')} is {state}, not RUNNING, after the wait{hint}; "
+                f"see {jobs.base_url}/#/job/running/{out.metadata.get('job_id')}/exceptions",
+                {k: v for k, v in out.metadata.items() if k != "statement"})
         return Outcome(out.node, out.action, out.changes, out.metadata)
 
     def checks(self, node: LineageNode, lineage: Lineage) -> list:
@@ -136,13 +143,19 @@ class FlinkPlugin(registry.EnginePlugin):
         @dg.asset_check(asset=dg.AssetKey(list(node.key)), name="job_running",
                         description="the job is RUNNING with the spec's statement hash (its name embeds the hash)")
         def job_running(flink: FlinkResource) -> dg.AssetCheckResult:
-            mine = jobs_of(flink.get_jobs_client().overview(), job.object_name)
+            client = flink.get_jobs_client()
+            mine = jobs_of(client.overview(), job.object_name)
             running = [j for j in mine if j.state == "RUNNING"]
             exact = [j for j in running if j.name == job.name]
             md = {"expected_job_name": job.name, "statement_hash": job.hash,
                   "jobs": dg.MetadataValue.json([{"id": j.jid, "name": j.name, "state": j.state} for j in mine[:10]])}
             if exact:
-                return dg.AssetCheckResult(passed=True, metadata={**md, "job_id": exact[0].jid})
+                state = job_state(client.job(exact[0].jid))
+                if state == "RUNNING":
+                    return dg.AssetCheckResult(passed=True, metadata={**md, "job_id": exact[0].jid})
+                return dg.AssetCheckResult(passed=False, metadata={
+                    **md, "job_id": exact[0].jid, "problem": f"job {exact[0].jid} is RUNNING but not all its tasks are "
+                                                             "(no free task slot?)"})
             why = (f"a job of another statement runs ({running[0].name})" if running else
                    f"no job is RUNNING (latest: {mine[0].state})" if mine else "no job of this aggregate exists")
             return dg.AssetCheckResult(passed=False, metadata={**md, "problem": why})

@@ -141,7 +141,7 @@ def _render(text: Any, *, positive: bool) -> str:
 
 def _as_text(v: Any) -> Any:
     if not isinstance(v, str):
-        raise ValueError(f"{v!r} is not a valid duration: write a number and a unit, "  # noqa: TRY004 (pydantic wants ValueError)
+        raise ValueError(f"{v!r} is not a valid duration: write a number and a unit, "
                          "e.g. '1 MINUTE'")
     return v
 

@@ -40,7 +40,7 @@ __all__ = [
     "slot_name",
 ]
 
-from pipeline_defs.core import registry  # noqa: E402
-from pipeline_defs.systems.postgres.plugin import PostgresSourcePlugin  # noqa: E402
+from pipeline_defs.core import registry
+from pipeline_defs.systems.postgres.plugin import PostgresSourcePlugin
 
 registry.register(PostgresSourcePlugin())

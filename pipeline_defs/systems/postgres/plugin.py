@@ -13,11 +13,11 @@ from pipeline_defs.spec.loader import spec_hash
 from pipeline_defs.systems.connect.props import ConnectorProps, connector_node
 from pipeline_defs.systems.kafka import TopicProps, topic_node
 from pipeline_defs.systems.postgres import catalog as cat
-from pipeline_defs.systems.postgres.plan import demo_row_statements, for_node
-from pipeline_defs.systems.postgres.plan import plan as plan_statements
 from pipeline_defs.systems.postgres.connectors import ConnectEndpoints, connector_config
 from pipeline_defs.systems.postgres.events import window_count_query, window_counts
 from pipeline_defs.systems.postgres.names import cdc_topic, qualified_name
+from pipeline_defs.systems.postgres.plan import demo_row_statements, for_node
+from pipeline_defs.systems.postgres.plan import plan as plan_statements
 from pipeline_defs.systems.postgres.spec import PostgresSource, cross_validate
 from pipeline_defs.systems.postgres.sql import drop_slot_statement
 from pipeline_defs.systems.postgres.types import column_neutral_type
