@@ -20,17 +20,15 @@ import tempfile
 import time
 from pathlib import Path
 
-from _common import stack_env, table
-
 import dagster as dg
+from _common import stack_env, table
 
 from pipeline_defs.lineage import build_lineage
 from pipeline_defs.systems.connect.healing import HealthPolicy
 from pipeline_defs.systems.connect.health import build_connector_health_sensor
 from tests.doubles.connect_plugins_fixture import prepare_connect_plugin_doubles
-from tests.integration.pipeline_env import (JDOE_KEY as KEY, SINK, CountingConnect, break_sink, ksql_writes,
-                                            materializations, pipeline_env, run, wait_state)
-
+from tests.integration.pipeline_env import JDOE_KEY as KEY
+from tests.integration.pipeline_env import SINK, CountingConnect, break_sink, ksql_writes, materializations, pipeline_env, run, wait_state
 
 
 class _TmpFactory:

@@ -43,6 +43,10 @@ JOB_SECRETS: dict[str, tuple[str, ...]] = {
     "restart_connectors": (),
     "repair_ksql_queries": (),
     "connector_incident": (),  # the trace arrives already scrubbed by the sensor
+    "connector_offsets": (),
+    "alter_connector_offsets": (),
+    "reset_connector_offsets": (),
+    "rebuild_redis": _PROVISIONING,  # replays the sink, then re-runs the data comparison (source + Redis)
     IMPLICIT_ASSET_JOB: _PROVISIONING,
 }
 

@@ -4,13 +4,13 @@ data_quality_trigger)."""
 
 
 import json
-import os
 from typing import Any
 
 import dagster as dg
 
 from pipeline_defs.core import registry
 from pipeline_defs.core.nodes import Lineage
+from pipeline_defs.settings import settings
 from resources._lazy import lazy_import
 from resources.redaction import env_secret_values, scrub
 
@@ -37,7 +37,7 @@ def build_alert_sensor() -> dg.SensorDefinition:
             "steps": step_errors,
         }
         context.log.error(json.dumps(alert))
-        url = os.environ.get(ALERT_WEBHOOK_ENV)
+        url = settings().alert_webhook_url
         if not url:
             return None
         try:

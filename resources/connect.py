@@ -207,10 +207,6 @@ class KafkaConnectClient:
         """Every connector with status and info in one request: {name: {"status": ..., "info": ...}}."""
         return self._request("GET", "/connectors", params=[("expand", "status"), ("expand", "info")]).json()
 
-    def get_connector(self, name: str) -> dict | None:
-        resp = self._request("GET", f"/connectors/{self._p(name)}", allow_404=True)
-        return resp.json() if resp else None
-
     def get_config(self, name: str) -> dict | None:
         resp = self._request("GET", f"/connectors/{self._p(name)}/config", allow_404=True)
         return resp.json() if resp else None
@@ -265,9 +261,6 @@ class KafkaConnectClient:
                              params={"includeTasks": str(include_tasks).lower(), "onlyFailed": str(only_failed).lower()})
         return resp.json() if resp.status_code == 202 and resp.content else None
 
-    def restart_task(self, name: str, task_id: int) -> None:
-        self._request("POST", f"/connectors/{self._p(name)}/tasks/{int(task_id)}/restart")
-
     def pause(self, name: str) -> None:
         self._request("PUT", f"/connectors/{self._p(name)}/pause")
 
@@ -283,6 +276,19 @@ class KafkaConnectClient:
 
     def offsets(self, name: str) -> list[dict]:
         return self._request("GET", f"/connectors/{self._p(name)}/offsets").json().get("offsets", [])
+
+    def alter_offsets(self, name: str, offsets: list[dict]) -> str:
+        """PATCH /connectors/{name}/offsets (KIP-875; the connector must be STOPPED): each entry is
+        {"partition": {...}, "offset": {...}}, an offset of None erases that partition's offset.
+        Returns the worker's message."""
+        resp = self._request("PATCH", f"/connectors/{self._p(name)}/offsets", json={"offsets": offsets})
+        return (resp.json() or {}).get("message", "") if resp.content else ""
+
+    def reset_offsets(self, name: str) -> str:
+        """DELETE /connectors/{name}/offsets (KIP-875; the connector must be STOPPED): a sink's
+        consumer group offsets, or a source's offsets in the offsets topic, are erased."""
+        resp = self._request("DELETE", f"/connectors/{self._p(name)}/offsets")
+        return (resp.json() or {}).get("message", "") if resp.content else ""
 
     def redacted(self, config: Mapping[str, Any]) -> dict[str, Any]:
         return redact_mapping(config, self.sensitive_keys)

@@ -67,7 +67,7 @@ class ConnectionTarget:
 
     def pool_params(self, *, pool_min: int = 0, pool_max: int = 2, pool_increment: int = 1, timeout_s: float = 10.0) -> oracledb.PoolParams:
         # PoolParams (a ConnectParams subclass): create_pool(params=ConnectParams(...)) fails with DPY-2027.
-        kwargs: dict[str, Any] = dict(  # noqa: C408 - keyword form reads as the driver's parameter list
+        kwargs: dict[str, Any] = dict(
             host=self.host,
             port=self.port,
             user=self.user,

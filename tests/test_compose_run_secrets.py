@@ -35,7 +35,11 @@ pytestmark = pytest.mark.unit
 ALL_SECRETS = [endpoints.ORACLE_ADMIN_PASSWORD_ENV, endpoints.ORACLE_PASSWORD_ENV, endpoints.REDIS_PASSWORD_ENV,
                endpoints.CONFLUENT_LICENSE_ENV]
 # run config a job cannot do without (everything else has defaults)
-REQUIRED_RUN_CONFIG = {"connector_incident": {"ops": {"raise_incident": {"config": {"connector": "c", "reason": "FAILED"}}}}}
+REQUIRED_RUN_CONFIG = {
+    "connector_incident": {"ops": {"raise_incident": {"config": {"connector": "c", "reason": "FAILED"}}}},
+    "alter_connector_offsets": {"ops": {"alter_offsets": {"config": {"connector": "c", "offsets": []}}}},
+    "reset_connector_offsets": {"ops": {"reset_offsets": {"config": {"connectors": ["c"]}}}},
+}
 
 
 def _definitions_with_env(monkeypatch, present: set[str]) -> dg.Definitions:
@@ -85,7 +89,8 @@ def test_each_job_gets_exactly_the_secrets_its_resources_read(monkeypatch):
         )
     # the admin password is only for jobs that act on Oracle as admin; connector and ksqlDB jobs get nothing
     admin = {j for j, names in run_secrets.JOB_SECRETS.items() if endpoints.ORACLE_ADMIN_PASSWORD_ENV in names}
-    assert admin == {"provision_pipeline", "plan", "data_quality", "seed_demo_events", run_secrets.IMPLICIT_ASSET_JOB}
+    # (rebuild_redis compares with the source through the same Oracle resource, which holds both)
+    assert admin == {"provision_pipeline", "plan", "data_quality", "seed_demo_events", "rebuild_redis", run_secrets.IMPLICIT_ASSET_JOB}
     for job in ("reregister_connectors", "restart_connectors", "repair_ksql_queries", "connector_incident"):
         assert run_secrets.JOB_SECRETS[job] == ()
     assert endpoints.CONFLUENT_LICENSE_ENV not in run_secrets.RUN_SECRET_NAMES

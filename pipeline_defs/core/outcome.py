@@ -20,7 +20,7 @@ class Outcome:
 
 def would(action: str) -> str:
     """The dry-run name of an action: plan reports what provisioning would do."""
-    return {"created": "would_create", "updated": "would_update"}.get(action, action)
+    return {"created": "would_create", "updated": "would_update", "repaired": "would_repair"}.get(action, action)
 
 
 class ProvisionFailure(RuntimeError):

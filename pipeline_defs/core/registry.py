@@ -164,6 +164,16 @@ class EnginePlugin(System):
     @abstractmethod
     def aggregates(self, spec: Any) -> list[AggregateOutput]: ...
 
+    def rebuild_from_source(self, spec: Any, agg: AggregateOutput, resources: Any) -> str:
+        """Rebuild the aggregate's output topic from the CDC topics, without the engine's state
+        (the rebuild when the output topic lost its records); what was done, in words. Raises
+        CannotRebuild naming why when the engine cannot."""
+        raise CannotRebuild(f"the {self.kind} engine has no automatic rebuild of {agg.name} from its source topics")
+
+
+class CannotRebuild(RuntimeError):
+    """A data rebuild is impossible without a person; the message names the cause."""
+
 
 class SinkPlugin(System):
     """A sink: one spec member of ``sinks[]``; adds its connector and target nodes."""

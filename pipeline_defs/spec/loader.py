@@ -121,11 +121,15 @@ def parse_spec(text: str, filename: str = "<spec>", env: Mapping[str, str] | Non
 
 
 def default_spec_path(env: Mapping[str, str] | None = None) -> Path:
-    env = os.environ if env is None else env
-    override = env.get(SPEC_PATH_ENV)
+    if env is None:  # the process environment, through the one settings model
+        from pipeline_defs.settings import settings
+
+        s = settings()
+        override, profile = s.pipeline_spec, s.profile
+    else:
+        override, profile = env.get(SPEC_PATH_ENV), env.get(PROFILE_ENV) or DEFAULT_PROFILE
     if override:
         return Path(override)
-    profile = env.get(PROFILE_ENV) or DEFAULT_PROFILE
     if profile not in PROFILE_FILES:
         raise SpecError(f"${PROFILE_ENV}", [("", f"{profile!r} is not a profile (one of {', '.join(PROFILE_FILES)})")])
     return REPO_ROOT / PROFILE_FILES[profile]

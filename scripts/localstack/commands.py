@@ -153,7 +153,7 @@ def up() -> dict[str, str]:
             ok.add(svc)
         except StackError as e:
             errors.append(str(e))
-        except Exception as e:  # noqa: BLE001 -- reported with the others, not lost in a thread
+        except Exception as e:
             errors.append(f"{svc.name}: {e!r}")
         finally:
             done[svc].set()

@@ -132,7 +132,7 @@ def http_json(url: str, timeout: float = 3, method: str = "GET"):
 def safe(fn: Callable[[], object]) -> bool:
     try:
         return bool(fn())
-    except Exception:  # noqa: BLE001 -- probes fail in many ways while a server is down or starting
+    except Exception:
         return False
 
 
@@ -169,7 +169,7 @@ def wait_ready(svc: Service, timeout: float | None = None) -> None:
         try:
             if svc.probe():
                 return
-        except Exception as e:  # noqa: BLE001 -- readiness probes fail in many ways until the server is up
+        except Exception as e:
             last_err = str(e)
         time.sleep(0.5)
     raise StackError(f"{svc.name} not ready after {timeout:.0f}s ({svc.what}; last error: {last_err}).\n"

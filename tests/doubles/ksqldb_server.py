@@ -356,14 +356,14 @@ class KsqlDbDouble(DoubleServer):
             ops, sandbox.topic_ops = sandbox.topic_ops, []
             try:
                 self._apply_topic_ops([op for op in ops if op[0] == "create"])
-            except Exception as exc:  # noqa: BLE001 - the server answers 500 and executes nothing
+            except Exception as exc:
                 return _error(500, 50000, f"Could not create the Kafka topic: {exc}", statement=body["ksql"],
                               ctype=ctype)
             self._meta = sandbox
             self._reconcile_aggregations()
             try:
                 self._apply_topic_ops([op for op in ops if op[0] == "delete"])
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:
                 return _error(500, 50000, f"Could not delete the corresponding kafka topic: {exc}",
                               statement=body["ksql"], ctype=ctype)
         return Reply.json(200, entities, ctype)
@@ -441,7 +441,7 @@ class KsqlDbDouble(DoubleServer):
             self._aggregations[q.id] = agg
             try:
                 agg.start()
-            except Exception as exc:  # noqa: BLE001 - the query exists but failed to start
+            except Exception as exc:
                 log.exception("ksqlDB double: query %s failed to start", q.id)
                 agg.error = exc
                 q.state, q.status_count = "ERROR", {"ERROR": 1}
@@ -1329,4 +1329,4 @@ def _compare(a: Any, op: str, b: Any) -> bool:
     return {">": a > b, ">=": a >= b, "<": a < b, "<=": a <= b}[op]
 
 
-__all__ = ["AggregationPlan", "KafkaAggregation", "KsqlDbDouble", "NOT_READY_MESSAGE", "PersistentQuery", "Source"]
+__all__ = ["NOT_READY_MESSAGE", "AggregationPlan", "KafkaAggregation", "KsqlDbDouble", "PersistentQuery", "Source"]

@@ -342,7 +342,7 @@ def epoch_millis(value: dt.datetime | dt.date) -> int:
     """A DATE/TIMESTAMP value as epoch milliseconds; naive values are UTC (the session time zone)."""
     if isinstance(value, dt.datetime):
         if value.tzinfo is not None:
-            value = value.astimezone(dt.timezone.utc).replace(tzinfo=None)
+            value = value.astimezone(dt.UTC).replace(tzinfo=None)
         return calendar.timegm(value.timetuple()) * 1000 + value.microsecond // 1000
     return calendar.timegm(value.timetuple()) * 1000
 
@@ -425,7 +425,7 @@ class FakeOracleDatabase:
 
     def now(self) -> dt.datetime:
         """CURRENT_TIMESTAMP in the session time zone (UTC), naive like the driver returns TIMESTAMPs."""
-        return dt.datetime.fromtimestamp(self.clock(), tz=dt.timezone.utc).replace(tzinfo=None)
+        return dt.datetime.fromtimestamp(self.clock(), tz=dt.UTC).replace(tzinfo=None)
 
     @property
     def redo_path(self) -> Path | None:
@@ -831,7 +831,7 @@ _COMPARISONS: dict[str, Callable[[Any, Any], bool]] = {
 def _comparable(value: Any) -> Any:
     """Datetimes compare as naive UTC (the session time zone); a DATE bind as midnight."""
     if isinstance(value, dt.datetime):
-        return value.astimezone(dt.timezone.utc).replace(tzinfo=None) if value.tzinfo else value
+        return value.astimezone(dt.UTC).replace(tzinfo=None) if value.tzinfo else value
     if isinstance(value, dt.date):
         return dt.datetime(value.year, value.month, value.day)
     return value
@@ -1202,7 +1202,7 @@ class _Executor:
         if ty.startswith(("DATE", "TIMESTAMP")):
             if isinstance(value, dt.datetime):
                 # the session time zone is UTC; TIMESTAMP keeps no zone
-                return value.astimezone(dt.timezone.utc).replace(tzinfo=None) if value.tzinfo else value
+                return value.astimezone(dt.UTC).replace(tzinfo=None) if value.tzinfo else value
             if isinstance(value, dt.date):
                 return dt.datetime(value.year, value.month, value.day)
             raise ora_error(1722) if isinstance(value, (int, float)) else UnmodelledStatement(

@@ -134,4 +134,4 @@ class SchemaRegistryDouble(DoubleServer):
         return Reply.json(200, body, SR_V1_JSON)
 
 
-__all__ = ["SchemaRegistryDouble", "SR_V1_JSON"]
+__all__ = ["SR_V1_JSON", "SchemaRegistryDouble"]

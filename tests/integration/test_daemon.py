@@ -13,7 +13,6 @@ from pathlib import Path
 import dagster as dg
 import pytest
 import yaml
-
 from dagster._core.scheduler.instigation import InstigatorType, TickStatus
 
 from pipeline_defs.lineage import build_lineage
@@ -230,7 +229,7 @@ def test_daemon_ticks_the_health_sensor_and_its_run_reregisters_a_deleted_connec
                 return None
             try:
                 status = env.connect.status(CONNECTOR)
-            except Exception:  # noqa: BLE001 - 404 while it is being created
+            except Exception:
                 return None
             return runs if connector_health(status)[0] == "RUNNING" else None
 

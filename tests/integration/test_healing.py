@@ -21,8 +21,8 @@ from tests.integration.pipeline_env import break_sink, pipeline_env, run, wait_s
 pytestmark = pytest.mark.integration
 
 REPO = Path(__file__).resolve().parents[2]
-from tests.integration.pipeline_env import JDOE_KEY as KEY  # noqa: E402
-from tests.integration.pipeline_env import SINK  # noqa: E402
+from tests.integration.pipeline_env import JDOE_KEY as KEY
+from tests.integration.pipeline_env import SINK
 
 
 @pytest.fixture(scope="module")

@@ -33,7 +33,7 @@ def _wait(what: str, fn: Callable[[], object], timeout: float = 60, every: float
             last = fn()
             if last:
                 return last
-        except Exception as e:  # noqa: BLE001 -- a server still settling answers in many ways
+        except Exception as e:
             last = e
         time.sleep(every)
     raise AssertionError(f"{what} not within {timeout:.0f}s; last: {last!r}")

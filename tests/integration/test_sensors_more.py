@@ -301,7 +301,7 @@ def _wait_running(env, name: str, timeout: float = 60) -> dict:
     def running():
         try:
             status = env.connect.status(name)
-        except Exception:  # noqa: BLE001 - briefly 404/409 while it is being (re)created
+        except Exception:
             return None
         return status if connector_health(status)[0] == "RUNNING" else None
     return wait_for(running, timeout, f"{name} RUNNING")
@@ -401,7 +401,7 @@ class Webhook:
         hook = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
-            def do_POST(self):  # noqa: N802 - http.server's naming
+            def do_POST(self):
                 hook.bodies.append(self.rfile.read(int(self.headers.get("Content-Length", 0))))
                 self.send_response(status)
                 self.end_headers()

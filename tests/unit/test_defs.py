@@ -66,8 +66,12 @@ def test_checks_cover_every_system():
 
 def test_redis_data_checks_are_one_multi_check_per_keyspace():
     # one read of Redis serves both checks: they share one AssetChecksDefinition
-    redis = [c for c in defs.asset_checks if any(k.asset_key.path[0] == "redis" for k in c.check_keys)]
+    redis = [c for c in defs.asset_checks if any(k.asset_key.path[0] == "redis" for k in c.check_keys)
+             and any(k.name.startswith("matches_") for k in c.check_keys)]
     assert len(redis) == 1
+    # the persistence finding is a check of its own (it reads INFO, not the keys)
+    assert {k.name for c in defs.asset_checks for k in c.check_keys if k.asset_key.path[0] == "redis"} == {
+        "matches_oracle", "fresh", "persistence"}
     assert {(tuple(k.asset_key.path), k.name) for k in redis[0].check_keys} == {
         (("redis", "USER_AGGREGATE_EVENTS"), "matches_oracle"), (("redis", "USER_AGGREGATE_EVENTS"), "fresh")}
     specs = {s.name: s for s in redis[0].check_specs}
@@ -82,7 +86,8 @@ def test_redis_data_checks_are_one_multi_check_per_keyspace():
 
 
 def test_sensors_and_schedules():
-    assert {s.name for s in defs.sensors} == {"connector_health", "ksqldb_health", "data_quality_trigger", "alert_on_run_failure"}
+    assert {s.name for s in defs.sensors} == {"connector_health", "ksqldb_health", "data_quality_trigger", "redis_rebuild",
+                                              "alert_on_run_failure"}
     assert {s.name for s in defs.schedules} == {"hourly_data_quality", "daily_plan"}
     health = next(s for s in defs.sensors if s.name == "connector_health")
     assert health.default_status == dg.DefaultSensorStatus.RUNNING and health.minimum_interval_seconds == 30

@@ -112,7 +112,7 @@ def test_cursor_round_trip_and_garbage():
 
 
 def test_a_moment_of_running_after_a_restart_does_not_reset_the_count():
-    m, policy = Memory(), HealthPolicy()
+    m = Memory()
     tick(m, 0, listing(task_state="FAILED"))  # restart 1
     tick(m, 150, listing())  # RUNNING for a moment, 2.5 minutes after the restart...
     tick(m, 180, listing(task_state="FAILED"))  # ...then failed again

@@ -11,12 +11,11 @@ from types import SimpleNamespace
 import oracledb
 import pytest
 
-from pipeline_defs.systems.redis.compare import count_windows, to_epoch_ms
-
 from pipeline_defs.core import registry
 from pipeline_defs.spec import load_spec
 from pipeline_defs.systems.oracle import catalog, plan
 from pipeline_defs.systems.oracle.plugin import OracleSourcePlugin
+from pipeline_defs.systems.redis.compare import count_windows, to_epoch_ms
 from tests.doubles.oracle_db import (
     TEST_ADMIN_PASSWORD,
     TEST_USER_PASSWORD,
@@ -134,7 +133,7 @@ def test_only_commits_reach_the_redo_in_statement_order(redo_db, clock):
     new = _lines(db)[before:]
     assert [e["row"]["EVENTID"] for e in new] == ["4", "5", "6"]
     assert [e["row"]["EVENTTIMESTAMP"] for e in new] == [epoch_millis(T0) + n * 1000 for n in (4, 5, 6)]
-    assert epoch_millis(T0) == int(dt.datetime(2026, 11, 24, 10, tzinfo=dt.timezone.utc).timestamp() * 1000)
+    assert epoch_millis(T0) == int(dt.datetime(2026, 11, 24, 10, tzinfo=dt.UTC).timestamp() * 1000)
     # one transaction: consecutive SCNs, one commit SCN, one xid, one commit time
     assert [e["scn"] for e in new] == list(range(new[0]["scn"], new[0]["scn"] + 3))
     assert {e["commit_scn"] for e in new} == {new[-1]["scn"] + 1}
@@ -249,7 +248,7 @@ def test_reconciliation_queries(redo_db):
         recent = c.query(f"SELECT NAME AS GROUP_VALUE, EVENTTIMESTAMP AS EVENT_TIME FROM {CLICKS} "
                          "WHERE EVENTTIMESTAMP >= :since", {"since": T0})
         aware = c.query(f"SELECT NAME AS GROUP_VALUE, EVENTTIMESTAMP AS EVENT_TIME FROM {CLICKS} "
-                        "WHERE EVENTTIMESTAMP >= :since", {"since": T0.replace(tzinfo=dt.timezone.utc)})
+                        "WHERE EVENTTIMESTAMP >= :since", {"since": T0.replace(tzinfo=dt.UTC)})
     assert newest == [
         {"GROUP_VALUE": "alice", "EVENT_TIME": T0 + dt.timedelta(seconds=30)},
         {"GROUP_VALUE": "bob", "EVENT_TIME": None},  # MAX over NULLs
@@ -372,7 +371,7 @@ def test_explicit_event_times_are_logged_as_given_and_window_by_event_time(redo_
 
     db, resource = redo_db
     before = len(_lines(db))
-    now = dt.datetime.fromtimestamp(NOW, tz=dt.timezone.utc).replace(tzinfo=None)
+    now = dt.datetime.fromtimestamp(NOW, tz=dt.UTC).replace(tzinfo=None)
     minute = now.replace(second=0, microsecond=0)
     events = [  # (event id, name, event time)
         (70, "jdoe", minute - dt.timedelta(minutes=3) + dt.timedelta(seconds=59, microseconds=999000)),

@@ -32,7 +32,7 @@ from resources.oracle import (
 
 pytest.register_assert_rewrite("tests.doubles.oracle_db")  # also loaded as a pytest plugin
 
-from tests.doubles.oracle_db import (  # noqa: E402
+from tests.doubles.oracle_db import (
     SEED_GRANT_STATEMENTS,
     TEST_ADMIN_PASSWORD,
     TEST_USER_PASSWORD,

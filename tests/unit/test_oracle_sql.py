@@ -14,7 +14,7 @@ from resources.redaction import REDACTED
 
 pytest.register_assert_rewrite("tests.doubles.oracle_db")  # also loaded as a pytest plugin
 
-from tests.doubles.oracle_db import SEED_GRANT_STATEMENTS, seed_oracle_spec  # noqa: E402
+from tests.doubles.oracle_db import SEED_GRANT_STATEMENTS, seed_oracle_spec
 
 pytestmark = pytest.mark.unit
 

@@ -23,7 +23,7 @@ def doc(name, count, start=T0):
 
 
 def events(name, n, start=T0, step_ms=1000):
-    return [(name, dt.datetime.fromtimestamp((start + i * step_ms) / 1000, tz=dt.timezone.utc)) for i in range(n)]
+    return [(name, dt.datetime.fromtimestamp((start + i * step_ms) / 1000, tz=dt.UTC)) for i in range(n)]
 
 
 def test_correct_data_passes():

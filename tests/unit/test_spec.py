@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import itertools
 import json
 import re
 from pathlib import Path
@@ -761,7 +762,7 @@ def test_lineage_graph(spec):
         ("connect", "redis-sink-json"),
         ("redis", "USER_AGGREGATE_EVENTS"),
     ]
-    for up, down in zip(chain, chain[1:]):
+    for up, down in itertools.pairwise(chain):
         assert (up, down) in g.edges, (up, down)
     topic = g.node(("kafka", "ORCLCDB_C__MYUSER_POC_CLICKSTREAM"))
     assert topic.metadata["topic"] == topic.name == "ORCLCDB.C__MYUSER.POC_CLICKSTREAM"

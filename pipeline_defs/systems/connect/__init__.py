@@ -32,8 +32,9 @@ class KafkaConnect(registry.System):
 
     def jobs(self, spec: Any, lineage: Lineage) -> list:
         from pipeline_defs.systems.connect.jobs import connect_jobs
+        from pipeline_defs.systems.connect.offset_jobs import offset_jobs
 
-        return connect_jobs(lineage)
+        return connect_jobs(lineage) + offset_jobs(lineage)
 
     def sensors(self, spec: Any, lineage: Lineage) -> list:
         from pipeline_defs.systems.connect.health import build_connector_health_sensor

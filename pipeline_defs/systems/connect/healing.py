@@ -15,20 +15,12 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
-import os
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from pipeline_defs.systems.connect.causes import classify
 from resources.connect import config_diff, connector_health
-
-
-def _env_int(name: str, default: int) -> int:
-    try:
-        return int(os.environ.get(name, default))
-    except ValueError:
-        return default
 
 
 @dataclass(frozen=True)
@@ -41,12 +33,11 @@ class HealthPolicy:
 
     @classmethod
     def from_env(cls) -> HealthPolicy:
-        return cls(
-            interval_seconds=_env_int("CDC_HEALTH_INTERVAL_SECONDS", cls.interval_seconds),
-            max_restarts=_env_int("CDC_HEALTH_MAX_RESTARTS", cls.max_restarts),
-            lag_window_ticks=_env_int("CDC_HEALTH_LAG_WINDOW_TICKS", cls.lag_window_ticks),
-            lag_restart_bound=_env_int("CDC_HEALTH_LAG_RESTART_BOUND", cls.lag_restart_bound),
-        )
+        from pipeline_defs.settings import settings
+
+        s = settings()
+        return cls(interval_seconds=s.health_interval_seconds, max_restarts=s.health_max_restarts,
+                   lag_window_ticks=s.health_lag_window_ticks, lag_restart_bound=s.health_lag_restart_bound)
 
     def wait_minutes(self, restarts_so_far: int) -> int:
         return self.backoff_minutes[min(restarts_so_far, len(self.backoff_minutes) - 1)]

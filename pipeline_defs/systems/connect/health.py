@@ -22,7 +22,10 @@ IN_FLIGHT = [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED, dg.Dag
 CONNECTOR_TAG = "cdc/connector"
 
 
-CONNECTOR_JOBS = {"reregister_connectors": "reregister", "restart_connectors": "restart"}  # job -> its op
+# job -> its op; the op's config names the connectors in `connectors`, `connector` or `sinks`
+CONNECTOR_JOBS = {"reregister_connectors": "reregister", "restart_connectors": "restart",
+                  "alter_connector_offsets": "alter_offsets", "reset_connector_offsets": "reset_offsets",
+                  "rebuild_redis": "rebuild"}
 
 
 def in_flight(instance: dg.DagsterInstance, connector: str, *, exclude_run_id: str | None = None) -> bool:
@@ -38,7 +41,8 @@ def in_flight(instance: dg.DagsterInstance, connector: str, *, exclude_run_id: s
             continue
         if run.job_name in CONNECTOR_JOBS and CONNECTOR_TAG not in run.tags:
             op = CONNECTOR_JOBS[run.job_name]
-            wanted = (run.run_config or {}).get("ops", {}).get(op, {}).get("config", {}).get("connectors") or []
+            cfg = (run.run_config or {}).get("ops", {}).get(op, {}).get("config", {}) or {}
+            wanted = cfg.get("connectors") or cfg.get("sinks") or ([cfg["connector"]] if cfg.get("connector") else [])
             if not wanted or connector in wanted:
                 return True
     return False

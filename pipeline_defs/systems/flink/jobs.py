@@ -14,9 +14,9 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from pipeline_defs.core.outcome import Outcome, would
 from pipeline_defs.systems.flink.decisions import (
     ACTIVE_STATES,
     TERMINAL_STATES,
@@ -47,18 +47,9 @@ class JobsClient(Protocol):
     def latest_checkpoint_path(self, job_id: str) -> str | None: ...
 
 
-@dataclass
-class JobOutcome:
-    """What provisioning or repair did (or, in a dry run, would do) to one aggregate's job."""
-
-    node: str
-    action: str  # created | updated | unchanged | would_create | would_update | repaired | would_repair | waiting
-    changes: list[str] = field(default_factory=list)
-    metadata: dict[str, Any] = field(default_factory=dict)
-
-
-def _would(action: str) -> str:
-    return {"created": "would_create", "updated": "would_update", "repaired": "would_repair"}.get(action, action)
+# the engine's outcome is the control plane's one Outcome type
+JobOutcome = Outcome
+_would = would
 
 
 def _restore_paths(jobs: JobsClient, candidates: Sequence[JobView]) -> dict[str, str | None]:

@@ -135,7 +135,13 @@ class FlinkPlugin(registry.EnginePlugin):
                 f"{node.name}: job {out.metadata.get('job_id')} is {state}, not RUNNING, after the wait{hint}; "
                 f"see {jobs.base_url}/#/job/running/{out.metadata.get('job_id')}/exceptions",
                 {k: v for k, v in out.metadata.items() if k != "statement"})
-        return Outcome(out.node, out.action, out.changes, out.metadata)
+        return out
+
+    def rebuild_from_source(self, spec: Any, agg: registry.AggregateOutput, resources: Any) -> str:
+        from pipeline_defs.systems.flink.rebuild import rebuild_job
+
+        job = next(j for j in compiled(spec) if j.object_name == agg.name)
+        return rebuild_job(job, resources.flink.get_gateway_client(), resources.flink.get_jobs_client())
 
     def checks(self, node: LineageNode, lineage: Lineage) -> list:
         job: fsql.FlinkJob = node.desired

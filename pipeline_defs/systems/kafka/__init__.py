@@ -18,6 +18,7 @@ class TopicProps:
     partitions: int
     replication: int
     created_by_engine: bool  # the engine creates it with its query; we only observe it
+    avro_sides: tuple[str, ...] = ()  # "key"/"value" written as Avro: their subjects live in Schema Registry
 
 
 def topic_key(topic: str) -> tuple[str, str]:
@@ -39,8 +40,16 @@ class KafkaTopics(registry.System):
     def resources(self) -> dict[str, Any]:
         from resources import endpoints as ep
         from resources.kafka import KafkaResource
+        from resources.schema_registry import SchemaRegistryResource
 
-        return {"kafka": KafkaResource(bootstrap_servers=ep.KAFKA_BOOTSTRAP_SERVERS.get())}
+        # the registry is only reached by the checks of Avro topics (compose profile)
+        return {"kafka": KafkaResource(bootstrap_servers=ep.KAFKA_BOOTSTRAP_SERVERS.get()),
+                "schema_registry": SchemaRegistryResource(url=ep.SCHEMA_REGISTRY_URL.get())}
+
+    def checks(self, node: LineageNode, lineage: Lineage) -> list:
+        from pipeline_defs.systems.kafka.schemas import schema_checks
+
+        return schema_checks(node)
 
     def provision(self, node: LineageNode, lineage: Lineage, resources: Any, *, dry_run: bool) -> Outcome:
         t: TopicProps = node.desired

@@ -76,7 +76,8 @@ class KsqlDbPlugin(registry.EnginePlugin):
             upstream = topics[o.source.table] if o.aggregate is None else keys[o.aggregate.from_]
             keys[o.name] = g.add(node, upstream)
             if o.aggregate is not None:
-                tp = TopicProps(topic, spec.kafka.partitions, spec.kafka.replication_factor, created_by_engine=True)
+                tp = TopicProps(topic, spec.kafka.partitions, spec.kafka.replication_factor, created_by_engine=True,
+                                avro_sides=tuple(side for side, f in (("key", kf), ("value", vf)) if f == "AVRO"))
                 out[o.name] = g.add(topic_node(tp, {"producer": f"ksqlDB {o.name}", "key_format": kf, "value_format": vf},
                                                spec_hash([topic, kf, vf, o.name])), keys[o.name])
         return out

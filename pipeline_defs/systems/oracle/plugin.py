@@ -154,7 +154,8 @@ class OracleSourcePlugin(registry.SourcePlugin):
                        *(table_keys[t] for t in conn.tables))
             for t in conn.tables:
                 topic = topic_for(src, t)
-                tp = TopicProps(topic, spec.kafka.partitions, spec.kafka.replication_factor, created_by_engine=False)
+                tp = TopicProps(topic, spec.kafka.partitions, spec.kafka.replication_factor, created_by_engine=False,
+                                avro_sides=("key", "value") if src.format == "avro" else ())
                 topics[t] = g.add(topic_node(tp, {"producer": conn.name, "table": f"{src.user.name}.{t}", "format": src.format},
                                              spec_hash([topic, src.format, conn.name])), ck)
         return topics

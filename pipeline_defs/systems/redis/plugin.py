@@ -3,7 +3,6 @@ against the source, and the sensor that runs it when new aggregates arrive."""
 
 
 import json
-import os
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -14,6 +13,7 @@ import dagster as dg
 from pipeline_defs.core import registry
 from pipeline_defs.core.nodes import GraphBuilder, Key, Lineage, LineageNode, asset_key_component
 from pipeline_defs.core.outcome import Outcome
+from pipeline_defs.settings import settings
 from pipeline_defs.spec.loader import spec_hash
 from pipeline_defs.systems.connect.props import ConnectorProps, connector_node
 from pipeline_defs.systems.redis.compare import AggregateShape
@@ -54,7 +54,7 @@ class RedisSinkPlugin(registry.SinkPlugin):
         from resources.redis_json import RedisResource
 
         # an unset optional secret must not make every run fail config validation
-        password = dg.EnvVar(ep.REDIS_PASSWORD_ENV) if os.environ.get(ep.REDIS_PASSWORD_ENV) else None
+        password = dg.EnvVar(ep.REDIS_PASSWORD_ENV) if ep.secret(ep.REDIS_PASSWORD_ENV) else None
         return {"redis": RedisResource(url=ep.REDIS_URL.get(), password=password)}
 
     def cross_validate(self, spec: Any, sink: RedisSink, index: int, agg: registry.AggregateOutput) -> registry.Problems:
@@ -96,21 +96,29 @@ class RedisSinkPlugin(registry.SinkPlugin):
 
     def checks(self, node: LineageNode, lineage: Lineage) -> list:
         from pipeline_defs.systems.redis.checks import redis_checks
+        from pipeline_defs.systems.redis.persistence import persistence_check
 
-        return redis_checks(node)
+        return [*redis_checks(node), persistence_check(node)]
 
     def data_check_names(self, spec: Any) -> set[str]:
         from pipeline_defs.systems.redis.checks import data_check_names
 
         return data_check_names(registry.source_of(spec).kind)
 
+    def jobs(self, spec: Any, lineage: Lineage) -> list:
+        from pipeline_defs.systems.redis.rebuild import rebuild_job
+
+        return [rebuild_job(spec, lineage)]
+
     def sensors(self, spec: Any, lineage: Lineage) -> list:
-        return [data_quality_sensor(lineage)]
+        from pipeline_defs.systems.redis.rebuild_sensor import build_rebuild_sensor
+
+        return [data_quality_sensor(lineage), build_rebuild_sensor(spec, lineage)]
 
 
 def data_quality_sensor(lineage: Lineage, interval_seconds: int = 60, min_run_interval_seconds: int | None = None,
                         clock: Callable[[], float] = time.time) -> dg.SensorDefinition:
-    gap = min_run_interval_seconds if min_run_interval_seconds is not None else int(os.environ.get("CDC_DQ_MIN_INTERVAL_SECONDS", "300"))
+    gap = min_run_interval_seconds if min_run_interval_seconds is not None else settings().dq_min_interval_seconds
     props = [n.desired for n in lineage.by_kind("redis_keys")]
     topics = sorted({p.agg.topic for p in props})
     groups = [f"connect-{p.sink}" for p in props]

@@ -1,0 +1,83 @@
+"""redis_rebuild: the sensor that requests rebuild_redis when a sink's data check failed.
+
+How it learns the check failed: it reads the latest stored evaluation of ``matches_<source>`` for
+every Redis keyspace from the instance's event log
+(``instance.event_log_storage.get_latest_asset_check_execution_by_key``), one indexed query per
+tick, and never runs the comparison itself: the comparison reads every key and the source's counts,
+which is the data check's job (data_quality, data_quality_trigger, the hourly schedule). The
+evaluation's mismatch table names the problems; its storage id tells a new evaluation from one
+already acted on. The decisions are rebuild_decisions.decide_rebuild.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import dagster as dg
+
+from pipeline_defs.core import registry
+from pipeline_defs.core.nodes import Lineage
+from pipeline_defs.systems.connect.healing import HealthPolicy
+from pipeline_defs.systems.connect.health import CONNECTOR_TAG, in_flight
+from pipeline_defs.systems.redis import rebuild_decisions as rd
+from pipeline_defs.systems.redis.checks import DATA_CHECK_PREFIX
+
+SENSOR_NAME = "redis_rebuild"
+
+
+def observation(record: Any) -> rd.CheckObservation | None:
+    """A stored check execution -> what the decision needs; None while it is only planned."""
+    from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus as S
+
+    if record is None or record.status not in (S.SUCCEEDED, S.FAILED) or record.event is None:
+        return None
+    ev = record.event.dagster_event.event_specific_data if record.event.dagster_event else None
+    md = dict(getattr(ev, "metadata", None) or {})
+    table = md.get("mismatch_table")
+    problems = tuple(sorted({str(r.data.get("problem")) for r in (getattr(table, "records", None) or [])}))
+    passed = bool(getattr(ev, "passed", record.status == S.SUCCEEDED))
+    return rd.CheckObservation(int(record.id), passed, problems, rd.REBUILD_MARK in md)
+
+
+def build_rebuild_sensor(spec: Any, lineage: Lineage, *, policy: HealthPolicy | None = None,
+                         clock: Callable[[], float] = time.time, interval_seconds: int = 30) -> dg.SensorDefinition:
+    policy = policy or HealthPolicy.from_env()
+    check = DATA_CHECK_PREFIX + registry.source_of(spec).kind
+    nodes = {n.desired.sink: n for n in lineage.by_kind("redis_keys")}
+    keys = {sink: dg.AssetCheckKey(dg.AssetKey(list(n.key)), check) for sink, n in nodes.items()}
+
+    @dg.sensor(name=SENSOR_NAME, minimum_interval_seconds=interval_seconds, default_status=dg.DefaultSensorStatus.RUNNING,
+               job_name="rebuild_redis",
+               description=f"When {check} fails with keys missing or counts wrong, request rebuild_redis for that sink "
+                           "(the connectors' backoff; one incident when attempts are spent or a rebuild's re-check fails).")
+    def redis_rebuild(context: dg.SensorEvaluationContext):
+        memory = rd.RebuildMemory.from_cursor(context.cursor)
+        latest = context.instance.event_log_storage.get_latest_asset_check_execution_by_key(list(keys.values()))
+        now = clock()
+        requests, events, notes = [], [], []
+        for sink, key in keys.items():
+            mem = memory.sinks.setdefault(sink, rd.SinkMemory())
+            obs = observation(latest.get(key))
+            if obs is not None and not obs.passed and in_flight(context.instance, sink):
+                notes.append(f"{sink}: a run acts on it")
+                continue  # judged on the next tick, after that run
+            d = rd.decide_rebuild(sink, obs, mem, now, policy)
+            notes.append(f"{sink}: {d.reason}")
+            tags = {CONNECTOR_TAG: sink, "cdc/reason": d.reason}
+            if d.action == "rebuild":
+                requests.append(dg.RunRequest(run_key=f"rebuild:{sink}:{obs.record_id}:{d.attempt}", job_name="rebuild_redis",
+                                              tags=tags, run_config={"ops": {"rebuild": {"config": {"sinks": [sink]}}}}))
+            elif d.action == "incident":
+                what = (f"{sink}: {check} still fails after {d.attempt} rebuild(s) ({', '.join(d.detail.get('problems', []))}): "
+                        "automatic rebuilds stopped, needs a person")
+                events.append(dg.AssetCheckEvaluation(asset_key=key.asset_key, check_name=check, passed=False,
+                                                      severity=dg.AssetCheckSeverity.ERROR, description=what,
+                                                      metadata={"rebuilds": d.attempt, rd.REBUILD_MARK: "sensor"}))
+                requests.append(dg.RunRequest(run_key=f"rebuild:{sink}:{obs.record_id}:incident", job_name="rebuild_redis",
+                                              tags=tags, run_config={"ops": {"rebuild": {"config": {"sinks": [sink], "incident": what}}}}))
+        return dg.SensorResult(run_requests=requests, asset_events=events, cursor=memory.to_cursor(),
+                               skip_reason=None if requests or events else "; ".join(notes) or "no Redis sink")
+
+    return redis_rebuild

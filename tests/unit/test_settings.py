@@ -1,0 +1,30 @@
+"""The control plane's settings come from the environment through one model."""
+
+from __future__ import annotations
+
+import pytest
+
+from pipeline_defs.settings import settings
+from pipeline_defs.spec import default_spec_path
+from pipeline_defs.systems.connect.healing import HealthPolicy
+
+pytestmark = pytest.mark.unit
+
+
+def test_defaults_and_overrides(monkeypatch):
+    for name in ("CDC_HEALTH_MAX_RESTARTS", "CDC_PROFILE", "CDC_PIPELINE_SPEC", "CDC_DQ_MIN_INTERVAL_SECONDS"):
+        monkeypatch.delenv(name, raising=False)
+    assert settings().health_max_restarts == 12 and settings().dq_min_interval_seconds == 300
+    assert default_spec_path().name == "pipeline.yaml"
+    monkeypatch.setenv("CDC_HEALTH_MAX_RESTARTS", "3")
+    monkeypatch.setenv("CDC_PROFILE", "local")
+    assert HealthPolicy.from_env().max_restarts == 3
+    assert default_spec_path().name == "pipeline.local.yaml"
+    monkeypatch.setenv("CDC_PIPELINE_SPEC", "/tmp/other.yaml")
+    assert str(default_spec_path()) == "/tmp/other.yaml"
+
+
+def test_a_bad_value_is_refused_naming_the_variable(monkeypatch):
+    monkeypatch.setenv("CDC_HEALTH_MAX_RESTARTS", "many")
+    with pytest.raises(ValueError, match="health_max_restarts"):
+        settings()
