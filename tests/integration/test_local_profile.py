@@ -62,8 +62,8 @@ def ms(t: dt.datetime) -> int:
 
 def insert_clicks(p: LocalPipeline, rows: list[tuple[str, str, dt.datetime]], table: str = "POC_CLICKSTREAM") -> None:
     """(EVENTID, NAME, event time) rows, in one transaction, in the given order."""
-    sql = (f'INSERT INTO "{p.schema}"."{table}" ({", ".join(f"{chr(34)}{c}{chr(34)}" for c in CLICK_COLUMNS)}) '
-           "VALUES (%s, %s, %s, %s, %s, %s, %s)")
+    columns = ", ".join(f'"{c}"' for c in CLICK_COLUMNS)
+    sql = f'INSERT INTO "{p.schema}"."{table}" ({columns}) VALUES (%s, %s, %s, %s, %s, %s, %s)'
     p.sql(*[(sql, [eid, "101", name, "s1", "click", f"https://example.com/{eid}", ts]) for eid, name, ts in rows])
 
 
@@ -295,7 +295,7 @@ def test_connector_health_reregisters_a_deleted_connector(pipe):
     name = p.doc["source"]["connectors"][1]["name"]  # the clickstream capture
     with p.connect() as c:
         c.delete(name)
-        wait_until(f"{name} gone", lambda: c.get_connector(name) is None, timeout=30)
+        wait_until(f"{name} gone", lambda: name not in c.list_connectors(), timeout=30)
 
     sensor = p.defs.resolve_sensor_def("connector_health")
     with dg.build_sensor_context(instance=p.instance, resources=p.resources()) as ctx:
