@@ -127,10 +127,16 @@ class FlinkJobsClient(FlinkRestClient):
             self._sleep(self.poll_interval)
 
     def latest_checkpoint_path(self, job_id: str) -> str | None:
-        """external_path of the latest completed checkpoint; None when none has completed."""
+        """external_path of the newest completed checkpoint or savepoint whose files still exist; None when none.
+
+        Flink reports them apart (latest.completed / latest.savepoint). A job stopped with a savepoint ends
+        FINISHED and discards its checkpoints (retention keeps them only on cancellation, "discarded": true):
+        only the savepoint can be resumed from then."""
         body = self._json("GET", f"/jobs/{check_job_id(job_id)}/checkpoints", not_found=FlinkJobNotFound) or {}
-        completed = (body.get("latest") or {}).get("completed") or {}
-        return completed.get("external_path")
+        latest = body.get("latest") or {}
+        kept = [c for c in (latest.get("completed"), latest.get("savepoint"))
+                if isinstance(c, dict) and c.get("external_path") and not c.get("discarded")]
+        return max(kept, key=lambda c: c.get("id") or 0)["external_path"] if kept else None
 
     def vertex_metrics(self, job_id: str, vertex_id: str, names: Iterable[str] = RECORD_METRICS) -> dict[str, float]:
         """Metrics summed over the vertex's subtasks; names the vertex does not report are left out."""

@@ -276,3 +276,19 @@ def test_resource_owns_both_clients_and_names_the_endpoint_when_unreachable(monk
     assert resource.get_jobs_client().base_url == "http://127.0.0.1:8081"  # the local stack's default
     resource.close_clients()
     assert gw.closed
+
+
+@pytest.mark.parametrize("latest,expected", [
+    # stopped with a savepoint: the job FINISHED and Flink discarded its checkpoints
+    ({"completed": {"id": 2, "external_path": "file:/c/chk-2", "discarded": True},
+      "savepoint": {"id": 3, "external_path": "file:/s/savepoint-3", "discarded": False}}, "file:/s/savepoint-3"),
+    # checkpoints taken after an older savepoint are newer
+    ({"completed": {"id": 9, "external_path": "file:/c/chk-9", "discarded": False},
+      "savepoint": {"id": 3, "external_path": "file:/s/savepoint-3", "discarded": False}}, "file:/c/chk-9"),
+    ({"completed": {"id": 2, "external_path": "file:/c/chk-2", "discarded": True}, "savepoint": None}, None),
+    ({"completed": None, "savepoint": None}, None),
+])
+def test_latest_checkpoint_path_is_the_newest_kept_one(latest, expected):
+    body = {"counts": {}, "summary": {}, "history": [], "latest": {**latest, "failed": None, "restored": None}}
+    client = FlinkJobsClient("http://flink", transport=httpx.MockTransport(lambda r: httpx.Response(200, json=body)))
+    assert client.latest_checkpoint_path(JOB) == expected

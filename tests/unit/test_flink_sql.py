@@ -268,3 +268,24 @@ def test_health_decisions():
     d = decisions.health_decision(job, [J("x", old.name, "FAILED", 9)], {"x": "file:///ck/x"})
     assert d.restore_path is None and "window size changed" in d.reason
     assert decisions.jobs_of([J("z", "insert-into_x", "RUNNING"), *hist], job.object_name) == hist
+
+
+def test_a_running_job_counts_as_running_only_when_every_task_runs():
+    from types import SimpleNamespace as NS
+
+    from pipeline_defs.systems.flink.jobs import SCHEDULING, job_state, wait_running
+
+    def details(state, *statuses):
+        return NS(state=state, vertices=tuple(NS(status=s) for s in statuses))
+
+    assert job_state(details("RUNNING", "RUNNING", "RUNNING")) == "RUNNING"
+    # Flink switches the job to RUNNING before its tasks have task slots; with none free it restarts for ever
+    assert job_state(details("RUNNING", "SCHEDULED", "RUNNING")) == SCHEDULING
+    assert job_state(details("RESTARTING", "CANCELED")) == "RESTARTING"
+
+    answers = iter([details("RUNNING", "SCHEDULED"), details("RUNNING", "DEPLOYING"), details("RUNNING", "RUNNING")])
+    jobs = NS(job=lambda _jid: next(answers))
+    assert wait_running(jobs, "j", 10, sleep=lambda _s: None, clock=lambda: 0.0) == "RUNNING"
+    stuck = NS(job=lambda _jid: details("RUNNING", "SCHEDULED"))
+    ticks = iter(range(100))
+    assert wait_running(stuck, "j", 5, sleep=lambda _s: None, clock=lambda: float(next(ticks))) == SCHEDULING

@@ -11,6 +11,7 @@ resources/flink_gateway.py and resources/flink_jobs.py; only the methods in the 
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
@@ -63,14 +64,28 @@ def _restore_paths(jobs: JobsClient, candidates: Sequence[JobView]) -> dict[str,
     return paths
 
 
+# A job Flink calls RUNNING whose tasks have no slot yet (or lost it): the job restarts until a slot frees up.
+SCHEDULING = "SCHEDULING"
+
+
+def job_state(details: Any) -> str:
+    """The job's state, except that a RUNNING job counts as RUNNING only once every task runs: Flink switches a job
+    to RUNNING before its tasks get task slots, and with no free slot it goes on RESTARTING."""
+    state = str(details.state)
+    vertices = getattr(details, "vertices", None) or ()
+    if state == "RUNNING" and any(str(getattr(v, "status", "RUNNING")) != "RUNNING" for v in vertices):
+        return SCHEDULING
+    return state
+
+
 def wait_running(jobs: JobsClient, job_id: str, timeout: float, *, sleep: Callable[[float], None] = time.sleep,
                  clock: Callable[[], float] = time.monotonic) -> str:
-    """The job's state once RUNNING or terminal, or the last seen after `timeout`."""
+    """The job's state (job_state) once RUNNING or terminal, or the last seen after `timeout`."""
     deadline = clock() + timeout
     state = "UNKNOWN"
     while True:
         try:
-            state = str(jobs.job(job_id).state)
+            state = job_state(jobs.job(job_id))
         except FlinkError:
             state = "UNKNOWN"  # not yet registered with the dispatcher
         if state == "RUNNING" or state in TERMINAL_STATES or clock() >= deadline:
@@ -89,10 +104,9 @@ def submit_job(job: FlinkJob, gateway: GatewayClient, *, restore_path: str | Non
             gateway.execute(session, ddl)
         result = gateway.execute(session, job.insert)
     finally:
-        try:
+        # the job runs on the cluster; an unclosed session expires on the gateway's idle timeout
+        with contextlib.suppress(FlinkError):
             gateway.close_session(session)
-        except FlinkError:
-            pass  # the job runs on the cluster; an unclosed session expires on the gateway's idle timeout
     job_id = getattr(result, "job_id", None)
     if not job_id:
         raise RuntimeError(f"Flink SQL Gateway accepted the INSERT of {job.name} but returned no job id")

@@ -13,17 +13,18 @@ from pydantic import Field
 
 from pipeline_defs.core import registry
 from pipeline_defs.core.nodes import GraphBuilder, Key, Lineage, LineageNode, asset_key_component
-from pipeline_defs.core.outcome import Outcome
+from pipeline_defs.core.outcome import Outcome, ProvisionFailure
 from pipeline_defs.run_secrets import job_tags
 from pipeline_defs.spec.fields import duration_ms
 from pipeline_defs.spec.loader import spec_hash
 from pipeline_defs.systems.flink import sql as fsql
 from pipeline_defs.systems.flink.decisions import jobs_of
-from pipeline_defs.systems.flink.jobs import job_health, provision_job
+from pipeline_defs.systems.flink.jobs import SCHEDULING, job_health, job_state, provision_job
 from pipeline_defs.systems.flink.spec import FlinkEngine
 from pipeline_defs.systems.kafka import TopicProps, topic_node
 from resources.errors import ResourceError
 from resources.flink import FlinkResource
+from resources.flink_rest import FlinkError
 
 
 def _resolver(spec: Any) -> fsql.SourceResolver:
@@ -63,6 +64,21 @@ class FlinkPlugin(registry.EnginePlugin):
                                  f"{o.source.table!r} is not a captured table of the source ({', '.join(t for t in tables if tables[t].captured)})"))
         if problems:
             return problems
+        # a column that is not there is reported at the field that names it, not at the aggregate compiled from it
+        columns = {o.name: [c.name for c in o.columns] or [c.name for c in tables[o.source.table].columns]
+                   for o in spec.engine.objects if o.source is not None}
+        for i, o in enumerate(spec.engine.objects):
+            if o.source is not None:
+                for field, col in [("timestamp", o.timestamp), *((f"key[{k}]", c) for k, c in enumerate(o.key))]:
+                    if col is not None and col not in columns[o.name]:
+                        problems.append((f"engine.objects[{i}].{field}",
+                                         f"{col!r} is not a column of {o.name} ({', '.join(columns[o.name])})"))
+            elif o.aggregate.from_ in columns and o.aggregate.group_by not in columns[o.aggregate.from_]:
+                problems.append((f"engine.objects[{i}].aggregate.group_by",
+                                 f"{o.aggregate.group_by!r} is not a column of {o.aggregate.from_} "
+                                 f"({', '.join(columns[o.aggregate.from_])})"))
+        if problems:
+            return problems
         for i, o in enumerate(spec.engine.objects):
             if o.aggregate is None:
                 continue
@@ -95,15 +111,31 @@ class FlinkPlugin(registry.EnginePlugin):
                  "output_topic": job.output_topic, "state_shape": dict(job.shape)},
                 job.hash, f"Flink SQL job {job.object_name}: the windowed COUNT, updated on every change", frozenset({"flink"})),
                 topics[src.source.table])
-            tp = TopicProps(job.output_topic, spec.kafka.partitions, spec.kafka.replication_factor, created_by_engine=True)
+            # Flink's upsert-kafka sink never creates its topic (it leans on the broker's auto-creation, with the
+            # broker's partition count, and only on its first write): the control plane creates it with the spec's
+            # settings, so an aggregate with no input yet is not reported missing
+            tp = TopicProps(job.output_topic, spec.kafka.partitions, spec.kafka.replication_factor, created_by_engine=False)
             out[job.object_name] = g.add(topic_node(tp, {"producer": f"Flink job {job.object_name}", "key_format": "json",
                                                          "value_format": "json"}, spec_hash([job.output_topic, job.object_name])), key)
         return out
 
     def provision(self, node: LineageNode, lineage: Lineage, resources: Any, *, dry_run: bool) -> Outcome:
         flink = resources.flink
-        return provision_job(node.desired, flink.get_gateway_client(), flink.get_jobs_client(), dry_run=dry_run,
-                             savepoint_dir=None)
+        gateway, jobs = flink.get_gateway_client(), flink.get_jobs_client()
+        try:
+            out = provision_job(node.desired, gateway, jobs, dry_run=dry_run, savepoint_dir=None)
+        except FlinkError as e:
+            # a statement the gateway failed says what, not where: name both endpoints
+            raise ProvisionFailure(f"{node.name}: {e} (Flink SQL Gateway {gateway.base_url}, JobManager {jobs.base_url})",
+                                   {"gateway_url": gateway.base_url, "rest_url": jobs.base_url}) from None
+        state = out.metadata.get("state")
+        if not dry_run and out.action in ("created", "updated") and state not in (None, "RUNNING"):
+            hint = " (its tasks have no free task slot: every slot of the TaskManagers is taken)" if state == SCHEDULING else ""
+            raise ProvisionFailure(
+                f"{node.name}: job {out.metadata.get('job_id')} is {state}, not RUNNING, after the wait{hint}; "
+                f"see {jobs.base_url}/#/job/running/{out.metadata.get('job_id')}/exceptions",
+                {k: v for k, v in out.metadata.items() if k != "statement"})
+        return out
 
     def rebuild_from_source(self, spec: Any, agg: registry.AggregateOutput, resources: Any) -> str:
         from pipeline_defs.systems.flink.rebuild import rebuild_job
@@ -117,13 +149,19 @@ class FlinkPlugin(registry.EnginePlugin):
         @dg.asset_check(asset=dg.AssetKey(list(node.key)), name="job_running",
                         description="the job is RUNNING with the spec's statement hash (its name embeds the hash)")
         def job_running(flink: FlinkResource) -> dg.AssetCheckResult:
-            mine = jobs_of(flink.get_jobs_client().overview(), job.object_name)
+            client = flink.get_jobs_client()
+            mine = jobs_of(client.overview(), job.object_name)
             running = [j for j in mine if j.state == "RUNNING"]
             exact = [j for j in running if j.name == job.name]
             md = {"expected_job_name": job.name, "statement_hash": job.hash,
                   "jobs": dg.MetadataValue.json([{"id": j.jid, "name": j.name, "state": j.state} for j in mine[:10]])}
             if exact:
-                return dg.AssetCheckResult(passed=True, metadata={**md, "job_id": exact[0].jid})
+                state = job_state(client.job(exact[0].jid))
+                if state == "RUNNING":
+                    return dg.AssetCheckResult(passed=True, metadata={**md, "job_id": exact[0].jid})
+                return dg.AssetCheckResult(passed=False, metadata={
+                    **md, "job_id": exact[0].jid, "problem": f"job {exact[0].jid} is RUNNING but not all its tasks are "
+                                                             "(no free task slot?)"})
             why = (f"a job of another statement runs ({running[0].name})" if running else
                    f"no job is RUNNING (latest: {mine[0].state})" if mine else "no job of this aggregate exists")
             return dg.AssetCheckResult(passed=False, metadata={**md, "problem": why})

@@ -109,15 +109,15 @@ def check_publication(source: PostgresSource, state: CatalogState) -> CheckResul
     return not parts, _problem(md, parts)
 
 
-def check_role(source: PostgresSource, state: CatalogState) -> CheckResult:
-    """The CDC role exists with LOGIN and REPLICATION, may connect and use the schema, and may
-    SELECT every captured table (pg_roles + has_*_privilege, so grants through PUBLIC count)."""
+def check_role(source: PostgresSource, state: CatalogState, *, tables: bool = True) -> CheckResult:
+    """The CDC role exists with LOGIN and REPLICATION, may connect and use the schema, and (``tables``)
+    may SELECT every captured table (pg_roles + has_*_privilege, so grants through PUBLIC count)."""
     role = state.role
     name = source.role.name
     if role is None:
         return False, {"role": name, "exists": False, "problem": f"role {name} does not exist"}
     no_select = [qualified_name(source, t) for t in source.captured
-                 if not (state.tables.get(t.name) and state.tables[t.name].select_granted)]
+                 if tables and not (state.tables.get(t.name) and state.tables[t.name].select_granted)]
     parts = []
     for attr, ok in (("LOGIN", role.login), ("REPLICATION", role.replication)):
         if not ok:
