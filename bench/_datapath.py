@@ -114,9 +114,10 @@ def new_run() -> str:
 
 
 def drive(conn: psycopg.Connection, rate: float, seconds: float, *, run: str, names: int = 10,
-          on_tick=None) -> Load:
-    """Insert `rate` rows/s for `seconds`, one transaction per tick, NAMEs round-robin over `names`."""
-    load = Load(run)
+          load: Load | None = None) -> Load:
+    """Insert `rate` rows/s for `seconds`, one transaction per tick, NAMEs round-robin over `names`. Pass `load`
+    to watch its rows grow from another thread."""
+    load = load or Load(run)
     counts: dict[str, int] = {}
     sql = (f'INSERT INTO "{TABLE}" ("EVENTID","ID","NAME","SESSIONID","EVENTTYPE","PAGEURL","EVENTTIMESTAMP") '
            "SELECT * FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[], "
@@ -147,8 +148,6 @@ def drive(conn: psycopg.Connection, rate: float, seconds: float, *, run: str, na
                     load.rows.append((t, KEY_PREFIX + n, c))
                 sent += due
             tick += 1
-            if on_tick:
-                on_tick(elapsed)
             nxt = start + tick * TICK
             slack = nxt - time.time()
             if slack > 0:
