@@ -93,7 +93,7 @@ def count_windows(source_events: Iterable[tuple[str, Any]], window_ms: int) -> d
 
 
 def compare_with_source(
-    redis_docs: Mapping[str, Any],
+    redis_docs: Mapping[str, Any] | Iterable[tuple[str, Any]],
     source_events: Iterable[tuple[str, Any]] | None,
     shape: AggregateShape,
     *,
@@ -105,6 +105,9 @@ def compare_with_source(
     already counted per (NAME, window start ms) (the database can GROUP BY, sparing the transfer). Either
     must cover every window since the oldest one in Redis plus each NAME's newest window, so a NAME
     missing from Redis and a stale window are seen.
+
+    `redis_docs` is a mapping or an iterable of (key, document) pairs, e.g. RedisJsonClient.iter_prefix: each
+    document is compared as it arrives and dropped, so a streamed read never holds the keyspace.
     """
     w = shape.window_ms
     counts = source_counts if source_counts is not None else count_windows(source_events or (), w)
@@ -120,10 +123,12 @@ def compare_with_source(
     prefix = shape.key_prefix
     plen = len(prefix)
     nf, cf, sf, ef = shape.name_field, shape.count_field, shape.window_start_field, shape.window_end_field
-    matched = redis_events = 0
+    matched = redis_events = keys = 0
     newest_end = None
+    items = redis_docs.items() if isinstance(redis_docs, Mapping) else redis_docs
     # the hot loop over every document: plain dict access, no ABC isinstance, locals only
-    for key, doc in redis_docs.items():
+    for key, doc in items:
+        keys += 1
         key_name = key[plen:] if key.startswith(prefix) else key
         if not (key_name and key_name.isprintable()):
             esc = key_name.encode("unicode_escape").decode()
@@ -161,7 +166,7 @@ def compare_with_source(
             mismatches.append(Mismatch(name, "behind", key, latest, latest + w, got, counts[(name, latest)]))
         else:
             matched += 1
-    report.keys_checked = len(redis_docs)
+    report.keys_checked = keys
     report.matched, report.redis_events, report.newest_window_end = matched, redis_events, newest_end
     for name in sorted(set(newest) - seen):
         latest = newest[name]
