@@ -186,8 +186,8 @@ class RedisJsonClient:
         """(key, document) of every key with the prefix, streamed: SCAN pages feed pipelined JSON.MGETs of
         `group` x `batch` keys, so at most a few such groups are held at once, whatever the keyspace size.
         A reader thread fetches the next group while the caller consumes this one (Redis serializes while
-        Python parses and compares). SCAN may return a key twice (while Redis rehashes): only the key strings
-        are remembered, to skip those."""
+        Python parses and compares). SCAN may return a key twice while Redis rehashes, and so may this (it
+        keeps no set of a million keys to prevent it); compare_with_source counts a NAME once."""
         q: queue.Queue = queue.Queue(maxsize=2)
         stop = threading.Event()
 
@@ -201,12 +201,8 @@ class RedisJsonClient:
 
         def read() -> None:
             try:
-                seen: set[str] = set()
                 pending: list[str] = []
                 for key in self.scan_keys(prefix, count=batch):
-                    if key in seen:
-                        continue
-                    seen.add(key)
                     pending.append(key)
                     if len(pending) >= batch * group:
                         put(self._mget_raw(pending, batch))

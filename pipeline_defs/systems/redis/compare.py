@@ -119,7 +119,6 @@ def compare_with_source(
 
     report = CompareReport(source_events=total_source)
     mismatches = report.mismatches
-    seen: set[str] = set()
     prefix = shape.key_prefix
     plen = len(prefix)
     nf, cf, sf, ef = shape.name_field, shape.count_field, shape.window_start_field, shape.window_end_field
@@ -138,7 +137,9 @@ def compare_with_source(
             mismatches.append(Mismatch(key_name, "malformed", key=key))
             continue
         try:
-            start, end, got = int(doc[sf]), int(doc[ef]), int(doc[cf])
+            start, end, got = doc[sf], doc[ef], doc[cf]
+            if type(start) is not int or type(end) is not int or type(got) is not int:
+                start, end, got = int(start), int(end), int(got)
         except (KeyError, TypeError, ValueError):
             mismatches.append(Mismatch(key_name, "malformed", key=key))
             continue
@@ -151,11 +152,16 @@ def compare_with_source(
         if end - start != w or start % w:
             mismatches.append(Mismatch(name, "bad_window", key, start, end, got, None))
             continue
-        seen.add(name)
+        # `newest` also records which NAMEs were seen, without a set of its own (a million NAMEs would be a
+        # million more strings): a seen NAME's entry becomes ~latest (negative; window starts are not).
+        # A NAME seen again is a key SCAN returned twice while Redis rehashed: counted once.
+        latest = newest.get(name)
+        if latest is not None and latest < 0:
+            continue
+        newest[name] = ~latest if latest is not None else -1
         redis_events += got
         if newest_end is None or end > newest_end:
             newest_end = end
-        latest = newest.get(name)
         if latest is None:
             mismatches.append(Mismatch(name, "not_in_source", key, start, end, got, 0))
             continue
@@ -168,7 +174,7 @@ def compare_with_source(
             matched += 1
     report.keys_checked = keys
     report.matched, report.redis_events, report.newest_window_end = matched, redis_events, newest_end
-    for name in sorted(set(newest) - seen):
+    for name in sorted(n for n, v in newest.items() if v >= 0):
         latest = newest[name]
         mismatches.append(Mismatch(name, "missing_in_redis", f"{shape.key_prefix}{name}", latest, latest + w,
                                    None, counts[(name, latest)]))
