@@ -68,26 +68,14 @@ class Sampler(threading.Thread):
         job = next(j for j in jobs if j["state"] == "RUNNING" and AGG_TOPIC in j["name"])
         detail = self.flink.get(f"/jobs/{job['jid']}").json()
         vertices = {v["id"]: v["name"] for v in detail["vertices"]}
-        # a source task counts no records in or out at task level; its source operator's numRecordsOut does
-        self._source_out = {}
-        for vid in vertices:
-            names = [m["id"] for m in self.flink.get(f"/jobs/{job['jid']}/vertices/{vid}/subtasks/metrics").json()]
-            self._source_out[vid] = next((n for n in names if n.startswith("Source__") and n.endswith(".numRecordsOut")),
-                                         None)
         return job["jid"], vertices
 
     def _flink_metrics(self) -> dict[str, dict[str, float]]:
         out = {}
         for vid, name in self._vertices.items():
-            wanted = ["busyTimeMsPerSecond", "backPressuredTimeMsPerSecond", "numRecordsIn", "numRecordsOut"]
-            if self._source_out[vid]:
-                wanted.append(self._source_out[vid])
-            got = self.flink.get(f"/jobs/{self._job}/vertices/{vid}/subtasks/metrics",
-                                 params={"get": ",".join(wanted)}).json()
-            vals = {m["id"]: (m["sum"] if "numRecords" in m["id"] else m["max"]) for m in got}
-            if self._source_out[vid]:
-                vals["numRecordsOut"] = vals.get(self._source_out[vid], 0)
-            out[name] = vals
+            got = self.flink.get(f"/jobs/{self._job}/vertices/{vid}/subtasks/metrics", params={
+                "get": "busyTimeMsPerSecond,backPressuredTimeMsPerSecond,numRecordsIn,numRecordsOut"}).json()
+            out[name] = {m["id"]: (m["sum"] if m["id"].startswith("numRecords") else m["max"]) for m in got}
         return out
 
     def _offsets(self) -> tuple[int, int, int]:
