@@ -119,6 +119,7 @@ class StepSummary:
     backpressure: dict[str, float] = field(default_factory=dict)
     backlog: dict[str, int] = field(default_factory=dict)  # hop -> largest backlog seen (records)
     redis_writes_per_s: float = 0.0
+    flink_stale: bool = False
 
 
 def summarize(samples: list[Sample]) -> StepSummary:
@@ -128,10 +129,13 @@ def summarize(samples: list[Sample]) -> StepSummary:
     a, b = samples[0], samples[-1]
     wall = b.t - a.t
     s.cpu_pct = {n: (b.cpu[n] - a.cpu[n]) / wall * 100 for n in a.cpu}
+    src = next(iter(a.flink))
+    # Flink's REST answers from the JobManager's metric store; after a TaskManager restart it kept serving the
+    # dead TaskManager's last values (seen in a run): records that did not move while the topic grew are stale
+    s.flink_stale = b.flink[src].get("numRecordsOut", 0) == a.flink[src].get("numRecordsOut", 0) and b.cdc_end > a.cdc_end
     for v in a.flink:
         s.busy[v] = sum(x.flink[v].get("busyTimeMsPerSecond", 0) for x in samples) / len(samples)
         s.backpressure[v] = sum(x.flink[v].get("backPressuredTimeMsPerSecond", 0) for x in samples) / len(samples)
-    src = next(iter(a.flink))
     back = {"Debezium (committed - CDC topic)": 0, "Flink (CDC topic - Flink source out)": 0,
             "Redis sink (aggregate topic - sink committed)": 0}
     for x in samples:

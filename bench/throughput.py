@@ -55,6 +55,9 @@ def main() -> None:
                       f"{p99 * 1000:,.0f}", unseen, "yes" if ok else ("no (generator)" if not kept else "no")])
         s = summarize(samples)
         busy = ", ".join(f"{v.split('[')[0].split(':')[0]} {s.busy[v]:.0f}/{s.backpressure[v]:.0f}" for v in s.busy)
+        if s.flink_stale:
+            busy = "stale (the JobManager serves old values)"
+            s.backlog.pop(next(h for h in s.backlog if h.startswith("Flink")))
         cpu = ", ".join(f"{n} {p:.0f}" for n, p in s.cpu_pct.items())
         backlog = ", ".join(f"{h.split(' (')[0]} {n:,}" for h, n in s.backlog.items())
         where.append([f"{rate:,.0f}", cpu, busy, backlog, f"{s.redis_writes_per_s:,.0f}"])
