@@ -190,7 +190,7 @@ def _consume(bootstrap: str, topic: str, n: int, ready, out) -> None:
 
     c = Consumer({"bootstrap.servers": bootstrap, "group.id": f"bench-{topic}", "enable.auto.commit": False,
                   "fetch.wait.max.ms": 100})
-    lo, hi = c.get_watermark_offsets(TopicPartition(topic, 0), timeout=10)
+    _, hi = c.get_watermark_offsets(TopicPartition(topic, 0), timeout=10)
     c.assign([TopicPartition(topic, 0, hi)])
     c.poll(0.5)
     ready.set()

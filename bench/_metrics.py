@@ -100,7 +100,7 @@ class Sampler(threading.Thread):
             t0 = time.time()
             try:
                 self.samples.append(self.sample())
-            except Exception as e:  # noqa: BLE001 - a missed sample must not end the benchmark
+            except Exception as e:  # a missed sample must not end the benchmark
                 print(f"sampler: {type(e).__name__}: {e}")
             self._halt.wait(max(0.0, 1.0 - (time.time() - t0)))
 
