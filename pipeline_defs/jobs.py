@@ -2,6 +2,7 @@
 rows. Each system adds its own (connector re-registration and restarts, engine repair, ...)."""
 
 
+import contextlib
 from typing import Any
 
 import dagster as dg
@@ -18,6 +19,19 @@ def outcomes_table(outcomes: list[Outcome]) -> dg.MetadataValue:
                  for o in outcomes],
         schema=dg.TableSchema(columns=[dg.TableColumn("object"), dg.TableColumn("action"), dg.TableColumn("changes")]),
     )
+
+
+def _read_scopes(resources: Any, keys: set[str]) -> list[contextlib.AbstractContextManager]:
+    """The cached_reads() scope of every client of the run's resources that offers one."""
+    scopes = []
+    for key in sorted(keys):
+        res = getattr(resources, key, None)
+        for getter in ("get_client", "get_jobs_client"):
+            client = getattr(res, getter, None)
+            scope = getattr(client(), "cached_reads", None) if callable(client) else None
+            if scope is not None:
+                scopes.append(scope())
+    return scopes
 
 
 def build_jobs(spec: Any, lineage: Lineage, data_check_keys: list[dg.AssetCheckKey]) -> list:
@@ -38,10 +52,15 @@ def build_jobs(spec: Any, lineage: Lineage, data_check_keys: list[dg.AssetCheckK
            required_resource_keys={k for s in systems for k in s.resource_keys})
     def plan_pipeline(context: dg.OpExecutionContext) -> dict[str, Any]:
         outcomes: list[Outcome] = []
-        for node in lineage.nodes:
-            out = registry.system(node.system).provision(node, lineage, context.resources, dry_run=True)
-            outcomes.append(out)
-            context.log.info(f"{node.name}: {out.action}" + "".join(f"\n  {c.splitlines()[0]}" for c in out.changes))
+        with contextlib.ExitStack() as reads:
+            # one listing per system for the whole plan, not one read per object (resources.read_cache)
+            for scope in _read_scopes(context.resources, {k for s in systems for k in s.resource_keys}):
+                reads.enter_context(scope)
+            for node in lineage.nodes:
+                outcomes.append(registry.system(node.system).provision(node, lineage, context.resources, dry_run=True))
+        # one log event for the whole plan: one per object costs an event-log write each (seconds at 1,000 objects)
+        context.log.info("\n".join(f"{o.node}: {o.action}" + "".join(f"\n  {c.splitlines()[0]}" for c in o.changes)
+                                    for o in outcomes))
         pending = [o for o in outcomes if o.action.startswith("would_")]
         summary = {"objects": len(outcomes), "would_change": len(pending),
                    "drift": [{"object": o.node, "action": o.action, "changes": o.changes} for o in pending]}

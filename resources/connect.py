@@ -8,6 +8,7 @@ for the plain form and 202 with a status body when tasks or only-failed are requ
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -24,6 +25,7 @@ from resources import retry
 from resources._http import ClientOwner
 from resources.endpoints import KAFKA_CONNECT_URL
 from resources.errors import ResourceError, Unreachable
+from resources.read_cache import ReadCache
 from resources.redaction import REDACTED, is_sensitive_key, redact_mapping, scrub, secret_values
 from resources.retry import Backoff, send_with_retry
 
@@ -106,6 +108,7 @@ class KafkaConnectClient:
         self._secrets: set[str] = set()
         if auth and auth[1]:
             self._secrets.add(auth[1])
+        self._reads = ReadCache()
         self._http = httpx.Client(base_url=self.url, timeout=timeout, auth=auth, transport=transport,
                                   headers={"Accept": "application/json", "User-Agent": "cdc-control-plane"})
         self.requests_made: list[tuple[str, str]] = []  # (method, path): lets tests and benchmarks count writes
@@ -134,6 +137,9 @@ class KafkaConnectClient:
 
     def _request(self, method: str, path: str, *, json: Any = None, params: Any = None,
                  allow_404: bool = False) -> httpx.Response | None:
+        if method != "GET":
+            self._reads.clear()  # a write: what was listed may no longer hold
+
         def once() -> httpx.Response:
             self.requests_made.append((method, path))
             return self._http.request(method, path, json=json, params=params)
@@ -208,8 +214,15 @@ class KafkaConnectClient:
         return self._request("GET", "/connectors", params=[("expand", "status"), ("expand", "info")]).json()
 
     def get_config(self, name: str) -> dict | None:
+        if self._reads.active:  # one listing answers every connector's config (see cached_reads)
+            entry = self._reads.get("expanded", self.connectors_expanded).get(name)
+            return dict((entry.get("info") or {}).get("config") or {}) if entry else None
         resp = self._request("GET", f"/connectors/{self._p(name)}/config", allow_404=True)
         return resp.json() if resp else None
+
+    def cached_reads(self) -> contextlib.AbstractContextManager[None]:
+        """Within the block get_config answers from one ``connectors_expanded()`` listing (resources.read_cache)."""
+        return self._reads.scope()
 
     def status(self, name: str) -> dict:
         return self._request("GET", f"/connectors/{self._p(name)}/status").json()

@@ -67,7 +67,7 @@ class FlinkJobsClient(FlinkRestClient):
         self.poll_interval = poll_interval
 
     def overview(self) -> list[JobOverview]:
-        body = self._json("GET", "/jobs/overview") or {}
+        body = self._reads.get("overview", lambda: self._json("GET", "/jobs/overview")) or {}
         return [JobOverview(j.get("jid", ""), j.get("name", ""), j.get("state", ""), j.get("start-time"),
                             j.get("end-time"), j.get("duration")) for j in body.get("jobs") or ()]
 

@@ -9,6 +9,7 @@ person can act on is the last "Caused by:" line, so that line is what the errors
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 import time
@@ -19,6 +20,7 @@ from resources import retry
 from resources._http import json_or_none, split_userinfo
 from resources._lazy import lazy_import
 from resources.errors import ResourceError, Unreachable
+from resources.read_cache import ReadCache
 from resources.redaction import scrub
 
 httpx = lazy_import("httpx")
@@ -108,6 +110,11 @@ class FlinkRestClient:
         self._http = httpx.Client(base_url=self.base_url, timeout=timeout, transport=transport,
                                   auth=httpx.BasicAuth(username, password or "") if username else None,
                                   headers={"Accept": "application/json"})
+        self._reads = ReadCache()
+
+    def cached_reads(self) -> contextlib.AbstractContextManager[None]:
+        """Within the block listings are read once (resources.read_cache); a write clears them."""
+        return self._reads.scope()
 
     def close(self) -> None:
         self._http.close()
@@ -127,6 +134,8 @@ class FlinkRestClient:
 
     def _send(self, method: str, path: str, *, json: Any = None, params: Any = None, idempotent: bool = True) -> Any:
         """The answer, whatever its status (after retries of transient ones)."""
+        if method != "GET":
+            self._reads.clear()
         return retry.send_with_retry(
             lambda: self._http.request(method, path, json=json, params=params),
             rule=retry.FLINK_IDEMPOTENT if idempotent else retry.FLINK_WRITE,

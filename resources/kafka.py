@@ -5,6 +5,7 @@ Counts come from low/high watermarks, never from consuming: cheap enough for eve
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ from pydantic import Field
 from resources._http import ClientOwner
 from resources.endpoints import KAFKA_BOOTSTRAP_SERVERS
 from resources.errors import ResourceError, Unreachable
+from resources.read_cache import ReadCache
 from resources.redaction import REDACTED, scrub
 
 log = logging.getLogger(__name__)
@@ -73,6 +75,7 @@ class KafkaClient:
         self._conf["logger"] = logging.getLogger("resources.kafka.librdkafka")
         self._admin = AdminClient(dict(self._conf))
         self._closed = False
+        self._reads = ReadCache()
 
     # librdkafka's handles have no close(): dropping them frees their threads and sockets
     def close(self) -> None:
@@ -100,35 +103,56 @@ class KafkaClient:
 
     # ------------------------------------------------------------ topics
 
+    def cached_reads(self) -> contextlib.AbstractContextManager[None]:
+        """Within the block the topic metadata, the topics' configs and their watermarks are each read once for
+        all topics (resources.read_cache); creating or deleting a topic clears them."""
+        return self._reads.scope()
+
+    def _metadata(self) -> Any:
+        # Metadata of ALL topics: a request naming a topic makes a broker with auto.create.topics.enable
+        # (the local stack's) create it, so even a dry run would leave the topic behind.
+        def fetch() -> Any:
+            try:
+                return self._admin.list_topics(timeout=self.timeout)
+            except KafkaException as e:
+                raise self._err("list topics", e) from None
+        return self._reads.get("metadata", fetch)
+
     def list_topics(self) -> dict[str, int]:
+        return {name: len(t.partitions) for name, t in self._metadata().topics.items() if not t.error}
+
+    def _topic_configs(self, names: list[str]) -> dict[str, dict[str, str]]:
+        """Non-default config values of the topics, in one DescribeConfigs request."""
+        if not names:
+            return {}
+        futs = self._admin.describe_configs([ConfigResource(ConfigResource.Type.TOPIC, n) for n in names])
+        out = {}
         try:
-            md = self._admin.list_topics(timeout=self.timeout)
+            for res, fut in futs.items():
+                entries = fut.result(timeout=self.timeout)
+                out[res.name] = {k: v.value for k, v in entries.items() if not v.is_default and v.value is not None}
         except KafkaException as e:
-            raise self._err("list topics", e) from None
-        return {name: len(t.partitions) for name, t in md.topics.items() if not t.error}
+            raise self._err(f"describe configs of {', '.join(names[:5])}{' ...' if len(names) > 5 else ''}", e) from None
+        return out
 
     def describe_topic(self, name: str) -> TopicInfo | None:
-        try:
-            md = self._admin.list_topics(topic=name, timeout=self.timeout)
-        except KafkaException as e:
-            raise self._err(f"describe {name}", e) from None
-        t = md.topics.get(name)
+        t = self._metadata().topics.get(name)
         if t is None or (t.error is not None and t.error.code() == KafkaError.UNKNOWN_TOPIC_OR_PART):
             return None
         if t.error is not None:
             raise KafkaResourceError(f"Kafka topic {name}: {t.error}")
         replication = max((len(p.replicas) for p in t.partitions.values()), default=0)
-        fut = self._admin.describe_configs([ConfigResource(ConfigResource.Type.TOPIC, name)])
-        try:
-            entries = next(iter(fut.values())).result(timeout=self.timeout)
-        except KafkaException as e:
-            raise self._err(f"describe configs of {name}", e) from None
-        configs = {k: v.value for k, v in entries.items() if not v.is_default and v.value is not None}
+        if self._reads.active:
+            every = self._reads.get("configs", lambda: self._topic_configs(sorted(self.list_topics())))
+            configs = every[name] if name in every else self._topic_configs([name])[name]
+        else:
+            configs = self._topic_configs([name])[name]
         return TopicInfo(name, len(t.partitions), replication, configs)
 
     def create_topic(self, name: str, partitions: int = 1, replication: int = 1,
                      configs: Mapping[str, str] | None = None) -> str:
         """'created' or 'unchanged' (it already existed; its settings are left as they are)."""
+        self._reads.clear()
         fut = self._admin.create_topics([NewTopic(name, num_partitions=partitions, replication_factor=replication,
                                                   config={k: str(v) for k, v in (configs or {}).items()})])
         try:
@@ -140,6 +164,7 @@ class KafkaClient:
         return "created"
 
     def delete_topic(self, name: str) -> bool:
+        self._reads.clear()
         fut = self._admin.delete_topics([name], operation_timeout=self.timeout)
         try:
             fut[name].result(timeout=self.timeout)
@@ -155,6 +180,9 @@ class KafkaClient:
         if not topics:
             return out
         sizes = self.list_topics()
+        if self._reads.active:
+            every = self._reads.get("watermarks", lambda: self._all_watermarks(sizes))
+            return {t: TopicCounts(t, every[t]) for t in topics if t in every}
         c = self._consumer()
         try:
             for topic in topics:
@@ -169,6 +197,27 @@ class KafkaClient:
             raise self._err("read watermarks", e) from None
         finally:
             c.close()
+        return out
+
+    def _all_watermarks(self, sizes: Mapping[str, int]) -> dict[str, dict[int, tuple[int, int]]]:
+        """(low, high) of every partition of the topics, in two ListOffsets rounds (earliest, latest)."""
+        from confluent_kafka.admin import OffsetSpec
+
+        parts = [TopicPartition(t, p) for t, n in sizes.items() for p in range(n)]
+        out: dict[str, dict[int, tuple[int, int]]] = {t: {} for t in sizes}
+        if not parts:
+            return out
+        try:
+            low = {(tp.topic, tp.partition): f.result().offset for tp, f in
+                   self._admin.list_offsets({tp: OffsetSpec.earliest() for tp in parts},
+                                            request_timeout=self.timeout).items()}
+            high = {(tp.topic, tp.partition): f.result().offset for tp, f in
+                    self._admin.list_offsets({tp: OffsetSpec.latest() for tp in parts},
+                                             request_timeout=self.timeout).items()}
+        except KafkaException as e:
+            raise self._err("read watermarks", e) from None
+        for (t, p), lo in low.items():
+            out[t][p] = (lo, high[(t, p)])
         return out
 
     def consumer_group_lag(self, group: str) -> GroupLag:

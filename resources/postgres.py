@@ -27,6 +27,7 @@ from pydantic import Field
 from resources import endpoints
 from resources._http import ClientOwner
 from resources.errors import ResourceError, Unreachable
+from resources.read_cache import ReadCache
 from resources.redaction import REDACTED, scrub
 
 log = logging.getLogger(__name__)
@@ -103,6 +104,7 @@ class PostgresClient:
         self._secrets = {s for s in (password, *secrets) if s}
         self._conn: Any = None
         self._closed = False
+        self._reads = ReadCache()
 
     @property
     def endpoint(self) -> str:
@@ -143,6 +145,7 @@ class PostgresClient:
         if not in_transaction and len(items) != 1:
             raise ValueError("in_transaction=False runs exactly one statement")
         extra = {s for s in secrets if s}
+        self._reads.clear()  # a write: memoized catalog reads may no longer hold
         conn = self._connection()
         total = 0
         shown = ""
@@ -159,7 +162,18 @@ class PostgresClient:
             return total
         raise failure
 
+    def cached_reads(self) -> contextlib.AbstractContextManager[None]:
+        """Within the block an identical query (text and parameters) runs once (resources.read_cache): every
+        node of a plan reads the same catalog. Callers must not mutate the rows they get."""
+        return self._reads.scope()
+
     def query(self, query: Any, params: Mapping[str, Any] | Sequence[Any] | None = None) -> list[dict[str, Any]]:
+        if self._reads.active:
+            key = (repr(query), repr(params))
+            return self._reads.get(key, lambda: self._query(query, params))
+        return self._query(query, params)
+
+    def _query(self, query: Any, params: Mapping[str, Any] | Sequence[Any] | None = None) -> list[dict[str, Any]]:
         conn = self._connection()
         try:
             with conn.transaction(), conn.cursor(row_factory=psycopg_rows.dict_row) as cur:

@@ -8,21 +8,22 @@ from __future__ import annotations
 
 import json
 import logging
+import queue
+import threading
 from collections.abc import Iterator, Mapping
 from typing import Any, Self
 
 import orjson
-
-from resources._lazy import lazy_import
-
-redis = lazy_import("redis")
 from pydantic import Field
 
 from resources._http import ClientOwner
+from resources._lazy import lazy_import
 from resources.endpoints import REDIS_URL
 from resources.errors import ResourceError, Unreachable
 from resources.redaction import REDACTED, scrub
 
+redis = lazy_import("redis")
+_END = object()  # end of an iter_prefix stream
 log = logging.getLogger(__name__)
 
 
@@ -66,6 +67,7 @@ class RedisJsonClient:
             kwargs["ssl_cert_reqs"] = "none" if tls_insecure else "required"
             if ca_cert:
                 kwargs["ssl_ca_certs"] = ca_cert
+        self._timeout = timeout
         self.r = redis.Redis.from_url(url, **kwargs)
         self._raw = redis.Redis.from_url(url, **{**kwargs, "decode_responses": False})
         self._closed = False
@@ -112,20 +114,28 @@ class RedisJsonClient:
 
     def json_mget(self, keys: list[str], batch: int = 1000) -> dict[str, Any]:
         """Documents by key (root value); keys that are missing or not JSON map to None."""
-        out: dict[str, Any] = {}
+        return self._parse(self._mget_raw(keys, batch))
+
+    def _mget_raw(self, keys: list[str], batch: int) -> list[tuple[list[str], list[bytes | None]]]:
+        """(keys, raw replies) per JSON.MGET; several MGETs per round trip, replies left as bytes for orjson."""
+        out = []
         try:
-            # several MGETs per round trip, replies left as bytes for orjson (no str decode pass)
             for j in range(0, len(keys), batch * 8):
                 group = [keys[i:i + batch] for i in range(j, min(j + batch * 8, len(keys)), batch)]
                 with self._raw.pipeline(transaction=False) as p:
                     for chunk in group:
                         p.execute_command("JSON.MGET", *chunk, "$")
-                    replies = p.execute()
-                for chunk, raw in zip(group, replies):
-                    for k, v in zip(chunk, raw):
-                        out[k] = orjson.loads(v)[0] if v else None
+                    out += zip(group, p.execute(), strict=True)
         except redis.RedisError as e:
             raise self._wrap("JSON.MGET", e) from None
+        return out
+
+    def _parse(self, replies: list[tuple[list[str], list[bytes | None]]]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        loads = orjson.loads
+        for chunk, raw in replies:
+            for k, v in zip(chunk, raw, strict=True):
+                out[k] = loads(v)[0] if v else None
         # JSON.MGET answers nil for missing keys and for keys of another type: read those by type
         others = [k for k, v in out.items() if v is None]
         if others:
@@ -143,7 +153,7 @@ class RedisJsonClient:
                         p.type(k)
                     types = p.execute()
                 with self.r.pipeline(transaction=False) as p:
-                    for k, t in zip(chunk, types):
+                    for k, t in zip(chunk, types, strict=True):
                         if t == "ReJSON-RL":
                             p.execute_command("JSON.GET", k, "$")
                         elif t == "hash":
@@ -153,7 +163,7 @@ class RedisJsonClient:
                         else:
                             p.exists(k)  # placeholder keeps positions aligned
                     values = p.execute()
-                for k, t, v in zip(chunk, types, values):
+                for k, t, v in zip(chunk, types, values, strict=True):
                     if t == "ReJSON-RL":
                         out[k] = json.loads(v)[0] if v else None
                     elif t == "string":
@@ -171,6 +181,53 @@ class RedisJsonClient:
 
     def read_prefix(self, prefix: str) -> dict[str, Any]:
         return self.json_mget(list(self.scan_keys(prefix)))
+
+    def iter_prefix(self, prefix: str, batch: int = 1000, group: int = 8) -> Iterator[tuple[str, Any]]:
+        """(key, document) of every key with the prefix, streamed: SCAN pages feed pipelined JSON.MGETs of
+        `group` x `batch` keys, so at most a few such groups are held at once, whatever the keyspace size.
+        A reader thread fetches the next group while the caller consumes this one (Redis serializes while
+        Python parses and compares). SCAN may return a key twice while Redis rehashes, and so may this (it
+        keeps no set of a million keys to prevent it); compare_with_source counts a NAME once."""
+        q: queue.Queue = queue.Queue(maxsize=2)
+        stop = threading.Event()
+
+        def put(item: Any) -> None:
+            while not stop.is_set():
+                try:
+                    q.put(item, timeout=0.1)
+                    return
+                except queue.Full:
+                    continue
+
+        def read() -> None:
+            try:
+                pending: list[str] = []
+                for key in self.scan_keys(prefix, count=batch):
+                    pending.append(key)
+                    if len(pending) >= batch * group:
+                        put(self._mget_raw(pending, batch))
+                        pending = []
+                        if stop.is_set():
+                            return
+                if pending:
+                    put(self._mget_raw(pending, batch))
+                put(_END)
+            except BaseException as e:  # noqa: BLE001 - handed to the consuming thread, which raises it
+                put(e)
+
+        reader = threading.Thread(target=read, name=f"redis-scan {self.display_url}", daemon=True)
+        reader.start()
+        try:
+            while True:
+                item = q.get()
+                if item is _END:
+                    return
+                if isinstance(item, BaseException):
+                    raise item
+                yield from self._parse(item).items()
+        finally:
+            stop.set()
+            reader.join(timeout=self._timeout)
 
     def set_json(self, key: str, value: Any) -> None:
         try:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 Key = tuple[str, ...]
@@ -46,20 +47,38 @@ class Lineage:
     nodes: list[LineageNode]
     edges: list[tuple[Key, Key]]  # (upstream key, downstream key)
 
+    # Indexes built on first use (the lineage is not changed after build): a scan per lookup is quadratic
+    # over a 1,000-node spec, whose definitions look up every node's deps.
+    @cached_property
+    def _by_key(self) -> dict[Key, LineageNode]:
+        return {n.key: n for n in reversed(self.nodes)}  # the first node of a key wins, as the scan did
+
+    @cached_property
+    def _up(self) -> dict[Key, list[Key]]:
+        up: dict[Key, list[Key]] = {}
+        for a, b in self.edges:
+            up.setdefault(b, []).append(a)
+        return up
+
+    @cached_property
+    def _down(self) -> dict[Key, list[Key]]:
+        down: dict[Key, list[Key]] = {}
+        for a, b in self.edges:
+            down.setdefault(a, []).append(b)
+        return down
+
     def node(self, key: Key | list[str]) -> LineageNode:
         key = tuple(key)
-        for n in self.nodes:
-            if n.key == key:
-                return n
-        raise KeyError(key)
+        try:
+            return self._by_key[key]
+        except KeyError:
+            raise KeyError(key) from None
 
     def deps(self, key: Key | list[str]) -> list[Key]:
-        key = tuple(key)
-        return [a for a, b in self.edges if b == key]
+        return list(self._up.get(tuple(key), ()))
 
     def downstream(self, key: Key | list[str]) -> list[Key]:
-        key = tuple(key)
-        return [b for a, b in self.edges if a == key]
+        return list(self._down.get(tuple(key), ()))
 
     def by_kind(self, kind: str) -> list[LineageNode]:
         return [n for n in self.nodes if n.kind == kind]

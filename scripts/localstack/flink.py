@@ -58,8 +58,13 @@ def _config(dist: Path) -> dict[str, object]:
         "taskmanager.bind-host": HOST,
         "taskmanager.rpc.port": PORTS["flink-tm-rpc"],
         "taskmanager.data.port": PORTS["flink-tm-data"],
-        "taskmanager.memory.process.size": "1024m",
-        "taskmanager.numberOfTaskSlots": 2,  # two parallelism-1 jobs at once
+        # Job state lives on the JVM heap (hashmap backend below): a freshness job keeps one deduplication
+        # entry per source row for the state TTL, ~hundreds of thousands at a few thousand rows/s. With 1 GB and
+        # Flink's default managed fraction (0.4, memory only RocksDB and batch operators use) the task heap was
+        # ~250 MB and the TaskManager stalled in GC until its heartbeat timed out (bench/throughput.py).
+        "taskmanager.memory.process.size": "1536m",
+        "taskmanager.memory.managed.fraction": 0.05,
+        "taskmanager.numberOfTaskSlots": 4,  # four parallelism-1 jobs at once (a job without a slot restarts for ever)
         "parallelism.default": 1,  # more would make a job wait forever for slots
         "rest.address": HOST,
         "rest.bind-address": HOST,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 
 from resources.redis_json import RedisJsonClient, RedisUnreachable
@@ -27,6 +29,20 @@ def test_read_prefix_many_and_typed(redis_client, unique):
     got = redis_client.read_prefix(f"{unique}:")
     assert got[f"{unique}:h"] == {"EVENT_COUNT": "2"} and got[f"{unique}:s"] == {"EVENT_COUNT": 5}
     assert redis_client.delete_prefix(f"{unique}:") == 2502
+
+
+def test_iter_prefix_streams_the_same_documents_and_stops_when_closed(redis_client, unique):
+    docs = {f"{unique}:u{i}": {"EVENT_COUNT": i} for i in range(2500)}
+    redis_client.set_many_json(docs)
+    redis_client.r.hset(f"{unique}:h", mapping={"EVENT_COUNT": "2"})
+    # small batches: several MGET groups cross the reader thread's queue
+    assert dict(redis_client.iter_prefix(f"{unique}:", batch=100, group=2)) == {**docs, f"{unique}:h": {"EVENT_COUNT": "2"}}
+    stream = redis_client.iter_prefix(f"{unique}:", batch=100, group=1)
+    first = next(stream)
+    assert first[0] in docs or first[0] == f"{unique}:h"
+    stream.close()  # a consumer that stops early ends the reader thread
+    assert not [t for t in threading.enumerate() if t.name.startswith("redis-scan")]
+    redis_client.delete_prefix(f"{unique}:")
 
 
 def test_prefix_with_glob_characters_is_literal(redis_client, unique):

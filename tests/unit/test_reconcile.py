@@ -126,3 +126,18 @@ def test_precounted_source_rows_give_the_same_report():
     from_counts = compare_with_source(docs, None, SHAPE, source_counts=count_windows(rows, 60_000))
     assert from_rows == from_counts
     assert [(m.name, m.problem, m.redis_count, m.source_count) for m in from_counts.mismatches] == [("rsmith", "count", 4, 5)]
+
+
+def test_a_stream_of_pairs_compares_like_the_mapping_and_counts_a_repeated_key_once():
+    # RedisJsonClient.iter_prefix streams (key, doc) pairs; SCAN may hand out a key twice while Redis rehashes
+    pairs = [("USER_AGGREGATE_EVENTS:jdoe", doc("jdoe", 3)), ("USER_AGGREGATE_EVENTS:rsmith", doc("rsmith", 1)),
+             ("USER_AGGREGATE_EVENTS:jdoe", doc("jdoe", 3)), ("USER_AGGREGATE_EVENTS:ghost", doc("ghost", 1)),
+             ("USER_AGGREGATE_EVENTS:ghost", doc("ghost", 1))]
+    rows = events("jdoe", 3) + events("rsmith", 2) + events("amary", 1)
+    streamed = compare_with_source(iter(pairs), rows, SHAPE)
+    mapped = compare_with_source(dict(pairs), rows, SHAPE)
+    assert [(m.name, m.problem) for m in streamed.mismatches] == [(m.name, m.problem) for m in mapped.mismatches] == [
+        ("amary", "missing_in_redis"), ("ghost", "not_in_source"), ("rsmith", "count")]
+    assert streamed.redis_events == mapped.redis_events == 5
+    assert streamed.matched == mapped.matched == 1
+    assert streamed.keys_checked == 5 and mapped.keys_checked == 3  # every pair read, each NAME counted once

@@ -26,9 +26,11 @@ class KafkaConnect(registry.System):
         return apply_connector(node.desired, resources.connect.get_client(), resources.kafka.get_client(), dry_run=dry_run)
 
     def checks(self, node: LineageNode, lineage: Lineage) -> list:
-        from pipeline_defs.systems.connect.checks import connector_checks
+        # one definition holds every connector's checks (see connectors_checks); it comes with the first
+        from pipeline_defs.systems.connect.checks import connectors_checks
 
-        return connector_checks(node)
+        nodes = lineage.by_system("connect")
+        return [connectors_checks(nodes)] if nodes and node.key == nodes[0].key else []
 
     def jobs(self, spec: Any, lineage: Lineage) -> list:
         from pipeline_defs.systems.connect.jobs import connect_jobs

@@ -79,11 +79,12 @@ class FlinkPlugin(registry.EnginePlugin):
                                  f"({', '.join(columns[o.aggregate.from_])})"))
         if problems:
             return problems
+        resolve = _resolver(spec)  # once: it derives every source table's columns
         for i, o in enumerate(spec.engine.objects):
             if o.aggregate is None:
                 continue
             try:
-                fsql.compile_job(spec.engine, o.name, _resolver(spec), spec.endpoints.kafka_bootstrap_servers)
+                fsql.compile_job(spec.engine, o.name, resolve, spec.endpoints.kafka_bootstrap_servers)
             except fsql.CompileError as e:
                 problems.append((f"engine.objects[{i}]", str(e)))
         return problems

@@ -29,12 +29,25 @@ def mismatch_table(mismatches: list[Mismatch]) -> dg.MetadataValue:
     )
 
 
-def compare_once(p: Any, resources: Any) -> tuple[dict, CompareReport]:
-    docs = resources.redis.get_client().read_prefix(p.shape.key_prefix)
-    starts = [d.get(p.shape.window_start_field) for d in docs.values() if isinstance(d, dict)]
-    starts = [s for s in starts if isinstance(s, int)]
-    counts = registry.source_of(p.spec).source_counts(p.spec, resources, p.agg, min(starts) if starts else None)
-    return docs, compare_with_source(docs, None, p.shape, source_counts=counts)
+def compare_once(p: Any, resources: Any) -> CompareReport:
+    """One streamed read of the keyspace (SCAN pages -> pipelined JSON.MGET), then the comparison. The source's
+    counts must reach back to the oldest window in Redis, which is known only once every key was read, so the
+    documents are kept until then, cut to the shape's four fields (anything else the sink or a person
+    added is dropped as it streams in)."""
+    s = p.shape
+    fields = (s.name_field, s.count_field, s.window_start_field, s.window_end_field)
+    docs: list[tuple[str, Any]] = []
+    oldest = None
+    for key, doc in resources.redis.get_client().iter_prefix(s.key_prefix):
+        if type(doc) is dict:
+            start = doc.get(s.window_start_field)
+            if type(start) is int and (oldest is None or start < oldest):
+                oldest = start
+            if len(doc) > len(fields):
+                doc = {f: doc[f] for f in fields if f in doc}
+        docs.append((key, doc))
+    counts = registry.source_of(p.spec).source_counts(p.spec, resources, p.agg, oldest)
+    return compare_with_source(docs, None, s, source_counts=counts)
 
 
 def redis_checks(node: LineageNode) -> list[dg.AssetChecksDefinition]:
@@ -56,7 +69,7 @@ def redis_checks(node: LineageNode) -> list[dg.AssetChecksDefinition]:
     )
     def data_checks(context: dg.AssetCheckExecutionContext):
         wanted = {k.name for k in context.selected_asset_check_keys}
-        docs, report = compare_once(p, context.resources)
+        report = compare_once(p, context.resources)
         if matches_name in wanted:
             md: dict[str, Any] = {"keys_checked": report.keys_checked, "matched": report.matched,
                                   "mismatches": len(report.mismatches), "redis_events": report.redis_events,
@@ -72,7 +85,7 @@ def redis_checks(node: LineageNode) -> list[dg.AssetChecksDefinition]:
             yield dg.AssetCheckResult(
                 asset_key=key, check_name=FRESH, passed=lag is not None and lag <= freshness_ms,
                 severity=dg.AssetCheckSeverity.WARN,
-                metadata={"lag_seconds": round(lag / 1000, 1) if lag is not None else -1, "keys": len(docs),
+                metadata={"lag_seconds": round(lag / 1000, 1) if lag is not None else -1, "keys": report.keys_checked,
                           "bound_seconds": freshness_ms // 1000})
 
     return [data_checks]

@@ -93,7 +93,7 @@ def count_windows(source_events: Iterable[tuple[str, Any]], window_ms: int) -> d
 
 
 def compare_with_source(
-    redis_docs: Mapping[str, Any],
+    redis_docs: Mapping[str, Any] | Iterable[tuple[str, Any]],
     source_events: Iterable[tuple[str, Any]] | None,
     shape: AggregateShape,
     *,
@@ -105,6 +105,9 @@ def compare_with_source(
     already counted per (NAME, window start ms) (the database can GROUP BY, sparing the transfer). Either
     must cover every window since the oldest one in Redis plus each NAME's newest window, so a NAME
     missing from Redis and a stale window are seen.
+
+    `redis_docs` is a mapping or an iterable of (key, document) pairs, e.g. RedisJsonClient.iter_prefix: each
+    document is compared as it arrives and dropped, so a streamed read never holds the keyspace.
     """
     w = shape.window_ms
     counts = source_counts if source_counts is not None else count_windows(source_events or (), w)
@@ -116,14 +119,15 @@ def compare_with_source(
 
     report = CompareReport(source_events=total_source)
     mismatches = report.mismatches
-    seen: set[str] = set()
     prefix = shape.key_prefix
     plen = len(prefix)
     nf, cf, sf, ef = shape.name_field, shape.count_field, shape.window_start_field, shape.window_end_field
-    matched = redis_events = 0
+    matched = redis_events = keys = 0
     newest_end = None
+    items = redis_docs.items() if isinstance(redis_docs, Mapping) else redis_docs
     # the hot loop over every document: plain dict access, no ABC isinstance, locals only
-    for key, doc in redis_docs.items():
+    for key, doc in items:
+        keys += 1
         key_name = key[plen:] if key.startswith(prefix) else key
         if not (key_name and key_name.isprintable()):
             esc = key_name.encode("unicode_escape").decode()
@@ -133,7 +137,9 @@ def compare_with_source(
             mismatches.append(Mismatch(key_name, "malformed", key=key))
             continue
         try:
-            start, end, got = int(doc[sf]), int(doc[ef]), int(doc[cf])
+            start, end, got = doc[sf], doc[ef], doc[cf]
+            if type(start) is not int or type(end) is not int or type(got) is not int:
+                start, end, got = int(start), int(end), int(got)
         except (KeyError, TypeError, ValueError):
             mismatches.append(Mismatch(key_name, "malformed", key=key))
             continue
@@ -146,11 +152,16 @@ def compare_with_source(
         if end - start != w or start % w:
             mismatches.append(Mismatch(name, "bad_window", key, start, end, got, None))
             continue
-        seen.add(name)
+        # `newest` also records which NAMEs were seen, without a set of its own (a million NAMEs would be a
+        # million more strings): a seen NAME's entry becomes ~latest (negative; window starts are not).
+        # A NAME seen again is a key SCAN returned twice while Redis rehashed: counted once.
+        latest = newest.get(name)
+        if latest is not None and latest < 0:
+            continue
+        newest[name] = ~latest if latest is not None else -1
         redis_events += got
         if newest_end is None or end > newest_end:
             newest_end = end
-        latest = newest.get(name)
         if latest is None:
             mismatches.append(Mismatch(name, "not_in_source", key, start, end, got, 0))
             continue
@@ -161,9 +172,9 @@ def compare_with_source(
             mismatches.append(Mismatch(name, "behind", key, latest, latest + w, got, counts[(name, latest)]))
         else:
             matched += 1
-    report.keys_checked = len(redis_docs)
+    report.keys_checked = keys
     report.matched, report.redis_events, report.newest_window_end = matched, redis_events, newest_end
-    for name in sorted(set(newest) - seen):
+    for name in sorted(n for n, v in newest.items() if v >= 0):
         latest = newest[name]
         mismatches.append(Mismatch(name, "missing_in_redis", f"{shape.key_prefix}{name}", latest, latest + w,
                                    None, counts[(name, latest)]))
