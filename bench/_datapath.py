@@ -26,9 +26,14 @@ TICK = 0.01  # one transaction per 10 ms tick carries the rows due by then
 
 
 def pg_connect() -> psycopg.Connection:
-    return psycopg.connect(host=os.environ["POSTGRES_HOST"], port=int(os.environ["POSTGRES_PORT"]),
-                           dbname=os.environ["POSTGRES_DB"], user=os.environ["POSTGRES_ADMIN_USER"],
-                           password=os.environ["POSTGRES_ADMIN_PASSWORD"], autocommit=False)
+    return psycopg.connect(
+        host=os.environ["POSTGRES_HOST"],
+        port=int(os.environ["POSTGRES_PORT"]),
+        dbname=os.environ["POSTGRES_DB"],
+        user=os.environ["POSTGRES_ADMIN_USER"],
+        password=os.environ["POSTGRES_ADMIN_PASSWORD"],
+        autocommit=False,
+    )
 
 
 def redis_port() -> int:
@@ -43,6 +48,7 @@ def pct(values: list[float], p: float) -> float:
 
 
 # ------------------------------------------------------------------------------------------ Redis watcher
+
 
 def _watch(port: int, pattern: str, ready, stop, out) -> None:
     import redis
@@ -81,8 +87,7 @@ class DocWatcher:
         ctx = mp.get_context("spawn")
         self._ready, self._stop = ctx.Event(), ctx.Event()
         self._recv, send = ctx.Pipe(duplex=False)
-        self._proc = ctx.Process(target=_watch, args=(redis_port(), pattern, self._ready, self._stop, send),
-                                 daemon=True)
+        self._proc = ctx.Process(target=_watch, args=(redis_port(), pattern, self._ready, self._stop, send), daemon=True)
         self._proc.start()
         if not self._ready.wait(30):
             raise RuntimeError("the Redis watcher did not subscribe within 30 s")
@@ -96,6 +101,7 @@ class DocWatcher:
 
 
 # ------------------------------------------------------------------------------------------ load
+
 
 @dataclass
 class Load:
@@ -113,15 +119,16 @@ def new_run() -> str:
     return uuid.uuid4().hex[:6]
 
 
-def drive(conn: psycopg.Connection, rate: float, seconds: float, *, run: str, names: int = 10,
-          load: Load | None = None) -> Load:
+def drive(conn: psycopg.Connection, rate: float, seconds: float, *, run: str, names: int = 10, load: Load | None = None) -> Load:
     """Insert `rate` rows/s for `seconds`, one transaction per tick, NAMEs round-robin over `names`. Pass `load`
     to watch its rows grow from another thread."""
     load = load or Load(run)
     counts: dict[str, int] = {}
-    sql = (f'INSERT INTO "{TABLE}" ("EVENTID","ID","NAME","SESSIONID","EVENTTYPE","PAGEURL","EVENTTIMESTAMP") '
-           "SELECT * FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[], "
-           "%s::timestamp[])")
+    sql = (
+        f'INSERT INTO "{TABLE}" ("EVENTID","ID","NAME","SESSIONID","EVENTTYPE","PAGEURL","EVENTTIMESTAMP") '
+        "SELECT * FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[], "
+        "%s::timestamp[])"
+    )
     start = time.time()
     sent = 0
     tick = 0
@@ -138,8 +145,7 @@ def drive(conn: psycopg.Connection, rate: float, seconds: float, *, run: str, na
                 ts = dt.datetime.fromtimestamp(ms / 1000, tz=dt.UTC).replace(tzinfo=None)
                 ids = [f"{run}-{sent + i}" for i in range(due)]
                 nm = [f"b{run}_{(sent + i) % names}_{ws}" for i in range(due)]
-                cur.execute(sql, (ids, ["1"] * due, nm, ["bench"] * due, ["click"] * due, ["https://b/x"] * due,
-                                  [ts] * due))
+                cur.execute(sql, (ids, ["1"] * due, nm, ["bench"] * due, ["click"] * due, ["https://b/x"] * due, [ts] * due))
                 conn.commit()
                 t = time.time()
                 for n in nm:
@@ -185,11 +191,11 @@ def settle(watch_seconds: float = 3.0) -> None:
 
 # ------------------------------------------------------------------------------------------ Kafka floor
 
+
 def _consume(bootstrap: str, topic: str, n: int, ready, out) -> None:
     from confluent_kafka import Consumer, TopicPartition
 
-    c = Consumer({"bootstrap.servers": bootstrap, "group.id": f"bench-{topic}", "enable.auto.commit": False,
-                  "fetch.wait.max.ms": 100})
+    c = Consumer({"bootstrap.servers": bootstrap, "group.id": f"bench-{topic}", "enable.auto.commit": False, "fetch.wait.max.ms": 100})
     _, hi = c.get_watermark_offsets(TopicPartition(topic, 0), timeout=10)
     c.assign([TopicPartition(topic, 0, hi)])
     c.poll(0.5)
@@ -207,8 +213,9 @@ def _consume(bootstrap: str, topic: str, n: int, ready, out) -> None:
     out.send((lat, time.time()))
 
 
-def kafka_roundtrip(bootstrap: str, rate: float | None, n: int, *, topic: str = "bench.floor",
-                    linger_ms: int = 0) -> tuple[list[float], float]:
+def kafka_roundtrip(
+    bootstrap: str, rate: float | None, n: int, *, topic: str = "bench.floor", linger_ms: int = 0
+) -> tuple[list[float], float]:
     """Produce `n` ~150-byte records (at `rate`/s, or as fast as possible when None) and consume them in another
     process; returns (per-record produce -> consume seconds, records/s end to end)."""
     from confluent_kafka import Producer

@@ -73,8 +73,10 @@ class Sampler(threading.Thread):
     def _flink_metrics(self) -> dict[str, dict[str, float]]:
         out = {}
         for vid, name in self._vertices.items():
-            got = self.flink.get(f"/jobs/{self._job}/vertices/{vid}/subtasks/metrics", params={
-                "get": "busyTimeMsPerSecond,backPressuredTimeMsPerSecond,numRecordsIn,numRecordsOut"}).json()
+            got = self.flink.get(
+                f"/jobs/{self._job}/vertices/{vid}/subtasks/metrics",
+                params={"get": "busyTimeMsPerSecond,backPressuredTimeMsPerSecond,numRecordsIn,numRecordsOut"},
+            ).json()
             out[name] = {m["id"]: (m["sum"] if m["id"].startswith("numRecords") else m["max"]) for m in got}
         return out
 
@@ -91,9 +93,17 @@ class Sampler(threading.Thread):
         info = self.redis.info("stats")
         cmd = self.redis.info("commandstats")
         writes = sum(cmd.get(k, {}).get("calls", 0) for k in ("cmdstat_evalsha", "cmdstat_json.set"))
-        return Sample(time.time(), self.rows_committed(), cdc, agg, committed, self._flink_metrics(),
-                      int(info["instantaneous_ops_per_sec"]), writes,
-                      {n: _tree_cpu(p) for n, p in self.procs.items()})
+        return Sample(
+            time.time(),
+            self.rows_committed(),
+            cdc,
+            agg,
+            committed,
+            self._flink_metrics(),
+            int(info["instantaneous_ops_per_sec"]),
+            writes,
+            {n: _tree_cpu(p) for n, p in self.procs.items()},
+        )
 
     def run(self) -> None:
         while not self._halt.is_set():
@@ -136,13 +146,17 @@ def summarize(samples: list[Sample]) -> StepSummary:
     for v in a.flink:
         s.busy[v] = sum(x.flink[v].get("busyTimeMsPerSecond", 0) for x in samples) / len(samples)
         s.backpressure[v] = sum(x.flink[v].get("backPressuredTimeMsPerSecond", 0) for x in samples) / len(samples)
-    back = {"Debezium (committed - CDC topic)": 0, "Flink (CDC topic - Flink source out)": 0,
-            "Redis sink (aggregate topic - sink committed)": 0}
+    back = {
+        "Debezium (committed - CDC topic)": 0,
+        "Flink (CDC topic - Flink source out)": 0,
+        "Redis sink (aggregate topic - sink committed)": 0,
+    }
     for x in samples:
         keys = list(back)
         back[keys[0]] = max(back[keys[0]], (x.committed_rows - a.committed_rows) - (x.cdc_end - a.cdc_end))
-        back[keys[1]] = max(back[keys[1]], int((x.cdc_end - a.cdc_end)
-                                               - (x.flink[src].get("numRecordsOut", 0) - a.flink[src].get("numRecordsOut", 0))))
+        back[keys[1]] = max(
+            back[keys[1]], int((x.cdc_end - a.cdc_end) - (x.flink[src].get("numRecordsOut", 0) - a.flink[src].get("numRecordsOut", 0)))
+        )
         back[keys[2]] = max(back[keys[2]], x.agg_end - x.sink_committed)
     s.backlog = back
     s.redis_writes_per_s = (b.redis_writes - a.redis_writes) / wall

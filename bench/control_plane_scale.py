@@ -152,22 +152,30 @@ def ui_times(env: dict[str, str], timeout: float) -> list[list]:
             largest = max(sizes, key=lambda g: (sizes[g], g))
             browser = HeadlessChromium(*VIEWPORT)
             try:
-                browser.before_load("try { localStorage.setItem('asset-graph-direction', JSON.stringify('vertical'));"
-                                    " } catch (e) {}")
+                browser.before_load("try { localStorage.setItem('asset-graph-direction', JSON.stringify('vertical')); } catch (e) {}")
                 pages = [
-                    (f"global lineage, {len(sizes)} groups collapsed (default)", f"{base}/asset-groups",
-                     lambda p: p["foreign"] >= len(sizes) and not p["fetching"], lambda p: f"{p.get('foreign', 0)} groups"),
-                    (f"group '{largest}' expanded ({sizes[largest]} assets)",
-                     f"{base}/asset-groups?" + urlencode({"expanded": f"global@global:{largest}"}),
-                     lambda p: p["assets"] >= sizes[largest], lambda p: f"{p.get('assets', 0)}/{sizes[largest]} assets"),
-                    (f"every group expanded ({len(nodes)} assets)",
-                     f"{base}/asset-groups?" + urlencode({"expanded": ",".join(f"global@global:{g}" for g in sizes)}),
-                     lambda p: p["assets"] >= len(nodes), lambda p: f"{p.get('assets', 0)}/{len(nodes)} assets"),
+                    (
+                        f"global lineage, {len(sizes)} groups collapsed (default)",
+                        f"{base}/asset-groups",
+                        lambda p: p["foreign"] >= len(sizes) and not p["fetching"],
+                        lambda p: f"{p.get('foreign', 0)} groups",
+                    ),
+                    (
+                        f"group '{largest}' expanded ({sizes[largest]} assets)",
+                        f"{base}/asset-groups?" + urlencode({"expanded": f"global@global:{largest}"}),
+                        lambda p: p["assets"] >= sizes[largest],
+                        lambda p: f"{p.get('assets', 0)}/{sizes[largest]} assets",
+                    ),
+                    (
+                        f"every group expanded ({len(nodes)} assets)",
+                        f"{base}/asset-groups?" + urlencode({"expanded": ",".join(f"global@global:{g}" for g in sizes)}),
+                        lambda p: p["assets"] >= len(nodes),
+                        lambda p: f"{p.get('assets', 0)}/{len(nodes)} assets",
+                    ),
                 ]
                 for label, url, done, shown in pages:
                     secs, probe = _time_page(browser, url, done, timeout)
-                    rows.append([label, f"{secs:.1f}" if secs is not None else f"not drawn in {timeout:.0f}",
-                                 shown(probe)])
+                    rows.append([label, f"{secs:.1f}" if secs is not None else f"not drawn in {timeout:.0f}", shown(probe)])
             finally:
                 browser.close()
         return rows
@@ -184,8 +192,10 @@ def main() -> None:
     args = ap.parse_args()
     stack = stack_env()
     tmp = Path(tempfile.mkdtemp(prefix="bench-scale-"))
-    specs = {"pipeline.local.yaml (2 tables)": REPO / "pipeline.local.yaml",
-             f"generated ({args.tables} tables)": write_scale_spec(args.tables, tmp / "scale.yaml")}
+    specs = {
+        "pipeline.local.yaml (2 tables)": REPO / "pipeline.local.yaml",
+        f"generated ({args.tables} tables)": write_scale_spec(args.tables, tmp / "scale.yaml"),
+    }
     base_env = {**os.environ, **stack, "CDC_PROFILE": "local", "DAGSTER_HOME": str(tmp)}
     (tmp / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
     load_rows, plan_rows, ui_rows = [], [], []
@@ -194,27 +204,53 @@ def main() -> None:
         env = {**base_env, "CDC_PIPELINE_SPEC": str(path)}
         loads = sorted((fresh(LOAD, env) for _ in range(3)), key=lambda r: r["build"] + r["validate"])
         ld = loads[1]
-        load_rows.append([label, ld["assets"], ld["checks"], f"{ld['dagster']:.2f}", f"{ld['build']:.2f}",
-                          f"{ld['validate']:.2f}", f"{ld['build'] + ld['validate']:.2f}"])
+        load_rows.append(
+            [
+                label,
+                ld["assets"],
+                ld["checks"],
+                f"{ld['dagster']:.2f}",
+                f"{ld['build']:.2f}",
+                f"{ld['validate']:.2f}",
+                f"{ld['build'] + ld['validate']:.2f}",
+            ]
+        )
         res = fresh(COUNT, env)
-        plan_rows.append([label, res["objects"], res["would_change"], f"{res['plan_seconds']:.1f}",
-                          *[res["plan"].get(s, 0) for s in systems], res["tick"].get("Connect HTTP", 0),
-                          f"{res['tick_seconds']:.2f}"])
+        plan_rows.append(
+            [
+                label,
+                res["objects"],
+                res["would_change"],
+                f"{res['plan_seconds']:.1f}",
+                *[res["plan"].get(s, 0) for s in systems],
+                res["tick"].get("Connect HTTP", 0),
+                f"{res['tick_seconds']:.2f}",
+            ]
+        )
         if not args.no_ui:
             ui_rows += [[label, *r] for r in ui_times(env, args.ui_timeout)]
     load_avg = "/".join(f"{x:.1f}" for x in os.getloadavg())
     stamp = f"{dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M}Z, load avg {load_avg}"
-    table(f"Definitions load (fresh interpreter, median of 3, s)  [{stamp}]",
-          ["spec", "assets", "checks", "import dagster", "build defs", "validate", "ours (build + validate)"],
-          load_rows)
-    table("Plan job (dry run against the running local stack) and one connector_health tick: requests per system",
-          ["spec", "plan objects", "would change", "plan s", *systems, "health tick: Connect requests",
-           "tick s"], plan_rows)
+    table(
+        f"Definitions load (fresh interpreter, median of 3, s)  [{stamp}]",
+        ["spec", "assets", "checks", "import dagster", "build defs", "validate", "ours (build + validate)"],
+        load_rows,
+    )
+    table(
+        "Plan job (dry run against the running local stack) and one connector_health tick: requests per system",
+        ["spec", "plan objects", "would change", "plan s", *systems, "health tick: Connect requests", "tick s"],
+        plan_rows,
+    )
     if ui_rows:
-        table("Dagster UI (dagster-webserver + headless Chromium on /asset-groups; s from navigation until drawn)",
-              ["spec", "page", "seconds", "drawn"], ui_rows)
-    print("goals: definitions < 3 s at 200 tables; plan requests per system independent of the number of objects; "
-          "one Connect request per health tick")
+        table(
+            "Dagster UI (dagster-webserver + headless Chromium on /asset-groups; s from navigation until drawn)",
+            ["spec", "page", "seconds", "drawn"],
+            ui_rows,
+        )
+    print(
+        "goals: definitions < 3 s at 200 tables; plan requests per system independent of the number of objects; "
+        "one Connect request per health tick"
+    )
 
 
 if __name__ == "__main__":

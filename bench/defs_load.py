@@ -15,8 +15,10 @@ import sys
 from _common import REPO, stack_env, table
 
 BARE = "import time,resource; t=time.perf_counter(); import dagster; print(time.perf_counter()-t, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
-OURS = ("import time,resource; t=time.perf_counter(); import dagster as dg; from pipeline_defs import defs; "
-        "dg.Definitions.validate_loadable(defs); print(time.perf_counter()-t, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)")
+OURS = (
+    "import time,resource; t=time.perf_counter(); import dagster as dg; from pipeline_defs import defs; "
+    "dg.Definitions.validate_loadable(defs); print(time.perf_counter()-t, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
+)
 TICK = """
 import resource, time, dagster as dg
 from pipeline_defs import defs
@@ -44,9 +46,15 @@ def main() -> None:
     ours = [run(OURS) for _ in range(args.runs)]
     b_t, o_t = statistics.median(x[0] for x in bare), statistics.median(x[0] for x in ours)
     b_m, o_m = statistics.median(x[1] for x in bare) / 1024, statistics.median(x[1] for x in ours) / 1024
-    table("Definitions load (fresh interpreter, median)", ["what", "seconds", "peak RSS MiB"],
-          [["import dagster", f"{b_t:.2f}", f"{b_m:.0f}"], ["load + validate pipeline_defs", f"{o_t:.2f}", f"{o_m:.0f}"],
-           ["our code adds", f"{(o_t - b_t) / b_t * 100:.0f} %", f"{o_m - b_m:.0f}"]])
+    table(
+        "Definitions load (fresh interpreter, median)",
+        ["what", "seconds", "peak RSS MiB"],
+        [
+            ["import dagster", f"{b_t:.2f}", f"{b_m:.0f}"],
+            ["load + validate pipeline_defs", f"{o_t:.2f}", f"{o_m:.0f}"],
+            ["our code adds", f"{(o_t - b_t) / b_t * 100:.0f} %", f"{o_m - b_m:.0f}"],
+        ],
+    )
     import os
 
     env = {**os.environ, **stack_env()}
@@ -54,9 +62,11 @@ def main() -> None:
     t_tick = statistics.median(x[0] for x in ticks)
     rss = statistics.median(x[1] for x in ticks) / 1024
     before = statistics.median(x[2] for x in ticks) / 1024
-    table("connector_health tick (real Connect, default spec; fresh interpreter, median)",
-          ["seconds", "peak RSS MiB (code location + tick)", "RSS added by the tick MiB"],
-          [[f"{t_tick:.3f}", f"{rss:.0f}", f"{rss - before:.0f}"]])
+    table(
+        "connector_health tick (real Connect, default spec; fresh interpreter, median)",
+        ["seconds", "peak RSS MiB (code location + tick)", "RSS added by the tick MiB"],
+        [[f"{t_tick:.3f}", f"{rss:.0f}", f"{rss - before:.0f}"]],
+    )
 
 
 if __name__ == "__main__":

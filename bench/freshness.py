@@ -43,17 +43,33 @@ def main() -> None:
         load = drive(conn, rate, args.seconds, run=run, names=args.names)
         settle(5)
         lat, unseen = latencies(load, watcher.finish())
-        rows.append([f"{rate:,.0f}", f"{load.rate:,.0f}", f"{len(load.rows):,}", ms(pct(lat, 50)), ms(pct(lat, 95)),
-                     ms(pct(lat, 99)), ms(max(lat) if lat else float("nan")), unseen,
-                     ms(pct(floor, 50)), ms(pct(floor, 99)), f"{pct(lat, 99) / pct(floor, 99):.0f}"])
+        rows.append(
+            [
+                f"{rate:,.0f}",
+                f"{load.rate:,.0f}",
+                f"{len(load.rows):,}",
+                ms(pct(lat, 50)),
+                ms(pct(lat, 95)),
+                ms(pct(lat, 99)),
+                ms(max(lat) if lat else float("nan")),
+                unseen,
+                ms(pct(floor, 50)),
+                ms(pct(floor, 99)),
+                f"{pct(lat, 99) / pct(floor, 99):.0f}",
+            ]
+        )
     conn.close()
     load_avg = "/".join(f"{x:.1f}" for x in os.getloadavg())
-    table(f"Freshness: commit in PostgreSQL -> Redis document includes the row, per row (ms); floor = Kafka produce -> "
-          f"consume, same broker, same rate, same run  [{dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M}Z, load avg {load_avg}]",
-          ["target rows/s", "achieved", "rows", "p50", "p95", "p99", "max", "never seen", "floor p50", "floor p99",
-           "p99 / floor p99"], rows)
-    print(f"goal: p99 <= 1,000 ms at 1,000 rows/s; {args.seconds:.0f} s per rate, rows round-robin over "
-          f"{args.names} NAMEs, one transaction per 10 ms")
+    table(
+        f"Freshness: commit in PostgreSQL -> Redis document includes the row, per row (ms); floor = Kafka produce -> "
+        f"consume, same broker, same rate, same run  [{dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M}Z, load avg {load_avg}]",
+        ["target rows/s", "achieved", "rows", "p50", "p95", "p99", "max", "never seen", "floor p50", "floor p99", "p99 / floor p99"],
+        rows,
+    )
+    print(
+        f"goal: p99 <= 1,000 ms at 1,000 rows/s; {args.seconds:.0f} s per rate, rows round-robin over "
+        f"{args.names} NAMEs, one transaction per 10 ms"
+    )
 
 
 if __name__ == "__main__":

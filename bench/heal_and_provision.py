@@ -51,14 +51,16 @@ def heal_once(ctx, interval: float) -> float:
     ctx.redis.r.delete(KEY)  # the cause clears
     time.sleep(random.uniform(0, interval))  # where the failure falls in the tick cycle
     while True:
-        with dg.build_sensor_context(instance=ctx.instance, resources={"connect": ctx.resources["connect"],
-                                                                        "kafka": ctx.resources["kafka"]}) as sctx:
+        with dg.build_sensor_context(
+            instance=ctx.instance, resources={"connect": ctx.resources["connect"], "kafka": ctx.resources["kafka"]}
+        ) as sctx:
             result = sensor(sctx)
         reqs = [r for r in (result.run_requests or [])] if isinstance(result, dg.SensorResult) else []
         if reqs:
             for rr in reqs:
                 ctx.defs.resolve_job_def(rr.job_name).execute_in_process(
-                    run_config=rr.run_config, instance=ctx.instance, tags=rr.tags, raise_on_error=False)
+                    run_config=rr.run_config, instance=ctx.instance, tags=rr.tags, raise_on_error=False
+                )
             break
         time.sleep(interval)
     return wait(ctx, "RUNNING") - t_fail
@@ -83,18 +85,39 @@ def main() -> None:
                 elapsed = time.perf_counter() - t0
                 assert result.success
                 mats = materializations(result)
-                rows.append([label, f"{elapsed:.1f}", CountingConnect.writes() - c0, len(ctx.db.ddl_statements()) - d0,
-                             ksql_writes(ctx) - k0, sum(m["writes"] for m in mats.values())])
-            table("No-op provisioning (provision_pipeline, 14 assets + structural checks)",
-                  ["run", "seconds", "Connect writes", "Oracle DDL/DML", "ksqlDB writes", "writes in metadata"], rows)
+                rows.append(
+                    [
+                        label,
+                        f"{elapsed:.1f}",
+                        CountingConnect.writes() - c0,
+                        len(ctx.db.ddl_statements()) - d0,
+                        ksql_writes(ctx) - k0,
+                        sum(m["writes"] for m in mats.values()),
+                    ]
+                )
+            table(
+                "No-op provisioning (provision_pipeline, 14 assets + structural checks)",
+                ["run", "seconds", "Connect writes", "Oracle DDL/DML", "ksqlDB writes", "writes in metadata"],
+                rows,
+            )
 
             heal_rows = []
             for interval in args.intervals:
                 times = [heal_once(ctx, interval) for _ in range(args.trials)]
-                heal_rows.append([f"{interval} s", f"{statistics.median(times):.1f}", f"{max(times):.1f}",
-                                  f"{interval + 15}", "yes" if max(times) < interval + 15 else "NO"])
-            table("Time to heal a failed sink task (failure seen -> RUNNING again; seconds)",
-                  ["sensor interval", "median", "worst", "goal (interval + 15)", "met"], heal_rows)
+                heal_rows.append(
+                    [
+                        f"{interval} s",
+                        f"{statistics.median(times):.1f}",
+                        f"{max(times):.1f}",
+                        f"{interval + 15}",
+                        "yes" if max(times) < interval + 15 else "NO",
+                    ]
+                )
+            table(
+                "Time to heal a failed sink task (failure seen -> RUNNING again; seconds)",
+                ["sensor interval", "median", "worst", "goal (interval + 15)", "met"],
+                heal_rows,
+            )
         finally:
             ctx.redis.r.delete(KEY)
             gen.close()

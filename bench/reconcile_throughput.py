@@ -44,8 +44,7 @@ def load(client, n: int, chunk: int = 50_000) -> None:
         docs = {}
         for i in range(lo, min(n, lo + chunk)):
             name = f"user{i:012d}"  # redis-benchmark's __rand_int__ is 12 zero-padded digits
-            docs[f"{PREFIX}{name}"] = {"USER_NAME": name, "EVENT_COUNT": 1 + i % 5, "WINDOW_START": T0,
-                                       "WINDOW_END": T0 + W}
+            docs[f"{PREFIX}{name}"] = {"USER_NAME": name, "EVENT_COUNT": 1 + i % 5, "WINDOW_START": T0, "WINDOW_END": T0 + W}
         client.set_many_json(docs)
 
 
@@ -67,8 +66,9 @@ def measure(variant: str, n: int, runs: int) -> dict:
 
 
 def fresh(variant: str, n: int, runs: int) -> dict:
-    out = subprocess.run([sys.executable, __file__, "--measure", variant, str(n), str(runs)], capture_output=True,
-                         text=True, env=os.environ)
+    out = subprocess.run(
+        [sys.executable, __file__, "--measure", variant, str(n), str(runs)], capture_output=True, text=True, env=os.environ
+    )
     if out.returncode != 0:
         sys.exit(out.stderr[-3000:])
     return json.loads(out.stdout.splitlines()[-1])
@@ -84,8 +84,27 @@ def naive(client, n) -> float:
 
 def redis_benchmark(port: int, n: int) -> float:
     """requests/s of redis-benchmark's JSON.GET on random existing keys, pipelined 100 deep."""
-    out = subprocess.run(["redis-benchmark", "-p", str(port), "-n", str(n), "-P", "100", "-r", str(n), "-q", "-c", "1",
-                          "JSON.GET", f"{PREFIX}user__rand_int__", "$"], capture_output=True, text=True).stdout
+    out = subprocess.run(
+        [
+            "redis-benchmark",
+            "-p",
+            str(port),
+            "-n",
+            str(n),
+            "-P",
+            "100",
+            "-r",
+            str(n),
+            "-q",
+            "-c",
+            "1",
+            "JSON.GET",
+            f"{PREFIX}user__rand_int__",
+            "$",
+        ],
+        capture_output=True,
+        text=True,
+    ).stdout
     m = re.findall(r"([\d.]+) requests per second", out)
     return float(m[-1])
 
@@ -111,21 +130,45 @@ def main() -> None:
         t_naive = naive(client, n) if n <= 20_000 else naive(client, 20_000) * n / 20_000
         rb = redis_benchmark(port, n)
         rate = n / streamed["seconds"]
-        rows.append([f"{n:,}", f"{rate:,.0f}", f"{n / whole['seconds']:,.0f}", f"{rb:,.0f}", f"{n / t_naive:,.0f}",
-                     f"{rate / rb:.2f}", f"{t_naive / streamed['seconds']:.1f}"])
-        mem.append([f"{n:,}", f"{streamed['base_mib']:.0f}", f"{streamed['peak_mib']:.0f}",
-                    f"{streamed['peak_mib'] - streamed['base_mib']:.0f}", f"{whole['peak_mib']:.0f}",
-                    f"{whole['peak_mib'] - whole['base_mib']:.0f}"])
+        rows.append(
+            [
+                f"{n:,}",
+                f"{rate:,.0f}",
+                f"{n / whole['seconds']:,.0f}",
+                f"{rb:,.0f}",
+                f"{n / t_naive:,.0f}",
+                f"{rate / rb:.2f}",
+                f"{t_naive / streamed['seconds']:.1f}",
+            ]
+        )
+        mem.append(
+            [
+                f"{n:,}",
+                f"{streamed['base_mib']:.0f}",
+                f"{streamed['peak_mib']:.0f}",
+                f"{streamed['peak_mib'] - streamed['base_mib']:.0f}",
+                f"{whole['peak_mib']:.0f}",
+                f"{whole['peak_mib'] - whole['base_mib']:.0f}",
+            ]
+        )
         client.delete_prefix(PREFIX)
     load_avg = "/".join(f"{x:.1f}" for x in os.getloadavg())
     stamp = f"{dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M}Z, load avg {load_avg}"
-    table(f"Reconciliation throughput (docs/s; ours = streamed SCAN + JSON.MGET + compare_with_source)  [{stamp}]",
-          ["N", "ours (streamed)", "whole-keyspace read", "redis-benchmark -P100", "naive loop",
-           "ours/redis-benchmark", "ours vs naive (x)"], rows)
-    table("Peak RSS (MiB, fresh interpreter; 'before' already holds the N expected source counts)",
-          ["N", "before", "streamed: peak", "streamed: added", "whole read: peak", "whole read: added"], mem)
-    print("naive loop above 20,000 keys is extrapolated from 20,000 (it is linear: one round trip per key); "
-          "best of 3 runs up to 200,000 documents, 1 run above")
+    table(
+        f"Reconciliation throughput (docs/s; ours = streamed SCAN + JSON.MGET + compare_with_source)  [{stamp}]",
+        ["N", "ours (streamed)", "whole-keyspace read", "redis-benchmark -P100", "naive loop", "ours/redis-benchmark", "ours vs naive (x)"],
+        rows,
+    )
+    table(
+        "Peak RSS (MiB, fresh interpreter; 'before' already holds the N expected source counts)",
+        ["N", "before", "streamed: peak", "streamed: added", "whole read: peak", "whole read: added"],
+        mem,
+    )
+    print(
+        "naive loop above 20,000 keys is extrapolated from 20,000 (it is linear: one round trip per key); "
+        "best of 3 runs up to 200,000 documents, 1 run above"
+    )
+
 
 if __name__ == "__main__":
     main()

@@ -21,8 +21,10 @@ SOURCE = "org.apache.kafka.connect.file.FileStreamSourceConnector"
 
 
 def configs(n: int, tmp: str) -> dict[str, dict[str, str]]:
-    return {f"bench-src-{i:03d}": {"connector.class": SOURCE, "tasks.max": "1", "file": f"{tmp}/in-{i}.txt",
-                                   "topic": f"bench-topic-{i:03d}"} for i in range(n)}
+    return {
+        f"bench-src-{i:03d}": {"connector.class": SOURCE, "tasks.max": "1", "file": f"{tmp}/in-{i}.txt", "topic": f"bench-topic-{i:03d}"}
+        for i in range(n)
+    }
 
 
 def ensure(client: KafkaConnectClient, desired: dict[str, dict[str, str]]) -> None:
@@ -81,8 +83,11 @@ def main() -> None:
         finally:
             for name in [c for c in client.list_connectors() if c.startswith("bench-src-")]:
                 client.delete(name)
-    table("Health sensor tick on real Kafka Connect (median ms)",
-          ["connectors", "ours ms", "ours requests", "naive ms", "naive requests", "naive/ours (x)"], rows)
+    table(
+        "Health sensor tick on real Kafka Connect (median ms)",
+        ["connectors", "ours ms", "ours requests", "naive ms", "naive requests", "naive/ours (x)"],
+        rows,
+    )
 
 
 if __name__ == "__main__":

@@ -23,10 +23,19 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 STACK = REPO / "scripts" / "stack.py"
 COMPONENTS = ["redis", "postgres", "kafka", "connect", "flink-jobmanager", "flink-taskmanager", "flink-gateway"]
-PORTS = {"STACK_KAFKA_PORT": "29092", "STACK_CONTROLLER_PORT": "29093", "STACK_CONNECT_PORT": "28083",
-         "STACK_REDIS_PORT": "26379", "STACK_POSTGRES_PORT": "25432", "STACK_FLINK_REST_PORT": "28081",
-         "STACK_FLINK_GATEWAY_PORT": "28091", "STACK_FLINK_RPC_PORT": "26123", "STACK_FLINK_BLOB_PORT": "26124",
-         "STACK_FLINK_TM_RPC_PORT": "26125", "STACK_FLINK_TM_DATA_PORT": "26126"}
+PORTS = {
+    "STACK_KAFKA_PORT": "29092",
+    "STACK_CONTROLLER_PORT": "29093",
+    "STACK_CONNECT_PORT": "28083",
+    "STACK_REDIS_PORT": "26379",
+    "STACK_POSTGRES_PORT": "25432",
+    "STACK_FLINK_REST_PORT": "28081",
+    "STACK_FLINK_GATEWAY_PORT": "28091",
+    "STACK_FLINK_RPC_PORT": "26123",
+    "STACK_FLINK_BLOB_PORT": "26124",
+    "STACK_FLINK_TM_RPC_PORT": "26125",
+    "STACK_FLINK_TM_DATA_PORT": "26126",
+}
 
 
 def run(env: dict, *args: str) -> tuple[float, str]:
@@ -40,8 +49,7 @@ def run(env: dict, *args: str) -> tuple[float, str]:
 
 def ready_times(stdout: str) -> dict[str, float]:
     """Seconds from launch to ready per component, from `up`'s progress lines."""
-    return {m.group(1): float(m.group(2))
-            for m in re.finditer(r"^stack: (\S+) ready on .*\(([\d.]+)s\)$", stdout, re.MULTILINE)}
+    return {m.group(1): float(m.group(2)) for m in re.finditer(r"^stack: (\S+) ready on .*\(([\d.]+)s\)$", stdout, re.MULTILINE)}
 
 
 def _rss_kib(pid: int) -> int:
@@ -57,8 +65,7 @@ def rss_mib(home: Path) -> dict[str, float]:
     for c in COMPONENTS:
         pid = int((home / "run" / f"{c}.pid").read_text())
         out[c] = _rss_kib(pid) / 1024
-    postmaster = (Path(f"/proc/{int((home / 'run' / 'postgres.pid').read_text())}/cmdline").read_bytes()
-                  .replace(b"\0", b" ").decode())
+    postmaster = Path(f"/proc/{int((home / 'run' / 'postgres.pid').read_text())}/cmdline").read_bytes().replace(b"\0", b" ").decode()
     cluster = re.search(r"cluster_name=(\S+)", postmaster).group(1)
     for proc in Path("/proc").iterdir():
         if proc.name.isdigit():

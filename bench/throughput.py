@@ -39,8 +39,7 @@ def main() -> None:
         run = new_run()
         watcher = DocWatcher(client, f"USER_AGGREGATE_EVENTS:b{run}_*")
         load = Load(run)
-        sampler = Sampler(home, env["FLINK_REST_URL"], env["KAFKA_BOOTSTRAP_SERVERS"], client,
-                          lambda load=load: len(load.rows))
+        sampler = Sampler(home, env["FLINK_REST_URL"], env["KAFKA_BOOTSTRAP_SERVERS"], client, lambda load=load: len(load.rows))
         sampler.start()
         drive(conn, rate, args.seconds, run=run, names=args.names, load=load)
         settle(max(5.0, P99_BOUND * 2))
@@ -51,8 +50,17 @@ def main() -> None:
         ok = kept and p99 <= P99_BOUND
         if ok:
             best = load.rate
-        curve.append([f"{rate:,.0f}", f"{load.rate:,.0f}", f"{pct(lat, 50) * 1000:,.0f}", f"{pct(lat, 95) * 1000:,.0f}",
-                      f"{p99 * 1000:,.0f}", unseen, "yes" if ok else ("no (generator)" if not kept else "no")])
+        curve.append(
+            [
+                f"{rate:,.0f}",
+                f"{load.rate:,.0f}",
+                f"{pct(lat, 50) * 1000:,.0f}",
+                f"{pct(lat, 95) * 1000:,.0f}",
+                f"{p99 * 1000:,.0f}",
+                unseen,
+                "yes" if ok else ("no (generator)" if not kept else "no"),
+            ]
+        )
         s = summarize(samples)
         busy = ", ".join(f"{v.split('[')[0].split(':')[0]} {s.busy[v]:.0f}/{s.backpressure[v]:.0f}" for v in s.busy)
         if s.flink_stale:
@@ -64,20 +72,27 @@ def main() -> None:
         if not ok:
             break
     conn.close()
-    _, kafka_rate = kafka_roundtrip(env["KAFKA_BOOTSTRAP_SERVERS"], None, args.kafka_records, topic="bench.raw",
-                                    linger_ms=5)
+    _, kafka_rate = kafka_roundtrip(env["KAFKA_BOOTSTRAP_SERVERS"], None, args.kafka_records, topic="bench.raw", linger_ms=5)
     load_avg = "/".join(f"{x:.1f}" for x in os.getloadavg())
     stamp = f"{dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M}Z, load avg {load_avg}"
-    table(f"Rate against freshness (commit -> Redis, ms), {args.seconds:.0f} s per step, {args.names} NAMEs  [{stamp}]",
-          ["target rows/s", "achieved", "p50", "p95", "p99", "never seen", f"p99 <= {P99_BOUND:.0f} s"], curve)
-    table("Where the time goes per step (CPU % of one core over the step incl. settle; Flink vertex busy/back-pressured "
-          "ms per s; largest backlog per hop, records)",
-          ["target rows/s", "CPU %", "Flink busy/backpressure", "backlog", "Redis writes/s"], where)
+    table(
+        f"Rate against freshness (commit -> Redis, ms), {args.seconds:.0f} s per step, {args.names} NAMEs  [{stamp}]",
+        ["target rows/s", "achieved", "p50", "p95", "p99", "never seen", f"p99 <= {P99_BOUND:.0f} s"],
+        curve,
+    )
+    table(
+        "Where the time goes per step (CPU % of one core over the step incl. settle; Flink vertex busy/back-pressured "
+        "ms per s; largest backlog per hop, records)",
+        ["target rows/s", "CPU %", "Flink busy/backpressure", "backlog", "Redis writes/s"],
+        where,
+    )
     best_txt = f"{best:,.0f}" if best else "none"
     ratio = f"{best / kafka_rate:.3f}" if best else "-"
-    table("Sustained throughput vs raw Kafka (same broker, same run)",
-          ["pipeline rows/s (p99 <= 2 s)", "Kafka produce+consume records/s", "pipeline / Kafka"],
-          [[best_txt, f"{kafka_rate:,.0f}", ratio]])
+    table(
+        "Sustained throughput vs raw Kafka (same broker, same run)",
+        ["pipeline rows/s (p99 <= 2 s)", "Kafka produce+consume records/s", "pipeline / Kafka"],
+        [[best_txt, f"{kafka_rate:,.0f}", ratio]],
+    )
     print("goal: >= 5,000 rows/s sustained")
 
 

@@ -6,7 +6,6 @@ of the node's part of the spec, so an edited spec marks exactly the changed asse
 Materializing an asset asks the node's system to provision it idempotently.
 """
 
-
 import json
 from typing import Any
 
@@ -76,10 +75,18 @@ def build_node_asset(lineage: Lineage, node: LineageNode, translator: CdcTransla
     aspec = (translator or CdcTranslator()).get_asset_spec(node, lineage)
     system = registry.system(node.system)
 
-    @dg.asset(key=aspec.key, deps=list(aspec.deps), description=aspec.description, group_name=aspec.group_name,
-              kinds=aspec.kinds, metadata=aspec.metadata, code_version=aspec.code_version, tags=aspec.tags,
-              required_resource_keys=set(system.resource_keys),
-              pool=system.pool)
+    @dg.asset(
+        key=aspec.key,
+        deps=list(aspec.deps),
+        description=aspec.description,
+        group_name=aspec.group_name,
+        kinds=aspec.kinds,
+        metadata=aspec.metadata,
+        code_version=aspec.code_version,
+        tags=aspec.tags,
+        required_resource_keys=set(system.resource_keys),
+        pool=system.pool,
+    )
     def _provision(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
         try:
             out = system.provision(node, lineage, context.resources, dry_run=False)
@@ -87,8 +94,10 @@ def build_node_asset(lineage: Lineage, node: LineageNode, translator: CdcTransla
             raise dg.Failure(str(e), metadata={k: metadata_value(v) for k, v in redact_mapping(e.metadata).items()}) from None
         _log(context, out)
         if out.action == "missing":
-            raise dg.Failure(f"{node.name} does not exist: {out.metadata.get('problem', 'the engine query that writes it has not created it')}",
-                             metadata={"object": node.name})
+            raise dg.Failure(
+                f"{node.name} does not exist: {out.metadata.get('problem', 'the engine query that writes it has not created it')}",
+                metadata={"object": node.name},
+            )
         return dg.MaterializeResult(metadata=outcome_metadata(out))
 
     return _provision

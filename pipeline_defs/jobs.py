@@ -1,7 +1,6 @@
 """Jobs every pipeline has: provision everything, check the data, plan (dry run), insert the demo
 rows. Each system adds its own (connector re-registration and restarts, engine repair, ...)."""
 
-
 import contextlib
 from typing import Any
 
@@ -15,8 +14,10 @@ from pipeline_defs.run_secrets import job_tags
 
 def outcomes_table(outcomes: list[Outcome]) -> dg.MetadataValue:
     return dg.MetadataValue.table(
-        records=[dg.TableRecord({"object": o.node, "action": o.action, "changes": "; ".join(c.splitlines()[0] for c in o.changes)})
-                 for o in outcomes],
+        records=[
+            dg.TableRecord({"object": o.node, "action": o.action, "changes": "; ".join(c.splitlines()[0] for c in o.changes)})
+            for o in outcomes
+        ],
         schema=dg.TableSchema(columns=[dg.TableColumn("object"), dg.TableColumn("action"), dg.TableColumn("changes")]),
     )
 
@@ -44,12 +45,16 @@ def build_jobs(spec: Any, lineage: Lineage, data_check_keys: list[dg.AssetCheckK
         description="Provision every hop in dependency order (create what is missing, update real differences, otherwise nothing) and check it; the Redis data checks run in data_quality.",
     )
     data_quality = dg.define_asset_job(
-        "data_quality", selection=dg.AssetSelection.all_asset_checks(), tags=job_tags("data_quality"),
+        "data_quality",
+        selection=dg.AssetSelection.all_asset_checks(),
+        tags=job_tags("data_quality"),
         description="Every asset check, nothing materialized: source prerequisites, connector health and drift, engine queries, Redis against the source.",
     )
 
-    @dg.op(description="Read every system and report what provisioning would change; writes nothing.",
-           required_resource_keys={k for s in systems for k in s.resource_keys})
+    @dg.op(
+        description="Read every system and report what provisioning would change; writes nothing.",
+        required_resource_keys={k for s in systems for k in s.resource_keys},
+    )
     def plan_pipeline(context: dg.OpExecutionContext) -> dict[str, Any]:
         outcomes: list[Outcome] = []
         with contextlib.ExitStack() as reads:
@@ -59,11 +64,13 @@ def build_jobs(spec: Any, lineage: Lineage, data_check_keys: list[dg.AssetCheckK
             for node in lineage.nodes:
                 outcomes.append(registry.system(node.system).provision(node, lineage, context.resources, dry_run=True))
         # one log event for the whole plan: one per object costs an event-log write each (seconds at 1,000 objects)
-        context.log.info("\n".join(f"{o.node}: {o.action}" + "".join(f"\n  {c.splitlines()[0]}" for c in o.changes)
-                                    for o in outcomes))
+        context.log.info("\n".join(f"{o.node}: {o.action}" + "".join(f"\n  {c.splitlines()[0]}" for c in o.changes) for o in outcomes))
         pending = [o for o in outcomes if o.action.startswith("would_")]
-        summary = {"objects": len(outcomes), "would_change": len(pending),
-                   "drift": [{"object": o.node, "action": o.action, "changes": o.changes} for o in pending]}
+        summary = {
+            "objects": len(outcomes),
+            "would_change": len(pending),
+            "drift": [{"object": o.node, "action": o.action, "changes": o.changes} for o in pending],
+        }
         context.add_output_metadata({"objects": len(outcomes), "would_change": len(pending), "plan": outcomes_table(outcomes)})
         return summary
 
@@ -71,8 +78,10 @@ def build_jobs(spec: Any, lineage: Lineage, data_check_keys: list[dg.AssetCheckK
     def plan():
         plan_pipeline()
 
-    @dg.op(description="Insert the spec's demo rows (the seed's later INSERTs); rows already there are left alone.",
-           required_resource_keys=set(source.resource_keys))
+    @dg.op(
+        description="Insert the spec's demo rows (the seed's later INSERTs); rows already there are left alone.",
+        required_resource_keys=set(source.resource_keys),
+    )
     def insert_demo_rows(context: dg.OpExecutionContext) -> None:
         counts = source.insert_demo_rows(spec, context.resources)
         context.log.info(f"demo rows: {counts}")

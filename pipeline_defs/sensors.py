@@ -2,7 +2,6 @@
 a daily drift report. Each system adds its health probes (connector_health, engine health,
 data_quality_trigger)."""
 
-
 import json
 from typing import Any
 
@@ -20,8 +19,11 @@ ALERT_WEBHOOK_ENV = "CDC_ALERT_WEBHOOK_URL"
 
 
 def build_alert_sensor() -> dg.SensorDefinition:
-    @dg.run_failure_sensor(name="alert_on_run_failure", default_status=dg.DefaultSensorStatus.RUNNING,
-                           description=f"Logs a structured alert for every failed run and posts it to ${ALERT_WEBHOOK_ENV} when set.")
+    @dg.run_failure_sensor(
+        name="alert_on_run_failure",
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        description=f"Logs a structured alert for every failed run and posts it to ${ALERT_WEBHOOK_ENV} when set.",
+    )
     def alert_on_run_failure(context: dg.RunFailureSensorContext):
         run = context.dagster_run
         secrets = env_secret_values()
@@ -30,8 +32,11 @@ def build_alert_sensor() -> dg.SensorDefinition:
             err = getattr(ev.event_specific_data, "error", None)
             step_errors.append({"step": ev.step_key, "error": scrub(err.message if err else ev.message or "", secrets)[:2000]})
         alert = {
-            "alert": "cdc_run_failed", "job": run.job_name, "run_id": run.run_id,
-            "connector": run.tags.get("cdc/connector"), "reason": run.tags.get("cdc/reason"),
+            "alert": "cdc_run_failed",
+            "job": run.job_name,
+            "run_id": run.run_id,
+            "connector": run.tags.get("cdc/connector"),
+            "reason": run.tags.get("cdc/reason"),
             "sensor": run.tags.get("dagster/sensor_name"),
             "error": scrub(context.failure_event.message or "", secrets)[:2000],
             "steps": step_errors,
@@ -58,9 +63,11 @@ def build_automation(spec: Any, lineage: Lineage) -> tuple[list, list]:
     sensors = [s for name in lineage.systems() for s in registry.system(name).sensors(spec, lineage)]
     sensors.append(build_alert_sensor())
     schedules = [
-        dg.ScheduleDefinition(name="hourly_data_quality", cron_schedule="0 * * * *", job_name="data_quality",
-                              default_status=dg.DefaultScheduleStatus.RUNNING),
-        dg.ScheduleDefinition(name="daily_plan", cron_schedule="0 6 * * *", job_name="plan",
-                              default_status=dg.DefaultScheduleStatus.RUNNING),
+        dg.ScheduleDefinition(
+            name="hourly_data_quality", cron_schedule="0 * * * *", job_name="data_quality", default_status=dg.DefaultScheduleStatus.RUNNING
+        ),
+        dg.ScheduleDefinition(
+            name="daily_plan", cron_schedule="0 6 * * *", job_name="plan", default_status=dg.DefaultScheduleStatus.RUNNING
+        ),
     ]
     return sensors, schedules

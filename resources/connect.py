@@ -109,8 +109,13 @@ class KafkaConnectClient:
         if auth and auth[1]:
             self._secrets.add(auth[1])
         self._reads = ReadCache()
-        self._http = httpx.Client(base_url=self.url, timeout=timeout, auth=auth, transport=transport,
-                                  headers={"Accept": "application/json", "User-Agent": "cdc-control-plane"})
+        self._http = httpx.Client(
+            base_url=self.url,
+            timeout=timeout,
+            auth=auth,
+            transport=transport,
+            headers={"Accept": "application/json", "User-Agent": "cdc-control-plane"},
+        )
         self.requests_made: list[tuple[str, str]] = []  # (method, path): lets tests and benchmarks count writes
 
     def close(self) -> None:
@@ -135,8 +140,7 @@ class KafkaConnectClient:
     def _clean(self, text: str) -> str:
         return scrub(text, self._secrets)
 
-    def _request(self, method: str, path: str, *, json: Any = None, params: Any = None,
-                 allow_404: bool = False) -> httpx.Response | None:
+    def _request(self, method: str, path: str, *, json: Any = None, params: Any = None, allow_404: bool = False) -> httpx.Response | None:
         if method != "GET":
             self._reads.clear()  # a write: what was listed may no longer hold
 
@@ -145,9 +149,15 @@ class KafkaConnectClient:
             return self._http.request(method, path, json=json, params=params)
 
         resp = send_with_retry(
-            once, rule=retry.CONNECT, max_retries=self.max_retries, backoff=self._backoff,
-            what=f"{method} {path}", unreachable=lambda e, n: self._unreachable(e, f"{method} {path}", n),
-            sleep=self._sleep, log=log, clean=self._clean,
+            once,
+            rule=retry.CONNECT,
+            max_retries=self.max_retries,
+            backoff=self._backoff,
+            what=f"{method} {path}",
+            unreachable=lambda e, n: self._unreachable(e, f"{method} {path}", n),
+            sleep=self._sleep,
+            log=log,
+            clean=self._clean,
         )
         if resp.status_code == 404 and allow_404:
             return None
@@ -158,8 +168,8 @@ class KafkaConnectClient:
 
     def _unreachable(self, exc: BaseException, what: str, attempts: int = 1) -> ConnectUnreachable:
         return ConnectUnreachable(
-            f"Kafka Connect at {self.url} unreachable for {what} after {attempts} attempt(s): "
-            f"{type(exc).__name__}: {self._clean(str(exc))}")
+            f"Kafka Connect at {self.url} unreachable for {what} after {attempts} attempt(s): {type(exc).__name__}: {self._clean(str(exc))}"
+        )
 
     def _error_fields(self, resp: httpx.Response) -> tuple[int | None, str]:
         try:
@@ -236,8 +246,7 @@ class KafkaConnectClient:
 
     def put_config(self, name: str, config: Mapping[str, Any]) -> dict:
         self._remember_secrets(config)
-        return self._request("PUT", f"/connectors/{self._p(name)}/config",
-                             json=normalize_config({**config, "name": name})).json()
+        return self._request("PUT", f"/connectors/{self._p(name)}/config", json=normalize_config({**config, "name": name})).json()
 
     def apply(self, name: str, config: Mapping[str, Any]) -> ApplyResult:
         """Create or update `name` so its config equals `config`; no write when nothing differs."""
@@ -259,8 +268,7 @@ class KafkaConnectClient:
         self._remember_secrets(config)
         cls = str(config["connector.class"])
         plugin = cls.rsplit(".", 1)[-1]
-        body = self._request("PUT", f"/connector-plugins/{self._p(plugin)}/config/validate",
-                             json=normalize_config(config)).json()
+        body = self._request("PUT", f"/connector-plugins/{self._p(plugin)}/config/validate", json=normalize_config(config)).json()
         errors: dict[str, list[str]] = {}
         for item in body.get("configs", []):
             value = item.get("value", {})
@@ -270,8 +278,11 @@ class KafkaConnectClient:
 
     def restart(self, name: str, *, include_tasks: bool = False, only_failed: bool = False) -> dict | None:
         """None for the plain restart (204); the status body with RESTARTING instances otherwise (202)."""
-        resp = self._request("POST", f"/connectors/{self._p(name)}/restart",
-                             params={"includeTasks": str(include_tasks).lower(), "onlyFailed": str(only_failed).lower()})
+        resp = self._request(
+            "POST",
+            f"/connectors/{self._p(name)}/restart",
+            params={"includeTasks": str(include_tasks).lower(), "onlyFailed": str(only_failed).lower()},
+        )
         return resp.json() if resp.status_code == 202 and resp.content else None
 
     def pause(self, name: str) -> None:
@@ -353,12 +364,21 @@ class KafkaConnectResource(ClientOwner):
         auth = (self.username, self.password or "") if self.username else None
         if kind.startswith("probe:"):
             return KafkaConnectClient(
-                self.url, timeout=min(self.timeout_seconds, float(kind.split(":", 1)[1])), max_retries=1,
-                backoff=self.backoff_seconds, backoff_max=1.0, auth=auth, sensitive_keys=self.sensitive_keys,
+                self.url,
+                timeout=min(self.timeout_seconds, float(kind.split(":", 1)[1])),
+                max_retries=1,
+                backoff=self.backoff_seconds,
+                backoff_max=1.0,
+                auth=auth,
+                sensitive_keys=self.sensitive_keys,
             )
         return KafkaConnectClient(
-            self.url, timeout=self.timeout_seconds, max_retries=self.max_retries,
-            backoff=self.backoff_seconds, backoff_max=self.backoff_max_seconds, auth=auth,
+            self.url,
+            timeout=self.timeout_seconds,
+            max_retries=self.max_retries,
+            backoff=self.backoff_seconds,
+            backoff_max=self.backoff_max_seconds,
+            auth=auth,
             sensitive_keys=self.sensitive_keys,
         )
 
@@ -369,7 +389,16 @@ class KafkaConnectResource(ClientOwner):
 
 
 __all__ = [
-    "ApplyResult", "ConnectError", "ConnectUnreachable", "ConnectorConfigInvalid", "ConnectorNotFound",
-    "KafkaConnectClient", "KafkaConnectResource", "ValidationResult", "config_diff", "connector_health",
-    "is_sensitive_key", "normalize_config",
+    "ApplyResult",
+    "ConnectError",
+    "ConnectUnreachable",
+    "ConnectorConfigInvalid",
+    "ConnectorNotFound",
+    "KafkaConnectClient",
+    "KafkaConnectResource",
+    "ValidationResult",
+    "config_diff",
+    "connector_health",
+    "is_sensitive_key",
+    "normalize_config",
 ]

@@ -25,10 +25,13 @@ from resources.flink_rest import (
 class FlinkResource(ClientOwner):
     """The Flink cluster running the pipeline's SQL jobs."""
 
-    gateway_url: str | None = Field(default=None, description=f"SQL Gateway REST URL; default ${endpoints.FLINK_GATEWAY_URL.env} "
-                                                              f"or {endpoints.FLINK_GATEWAY_URL.default}")
-    rest_url: str | None = Field(default=None, description=f"JobManager REST URL; default ${endpoints.FLINK_REST_URL.env} "
-                                                           f"or {endpoints.FLINK_REST_URL.default}")
+    gateway_url: str | None = Field(
+        default=None,
+        description=f"SQL Gateway REST URL; default ${endpoints.FLINK_GATEWAY_URL.env} or {endpoints.FLINK_GATEWAY_URL.default}",
+    )
+    rest_url: str | None = Field(
+        default=None, description=f"JobManager REST URL; default ${endpoints.FLINK_REST_URL.env} or {endpoints.FLINK_REST_URL.default}"
+    )
     gateway_api_version: str = Field(default="v1", description="SQL Gateway REST API version (v1..v4)")
     timeout_seconds: float = Field(default=30.0, description="Per-request timeout")
     max_retries: int = Field(default=3, description="Retries of 503 and network failures (idempotent requests)")
@@ -42,16 +45,34 @@ class FlinkResource(ClientOwner):
         return self._owned_client("jobs")
 
     def _new_client(self, kind: str) -> FlinkSqlGatewayClient | FlinkJobsClient:
-        common = {"timeout": self.timeout_seconds, "max_retries": self.max_retries, "backoff": self.backoff_seconds,
-                  "backoff_max": self.backoff_max_seconds}
+        common = {
+            "timeout": self.timeout_seconds,
+            "max_retries": self.max_retries,
+            "backoff": self.backoff_seconds,
+            "backoff_max": self.backoff_max_seconds,
+        }
         if kind == "gateway":
-            return FlinkSqlGatewayClient(self.gateway_url or endpoints.FLINK_GATEWAY_URL.get(),
-                                         api_version=self.gateway_api_version, **common)
+            return FlinkSqlGatewayClient(
+                self.gateway_url or endpoints.FLINK_GATEWAY_URL.get(), api_version=self.gateway_api_version, **common
+            )
         return FlinkJobsClient(self.rest_url or endpoints.FLINK_REST_URL.get(), **common)
 
 
 __all__ = [
-    "RECORD_METRICS", "TERMINAL", "FlinkError", "FlinkJobNotFound", "FlinkJobsClient", "FlinkResource",
-    "FlinkSavepointError", "FlinkSessionNotFound", "FlinkSqlGatewayClient", "FlinkStatementError", "FlinkUnreachable",
-    "JobDetails", "JobOverview", "StatementResult", "Vertex", "root_cause",
+    "RECORD_METRICS",
+    "TERMINAL",
+    "FlinkError",
+    "FlinkJobNotFound",
+    "FlinkJobsClient",
+    "FlinkResource",
+    "FlinkSavepointError",
+    "FlinkSessionNotFound",
+    "FlinkSqlGatewayClient",
+    "FlinkStatementError",
+    "FlinkUnreachable",
+    "JobDetails",
+    "JobOverview",
+    "StatementResult",
+    "Vertex",
+    "root_cause",
 ]

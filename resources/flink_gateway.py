@@ -117,8 +117,9 @@ class FlinkSqlGatewayClient(FlinkRestClient):
                 raise FlinkError(f"{self.system}: operation {operation} still {state} after {timeout:.0f}s")
             self._sleep(self.poll_interval)
 
-    def fetch(self, session: str, operation: str, *, timeout: float = 60.0, max_rows: int | None = None,
-              statement: str = "") -> StatementResult:
+    def fetch(
+        self, session: str, operation: str, *, timeout: float = 60.0, max_rows: int | None = None, statement: str = ""
+    ) -> StatementResult:
         """Every page from token 0, following nextResultUri until EOS (or max_rows)."""
         deadline = time.monotonic() + timeout
         uri: str | None = f"{self._op(session, operation)}/result/0"
@@ -143,14 +144,16 @@ class FlinkSqlGatewayClient(FlinkRestClient):
                 kinds.append(str(item.get("kind", "INSERT")))
                 rows.append(dict(zip(columns, item.get("fields") or (), strict=False)))
             if max_rows is not None and len(rows) >= max_rows:
-                return StatementResult(columns, tuple(rows[:max_rows]), tuple(kinds[:max_rows]), job_id,
-                                       result_kind, complete=False, raw_pages=tuple(pages))
+                return StatementResult(
+                    columns, tuple(rows[:max_rows]), tuple(kinds[:max_rows]), job_id, result_kind, complete=False, raw_pages=tuple(pages)
+                )
             kind = page.get("resultType")
             if kind == "EOS":
                 break
             if time.monotonic() >= deadline:
-                raise FlinkError(f"{self.system}: results of operation {operation} not complete after {timeout:.0f}s "
-                                 f"({len(rows)} row(s) so far)")
+                raise FlinkError(
+                    f"{self.system}: results of operation {operation} not complete after {timeout:.0f}s ({len(rows)} row(s) so far)"
+                )
             if kind == "NOT_READY" or not results.get("data"):
                 self._sleep(self.poll_interval)  # nothing new yet: the job is still running
             uri = page.get("nextResultUri")
@@ -164,8 +167,15 @@ class FlinkSqlGatewayClient(FlinkRestClient):
     def cancel_operation(self, session: str, operation: str) -> None:
         self._json("POST", f"{self._op(session, operation)}/cancel")
 
-    def execute(self, session: str, statement: str, *, timeout: float = 60.0, max_rows: int | None = None,
-                execution_config: Mapping[str, Any] | None = None) -> StatementResult:
+    def execute(
+        self,
+        session: str,
+        statement: str,
+        *,
+        timeout: float = 60.0,
+        max_rows: int | None = None,
+        execution_config: Mapping[str, Any] | None = None,
+    ) -> StatementResult:
         """Submit, fetch every result row (or max_rows of an unbounded query), close the operation.
         For INSERT INTO the result is one row with column "job id" (also in .job_id)."""
         operation = self.submit(session, statement, execution_config)
@@ -186,4 +196,7 @@ class FlinkSqlGatewayClient(FlinkRestClient):
             return FlinkSessionNotFound(f"{self.system}: {cause}", status=resp.status_code)
         return FlinkStatementError(
             f"{self.system} failed the statement{f' [{stmt}]' if stmt else ''}: {cause}",
-            status=resp.status_code, cause=cause, statement=stmt)
+            status=resp.status_code,
+            cause=cause,
+            statement=stmt,
+        )

@@ -68,8 +68,10 @@ class FlinkJobsClient(FlinkRestClient):
 
     def overview(self) -> list[JobOverview]:
         body = self._reads.get("overview", lambda: self._json("GET", "/jobs/overview")) or {}
-        return [JobOverview(j.get("jid", ""), j.get("name", ""), j.get("state", ""), j.get("start-time"),
-                            j.get("end-time"), j.get("duration")) for j in body.get("jobs") or ()]
+        return [
+            JobOverview(j.get("jid", ""), j.get("name", ""), j.get("state", ""), j.get("start-time"), j.get("end-time"), j.get("duration"))
+            for j in body.get("jobs") or ()
+        ]
 
     def running(self, name: str | None = None) -> list[JobOverview]:
         return [j for j in self.overview() if j.state == "RUNNING" and (name is None or j.name == name)]
@@ -77,10 +79,13 @@ class FlinkJobsClient(FlinkRestClient):
     def job(self, job_id: str) -> JobDetails:
         body = self._json("GET", f"/jobs/{check_job_id(job_id)}", not_found=FlinkJobNotFound)
         return JobDetails(
-            jid=body.get("jid", job_id), name=body.get("name", ""), state=body.get("state", ""),
+            jid=body.get("jid", job_id),
+            name=body.get("name", ""),
+            state=body.get("state", ""),
             start_time=body.get("start-time"),
-            vertices=tuple(Vertex(v.get("id", ""), v.get("name", ""), v.get("parallelism"), v.get("status"))
-                           for v in body.get("vertices") or ()),
+            vertices=tuple(
+                Vertex(v.get("id", ""), v.get("name", ""), v.get("parallelism"), v.get("status")) for v in body.get("vertices") or ()
+            ),
             raw=body,
         )
 
@@ -92,24 +97,21 @@ class FlinkJobsClient(FlinkRestClient):
             if details.state in wanted:
                 return details
             if details.state in TERMINAL_JOB_STATES or time.monotonic() >= deadline:
-                raise FlinkError(f"{self.system}: job {job_id} ({details.name}) is {details.state}, "
-                                 f"waited for {'/'.join(sorted(wanted))}")
+                raise FlinkError(f"{self.system}: job {job_id} ({details.name}) is {details.state}, waited for {'/'.join(sorted(wanted))}")
             self._sleep(self.poll_interval)
 
     def cancel(self, job_id: str) -> None:
         """PATCH /jobs/{id}?mode=cancel (202). Cancelling is idempotent on Flink's side."""
         self._json("PATCH", f"/jobs/{check_job_id(job_id)}", params={"mode": "cancel"}, not_found=FlinkJobNotFound)
 
-    def stop_with_savepoint(self, job_id: str, target_directory: str | None = None, *, drain: bool = False,
-                            timeout: float = 120.0) -> str:
+    def stop_with_savepoint(self, job_id: str, target_directory: str | None = None, *, drain: bool = False, timeout: float = 120.0) -> str:
         """Stop the job after a savepoint; returns the savepoint path once the trigger is COMPLETED.
         target_directory None uses the cluster's execution.checkpointing.savepoint-dir."""
         check_job_id(job_id)
         body: dict[str, Any] = {"drain": drain}
         if target_directory:
             body["targetDirectory"] = target_directory
-        trigger = self._json("POST", f"/jobs/{job_id}/stop", json=body, idempotent=False,
-                             not_found=FlinkJobNotFound)["request-id"]
+        trigger = self._json("POST", f"/jobs/{job_id}/stop", json=body, idempotent=False, not_found=FlinkJobNotFound)["request-id"]
         deadline = time.monotonic() + timeout
         while True:
             answer = self._json("GET", f"/jobs/{job_id}/savepoints/{trigger}", not_found=FlinkJobNotFound) or {}
@@ -119,11 +121,11 @@ class FlinkJobsClient(FlinkRestClient):
                     return str(operation["location"])
                 failure = operation.get("failure-cause") or {}
                 cause = root_cause(str(failure.get("stack-trace") or "")) or str(failure.get("class") or "unknown")
-                raise FlinkSavepointError(f"{self.system}: stop-with-savepoint of job {job_id} failed: "
-                                          f"{self._clean(cause)}")
+                raise FlinkSavepointError(f"{self.system}: stop-with-savepoint of job {job_id} failed: {self._clean(cause)}")
             if time.monotonic() >= deadline:
-                raise FlinkSavepointError(f"{self.system}: stop-with-savepoint of job {job_id} not complete after "
-                                          f"{timeout:.0f}s (trigger {trigger})")
+                raise FlinkSavepointError(
+                    f"{self.system}: stop-with-savepoint of job {job_id} not complete after {timeout:.0f}s (trigger {trigger})"
+                )
             self._sleep(self.poll_interval)
 
     def latest_checkpoint_path(self, job_id: str) -> str | None:
@@ -134,8 +136,11 @@ class FlinkJobsClient(FlinkRestClient):
         only the savepoint can be resumed from then."""
         body = self._json("GET", f"/jobs/{check_job_id(job_id)}/checkpoints", not_found=FlinkJobNotFound) or {}
         latest = body.get("latest") or {}
-        kept = [c for c in (latest.get("completed"), latest.get("savepoint"))
-                if isinstance(c, dict) and c.get("external_path") and not c.get("discarded")]
+        kept = [
+            c
+            for c in (latest.get("completed"), latest.get("savepoint"))
+            if isinstance(c, dict) and c.get("external_path") and not c.get("discarded")
+        ]
         return max(kept, key=lambda c: c.get("id") or 0)["external_path"] if kept else None
 
     def vertex_metrics(self, job_id: str, vertex_id: str, names: Iterable[str] = RECORD_METRICS) -> dict[str, float]:

@@ -98,18 +98,32 @@ class FlinkRestClient:
 
     system = "Flink REST"
 
-    def __init__(self, url: str, *, username: str | None = None, password: str | None = None, timeout: float = 30.0,
-                 max_retries: int = 3, backoff: float = 0.5, backoff_max: float = 8.0,
-                 transport: Any = None, sleep: Callable[[float], None] = time.sleep):
+    def __init__(
+        self,
+        url: str,
+        *,
+        username: str | None = None,
+        password: str | None = None,
+        timeout: float = 30.0,
+        max_retries: int = 3,
+        backoff: float = 0.5,
+        backoff_max: float = 8.0,
+        transport: Any = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ):
         url, username, password = split_userinfo(url, username, password)
         self.base_url = url.rstrip("/")
         self.max_retries = max_retries
         self._backoff = retry.Backoff(base=backoff, cap=backoff_max, jitter="full")
         self._sleep = sleep
         self._secrets = {password} if password else set()
-        self._http = httpx.Client(base_url=self.base_url, timeout=timeout, transport=transport,
-                                  auth=httpx.BasicAuth(username, password or "") if username else None,
-                                  headers={"Accept": "application/json"})
+        self._http = httpx.Client(
+            base_url=self.base_url,
+            timeout=timeout,
+            transport=transport,
+            auth=httpx.BasicAuth(username, password or "") if username else None,
+            headers={"Accept": "application/json"},
+        )
         self._reads = ReadCache()
 
     def cached_reads(self) -> contextlib.AbstractContextManager[None]:
@@ -139,15 +153,30 @@ class FlinkRestClient:
         return retry.send_with_retry(
             lambda: self._http.request(method, path, json=json, params=params),
             rule=retry.FLINK_IDEMPOTENT if idempotent else retry.FLINK_WRITE,
-            max_retries=self.max_retries, backoff=self._backoff, what=f"{method} {path}",
-            unreachable=lambda exc, attempts: FlinkUnreachable(self._clean(
-                f"{self.system} at {self.base_url} did not answer {method} {path} after {attempts} attempt(s): "
-                f"{type(exc).__name__}: {exc}")),
-            sleep=self._sleep, log=log, clean=self._clean,
+            max_retries=self.max_retries,
+            backoff=self._backoff,
+            what=f"{method} {path}",
+            unreachable=lambda exc, attempts: FlinkUnreachable(
+                self._clean(
+                    f"{self.system} at {self.base_url} did not answer {method} {path} after {attempts} attempt(s): "
+                    f"{type(exc).__name__}: {exc}"
+                )
+            ),
+            sleep=self._sleep,
+            log=log,
+            clean=self._clean,
         )
 
-    def _json(self, method: str, path: str, *, json: Any = None, params: Any = None, idempotent: bool = True,
-              not_found: type[FlinkError] = FlinkError) -> Any:
+    def _json(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        params: Any = None,
+        idempotent: bool = True,
+        not_found: type[FlinkError] = FlinkError,
+    ) -> Any:
         resp = self._send(method, path, json=json, params=params, idempotent=idempotent)
         if resp.is_success:
             return json_or_none(resp) if resp.content else None

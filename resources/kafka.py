@@ -93,8 +93,12 @@ class KafkaClient:
 
     def _err(self, what: str, e: Exception) -> KafkaResourceError:
         text = scrub(f"Kafka at {self.bootstrap_servers}: {what}: {e}", self._secrets)
-        transport = isinstance(e, KafkaException) and e.args and isinstance(e.args[0], KafkaError) and \
-            e.args[0].code() in (KafkaError._TRANSPORT, KafkaError._TIMED_OUT, KafkaError._ALL_BROKERS_DOWN)
+        transport = (
+            isinstance(e, KafkaException)
+            and e.args
+            and isinstance(e.args[0], KafkaError)
+            and e.args[0].code() in (KafkaError._TRANSPORT, KafkaError._TIMED_OUT, KafkaError._ALL_BROKERS_DOWN)
+        )
         return (KafkaUnreachable if transport else KafkaResourceError)(text)
 
     def _consumer(self) -> Consumer:
@@ -116,6 +120,7 @@ class KafkaClient:
                 return self._admin.list_topics(timeout=self.timeout)
             except KafkaException as e:
                 raise self._err("list topics", e) from None
+
         return self._reads.get("metadata", fetch)
 
     def list_topics(self) -> dict[str, int]:
@@ -149,12 +154,16 @@ class KafkaClient:
             configs = self._topic_configs([name])[name]
         return TopicInfo(name, len(t.partitions), replication, configs)
 
-    def create_topic(self, name: str, partitions: int = 1, replication: int = 1,
-                     configs: Mapping[str, str] | None = None) -> str:
+    def create_topic(self, name: str, partitions: int = 1, replication: int = 1, configs: Mapping[str, str] | None = None) -> str:
         """'created' or 'unchanged' (it already existed; its settings are left as they are)."""
         self._reads.clear()
-        fut = self._admin.create_topics([NewTopic(name, num_partitions=partitions, replication_factor=replication,
-                                                  config={k: str(v) for k, v in (configs or {}).items()})])
+        fut = self._admin.create_topics(
+            [
+                NewTopic(
+                    name, num_partitions=partitions, replication_factor=replication, config={k: str(v) for k, v in (configs or {}).items()}
+                )
+            ]
+        )
         try:
             fut[name].result(timeout=self.timeout)
         except KafkaException as e:
@@ -208,12 +217,14 @@ class KafkaClient:
         if not parts:
             return out
         try:
-            low = {(tp.topic, tp.partition): f.result().offset for tp, f in
-                   self._admin.list_offsets({tp: OffsetSpec.earliest() for tp in parts},
-                                            request_timeout=self.timeout).items()}
-            high = {(tp.topic, tp.partition): f.result().offset for tp, f in
-                    self._admin.list_offsets({tp: OffsetSpec.latest() for tp in parts},
-                                             request_timeout=self.timeout).items()}
+            low = {
+                (tp.topic, tp.partition): f.result().offset
+                for tp, f in self._admin.list_offsets({tp: OffsetSpec.earliest() for tp in parts}, request_timeout=self.timeout).items()
+            }
+            high = {
+                (tp.topic, tp.partition): f.result().offset
+                for tp, f in self._admin.list_offsets({tp: OffsetSpec.latest() for tp in parts}, request_timeout=self.timeout).items()
+            }
         except KafkaException as e:
             raise self._err("read watermarks", e) from None
         for (t, p), lo in low.items():
@@ -243,8 +254,9 @@ class KafkaClient:
             c.close()
         return GroupLag(group, lag)
 
-    def produce(self, topic: str, records: Iterable[tuple[bytes | str | None, bytes | str | None]],
-                headers: Mapping[str, str] | None = None) -> int:
+    def produce(
+        self, topic: str, records: Iterable[tuple[bytes | str | None, bytes | str | None]], headers: Mapping[str, str] | None = None
+    ) -> int:
         """Produce (key, value) pairs and wait for every delivery; returns how many were acknowledged."""
         p = Producer({**self._conf, "linger.ms": 5, "enable.idempotence": True})
         errors: list[str] = []
@@ -265,11 +277,14 @@ class KafkaClient:
                 p.poll(0)
         remaining = p.flush(self.timeout)
         if n and remaining == n and not errors:
-            raise KafkaUnreachable(f"Kafka at {self.bootstrap_servers}: produce to {topic}: no broker acknowledged "
-                                   f"any of {n} record(s) within {self.timeout:.0f}s")
+            raise KafkaUnreachable(
+                f"Kafka at {self.bootstrap_servers}: produce to {topic}: no broker acknowledged "
+                f"any of {n} record(s) within {self.timeout:.0f}s"
+            )
         if errors or remaining:
-            raise KafkaResourceError(scrub(f"Kafka produce to {topic}: {len(errors)} failed, {remaining} unsent: "
-                                           f"{errors[:3]}", self._secrets))
+            raise KafkaResourceError(
+                scrub(f"Kafka produce to {topic}: {len(errors)} failed, {remaining} unsent: {errors[:3]}", self._secrets)
+            )
         return delivered
 
 
@@ -299,7 +314,9 @@ class KafkaResource(ClientOwner):
         return KafkaClient(self.bootstrap_servers, extra=extra, timeout=self.timeout_seconds)
 
     def __repr__(self) -> str:
-        return (f"KafkaResource(bootstrap_servers={self.bootstrap_servers!r}, sasl_username={self.sasl_username!r}, "
-                f"sasl_password={REDACTED if self.sasl_password else None})")
+        return (
+            f"KafkaResource(bootstrap_servers={self.bootstrap_servers!r}, sasl_username={self.sasl_username!r}, "
+            f"sasl_password={REDACTED if self.sasl_password else None})"
+        )
 
     __str__ = __repr__

@@ -137,9 +137,11 @@ class KsqlDbClient:
             max_retries=self.max_retries if retries is None else retries,
             backoff=self._backoff,
             what=f"{method} {path}",
-            unreachable=lambda exc, attempts: KsqlDbUnreachable(self._scrub(
-                f"ksqlDB at {self.base_url} did not answer {method} {path} "
-                f"after {attempts} attempt(s): {type(exc).__name__}: {exc}")),
+            unreachable=lambda exc, attempts: KsqlDbUnreachable(
+                self._scrub(
+                    f"ksqlDB at {self.base_url} did not answer {method} {path} after {attempts} attempt(s): {type(exc).__name__}: {exc}"
+                )
+            ),
             sleep=self._sleep,
             log=log,
             clean=self._scrub,
@@ -160,25 +162,23 @@ class KsqlDbClient:
                     statement_text=self._scrub(str(body.get("statementText", ""))),
                     entities=list(body.get("entities") or []),
                 )
-            cls = (
-                KsqlServerNotReady if resp.status_code == 503
-                else KsqlAuthError if resp.status_code in (401, 403)
-                else KsqlGenericError
+            cls = KsqlServerNotReady if resp.status_code == 503 else KsqlAuthError if resp.status_code in (401, 403) else KsqlGenericError
+            raise cls(
+                f"ksqlDB {path} failed (HTTP {resp.status_code}, error_code {code}): {message}",
+                status=resp.status_code,
+                error_code=code,
+                server_message=message,
             )
-            raise cls(f"ksqlDB {path} failed (HTTP {resp.status_code}, error_code {code}): {message}",
-                      status=resp.status_code, error_code=code, server_message=message)
         text = self._scrub(resp.text.strip()[:300])
         cls = KsqlAuthError if resp.status_code in (401, 403) else KsqlGenericError
-        raise cls(f"ksqlDB {path} failed (HTTP {resp.status_code}): {text}", status=resp.status_code,
-                  server_message=text)
+        raise cls(f"ksqlDB {path} failed (HTTP {resp.status_code}): {text}", status=resp.status_code, server_message=text)
 
     def _get_json(self, path: str, *, retry: bool) -> Any:
         resp = self._send("GET", path, accept=KSQL_V1_JSON, replayable=True, retries=None if retry else 0)
         self._raise_for_error(resp, path)
         body = json_or_none(resp)
         if not isinstance(body, Mapping):
-            raise KsqlGenericError(f"ksqlDB {path}: expected a JSON object, got {resp.text[:200]!r}",
-                                   status=resp.status_code)
+            raise KsqlGenericError(f"ksqlDB {path}: expected a JSON object, got {resp.text[:200]!r}", status=resp.status_code)
         return body
 
     # -- /ksql ----------------------------------------------------------------------------------
@@ -206,16 +206,16 @@ class KsqlDbClient:
         self._raise_for_error(resp, "/ksql")
         payload = json_or_none(resp)
         if not isinstance(payload, list):
-            raise KsqlGenericError(f"ksqlDB /ksql: expected a JSON array, got {resp.text[:200]!r}",
-                                   status=resp.status_code)
+            raise KsqlGenericError(f"ksqlDB /ksql: expected a JSON array, got {resp.text[:200]!r}", status=resp.status_code)
         entities = [parse_entity(e) for e in payload if isinstance(e, Mapping)]
         for e in entities:
             if isinstance(e, CommandStatus):
                 self._last_command_seq = max(self._last_command_seq, e.command_sequence_number)
                 if e.status == "ERROR":
                     # The command was queued but failed when the server executed it.
-                    raise KsqlStatementError(self._scrub(e.message), status=resp.status_code, error_code=None,
-                                             statement_text=self._scrub(e.statement_text))
+                    raise KsqlStatementError(
+                        self._scrub(e.message), status=resp.status_code, error_code=None, statement_text=self._scrub(e.statement_text)
+                    )
         return entities
 
     def _single(self, statement: str, cls: type | tuple[type, ...], what: str) -> Any:
@@ -247,8 +247,7 @@ class KsqlDbClient:
         kind = kind.upper()
         if kind not in ("STREAM", "TABLE"):
             raise ValueError(f"kind must be STREAM or TABLE, not {kind!r}")
-        stmt = (f"DROP {kind} {'IF EXISTS ' if if_exists else ''}{quote_identifier(name)}"
-                f"{' DELETE TOPIC' if delete_topic else ''};")
+        stmt = f"DROP {kind} {'IF EXISTS ' if if_exists else ''}{quote_identifier(name)}{' DELETE TOPIC' if delete_topic else ''};"
         return self._single(stmt, CommandStatus, "currentStatus")
 
     # -- /query-stream ----------------------------------------------------------------------------
@@ -267,12 +266,12 @@ class KsqlDbClient:
         try:
             items = [json.loads(ln) for ln in resp.text.split("\n") if ln.strip()]
         except json.JSONDecodeError as exc:
-            raise KsqlGenericError(f"ksqlDB /query-stream: not the delimited format ({exc}): {resp.text[:200]!r}",
-                                   status=resp.status_code) from None
+            raise KsqlGenericError(
+                f"ksqlDB /query-stream: not the delimited format ({exc}): {resp.text[:200]!r}", status=resp.status_code
+            ) from None
         meta = items[0] if items else None
         if not isinstance(meta, Mapping) or "columnNames" not in meta:
-            raise KsqlGenericError(f"ksqlDB /query-stream: unexpected first line {resp.text[:200]!r}",
-                                   status=resp.status_code)
+            raise KsqlGenericError(f"ksqlDB /query-stream: unexpected first line {resp.text[:200]!r}", status=resp.status_code)
         names = tuple(meta.get("columnNames") or ())
         rows: list[dict[str, Any]] = []
         for item in items[1:]:
@@ -283,7 +282,8 @@ class KsqlDbClient:
                 raise KsqlGenericError(
                     f"ksqlDB pull query failed mid-stream (error_code {item.get('error_code')}): "
                     f"{self._scrub(str(item.get('message', '')))}",
-                    status=resp.status_code, error_code=item.get("error_code"),
+                    status=resp.status_code,
+                    error_code=item.get("error_code"),
                 )
             # other objects (consistency tokens, completion messages) carry no rows
         return PullQueryResult(
@@ -327,14 +327,10 @@ class KsqlDbResource(ClientOwner):
         description="Basic-auth password; pass dg.EnvVar(...). Never logged nor put in error messages.",
     )
     timeout_seconds: float = Field(default=30.0, description="Per-request timeout (connect and read).")
-    max_retries: int = Field(
-        default=5, description="Retries on 503 (server starting, command queue behind) and connection failures."
-    )
+    max_retries: int = Field(default=5, description="Retries on 503 (server starting, command queue behind) and connection failures.")
     backoff_seconds: float = Field(default=0.5, description="First retry delay; doubles per retry, jittered")
     backoff_max_seconds: float = Field(default=10.0, description="Cap of one exponential retry delay")
-    max_retry_after_seconds: float = Field(
-        default=30.0, description="Cap applied to a server-sent Retry-After header."
-    )
+    max_retry_after_seconds: float = Field(default=30.0, description="Cap applied to a server-sent Retry-After header.")
 
     def get_client(self) -> KsqlDbClient:
         return self._owned_client()
@@ -353,9 +349,29 @@ class KsqlDbResource(ClientOwner):
 
 
 __all__ = [
-    "CommandStatus", "FieldInfo", "HealthStatus", "KsqlAuthError", "KsqlDbClient", "KsqlDbError", "KsqlDbResource",
-    "KsqlDbUnreachable", "KsqlEntity", "KsqlGenericError", "KsqlServerNotReady", "KsqlStatementError",
-    "PullQueryResult", "QueryList", "RunningQuery", "ServerInfo", "SourceDescription", "SourceDescriptionEntity",
-    "SourceInfo", "SourceList", "TerminateQueryResult", "WarningEntity", "is_already_exists", "parse_entity",
+    "CommandStatus",
+    "FieldInfo",
+    "HealthStatus",
+    "KsqlAuthError",
+    "KsqlDbClient",
+    "KsqlDbError",
+    "KsqlDbResource",
+    "KsqlDbUnreachable",
+    "KsqlEntity",
+    "KsqlGenericError",
+    "KsqlServerNotReady",
+    "KsqlStatementError",
+    "PullQueryResult",
+    "QueryList",
+    "RunningQuery",
+    "ServerInfo",
+    "SourceDescription",
+    "SourceDescriptionEntity",
+    "SourceInfo",
+    "SourceList",
+    "TerminateQueryResult",
+    "WarningEntity",
+    "is_already_exists",
+    "parse_entity",
     "quote_identifier",
 ]

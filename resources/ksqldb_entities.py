@@ -237,9 +237,7 @@ def parse_entity(obj: Mapping[str, Any]) -> KsqlEntity:
     if t == "sourceDescription":
         return SourceDescriptionEntity(**common, description=_source_description(obj.get("sourceDescription") or {}))
     if t == "terminate_query":
-        return TerminateQueryResult(
-            **common, query_id=obj.get("queryId", ""), was_terminated=bool(obj.get("wasTerminated"))
-        )
+        return TerminateQueryResult(**common, query_id=obj.get("queryId", ""), was_terminated=bool(obj.get("wasTerminated")))
     return KsqlEntity(**common)
 
 

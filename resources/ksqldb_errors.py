@@ -10,8 +10,7 @@ from resources.errors import ResourceError, Unreachable
 class KsqlDbError(ResourceError):
     system = "ksqlDB"
 
-    def __init__(self, message: str, *, status: int | None = None, error_code: int | str | None = None,
-                 server_message: str | None = None):
+    def __init__(self, message: str, *, status: int | None = None, error_code: int | str | None = None, server_message: str | None = None):
         super().__init__(message, status=status, error_code=error_code)
         # ksqlDB's own "message" field, without our prefix: what is_already_exists() and callers match on
         self.server_message = message if server_message is None else server_message

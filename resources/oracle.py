@@ -46,9 +46,22 @@ from resources.oracle_errors import (
 oracledb = lazy_import("oracledb")
 
 __all__ = [
-    "ALREADY_EXISTS_CODES", "AUTH_CODES", "PRIVILEGE_CODES", "ConnectionTarget", "OracleAuthenticationError",
-    "OracleClient", "OracleConfigError", "OracleError", "OraclePrivilegeError", "OracleResource",
-    "OracleServiceNotFound", "OracleStatementError", "OracleUnreachable", "Outcome", "PoolLike", "StatementLike",
+    "ALREADY_EXISTS_CODES",
+    "AUTH_CODES",
+    "PRIVILEGE_CODES",
+    "ConnectionTarget",
+    "OracleAuthenticationError",
+    "OracleClient",
+    "OracleConfigError",
+    "OracleError",
+    "OraclePrivilegeError",
+    "OracleResource",
+    "OracleServiceNotFound",
+    "OracleStatementError",
+    "OracleUnreachable",
+    "Outcome",
+    "PoolLike",
+    "StatementLike",
     "StatementResult",
 ]
 
@@ -59,20 +72,29 @@ class OracleResource(ConfigurableResource):
     Pass secrets as `dagster.EnvVar(endpoints.ORACLE_PASSWORD_ENV)` / `EnvVar(endpoints.ORACLE_ADMIN_PASSWORD_ENV)`.
     """
 
-    host: str | None = Field(default=None, description=f"Listener host; default ${endpoints.ORACLE_HOST.env} or '{endpoints.ORACLE_HOST.default}'")
-    port: int | None = Field(default=None, description=f"Listener port; default ${endpoints.ORACLE_PORT.env} or {endpoints.ORACLE_PORT.default}")
+    host: str | None = Field(
+        default=None, description=f"Listener host; default ${endpoints.ORACLE_HOST.env} or '{endpoints.ORACLE_HOST.default}'"
+    )
+    port: int | None = Field(
+        default=None, description=f"Listener port; default ${endpoints.ORACLE_PORT.env} or {endpoints.ORACLE_PORT.default}"
+    )
     service_name: str | None = Field(
         default=None,
         description=f"Service name; default ${endpoints.ORACLE_SERVICE_NAME.env} or '{endpoints.ORACLE_SERVICE_NAME.default}' (unless sid is set)",
     )
     sid: str | None = Field(default=None, description="Connect by SID instead of service name")
-    user: str | None = Field(default=None, description=f"CDC user; default ${endpoints.ORACLE_USER.env} or '{endpoints.ORACLE_USER.default}'")
+    user: str | None = Field(
+        default=None, description=f"CDC user; default ${endpoints.ORACLE_USER.env} or '{endpoints.ORACLE_USER.default}'"
+    )
     password: str = Field(repr=False, description=f"Password of `user` (EnvVar {endpoints.ORACLE_PASSWORD_ENV})")
     admin_user: str | None = Field(
-        default=None, description=f"Admin for prerequisite fixes; default ${endpoints.ORACLE_ADMIN_USER.env} or '{endpoints.ORACLE_ADMIN_USER.default}'"
+        default=None,
+        description=f"Admin for prerequisite fixes; default ${endpoints.ORACLE_ADMIN_USER.env} or '{endpoints.ORACLE_ADMIN_USER.default}'",
     )
     admin_password: str | None = Field(
-        default=None, repr=False, description=f"Admin password (EnvVar {endpoints.ORACLE_ADMIN_PASSWORD_ENV}); admin client unavailable without it"
+        default=None,
+        repr=False,
+        description=f"Admin password (EnvVar {endpoints.ORACLE_ADMIN_PASSWORD_ENV}); admin client unavailable without it",
     )
     as_sysdba: bool = Field(default=False, description="Connect the admin AS SYSDBA (required for SYS)")
     pool_min: int = 0
@@ -99,9 +121,7 @@ class OracleResource(ConfigurableResource):
         return self._endpoint(self.user or endpoints.ORACLE_USER.get(), False, endpoints.ORACLE_PASSWORD_ENV)
 
     def admin_target(self) -> ConnectionTarget:
-        return self._endpoint(
-            self.admin_user or endpoints.ORACLE_ADMIN_USER.get(), self.as_sysdba, endpoints.ORACLE_ADMIN_PASSWORD_ENV
-        )
+        return self._endpoint(self.admin_user or endpoints.ORACLE_ADMIN_USER.get(), self.as_sysdba, endpoints.ORACLE_ADMIN_PASSWORD_ENV)
 
     def _secrets(self) -> set[str]:
         return {s for s in (self.password, self.admin_password) if isinstance(s, str) and s}

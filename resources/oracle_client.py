@@ -246,8 +246,7 @@ class OracleClient:
             if phase == "statement" and err is not None and err.code in unchanged_codes:
                 failure = _Unchanged(err.full_code)
             else:
-                failure = translate(exc, self.target, phase=phase, display=display,
-                                    clean=lambda text: self._scrub(text, extra_secrets))
+                failure = translate(exc, self.target, phase=phase, display=display, clean=lambda text: self._scrub(text, extra_secrets))
         except OSError as exc:
             failure = network_unreachable(exc, self.target, lambda text: self._scrub(text, extra_secrets))
         # raised outside the except block: the driver exception is neither chained nor in __context__

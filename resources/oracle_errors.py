@@ -111,7 +111,9 @@ def network_unreachable(exc: OSError, target: Any, clean: Callable[[str], str]) 
     return OracleUnreachable(
         f"cannot reach Oracle at {t.host}:{t.port} ({t.service}): {reason} [{clean(str(exc))}] - is the database up "
         f"and are {endpoints.ORACLE_HOST.env}/{endpoints.ORACLE_PORT.env} right?",
-        host=t.host, port=t.port, service=t.service,
+        host=t.host,
+        port=t.port,
+        service=t.service,
     )
 
 

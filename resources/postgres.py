@@ -66,8 +66,15 @@ class PostgresStatementError(PostgresError):
 _UNDEFINED = {"42704", "42P01", "42703", "42883", "3F000", "3D000"}
 _AUTH = {"28P01", "28000"}
 # libpq's connection-failure texts (no SQLSTATE is sent before the server has answered)
-_NETWORK_TEXTS = ("could not translate host name", "connection refused", "timeout expired", "could not connect",
-                  "no route to host", "network is unreachable", "server closed the connection")
+_NETWORK_TEXTS = (
+    "could not translate host name",
+    "connection refused",
+    "timeout expired",
+    "could not connect",
+    "no route to host",
+    "network is unreachable",
+    "server closed the connection",
+)
 _AUTH_TEXTS = ("password authentication failed", "no pg_hba.conf entry", "authentication failed")
 
 
@@ -96,8 +103,17 @@ Statement = Any  # str | psycopg.sql.Composable | (query, params)
 class PostgresClient:
     """One connection, opened on first use. Use as a context manager, or call close()."""
 
-    def __init__(self, host: str, port: int, dbname: str, user: str, password: str | None, *,
-                 connect_timeout: float = 10.0, secrets: Iterable[str] = ()):
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        dbname: str,
+        user: str,
+        password: str | None,
+        *,
+        connect_timeout: float = 10.0,
+        secrets: Iterable[str] = (),
+    ):
         self.host, self.port, self.dbname, self.user = host, int(port), dbname, user
         self._password = password
         self._timeout = max(1, round(connect_timeout))  # libpq takes whole seconds
@@ -133,8 +149,14 @@ class PostgresClient:
 
     # ---- public API ------------------------------------------------------------------------------
 
-    def execute(self, statements: Statement | Sequence[Statement], params: Mapping[str, Any] | Sequence[Any] | None = None,
-                *, secrets: Iterable[str] = (), in_transaction: bool = True) -> int:
+    def execute(
+        self,
+        statements: Statement | Sequence[Statement],
+        params: Mapping[str, Any] | Sequence[Any] | None = None,
+        *,
+        secrets: Iterable[str] = (),
+        in_transaction: bool = True,
+    ) -> int:
         """Run one statement, or a list of statements (str, sql.Composable or (query, params)), in one
         transaction. Returns the total rowcount (-1 counts as 0). `secrets` are scrubbed from errors.
         in_transaction=False runs a single statement on its own, for the few that refuse a transaction
@@ -150,7 +172,7 @@ class PostgresClient:
         total = 0
         shown = ""
         try:
-            with (conn.transaction() if in_transaction else _no_transaction()), conn.cursor() as cur:
+            with conn.transaction() if in_transaction else _no_transaction(), conn.cursor() as cur:
                 for item in items:
                     query, args = item if isinstance(item, tuple) else (item, params)
                     shown = self._display(query, conn)
@@ -224,9 +246,14 @@ class PostgresClient:
         if self._conn is None or self._conn.closed:
             try:
                 self._conn = psycopg.connect(
-                    host=self.host, port=self.port, dbname=self.dbname, user=self.user,
-                    password=self._password or None, connect_timeout=self._timeout,
-                    application_name="cdc-control-plane", autocommit=True,
+                    host=self.host,
+                    port=self.port,
+                    dbname=self.dbname,
+                    user=self.user,
+                    password=self._password or None,
+                    connect_timeout=self._timeout,
+                    application_name="cdc-control-plane",
+                    autocommit=True,
                 )
             except psycopg.Error as exc:
                 failure = self._connect_error(exc)
@@ -243,13 +270,17 @@ class PostgresClient:
         if sqlstate in _AUTH or any(t in lowered for t in _AUTH_TEXTS):
             return PostgresAuthError(
                 f"{where} refused login for user {self.user}: {text} - check the user and its password "
-                f"(env {endpoints.POSTGRES_ADMIN_PASSWORD_VAR} for the admin)", sqlstate=sqlstate)
+                f"(env {endpoints.POSTGRES_ADMIN_PASSWORD_VAR} for the admin)",
+                sqlstate=sqlstate,
+            )
         if sqlstate in _UNDEFINED:
             return PostgresUndefinedObject(f"{where}: {text}", sqlstate=sqlstate)
         if sqlstate is None or any(t in lowered for t in _NETWORK_TEXTS):
             return PostgresUnreachable(
                 f"cannot reach {where}: {text} - is the server up and are "
-                f"{endpoints.POSTGRES_HOST.env}/{endpoints.POSTGRES_PORT.env} right?", sqlstate=sqlstate)
+                f"{endpoints.POSTGRES_HOST.env}/{endpoints.POSTGRES_PORT.env} right?",
+                sqlstate=sqlstate,
+            )
         return PostgresError(f"{where}: {text}", sqlstate=sqlstate)
 
     def _translate(self, exc: BaseException, statement: str, extra: set[str]) -> PostgresError:
@@ -260,12 +291,12 @@ class PostgresClient:
         stmt = self._clean(" ".join(statement.split())[:300], extra)
         where = f"PostgreSQL at {self.endpoint} (database {self.dbname})"
         if sqlstate == "42501":
-            return PostgresPrivilegeError(f"{where}: user {self.user} lacks the privilege for: {stmt} [{text}]",
-                                          sqlstate=sqlstate, statement=stmt)
+            return PostgresPrivilegeError(
+                f"{where}: user {self.user} lacks the privilege for: {stmt} [{text}]", sqlstate=sqlstate, statement=stmt
+            )
         if sqlstate in _UNDEFINED:
             return PostgresUndefinedObject(f"{where}: {text} [statement: {stmt}]", sqlstate=sqlstate, statement=stmt)
-        return PostgresStatementError(f"{where}: statement failed: {stmt} [{sqlstate}: {text}]",
-                                      sqlstate=sqlstate, statement=stmt)
+        return PostgresStatementError(f"{where}: statement failed: {stmt} [{sqlstate}: {text}]", sqlstate=sqlstate, statement=stmt)
 
 
 @contextlib.contextmanager
@@ -281,7 +312,9 @@ class PostgresResource(ClientOwner):
     host: str | None = Field(default=None, description=f"default ${endpoints.POSTGRES_HOST.env} or {endpoints.POSTGRES_HOST.default}")
     port: int | None = Field(default=None, description=f"default ${endpoints.POSTGRES_PORT.env} or {endpoints.POSTGRES_PORT.default}")
     dbname: str | None = Field(default=None, description=f"default ${endpoints.POSTGRES_DB.env} or {endpoints.POSTGRES_DB.default}")
-    user: str | None = Field(default=None, description=f"default ${endpoints.POSTGRES_ADMIN_USER.env} or {endpoints.POSTGRES_ADMIN_USER.default}")
+    user: str | None = Field(
+        default=None, description=f"default ${endpoints.POSTGRES_ADMIN_USER.env} or {endpoints.POSTGRES_ADMIN_USER.default}"
+    )
     password: str | None = Field(default=None, repr=False, description=f"pass dagster.EnvVar({endpoints.POSTGRES_ADMIN_PASSWORD_VAR!r})")
     connect_timeout_seconds: float = Field(default=10.0, description="libpq connect_timeout (whole seconds, at least 1)")
 
@@ -299,13 +332,24 @@ class PostgresResource(ClientOwner):
         )
 
     def __repr__(self) -> str:
-        return (f"PostgresResource(host={self.host!r}, port={self.port!r}, dbname={self.dbname!r}, user={self.user!r}, "
-                f"password={REDACTED if self.password else None})")
+        return (
+            f"PostgresResource(host={self.host!r}, port={self.port!r}, dbname={self.dbname!r}, user={self.user!r}, "
+            f"password={REDACTED if self.password else None})"
+        )
 
     __str__ = __repr__
 
 
 __all__ = [
-    "PostgresAuthError", "PostgresClient", "PostgresError", "PostgresPrivilegeError", "PostgresResource",
-    "PostgresStatementError", "PostgresUndefinedObject", "PostgresUnreachable", "ident", "literal", "sql",
+    "PostgresAuthError",
+    "PostgresClient",
+    "PostgresError",
+    "PostgresPrivilegeError",
+    "PostgresResource",
+    "PostgresStatementError",
+    "PostgresUndefinedObject",
+    "PostgresUnreachable",
+    "ident",
+    "literal",
+    "sql",
 ]

@@ -47,8 +47,17 @@ def _safe_url(url: str) -> str:
 
 
 class RedisJsonClient:
-    def __init__(self, url: str, *, username: str | None = None, password: str | None = None, tls: bool = False,
-                 tls_insecure: bool = False, ca_cert: str | None = None, timeout: float = 10.0):
+    def __init__(
+        self,
+        url: str,
+        *,
+        username: str | None = None,
+        password: str | None = None,
+        tls: bool = False,
+        tls_insecure: bool = False,
+        ca_cert: str | None = None,
+        timeout: float = 10.0,
+    ):
         self.display_url = _safe_url(url)
         self._secrets = {s for s in (password,) if s}
         from urllib.parse import urlsplit
@@ -121,7 +130,7 @@ class RedisJsonClient:
         out = []
         try:
             for j in range(0, len(keys), batch * 8):
-                group = [keys[i:i + batch] for i in range(j, min(j + batch * 8, len(keys)), batch)]
+                group = [keys[i : i + batch] for i in range(j, min(j + batch * 8, len(keys)), batch)]
                 with self._raw.pipeline(transaction=False) as p:
                     for chunk in group:
                         p.execute_command("JSON.MGET", *chunk, "$")
@@ -147,7 +156,7 @@ class RedisJsonClient:
         out: dict[str, Any] = {}
         try:
             for i in range(0, len(keys), batch):
-                chunk = keys[i:i + batch]
+                chunk = keys[i : i + batch]
                 with self.r.pipeline(transaction=False) as p:
                     for k in chunk:
                         p.type(k)
@@ -212,7 +221,7 @@ class RedisJsonClient:
                 if pending:
                     put(self._mget_raw(pending, batch))
                 put(_END)
-            except BaseException as e:  # noqa: BLE001 - handed to the consuming thread, which raises it
+            except BaseException as e:
                 put(e)
 
         reader = threading.Thread(target=read, name=f"redis-scan {self.display_url}", daemon=True)
@@ -240,7 +249,7 @@ class RedisJsonClient:
         try:
             for i in range(0, len(items), batch):
                 with self.r.pipeline(transaction=False) as p:
-                    for k, v in items[i:i + batch]:
+                    for k, v in items[i : i + batch]:
                         p.execute_command("JSON.SET", k, "$", json.dumps(v))
                     p.execute()
         except redis.RedisError as e:
@@ -270,8 +279,15 @@ class RedisResource(ClientOwner):
         return self._owned_client()
 
     def _new_client(self, kind: str) -> RedisJsonClient:
-        return RedisJsonClient(self.url, username=self.username, password=self.password, tls=self.tls,
-                               tls_insecure=self.tls_insecure, ca_cert=self.ca_cert, timeout=self.timeout_seconds)
+        return RedisJsonClient(
+            self.url,
+            username=self.username,
+            password=self.password,
+            tls=self.tls,
+            tls_insecure=self.tls_insecure,
+            ca_cert=self.ca_cert,
+            timeout=self.timeout_seconds,
+        )
 
     def __repr__(self) -> str:
         return f"RedisResource(url={_safe_url(self.url)!r}, username={self.username!r}, password={REDACTED if self.password else None})"

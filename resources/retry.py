@@ -179,8 +179,7 @@ def send_with_retry(
             resp = outcome.result() if outcome is not None else None
             why = f"HTTP {getattr(resp, 'status_code', '?')}: {_message(resp)[:160]}" if resp is not None else "?"
         delay = state.upcoming_sleep
-        log.warning("%s %s failed (%s); retry %d/%d in %.2fs", rule.system, what, clean(why),
-                    state.attempt_number, max_retries, delay)
+        log.warning("%s %s failed (%s); retry %d/%d in %.2fs", rule.system, what, clean(why), state.attempt_number, max_retries, delay)
 
     retrying = tenacity.Retrying(
         retry=tenacity.retry_if_exception(rule.exception) | tenacity.retry_if_result(rule.response),

@@ -32,8 +32,13 @@ class RunSecretError(Exception):
 
 
 class SecretScopedDockerRunLauncher(DockerRunLauncher):
-    def __init__(self, inst_data=None, secret_env_vars: Sequence[str] | None = None,
-                 implicit_asset_job_secrets: Sequence[str] | None = None, **docker_config: Any):
+    def __init__(
+        self,
+        inst_data=None,
+        secret_env_vars: Sequence[str] | None = None,
+        implicit_asset_job_secrets: Sequence[str] | None = None,
+        **docker_config: Any,
+    ):
         super().__init__(inst_data=inst_data, **docker_config)
         self.secret_env_vars = tuple(secret_env_vars or ())
         self.implicit_asset_job_secrets = tuple(implicit_asset_job_secrets or ())
@@ -49,10 +54,12 @@ class SecretScopedDockerRunLauncher(DockerRunLauncher):
     def config_type(cls):
         return {
             **DOCKER_CONFIG_SCHEMA,
-            "secret_env_vars": Field([str], is_required=False,
-                                     description="Secrets a run may receive (names; values from the daemon's env)"),
-            "implicit_asset_job_secrets": Field([str], is_required=False,
-                                                description="Secrets of __ASSET_JOB runs (assets launched from the UI)"),
+            "secret_env_vars": Field(
+                [str], is_required=False, description="Secrets a run may receive (names; values from the daemon's env)"
+            ),
+            "implicit_asset_job_secrets": Field(
+                [str], is_required=False, description="Secrets of __ASSET_JOB runs (assets launched from the UI)"
+            ),
         }
 
     @classmethod
@@ -96,8 +103,10 @@ class SecretScopedDockerRunLauncher(DockerRunLauncher):
         names = self.secret_names(run)
         missing = [n for n in names if not os.environ.get(n)]
         if missing:
-            raise RunSecretError(f"job {run.job_name} needs {missing}, which the daemon's environment does not set "
-                                 f"(docker-compose.yml service dagster-daemon)")
+            raise RunSecretError(
+                f"job {run.job_name} needs {missing}, which the daemon's environment does not set "
+                f"(docker-compose.yml service dagster-daemon)"
+            )
         got = f"Run container gets secrets: {', '.join(names)}" if names else "Run container gets no secret"
         self._instance.report_engine_event(message=f"{got} ({self._source(run)})", dagster_run=run, cls=self.__class__)
         super()._launch_container_with_command(run, docker_image, command)

@@ -43,8 +43,7 @@ SR_V1_JSON = "application/vnd.schemaregistry.v1+json"
 class SchemaRegistryError(ResourceError):
     system = "Schema Registry"
 
-    def __init__(self, message: str, *, status: int | None = None, error_code: int | str | None = None,
-                 server_message: str | None = None):
+    def __init__(self, message: str, *, status: int | None = None, error_code: int | str | None = None, server_message: str | None = None):
         super().__init__(message, status=status, error_code=error_code)
         # the registry's own {"message"} text, without our prefix
         self.server_message = message if server_message is None else server_message
@@ -97,8 +96,7 @@ class RegisteredSchema:
 
     def as_dict(self) -> dict[str, Any]:
         """The registry's own field names: {id, version, schema, schemaType, subject}."""
-        return {"subject": self.subject, "id": self.id, "version": self.version, "schema": self.schema,
-                "schemaType": self.schema_type}
+        return {"subject": self.subject, "id": self.id, "version": self.version, "schema": self.schema, "schemaType": self.schema_type}
 
 
 @dataclass(frozen=True)
@@ -161,9 +159,13 @@ class SchemaRegistryClient:
             max_retries=self.max_retries,
             backoff=self._backoff,
             what=f"GET {path}",
-            unreachable=lambda exc, attempts: SchemaRegistryUnreachable(scrub(
-                f"Schema Registry at {self.base_url} did not answer GET {path} after {attempts} "
-                f"attempt(s): {type(exc).__name__}: {exc}", self._secrets)),
+            unreachable=lambda exc, attempts: SchemaRegistryUnreachable(
+                scrub(
+                    f"Schema Registry at {self.base_url} did not answer GET {path} after {attempts} "
+                    f"attempt(s): {type(exc).__name__}: {exc}",
+                    self._secrets,
+                )
+            ),
             sleep=self._sleep,
             log=log,
             clean=lambda text: scrub(text, self._secrets),
@@ -183,8 +185,13 @@ class SchemaRegistryClient:
             code, message = None, resp.text.strip()[:300]
         cls = _BY_CODE.get(code) if isinstance(code, int) else None
         if cls is None:
-            cls = (SchemaRegistryAuthError if resp.status_code in (401, 403)
-                   else SchemaRegistryServerError if resp.status_code >= 500 else SchemaRegistryError)
+            cls = (
+                SchemaRegistryAuthError
+                if resp.status_code in (401, 403)
+                else SchemaRegistryServerError
+                if resp.status_code >= 500
+                else SchemaRegistryError
+            )
         text = f"Schema Registry GET {path} -> {resp.status_code}" + (f" (error_code {code})" if code else "")
         message = scrub(message, self._secrets)
         return cls(f"{text}: {message}", status=resp.status_code, error_code=code, server_message=message)
@@ -235,8 +242,7 @@ class SchemaRegistryResource(ClientOwner):
 
     url: str = Field(default=SCHEMA_REGISTRY_URL.default, description="Schema Registry URL (env SCHEMA_REGISTRY_URL)")
     username: str | None = Field(default=None, description="Basic-auth user (basic.auth.user.info), when secured")
-    password: str | None = Field(default=None, repr=False,
-                                 description="Basic-auth password; pass dagster.EnvVar. Never logged.")
+    password: str | None = Field(default=None, repr=False, description="Basic-auth password; pass dagster.EnvVar. Never logged.")
     timeout_seconds: float = Field(default=30.0, description="Per-request timeout")
     max_retries: int = Field(default=5, description="Retries of 5xx answers and connection failures")
     backoff_seconds: float = Field(default=0.5, description="First retry delay; doubles, with full jitter")
@@ -247,8 +253,13 @@ class SchemaRegistryResource(ClientOwner):
 
     def _new_client(self, kind: str) -> SchemaRegistryClient:
         return SchemaRegistryClient(
-            self.url, username=self.username, password=self.password, timeout=self.timeout_seconds,
-            max_retries=self.max_retries, backoff=self.backoff_seconds, backoff_max=self.backoff_max_seconds,
+            self.url,
+            username=self.username,
+            password=self.password,
+            timeout=self.timeout_seconds,
+            max_retries=self.max_retries,
+            backoff=self.backoff_seconds,
+            backoff_max=self.backoff_max_seconds,
         )
 
     # Conveniences for ops that need a single answer (on the owned client).
@@ -263,7 +274,16 @@ class SchemaRegistryResource(ClientOwner):
 
 
 __all__ = [
-    "Compatibility", "CompatibilityNotConfigured", "RegisteredSchema", "SchemaNotFound", "SchemaRegistryAuthError",
-    "SchemaRegistryClient", "SchemaRegistryError", "SchemaRegistryResource", "SchemaRegistryServerError",
-    "SchemaRegistryUnreachable", "SubjectNotFound", "VersionNotFound",
+    "Compatibility",
+    "CompatibilityNotConfigured",
+    "RegisteredSchema",
+    "SchemaNotFound",
+    "SchemaRegistryAuthError",
+    "SchemaRegistryClient",
+    "SchemaRegistryError",
+    "SchemaRegistryResource",
+    "SchemaRegistryServerError",
+    "SchemaRegistryUnreachable",
+    "SubjectNotFound",
+    "VersionNotFound",
 ]

@@ -26,8 +26,7 @@ def _stack(*args: str, check: bool = True) -> subprocess.CompletedProcess:
     from tests.doubles.connect_plugins_fixture import worker_env
 
     # stack.py passes its environment to the Connect worker, which resolves the connectors' ${env:...} secrets
-    return subprocess.run([sys.executable, str(STACK), *args], capture_output=True, text=True, check=False,
-                          env=worker_env())
+    return subprocess.run([sys.executable, str(STACK), *args], capture_output=True, text=True, check=False, env=worker_env())
 
 
 @pytest.fixture(scope="session")

@@ -87,9 +87,7 @@ class PostgresServer:
     def connect(self, dbname: str = "postgres"):
         import psycopg2  # dagster-postgres depends on psycopg2-binary
 
-        return psycopg2.connect(
-            host=self.host, port=self.port, user=self.user, password=self.password, dbname=dbname
-        )
+        return psycopg2.connect(host=self.host, port=self.port, user=self.user, password=self.password, dbname=dbname)
 
     def create_database(self, name: str | None = None) -> str:
         """Create a new empty database and return its name (a fresh one per caller keeps tests independent)."""
@@ -127,9 +125,7 @@ def _check(proc: subprocess.CompletedProcess, what: str, log: Path | None = None
         tail = ""
         if log is not None and log.exists():
             tail = "\n--- server log ---\n" + log.read_text(errors="replace")[-4000:]
-        raise PostgresUnavailable(
-            f"{what} failed (exit {proc.returncode}):\n{proc.stdout}\n{proc.stderr}{tail}"
-        )
+        raise PostgresUnavailable(f"{what} failed (exit {proc.returncode}):\n{proc.stdout}\n{proc.stderr}{tail}")
 
 
 @contextlib.contextmanager
@@ -167,12 +163,15 @@ def start_postgres(*, attempts: int = 3, settings: dict[str, str] | None = None)
             _as_cluster_owner(
                 [
                     str(bin_dir / "initdb"),
-                    "-D", str(data_dir),
-                    "-U", SUPERUSER,
+                    "-D",
+                    str(data_dir),
+                    "-U",
+                    SUPERUSER,
                     f"--pwfile={pwfile}",
                     "--auth-local=trust",
                     "--auth-host=scram-sha-256",
-                    "-E", "UTF8",
+                    "-E",
+                    "UTF8",
                     "--locale=C",
                     "--no-sync",
                 ],
@@ -200,9 +199,7 @@ def start_postgres(*, attempts: int = 3, settings: dict[str, str] | None = None)
                 _check(proc, "pg_ctl start", log)
             time.sleep(0.5)
 
-        server = PostgresServer(
-            host="127.0.0.1", port=port, user=SUPERUSER, password=password, bin_dir=bin_dir, data_dir=data_dir
-        )
+        server = PostgresServer(host="127.0.0.1", port=port, user=SUPERUSER, password=password, bin_dir=bin_dir, data_dir=data_dir)
         server.connect().close()  # password login over TCP works
         yield server
     finally:

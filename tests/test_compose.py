@@ -158,9 +158,7 @@ def _published_ports(service: dict) -> set[int]:
 
 
 def _secret_env_names() -> list[str]:
-    return sorted(
-        v for k, v in vars(endpoints).items() if k.endswith("_ENV") and isinstance(v, str) and v.isupper()
-    )
+    return sorted(v for k, v in vars(endpoints).items() if k.endswith("_ENV") and isinstance(v, str) and v.isupper())
 
 
 def _pipeline_env_names() -> list[str]:
@@ -186,7 +184,13 @@ def _filled_env_text(**overrides: str) -> str:
 def _compose_config(env_file: Path) -> subprocess.CompletedProcess:
     return subprocess.run(
         [_tool("docker-compose"), "-f", str(COMPOSE_FILE), "--env-file", str(env_file), "config"],
-        cwd=ROOT, env=_clean_env(), capture_output=True, text=True, timeout=120, check=False)
+        cwd=ROOT,
+        env=_clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
 
 
 def _dagster_env_refs(node) -> set[str]:
@@ -360,8 +364,7 @@ def test_secrets_come_from_env_and_env_is_gitignored(raw_compose, env_example):
         for key, value in _env_mapping(service).items():
             if re.search(r"PASSWORD|PWD|LICENSE|SECRET", key) and value:
                 assert "${" in value, f"{name}.{key} is a literal secret; take it from .env"
-    proc = subprocess.run(
-        ["git", "check-ignore", "-q", "compose/.env"], cwd=ROOT, capture_output=True, text=True, timeout=30, check=False)
+    proc = subprocess.run(["git", "check-ignore", "-q", "compose/.env"], cwd=ROOT, capture_output=True, text=True, timeout=30, check=False)
     assert proc.returncode == 0, "compose/.env must be git-ignored"
 
 
@@ -637,8 +640,17 @@ def test_user_code_image_is_the_run_image_and_the_workspace_matches(raw_compose)
 
     cmd = _exec_form(_instructions(USER_CODE_DOCKERFILE, "CMD")[-1])
     assert cmd == [
-        "dagster", "code-server", "start", "-h", "0.0.0.0", "-p", str(grpc["port"]),
-        "-m", tool["module_name"], "--location-name", tool["code_location_name"],
+        "dagster",
+        "code-server",
+        "start",
+        "-h",
+        "0.0.0.0",
+        "-p",
+        str(grpc["port"]),
+        "-m",
+        tool["module_name"],
+        "--location-name",
+        tool["code_location_name"],
     ]
     assert user_code["healthcheck"]["test"] == ["CMD", "dagster", "api", "grpc-health-check", "-p", str(grpc["port"])]
 
@@ -756,9 +768,7 @@ def test_compose_dagster_yaml_is_a_working_instance_on_postgres(postgres_server:
         with conn.cursor() as cur:
             cur.execute("SELECT status FROM runs WHERE run_id = %s", (run_id,))
             assert cur.fetchone() == ("SUCCESS",)
-            cur.execute(
-                "SELECT count(*) FROM event_logs WHERE run_id = %s AND dagster_event_type = 'STEP_SUCCESS'", (run_id,)
-            )
+            cur.execute("SELECT count(*) FROM event_logs WHERE run_id = %s AND dagster_event_type = 'STEP_SUCCESS'", (run_id,))
             assert cur.fetchone() == (2,)
     finally:
         conn.close()
@@ -778,8 +788,7 @@ def test_dockerfiles_parse_and_pass_hadolint(dockerfile):
     parser = _dockerfile(dockerfile)
     assert parser.baseimage, f"{dockerfile}: no FROM"
     assert parser.structure[0]["instruction"] in ("FROM", "ARG", "COMMENT")
-    proc = subprocess.run(
-        [_tool("hadolint"), "--no-color", str(dockerfile)], capture_output=True, text=True, timeout=120, check=False)
+    proc = subprocess.run([_tool("hadolint"), "--no-color", str(dockerfile)], capture_output=True, text=True, timeout=120, check=False)
     assert proc.returncode == 0, f"hadolint {dockerfile.name}:\n{proc.stdout}{proc.stderr}"
 
 
@@ -835,7 +844,11 @@ def test_user_code_build_context_builds_the_project(tmp_path):
     out = tmp_path / "wheel"
     proc = subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(out), str(ctx)],
-        capture_output=True, text=True, timeout=300, check=False)
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     (wheel,) = out.glob("*.whl")
     names = zipfile.ZipFile(wheel).namelist()
@@ -860,8 +873,11 @@ def test_the_one_dagster_image_has_the_webserver_daemon_and_launcher_packages():
 # ---------------------------------------------------------------------------------------------------- Connect image
 
 CONNECT_ARCHIVES = {  # build arg holding the checksum -> (version arg, archive name template, unpacked top directory)
-    "ORACLE_CDC_SHA256": ("ORACLE_CDC_VERSION", "confluentinc-kafka-connect-oracle-cdc-{v}.zip",
-                          "confluentinc-kafka-connect-oracle-cdc-{v}"),
+    "ORACLE_CDC_SHA256": (
+        "ORACLE_CDC_VERSION",
+        "confluentinc-kafka-connect-oracle-cdc-{v}.zip",
+        "confluentinc-kafka-connect-oracle-cdc-{v}",
+    ),
     "REDIS_SINK_SHA256": ("REDIS_SINK_VERSION", "redis-redis-kafka-connect-{v}.zip", "redis-redis-kafka-connect-{v}"),
     "DEBEZIUM_SHA256": ("DEBEZIUM_VERSION", "debezium-connector-oracle-{v}-plugin.tar.gz", "debezium-connector-oracle"),
 }
@@ -872,9 +888,8 @@ def _connect_stages() -> tuple[list[str], list[str]]:
     structure = _dockerfile(CONNECT_DOCKERFILE).structure
     froms = [i for i, x in enumerate(structure) if x["instruction"] == "FROM"]
     assert len(froms) == 2, "connect/Dockerfile: expected a plugins stage and the worker stage"
-    first, second = structure[froms[0]:froms[1]], structure[froms[1]:]
-    return ([x["value"] for x in first if x["instruction"] == "RUN"],
-            [x["value"] for x in second if x["instruction"] == "COPY"])
+    first, second = structure[froms[0] : froms[1]], structure[froms[1] :]
+    return ([x["value"] for x in first if x["instruction"] == "RUN"], [x["value"] for x in second if x["instruction"] == "COPY"])
 
 
 def _plugin_stage_args() -> dict[str, str | None]:
@@ -883,7 +898,7 @@ def _plugin_stage_args() -> dict[str, str | None]:
     structure = _dockerfile(CONNECT_DOCKERFILE).structure
     froms = [i for i, x in enumerate(structure) if x["instruction"] == "FROM"]
     out: dict[str, str | None] = {}
-    for x in structure[froms[0]:froms[1]]:
+    for x in structure[froms[0] : froms[1]]:
         if x["instruction"] == "ARG":
             name, sep, default = x["value"].partition("=")
             out[name.strip()] = default.strip() if sep else None
@@ -935,7 +950,11 @@ def _ensure_maven_artifact(coords: str, rel_path: str) -> Path:
     if not path.exists():
         proc = subprocess.run(
             [_tool("mvn"), "-q", "-B", "dependency:get", f"-Dartifact={coords}", "-Dtransitive=false"],
-            capture_output=True, text=True, timeout=600, check=False)
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
+        )
         assert proc.returncode == 0, f"mvn dependency:get {coords} failed:\n{proc.stdout}{proc.stderr}"
     assert path.exists(), path
     return path
@@ -978,8 +997,7 @@ def test_connect_plugin_step_replays_with_local_archives(tmp_path):
 
     def replay(**overrides: str) -> subprocess.CompletedProcess:
         shutil.rmtree(plugins, ignore_errors=True)
-        env = _clean_env(**{**args, **sums, "MAVEN_CENTRAL": _local_maven_repo().as_uri(), "CONFLUENT_HUB": hub.as_uri(),
-                             **overrides})
+        env = _clean_env(**{**args, **sums, "MAVEN_CENTRAL": _local_maven_repo().as_uri(), "CONFLUENT_HUB": hub.as_uri(), **overrides})
         return subprocess.run(["bash", "-o", "pipefail", "-c", script], env=env, capture_output=True, text=True, timeout=300, check=False)
 
     proc = replay()
@@ -1017,8 +1035,13 @@ def test_fetch_plugin_refuses_archive_members_outside_the_plugin_directory(tmp_p
         zf.writestr("../../escaped.txt", "x")
     sha = hashlib.sha256(archive.read_bytes()).hexdigest()
     dest = tmp_path / "plugins"
-    proc = subprocess.run([sys.executable, str(FETCH_PLUGIN), "--sha256-name", "X_SHA256", archive.as_uri(), sha, str(dest)],
-                          capture_output=True, text=True, timeout=60, check=False)
+    proc = subprocess.run(
+        [sys.executable, str(FETCH_PLUGIN), "--sha256-name", "X_SHA256", archive.as_uri(), sha, str(dest)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert proc.returncode == 1
     assert "outside" in proc.stderr
     assert not (tmp_path.parent / "escaped.txt").exists() and not (dest.exists() and any(dest.iterdir()))
@@ -1077,7 +1100,9 @@ def test_oracle_init_sql_turns_on_what_the_asset_checks_verify(raw_compose):
     assert "ALTER DATABASE ADD SUPPLEMENTAL LOG DATA (ALL) COLUMNS" in statements
     assert statements.index("ALTER DATABASE ADD SUPPLEMENTAL LOG DATA") > statements.index("ALTER DATABASE OPEN")
     assert _database_row_after(statements) == {
-        "LOG_MODE": "ARCHIVELOG", "SUPPLEMENTAL_LOG_DATA_MIN": "YES", "SUPPLEMENTAL_LOG_DATA_ALL": "YES"
+        "LOG_MODE": "ARCHIVELOG",
+        "SUPPLEMENTAL_LOG_DATA_MIN": "YES",
+        "SUPPLEMENTAL_LOG_DATA_ALL": "YES",
     }
     # the file names the checks it satisfies
     assert "check_archivelog" in sql and "check_supplemental_logging" in sql
@@ -1175,14 +1200,18 @@ def _fake_docker_bin(tmp_path: Path) -> Path:
 def _run_main(tree: Path, *args: str, bin_dir: Path | None = None, **env: str) -> subprocess.CompletedProcess:
     path = os.environ["PATH"] if bin_dir is None else f"{bin_dir}:{os.environ['PATH']}"
     return subprocess.run(
-        [str(tree / "scripts" / "run-main"), *args], env=_clean_env(PATH=path, **env),
-        capture_output=True, text=True, timeout=120, check=False)
+        [str(tree / "scripts" / "run-main"), *args],
+        env=_clean_env(PATH=path, **env),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
 
 
 def _started(log: Path) -> list[str]:
     """The calls that would start something: `docker compose up` (not `up --help`) or any docker-compose v1 `up`."""
-    return [c for c in log.read_text().splitlines()
-            if re.match(r"docker(-| )compose up(?! --help)", c)]
+    return [c for c in log.read_text().splitlines() if re.match(r"docker(-| )compose up(?! --help)", c)]
 
 
 def _stderr_lines(proc: subprocess.CompletedProcess) -> list[str]:
@@ -1254,12 +1283,14 @@ def test_run_main_compose_generates_passwords_refuses_unpinned_downloads_then_la
     assert len(set(passwords)) == len(passwords), "the same password twice"
     for name, pw in zip(REQUIRED_SECRETS, passwords, strict=True):
         # Oracle's ORACLE_PWD rules, unquoted everywhere: letters and digits, upper, lower, digit, a letter first
-        assert re.fullmatch(r"[A-Za-z][A-Za-z0-9]{23}", pw) and re.search("[A-Z]", pw) and re.search("[a-z]", pw) \
-            and re.search("[0-9]", pw), f"{name}: weak or malformed generated password"
+        assert (
+            re.fullmatch(r"[A-Za-z][A-Za-z0-9]{23}", pw) and re.search("[A-Z]", pw) and re.search("[a-z]", pw) and re.search("[0-9]", pw)
+        ), f"{name}: weak or malformed generated password"
         assert pw not in proc.stderr + proc.stdout, "a password was printed"
     example = _env_file(ENV_EXAMPLE)
-    assert {k: v for k, v in values.items() if k not in REQUIRED_SECRETS} == \
-        {k: v for k, v in example.items() if k not in REQUIRED_SECRETS}  # the rest is the template's
+    assert {k: v for k, v in values.items() if k not in REQUIRED_SECRETS} == {
+        k: v for k, v in example.items() if k not in REQUIRED_SECRETS
+    }  # the rest is the template's
     assert not _started(log)
 
     # a second run keeps the passwords; unpinned connector archives are refused too

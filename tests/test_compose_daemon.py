@@ -62,8 +62,13 @@ def _instance_home(path: Path, *, default_launcher: bool) -> Path:
 
 def _env(pg: PostgresServer, db: str, home: Path, monkeypatch, **extra: str) -> dict[str, str]:
     """The processes' environment; the test process reads the same instance, so it gets the storage settings too."""
-    storage = {"DAGSTER_POSTGRES_HOST": pg.host, "DAGSTER_POSTGRES_PORT": str(pg.port), "DAGSTER_POSTGRES_USER": pg.user,
-               "DAGSTER_POSTGRES_PASSWORD": pg.password, "DAGSTER_POSTGRES_DB": db}
+    storage = {
+        "DAGSTER_POSTGRES_HOST": pg.host,
+        "DAGSTER_POSTGRES_PORT": str(pg.port),
+        "DAGSTER_POSTGRES_USER": pg.user,
+        "DAGSTER_POSTGRES_PASSWORD": pg.password,
+        "DAGSTER_POSTGRES_DB": db,
+    }
     for k, v in storage.items():
         monkeypatch.setenv(k, v)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DAGSTER_", "CDC_"))}
@@ -104,15 +109,31 @@ def _control_plane(tmp_path: Path, env: dict[str, str]):
 
     port = _free_port()
     workspace = tmp_path / "workspace.yaml"
-    workspace.write_text(yaml.safe_dump({"load_from": [{"grpc_server": {"host": "127.0.0.1", "port": port,
-                                                                        "location_name": "cdc_pipeline"}}]}))
+    workspace.write_text(
+        yaml.safe_dump({"load_from": [{"grpc_server": {"host": "127.0.0.1", "port": port, "location_name": "cdc_pipeline"}}]})
+    )
     server_log, daemon_log = tmp_path / "code-server.log", tmp_path / "daemon.log"
-    server_cmd = [str(BIN / "dagster"), "code-server", "start", "-h", "127.0.0.1", "-p", str(port),
-                  "-f", str(JOBS_FILE), "--location-name", "cdc_pipeline"]
+    server_cmd = [
+        str(BIN / "dagster"),
+        "code-server",
+        "start",
+        "-h",
+        "127.0.0.1",
+        "-p",
+        str(port),
+        "-f",
+        str(JOBS_FILE),
+        "--location-name",
+        "cdc_pipeline",
+    ]
     with _process(server_cmd, env, server_log):
         health = [str(BIN / "dagster"), "api", "grpc-health-check", "-p", str(port)]
-        _wait("the code server did not serve", lambda: subprocess.run(health, env=env, capture_output=True,
-                                                                       check=False).returncode == 0, 90, [server_log])
+        _wait(
+            "the code server did not serve",
+            lambda: subprocess.run(health, env=env, capture_output=True, check=False).returncode == 0,
+            90,
+            [server_log],
+        )
         with _process([str(BIN / "dagster-daemon"), "run", "-w", str(workspace)], env, daemon_log):
             home = env["DAGSTER_HOME"]
 
@@ -133,9 +154,16 @@ def test_main_job_launched_through_the_instance_survives_run_monitoring(request,
     home = _instance_home(tmp_path / "home", default_launcher=True)
     env = _env(pg, db, home, monkeypatch, CDC_TEST_JOB_SECONDS="8")
     with _control_plane(tmp_path, env) as (workspace, daemon_log):
+
         def launch(job: str) -> subprocess.CompletedProcess:
-            return subprocess.run([sys.executable, str(LAUNCH_JOB), "-w", str(workspace), "-j", job, "--poll", "1",
-                                   "--timeout", "240"], env=env, capture_output=True, text=True, timeout=300, check=False)
+            return subprocess.run(
+                [sys.executable, str(LAUNCH_JOB), "-w", str(workspace), "-j", job, "--poll", "1", "--timeout", "240"],
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=300,
+                check=False,
+            )
 
         proc = launch("slow_job")
         assert proc.returncode == 0, proc.stderr + daemon_log.read_text()[-3000:]
@@ -160,8 +188,7 @@ def test_main_job_launched_through_the_instance_survives_run_monitoring(request,
         assert len(lines) == 1 and lines[0].startswith("cdc-launch-job: could not launch no_such_job"), proc.stderr
 
 
-def test_negative_control_job_execute_is_failed_by_run_monitoring_under_the_docker_launcher(request, tmp_path,
-                                                                                            monkeypatch):
+def test_negative_control_job_execute_is_failed_by_run_monitoring_under_the_docker_launcher(request, tmp_path, monkeypatch):
     """Why run-main launches instead: with compose/dagster.yaml's own launcher the daemon fails an in-process run."""
     from dagster import DagsterEventType, DagsterInstance
 
@@ -170,8 +197,14 @@ def test_negative_control_job_execute_is_failed_by_run_monitoring_under_the_dock
     home = _instance_home(tmp_path / "home", default_launcher=False)
     env = _env(pg, db, home, monkeypatch, CDC_TEST_JOB_SECONDS="8")
     with _control_plane(tmp_path, env):
-        proc = subprocess.run([str(BIN / "dagster"), "job", "execute", "-f", str(JOBS_FILE), "-j", "slow_job"],
-                              env=env, capture_output=True, text=True, timeout=300, check=False)
+        proc = subprocess.run(
+            [str(BIN / "dagster"), "job", "execute", "-f", str(JOBS_FILE), "-j", "slow_job"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
         with DagsterInstance.from_config(str(home)) as instance:
             (run,) = instance.get_runs()
             failures = instance.get_records_for_run(run.run_id, of_type=DagsterEventType.RUN_FAILURE).records

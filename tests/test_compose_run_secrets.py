@@ -32,8 +32,12 @@ from resources import run_launcher as launcher_mod
 
 pytestmark = pytest.mark.unit
 
-ALL_SECRETS = [endpoints.ORACLE_ADMIN_PASSWORD_ENV, endpoints.ORACLE_PASSWORD_ENV, endpoints.REDIS_PASSWORD_ENV,
-               endpoints.CONFLUENT_LICENSE_ENV]
+ALL_SECRETS = [
+    endpoints.ORACLE_ADMIN_PASSWORD_ENV,
+    endpoints.ORACLE_PASSWORD_ENV,
+    endpoints.REDIS_PASSWORD_ENV,
+    endpoints.CONFLUENT_LICENSE_ENV,
+]
 # run config a job cannot do without (everything else has defaults)
 REQUIRED_RUN_CONFIG = {
     "connector_incident": {"ops": {"raise_incident": {"config": {"connector": "c", "reason": "FAILED"}}}},
@@ -165,9 +169,13 @@ def compose_instance(request, tmp_path, monkeypatch):
     pg: PostgresServer = request.getfixturevalue("postgres_server")
 
     db = pg.create_database()  # a fresh one per test
-    for k, v in {"DAGSTER_POSTGRES_HOST": pg.host, "DAGSTER_POSTGRES_PORT": str(pg.port),
-                 "DAGSTER_POSTGRES_USER": pg.user, "DAGSTER_POSTGRES_PASSWORD": pg.password,
-                 "DAGSTER_POSTGRES_DB": db}.items():
+    for k, v in {
+        "DAGSTER_POSTGRES_HOST": pg.host,
+        "DAGSTER_POSTGRES_PORT": str(pg.port),
+        "DAGSTER_POSTGRES_USER": pg.user,
+        "DAGSTER_POSTGRES_PASSWORD": pg.password,
+        "DAGSTER_POSTGRES_DB": db,
+    }.items():
         monkeypatch.setenv(k, v)
     for s in endpoints.ALL_SETTINGS:
         monkeypatch.setenv(s.env, s.default)
@@ -227,8 +235,7 @@ def test_a_tag_added_at_launch_time_does_not_widen_a_jobs_secrets(compose_instan
     run = instance.create_run_for_job(_job("untagged_job"), tags=forged)
     assert not set(run_secrets.RUN_SECRET_NAMES) & set(_launch(instance, run, monkeypatch)["environment"])
     events = [e.message for e in instance.all_logs(run.run_id) if e.message and "secret" in e.message]
-    assert events[-1].endswith("Run container gets no secret (job untagged_job has no cdc/run-secrets tag "
-                               "(pipeline_defs/run_secrets.py))")
+    assert events[-1].endswith("Run container gets no secret (job untagged_job has no cdc/run-secrets tag (pipeline_defs/run_secrets.py))")
 
 
 def test_implicit_asset_job_runs_get_the_provisioning_secrets(compose_instance, monkeypatch):
@@ -267,8 +274,7 @@ def test_asset_job_definition_tags_reach_the_launcher(compose_instance, monkeypa
     def provisioned() -> None:
         return None
 
-    asset_job = dg.define_asset_job("provision_pipeline", selection=[provisioned],
-                                    tags=run_secrets.job_tags("provision_pipeline"))
+    asset_job = dg.define_asset_job("provision_pipeline", selection=[provisioned], tags=run_secrets.job_tags("provision_pipeline"))
     job = dg.Definitions(assets=[provisioned], jobs=[asset_job]).resolve_job_def("provision_pipeline")
     run = compose_instance.create_run_for_job(job)
     env = _launch(compose_instance, run, monkeypatch)["environment"]

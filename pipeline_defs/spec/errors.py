@@ -1,6 +1,6 @@
 """Spec errors: every problem as one line naming the file, the field path and the reason.
 
-    pipeline.yaml: engine.objects[2].name: 'USER;DROP' is not a valid ksqlDB identifier ...
+pipeline.yaml: engine.objects[2].name: 'USER;DROP' is not a valid ksqlDB identifier ...
 """
 
 from __future__ import annotations
@@ -29,7 +29,6 @@ def _yaml_problem(err: yaml.YAMLError) -> str:
     problem = getattr(err, "problem", None) or str(err)
     where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
     return f"{where}invalid YAML: {problem}"
-
 
 
 def _loc_path(loc: tuple) -> str:
@@ -69,7 +68,9 @@ def pydantic_problems(err: ValidationError, root: type[BaseModel]) -> list[tuple
             if typ == "union_tag_not_found":
                 problems.append((_loc_path(loc + (tag,)), f"required field is missing (one of {ctx.get('expected_tags', '')})"))
             else:
-                problems.append((_loc_path(loc + (tag,)), f"{ctx.get('tag')!r} is not a known kind (known: {ctx.get('expected_tags', '')})"))
+                problems.append(
+                    (_loc_path(loc + (tag,)), f"{ctx.get('tag')!r} is not a known kind (known: {ctx.get('expected_tags', '')})")
+                )
             continue
         if typ == "literal_error" and loc and loc[-1] == "kind":
             expected = msg.split("should be ", 1)[-1]
@@ -77,7 +78,17 @@ def pydantic_problems(err: ValidationError, root: type[BaseModel]) -> list[tuple
             continue
         if typ in ("literal_error", "enum"):
             msg = f"{e.get('input')!r} is not allowed: {msg[0].lower() + msg[1:]}"
-        elif typ in ("string_type", "int_type", "bool_type", "list_type", "dict_type", "model_type", "int_parsing", "bool_parsing", "float_type"):
+        elif typ in (
+            "string_type",
+            "int_type",
+            "bool_type",
+            "list_type",
+            "dict_type",
+            "model_type",
+            "int_parsing",
+            "bool_parsing",
+            "float_type",
+        ):
             msg = f"{e.get('input')!r}: {msg[0].lower() + msg[1:]}"
         elif typ in ("greater_than_equal", "less_than_equal", "greater_than", "less_than", "too_short", "too_long"):
             msg = f"{e.get('input')!r}: {msg[0].lower() + msg[1:]}" if not isinstance(e.get("input"), (list, dict)) else msg

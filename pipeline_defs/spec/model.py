@@ -68,12 +68,14 @@ def spec_model() -> type[PipelineSpecBase]:
     if v not in _cache:
         if not (registry.SOURCES and registry.ENGINES and registry.SINKS):
             raise RuntimeError("no source, engine or sink plug-in is registered")
-        src, eng, snk = (_tagged([p.model for p in plugins.values()])
-                         for plugins in (registry.SOURCES, registry.ENGINES, registry.SINKS))
+        src, eng, snk = (_tagged([p.model for p in plugins.values()]) for plugins in (registry.SOURCES, registry.ENGINES, registry.SINKS))
         _cache.clear()
         _cache[v] = create_model(
-            "PipelineSpec", __base__=PipelineSpecBase,
-            source=(src, ...), engine=(eng, ...), sinks=(list[snk], []),
+            "PipelineSpec",
+            __base__=PipelineSpecBase,
+            source=(src, ...),
+            engine=(eng, ...),
+            sinks=(list[snk], []),
         )
     return _cache[v]
 
@@ -99,8 +101,13 @@ def cross_validate(spec: Any) -> Problems:
         names[s.name] = f"sinks[{si}].name"
         a = aggs.get(s.object)
         if a is None:
-            problems.append((f"sinks[{si}].object", f"{s.object!r} is not an aggregate of the engine "
-                                                    f"(aggregates: {', '.join(aggs) or 'none'}): nothing produces the topic it would read"))
+            problems.append(
+                (
+                    f"sinks[{si}].object",
+                    f"{s.object!r} is not an aggregate of the engine "
+                    f"(aggregates: {', '.join(aggs) or 'none'}): nothing produces the topic it would read",
+                )
+            )
             continue
         if a.topic in redis_targets:
             problems.append((f"sinks[{si}].object", f"topic {a.topic!r} is already written to Redis by sink {redis_targets[a.topic]!r}"))

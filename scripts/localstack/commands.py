@@ -89,8 +89,10 @@ def _begin(svc: Service) -> str:
     for key in svc.ports:
         if port_open(PORTS[key]):
             var = PORT_ENV[key][0]
-            raise StackError(f"{svc.name}: port {PORTS[key]} ({var}) is taken by a process that is not this "
-                             f"stack's {svc.name}; stop it or choose another {var}")
+            raise StackError(
+                f"{svc.name}: port {PORTS[key]} ({var}) is taken by a process that is not this "
+                f"stack's {svc.name}; stop it or choose another {var}"
+            )
     svc.t0 = time.monotonic()
     svc.launch()
     return "started"
@@ -170,7 +172,7 @@ def up() -> dict[str, str]:
     log(f"up in {time.monotonic() - t0:.1f}s")
     # Secrets are not echoed into logs: they are in run/endpoints.json (mode 600) and `env` prints them.
     print(_exports({k: v for k, v in env.items() if k not in SECRET_KEYS}))
-    print(f"# {', '.join(SECRET_KEYS)}: eval \"$(scripts/stack env)\" or read {RUN / 'endpoints.json'}")
+    print(f'# {", ".join(SECRET_KEYS)}: eval "$(scripts/stack env)" or read {RUN / "endpoints.json"}')
     return env
 
 

@@ -1,4 +1,4 @@
-"""Apache Flink 2.2.1: a session cluster (JobManager + one TaskManager with 2 slots) and the SQL Gateway.
+"""Apache Flink 2.2.1: a session cluster (JobManager + one TaskManager with 4 slots) and the SQL Gateway.
 
 The runtime is the `pyflink` folder of the PyPI wheels (install.ensure_flink_dist). Flink's own scripts
 run it in the foreground (`start-foreground` execs java), pointed by FLINK_{LIB,OPT,CONF,LOG,PID}_DIR at
@@ -106,8 +106,7 @@ def _prepare() -> dict[str, str]:
     dist = install.ensure_flink_dist()
     extra_lib, extra_opt = sorted((FLINK_JARS / "lib").glob("*.jar")), sorted((FLINK_JARS / "opt").glob("*.jar"))
     if not extra_lib or not extra_opt:
-        raise StackError(f"{FLINK_JARS} lacks the Kafka SQL connector or the SQL Gateway jar: rerun `up` "
-                         "(stack/pom.xml resolves them)")
+        raise StackError(f"{FLINK_JARS} lacks the Kafka SQL connector or the SQL Gateway jar: rerun `up` (stack/pom.xml resolves them)")
     for d in DIRS.values():
         d.mkdir(parents=True, exist_ok=True)
     _link_folder(DIRS["lib"], sorted((dist / "lib").glob("*.jar")) + extra_lib)
@@ -120,8 +119,14 @@ def _prepare() -> dict[str, str]:
     text = "".join(f"{k}: {json.dumps(v)}\n" for k, v in _config(dist).items())
     if not (conf / "config.yaml").exists() or (conf / "config.yaml").read_text() != text:
         (conf / "config.yaml").write_text(text)
-    return {**os.environ, "FLINK_CONF_DIR": str(conf), "FLINK_LIB_DIR": str(DIRS["lib"]),
-            "FLINK_OPT_DIR": str(DIRS["opt"]), "FLINK_LOG_DIR": str(DIRS["log"]), "FLINK_PID_DIR": str(DIRS["pid"])}
+    return {
+        **os.environ,
+        "FLINK_CONF_DIR": str(conf),
+        "FLINK_LIB_DIR": str(DIRS["lib"]),
+        "FLINK_OPT_DIR": str(DIRS["opt"]),
+        "FLINK_LOG_DIR": str(DIRS["log"]),
+        "FLINK_PID_DIR": str(DIRS["pid"]),
+    }
 
 
 def _script(name: str) -> str:
@@ -129,6 +134,7 @@ def _script(name: str) -> str:
 
 
 # ---------------------------------------------------------------- JobManager
+
 
 def jm_ready() -> bool:
     return "flink-version" in http_json(_rest() + "/overview")
@@ -140,6 +146,7 @@ def jm_launch() -> None:
 
 
 # ---------------------------------------------------------------- TaskManager
+
 
 def tm_ready() -> bool:
     """Our TaskManager (by the resource id it was started with; the JobManager lists a killed one until its
@@ -161,11 +168,15 @@ def tm_launch() -> None:
     env = prepare()
     rid = f"cdc-tm-{int(time.time() * 1000)}"
     TM_RESOURCE_ID.write_text(rid + "\n")
-    spawn(TASKMANAGER, ["bash", _script("taskmanager.sh"), "start-foreground", "-D", MARKER_PROPERTY,
-                        "-D", f"taskmanager.resource-id={rid}"], env=env)
+    spawn(
+        TASKMANAGER,
+        ["bash", _script("taskmanager.sh"), "start-foreground", "-D", MARKER_PROPERTY, "-D", f"taskmanager.resource-id={rid}"],
+        env=env,
+    )
 
 
 # ---------------------------------------------------------------- SQL Gateway
+
 
 def gw_ready() -> bool:
     return "version" in http_json(endpoints(secrets=False)["FLINK_GATEWAY_URL"] + "/v1/info")
@@ -176,9 +187,27 @@ def gw_launch() -> None:
     spawn(GATEWAY, ["bash", _script("sql-gateway.sh"), "start-foreground", MARKER], env=env)
 
 
-JOBMANAGER = Service("flink-jobmanager", probe=jm_ready, launch=jm_launch, timeout=120,
-                     what=f"GET {HOST}:{PORTS['flink-rest']}/overview", ports=("flink-rest", "flink-rpc", "flink-blob"))
-TASKMANAGER = Service("flink-taskmanager", probe=tm_ready, launch=tm_launch, timeout=120,
-                      what="its resource id in the JobManager's /taskmanagers", ports=("flink-tm-rpc", "flink-tm-data"))
-GATEWAY = Service("flink-gateway", probe=gw_ready, launch=gw_launch, timeout=120,
-                  what=f"GET {HOST}:{PORTS['flink-gateway']}/v1/info", ports=("flink-gateway",))
+JOBMANAGER = Service(
+    "flink-jobmanager",
+    probe=jm_ready,
+    launch=jm_launch,
+    timeout=120,
+    what=f"GET {HOST}:{PORTS['flink-rest']}/overview",
+    ports=("flink-rest", "flink-rpc", "flink-blob"),
+)
+TASKMANAGER = Service(
+    "flink-taskmanager",
+    probe=tm_ready,
+    launch=tm_launch,
+    timeout=120,
+    what="its resource id in the JobManager's /taskmanagers",
+    ports=("flink-tm-rpc", "flink-tm-data"),
+)
+GATEWAY = Service(
+    "flink-gateway",
+    probe=gw_ready,
+    launch=gw_launch,
+    timeout=120,
+    what=f"GET {HOST}:{PORTS['flink-gateway']}/v1/info",
+    ports=("flink-gateway",),
+)

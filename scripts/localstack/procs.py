@@ -64,10 +64,13 @@ def owned(pid: int) -> bool:
     redis-server its listen address (it rewrites its argv). Narrow on purpose: `down` must not end
     someone's `less` of a log file."""
     cmd = cmdline(pid)
-    return (f"{MARKER_PROPERTY} " in cmd or f"{PG_CLUSTER_NAME}:" in cmd
-            or (f" cluster_name={PG_CLUSTER_NAME} " in cmd and cmd.split(" ", 1)[0].endswith("postgres"))
-            or re.search(rf"^\S*redis-server {re.escape(HOST)}:{PORTS['redis']}\b", cmd) is not None
-            or (cmd.split(" ", 1)[0].endswith("redis-server") and f" {RUN}/redis-data " in cmd))
+    return (
+        f"{MARKER_PROPERTY} " in cmd
+        or f"{PG_CLUSTER_NAME}:" in cmd
+        or (f" cluster_name={PG_CLUSTER_NAME} " in cmd and cmd.split(" ", 1)[0].endswith("postgres"))
+        or re.search(rf"^\S*redis-server {re.escape(HOST)}:{PORTS['redis']}\b", cmd) is not None
+        or (cmd.split(" ", 1)[0].endswith("redis-server") and f" {RUN}/redis-data " in cmd)
+    )
 
 
 def alive(pid: int) -> bool:
@@ -93,8 +96,7 @@ def _stat_fields(pid: int) -> list[str]:
 def start_time(pid: int) -> float:
     """When pid started, as a Unix time."""
     ticks = int(_stat_fields(pid)[19])
-    btime = next(int(line.split()[1]) for line in Path("/proc/stat").read_text().splitlines()
-                 if line.startswith("btime "))
+    btime = next(int(line.split()[1]) for line in Path("/proc/stat").read_text().splitlines() if line.startswith("btime "))
     return btime + ticks / os.sysconf("SC_CLK_TCK")
 
 
@@ -144,15 +146,23 @@ def tail(path: Path, lines: int = 40) -> str:
     return f"--- last {lines} lines of {path} ---\n" + "\n".join(text[-lines:])
 
 
-def spawn(svc: Service, argv: list[str], *, env: dict[str, str] | None = None, user: str | None = None,
-          cwd: Path | None = None) -> int:
+def spawn(svc: Service, argv: list[str], *, env: dict[str, str] | None = None, user: str | None = None, cwd: Path | None = None) -> int:
     LOGS.mkdir(parents=True, exist_ok=True)
     with open(svc.logfile, "ab") as out:
         out.write(f"\n==== {time.strftime('%Y-%m-%d %H:%M:%S')} starting {svc.name}\n".encode())
         out.flush()
-        proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                start_new_session=True, cwd=cwd or RUN, env=env, user=user,
-                                group=user, extra_groups=[] if user else None)
+        proc = subprocess.Popen(
+            argv,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+            cwd=cwd or RUN,
+            env=env,
+            user=user,
+            group=user,
+            extra_groups=[] if user else None,
+        )
     svc.pidfile.write_text(str(proc.pid))
     return proc.pid
 
@@ -172,8 +182,7 @@ def wait_ready(svc: Service, timeout: float | None = None) -> None:
         except Exception as e:
             last_err = str(e)
         time.sleep(0.5)
-    raise StackError(f"{svc.name} not ready after {timeout:.0f}s ({svc.what}; last error: {last_err}).\n"
-                     f"{tail(svc.logfile)}")
+    raise StackError(f"{svc.name} not ready after {timeout:.0f}s ({svc.what}; last error: {last_err}).\n{tail(svc.logfile)}")
 
 
 def _exit_note(pid: int | None) -> str:
@@ -183,8 +192,7 @@ def _exit_note(pid: int | None) -> str:
         status = os.waitpid(pid, os.WNOHANG)[1]  # it is our child when we spawned it
     except ChildProcessError:
         return f"pid {pid}"
-    return f"pid {pid}, " + (f"killed by signal {os.WTERMSIG(status)}" if os.WIFSIGNALED(status)
-                             else f"exit code {os.WEXITSTATUS(status)}")
+    return f"pid {pid}, " + (f"killed by signal {os.WTERMSIG(status)}" if os.WIFSIGNALED(status) else f"exit code {os.WEXITSTATUS(status)}")
 
 
 def signal_leader(pid: int, sig: int) -> None:
@@ -251,5 +259,8 @@ def clear_leftovers(svc: Service) -> None:
 def stray_pids() -> list[int]:
     """Processes of this stack home whatever their pid files say (see owned)."""
     me = {os.getpid(), os.getppid()}
-    return [int(p.name) for p in Path("/proc").iterdir()
-            if p.name.isdigit() and int(p.name) not in me and alive(int(p.name)) and owned(int(p.name))]
+    return [
+        int(p.name)
+        for p in Path("/proc").iterdir()
+        if p.name.isdigit() and int(p.name) not in me and alive(int(p.name)) and owned(int(p.name))
+    ]

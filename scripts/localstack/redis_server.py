@@ -11,8 +11,9 @@ from .procs import Service, spawn
 
 
 def cli(*args: str) -> str:
-    return subprocess.run(["redis-cli", "-h", HOST, "-p", str(PORTS["redis"]), *args],
-                          check=False, capture_output=True, text=True, timeout=5).stdout.strip()
+    return subprocess.run(
+        ["redis-cli", "-h", HOST, "-p", str(PORTS["redis"]), *args], check=False, capture_output=True, text=True, timeout=5
+    ).stdout.strip()
 
 
 def ready() -> bool:
@@ -29,10 +30,28 @@ def launch() -> None:
     data = RUN / "redis-data"
     data.mkdir(parents=True, exist_ok=True)
     # Append-only file, fsynced every second: a kill -9 loses at most a second of writes. No RDB snapshots.
-    spawn(SERVICE, [server, "--bind", HOST, "--port", str(PORTS["redis"]), "--dir", str(data),
-                    "--save", "", "--appendonly", "yes", "--appendfsync", "everysec",
-                    "--protected-mode", "no", "--loadmodule", str(module)])
+    spawn(
+        SERVICE,
+        [
+            server,
+            "--bind",
+            HOST,
+            "--port",
+            str(PORTS["redis"]),
+            "--dir",
+            str(data),
+            "--save",
+            "",
+            "--appendonly",
+            "yes",
+            "--appendfsync",
+            "everysec",
+            "--protected-mode",
+            "no",
+            "--loadmodule",
+            str(module),
+        ],
+    )
 
 
-SERVICE = Service("redis", probe=ready, launch=launch, timeout=30, what="PING and the ReJSON module",
-                  ports=("redis",))
+SERVICE = Service("redis", probe=ready, launch=launch, timeout=30, what="PING and the ReJSON module", ports=("redis",))

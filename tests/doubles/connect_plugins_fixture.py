@@ -92,8 +92,7 @@ def worker_env() -> dict[str, str]:
 
 
 def _run_stack(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(STACK_SCRIPT), *args], capture_output=True, text=True,
-                          env=worker_env())
+    return subprocess.run([sys.executable, str(STACK_SCRIPT), *args], capture_output=True, text=True, env=worker_env())
 
 
 def _listed_plugins(connect_url: str) -> dict[str, str]:
@@ -109,9 +108,11 @@ def stale_worker_reasons(stack: ModuleType, oracle_dir: Path, jars: list[Path]) 
             _listed_plugins(stack.endpoints()["KAFKA_CONNECT_URL"])
         except OSError:
             return []  # no worker: the stack fixture starts one, with this environment
-        raise RuntimeError("a Connect worker answers on " + stack.endpoints()["KAFKA_CONNECT_URL"] + " but "
-                           f"{stack.CONNECT.pidfile} names no live process (two concurrent `stack.py up` runs?); "
-                           "put the worker's pid into that file or stop it, then rerun")
+        raise RuntimeError(
+            "a Connect worker answers on " + stack.endpoints()["KAFKA_CONNECT_URL"] + " but "
+            f"{stack.CONNECT.pidfile} names no live process (two concurrent `stack.py up` runs?); "
+            "put the worker's pid into that file or stop it, then rerun"
+        )
     import psutil
 
     reasons = []
@@ -171,15 +172,20 @@ def prepare_connect_plugin_doubles(oracle_dir: Path | None = None) -> ConnectPlu
         stopped = _run_stack("stop", "connect")
         started = _run_stack("start", "connect")
         if stopped.returncode != 0 or started.returncode != 0:
-            raise RuntimeError("restarting Connect for the plugin doubles failed:\n"
-                               f"{stopped.stdout}{stopped.stderr}{started.stdout}{started.stderr}")
+            raise RuntimeError(
+                f"restarting Connect for the plugin doubles failed:\n{stopped.stdout}{stopped.stderr}{started.stdout}{started.stderr}"
+            )
         restarted = True
         still = stale_worker_reasons(stack, oracle_dir, list(jars.values()))
         if still:
             raise RuntimeError(f"Connect restarted but still cannot serve the plugin doubles: {still}")
-    return ConnectPluginDoubles(oracle_dir=oracle_dir, redo=RedoLog(oracle_dir),
-                                connector_classes=dict(plugin_build.CONNECTOR_CLASSES), jars=jars,
-                                restarted_connect=restarted)
+    return ConnectPluginDoubles(
+        oracle_dir=oracle_dir,
+        redo=RedoLog(oracle_dir),
+        connector_classes=dict(plugin_build.CONNECTOR_CLASSES),
+        jars=jars,
+        restarted_connect=restarted,
+    )
 
 
 @pytest.fixture(scope="session")

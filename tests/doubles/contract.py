@@ -64,8 +64,7 @@ def shape_mismatches(sample: Any, actual: Any, *, nullable: tuple[str, ...] = ()
         for i, item in enumerate(actual):
             # compare with the sample element of the same key set when there is one: some keys are
             # present only on some elements (a field's "type" exists only on KEY/HEADER columns)
-            ref = next((x for x in sample if isinstance(x, dict) and isinstance(item, dict)
-                        and x.keys() == item.keys()), sample[0])
+            ref = next((x for x in sample if isinstance(x, dict) and isinstance(item, dict) and x.keys() == item.keys()), sample[0])
             problems += shape_mismatches(ref, item, nullable=nullable, path=f"{path}.[{i}]")
     return problems
 

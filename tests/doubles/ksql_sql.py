@@ -177,8 +177,16 @@ def parse_with(inner: str) -> dict[str, Any]:
 # ---------------------------------------------------------------------------------- types
 
 _SIMPLE = {
-    "STRING": "STRING", "VARCHAR": "STRING", "INT": "INTEGER", "INTEGER": "INTEGER", "BIGINT": "BIGINT",
-    "DOUBLE": "DOUBLE", "BOOLEAN": "BOOLEAN", "BYTES": "BYTES", "DATE": "DATE", "TIME": "TIME",
+    "STRING": "STRING",
+    "VARCHAR": "STRING",
+    "INT": "INTEGER",
+    "INTEGER": "INTEGER",
+    "BIGINT": "BIGINT",
+    "DOUBLE": "DOUBLE",
+    "BOOLEAN": "BOOLEAN",
+    "BYTES": "BYTES",
+    "DATE": "DATE",
+    "TIME": "TIME",
     "TIMESTAMP": "TIMESTAMP",
 }
 
@@ -471,8 +479,9 @@ def parse_statement(text: str) -> Any:
         return SetProperty(m.group(1), m.group(2))
     if m := re.fullmatch(r"UNSET\s+'([^']+)'", s, _F):
         return SetProperty(m.group(1), None)
-    raise SqlError(f"line 1:1: Syntax error at or near '{words[0] if words else ''}' "
-                   "(the ksqlDB test double does not implement this statement)")
+    raise SqlError(
+        f"line 1:1: Syntax error at or near '{words[0] if words else ''}' (the ksqlDB test double does not implement this statement)"
+    )
 
 
 def _parse_create(s: str) -> CreateSource | CreateAs:

@@ -54,7 +54,7 @@ def murmur2(data: bytes) -> int:
     length = len(data)
     h = (0x9747B28C ^ length) & mask
     for i in range(0, length - length % 4, 4):
-        k = int.from_bytes(data[i:i + 4], "little")
+        k = int.from_bytes(data[i : i + 4], "little")
         k = (k * m) & mask
         k ^= k >> 24
         k = (k * m) & mask
@@ -103,9 +103,16 @@ class WindowedCount:
     off or overflowed); flush_due()/flush() implement the commit. counts() is the store as interactive
     (pull) queries see it: the cache is read through, so it is always current."""
 
-    def __init__(self, size_ms: int, grace_ms: int, *, commit_interval_ms: int = DEFAULT_COMMIT_INTERVAL_MS,
-                 cache_max_bytes: int = DEFAULT_CACHE_MAX_BYTES, stream_threads: int = DEFAULT_STREAM_THREADS,
-                 clock: Callable[[], float] = time.monotonic):
+    def __init__(
+        self,
+        size_ms: int,
+        grace_ms: int,
+        *,
+        commit_interval_ms: int = DEFAULT_COMMIT_INTERVAL_MS,
+        cache_max_bytes: int = DEFAULT_CACHE_MAX_BYTES,
+        stream_threads: int = DEFAULT_STREAM_THREADS,
+        clock: Callable[[], float] = time.monotonic,
+    ):
         if size_ms <= 0 or grace_ms < 0 or commit_interval_ms < 0 or cache_max_bytes < 0 or stream_threads < 1:
             raise ValueError("size must be > 0; grace, commit interval and cache size >= 0; threads >= 1")
         self.size_ms, self.grace_ms = size_ms, grace_ms
@@ -192,5 +199,12 @@ class WindowedCount:
         return {k: v[0] for k, v in self._windows.items()}
 
 
-__all__ = ["DEFAULT_CACHE_MAX_BYTES", "DEFAULT_COMMIT_INTERVAL_MS", "WindowUpdate", "WindowedCount",
-           "default_grace_ms", "murmur2", "partition_for_key"]
+__all__ = [
+    "DEFAULT_CACHE_MAX_BYTES",
+    "DEFAULT_COMMIT_INTERVAL_MS",
+    "WindowUpdate",
+    "WindowedCount",
+    "default_grace_ms",
+    "murmur2",
+    "partition_for_key",
+]

@@ -98,15 +98,16 @@ DELIMITED = "application/vnd.ksqlapi.delimited.v1"
 
 # ServerState.java: the message a starting server answers with (error_code 50302).
 NOT_READY_MESSAGE = "KSQL is not yet ready to serve requests."
-QUERY_ENDPOINT_MESSAGE = (
-    "The following statement types should be issued to the websocket endpoint '/query':\n\t* PRINT\n\t* SELECT"
+QUERY_ENDPOINT_MESSAGE = "The following statement types should be issued to the websocket endpoint '/query':\n\t* PRINT\n\t* SELECT"
+_STATS_PREFIX = (
+    "The statistics field is deprecated and will be removed in a future version of ksql. "
+    "Please update your client to the latest version and use statisticsMap instead.\n"
 )
-_STATS_PREFIX = ("The statistics field is deprecated and will be removed in a future version of ksql. "
-                 "Please update your client to the latest version and use statisticsMap instead.\n")
-_ERRORS_PREFIX = ("The errorStats field is deprecated and will be removed in a future version of ksql. "
-                  "Please update your client to the latest version and use errorStatsMap instead.\n")
-_SYSTEM_COLUMNS = {"WINDOWSTART": "BIGINT", "WINDOWEND": "BIGINT", "ROWTIME": "BIGINT",
-                   "ROWPARTITION": "INTEGER", "ROWOFFSET": "BIGINT"}
+_ERRORS_PREFIX = (
+    "The errorStats field is deprecated and will be removed in a future version of ksql. "
+    "Please update your client to the latest version and use errorStatsMap instead.\n"
+)
+_SYSTEM_COLUMNS = {"WINDOWSTART": "BIGINT", "WINDOWEND": "BIGINT", "ROWTIME": "BIGINT", "ROWPARTITION": "INTEGER", "ROWOFFSET": "BIGINT"}
 _SAME_TYPE_AGGREGATES = {"SUM", "MIN", "MAX", "LATEST_BY_OFFSET", "EARLIEST_BY_OFFSET", "AS_VALUE"}
 
 
@@ -167,23 +168,38 @@ class _Metastore:
         return self.seq
 
 
-def _error(status: int, code: int, message: str, *, statement: str | None = None, ctype: str = "application/json",
-           **headers: str) -> Reply:
+def _error(status: int, code: int, message: str, *, statement: str | None = None, ctype: str = "application/json", **headers: str) -> Reply:
     if statement is None:
         return Reply.json(status, {"@type": "generic_error", "error_code": code, "message": message}, ctype, **headers)
-    return Reply.json(status, {"@type": "statement_error", "error_code": code, "message": message,
-                               "statementText": statement, "entities": []}, ctype, **headers)
+    return Reply.json(
+        status,
+        {"@type": "statement_error", "error_code": code, "message": message, "statementText": statement, "entities": []},
+        ctype,
+        **headers,
+    )
 
 
 def _status(text: str, command_id: str, message: str, query_id: str | None, seq: int) -> dict[str, Any]:
-    return {"@type": "currentStatus", "statementText": text, "commandId": command_id,
-            "commandStatus": {"status": "SUCCESS", "message": message, "queryId": query_id},
-            "commandSequenceNumber": seq, "warnings": []}
+    return {
+        "@type": "currentStatus",
+        "statementText": text,
+        "commandId": command_id,
+        "commandStatus": {"status": "SUCCESS", "message": message, "queryId": query_id},
+        "commandSequenceNumber": seq,
+        "warnings": [],
+    }
 
 
 def _running(q: PersistentQuery) -> dict[str, Any]:
-    return {"queryString": q.statement, "sinks": [q.sink], "sinkKafkaTopics": [q.sink_topic], "id": q.id,
-            "statusCount": dict(q.status_count), "queryType": "PERSISTENT", "state": q.state}
+    return {
+        "queryString": q.statement,
+        "sinks": [q.sink],
+        "sinkKafkaTopics": [q.sink_topic],
+        "id": q.id,
+        "statusCount": dict(q.status_count),
+        "queryType": "PERSISTENT",
+        "state": q.state,
+    }
 
 
 class KsqlDbDouble(DoubleServer):
@@ -314,14 +330,24 @@ class KsqlDbDouble(DoubleServer):
         return fn(req, ctype)
 
     def _info(self, req: Request, ctype: str) -> Reply:
-        return Reply.json(200, {"KsqlServerInfo": {"version": self.version, "kafkaClusterId": self.kafka_cluster_id,
-                                                   "ksqlServiceId": self.service_id, "serverStatus": "RUNNING"}}, ctype)
+        return Reply.json(
+            200,
+            {
+                "KsqlServerInfo": {
+                    "version": self.version,
+                    "kafkaClusterId": self.kafka_cluster_id,
+                    "ksqlServiceId": self.service_id,
+                    "serverStatus": "RUNNING",
+                }
+            },
+            ctype,
+        )
 
     def _healthcheck(self, req: Request, ctype: str) -> Reply:
-        details = {"metastore": {"isHealthy": True}, "kafka": {"isHealthy": self.kafka_healthy},
-                   "commandRunner": {"isHealthy": True}}
-        return Reply.json(200, {"isHealthy": all(d["isHealthy"] for d in details.values()), "details": details,
-                                "serverState": "RUNNING"}, ctype)
+        details = {"metastore": {"isHealthy": True}, "kafka": {"isHealthy": self.kafka_healthy}, "commandRunner": {"isHealthy": True}}
+        return Reply.json(
+            200, {"isHealthy": all(d["isHealthy"] for d in details.values()), "details": details, "serverState": "RUNNING"}, ctype
+        )
 
     def _ksql(self, req: Request, ctype: str) -> Reply:
         try:
@@ -334,9 +360,13 @@ class KsqlDbDouble(DoubleServer):
             wanted = body.get("commandSequenceNumber")
             if self.command_queue_timeouts > 0 or (isinstance(wanted, int) and wanted > self._meta.seq):
                 self.command_queue_timeouts = max(0, self.command_queue_timeouts - 1)
-                return _error(503, 50301, "Timed out while waiting for a previous command to execute. "
-                                          f"command sequence number: {wanted if isinstance(wanted, int) else -1}",
-                              ctype=ctype)
+                return _error(
+                    503,
+                    50301,
+                    "Timed out while waiting for a previous command to execute. "
+                    f"command sequence number: {wanted if isinstance(wanted, int) else -1}",
+                    ctype=ctype,
+                )
             try:
                 statements = split_statements(body["ksql"])
             except SqlError as exc:
@@ -357,15 +387,13 @@ class KsqlDbDouble(DoubleServer):
             try:
                 self._apply_topic_ops([op for op in ops if op[0] == "create"])
             except Exception as exc:
-                return _error(500, 50000, f"Could not create the Kafka topic: {exc}", statement=body["ksql"],
-                              ctype=ctype)
+                return _error(500, 50000, f"Could not create the Kafka topic: {exc}", statement=body["ksql"], ctype=ctype)
             self._meta = sandbox
             self._reconcile_aggregations()
             try:
                 self._apply_topic_ops([op for op in ops if op[0] == "delete"])
             except Exception as exc:
-                return _error(500, 50000, f"Could not delete the corresponding kafka topic: {exc}",
-                              statement=body["ksql"], ctype=ctype)
+                return _error(500, 50000, f"Could not delete the corresponding kafka topic: {exc}", statement=body["ksql"], ctype=ctype)
         return Reply.json(200, entities, ctype)
 
     # -- Kafka-backed mode ----------------------------------------------------------------------
@@ -393,9 +421,11 @@ class KsqlDbDouble(DoubleServer):
     def _check_topic_matches(topic: str, have: tuple[int, int], partitions: int, replicas: int | None) -> None:
         # KafkaTopicClientImpl#validateTopicProperties
         if have[0] != partitions or (replicas is not None and have[1] != replicas):
-            raise SqlError(f"A Kafka topic with the name '{topic}' already exists, with different partition/replica "
-                           f"configuration than required. KSQL expects {partitions} partitions (topic has {have[0]}), "
-                           f"{replicas if replicas is not None else have[1]} replication factor (topic has {have[1]}).")
+            raise SqlError(
+                f"A Kafka topic with the name '{topic}' already exists, with different partition/replica "
+                f"configuration than required. KSQL expects {partitions} partitions (topic has {have[0]}), "
+                f"{replicas if replicas is not None else have[1]} replication factor (topic has {have[1]})."
+            )
 
     def _apply_topic_ops(self, ops: list[tuple]) -> None:
         from confluent_kafka import KafkaError, KafkaException
@@ -405,8 +435,7 @@ class KsqlDbDouble(DoubleServer):
         for op in ops:
             if op[0] == "create":
                 _, name, partitions, replicas, configs = op
-                fut = admin.create_topics([NewTopic(name, num_partitions=partitions, replication_factor=replicas,
-                                                    config=dict(configs))])
+                fut = admin.create_topics([NewTopic(name, num_partitions=partitions, replication_factor=replicas, config=dict(configs))])
                 try:
                     fut[name].result(timeout=15)
                 except KafkaException as e:
@@ -446,16 +475,27 @@ class KsqlDbDouble(DoubleServer):
                 agg.error = exc
                 q.state, q.status_count = "ERROR", {"ERROR": 1}
 
-    def _aggregation_plan(self, s: CreateAs, src: Source, columns: list[Column], key_fmt: str, value_fmt: str,
-                          topic: str, props: dict[str, Any], sink_partitions: int) -> AggregationPlan:
+    def _aggregation_plan(
+        self,
+        s: CreateAs,
+        src: Source,
+        columns: list[Column],
+        key_fmt: str,
+        value_fmt: str,
+        topic: str,
+        props: dict[str, Any],
+        sink_partitions: int,
+    ) -> AggregationPlan:
         """Validate that a CTAS is the windowed count the Kafka-backed mode runs; query_id is filled
         in by the caller."""
         sel = s.select
 
         def refuse(why: str) -> SqlError:
-            return SqlError(f"ksqlDB test double (Kafka-backed mode): {why}. It runs CREATE TABLE ... AS SELECT g, "
-                            "AS_VALUE(g) AS v, COUNT(*) AS c, WINDOWSTART AS s, WINDOWEND AS e FROM <stream> "
-                            "WINDOW TUMBLING (...) GROUP BY g only.")
+            return SqlError(
+                f"ksqlDB test double (Kafka-backed mode): {why}. It runs CREATE TABLE ... AS SELECT g, "
+                "AS_VALUE(g) AS v, COUNT(*) AS c, WINDOWSTART AS s, WINDOWEND AS e FROM <stream> "
+                "WINDOW TUMBLING (...) GROUP BY g only."
+            )
 
         if s.kind != "TABLE" or src.kind != "STREAM":
             raise refuse("only CREATE TABLE ... AS SELECT over a STREAM runs")
@@ -468,8 +508,7 @@ class KsqlDbDouble(DoubleServer):
         if key_fmt != "KAFKA" or value_fmt != "JSON":
             raise refuse(f"KEY_FORMAT 'KAFKA' and VALUE_FORMAT 'JSON' only, not {key_fmt}/{value_fmt}")
         if src.value_format != "JSON" or src.key_format not in ("KAFKA", "NONE"):
-            raise refuse(f"the source must be KEY_FORMAT 'KAFKA', VALUE_FORMAT 'JSON', not "
-                         f"{src.key_format}/{src.value_format}")
+            raise refuse(f"the source must be KEY_FORMAT 'KAFKA', VALUE_FORMAT 'JSON', not {src.key_format}/{src.value_format}")
         if len(src.key_columns) > 1 or any(c.type not in KAFKA_KEY_TYPES for c in src.key_columns):
             raise refuse(f"a KAFKA key holds one column of type {', '.join(KAFKA_KEY_TYPES)}")
         group = ident(sel.group_by[0].strip().split(".")[-1])
@@ -488,25 +527,33 @@ class KsqlDbDouble(DoubleServer):
                     raise refuse(f"unsupported key projection {item.expr!r}")
                 key_column = col.name
                 continue
-            what = {f"AS_VALUE({g})": "group", "COUNT(*)": "count", "WINDOWSTART": "windowstart",
-                    "WINDOWEND": "windowend"}.get(e)
+            what = {f"AS_VALUE({g})": "group", "COUNT(*)": "count", "WINDOWSTART": "windowstart", "WINDOWEND": "windowend"}.get(e)
             if what is None:
                 raise refuse(f"unsupported projection {item.expr!r}")
             outputs.append((col.name, what))
         reset = next((str(props[k]).lower() for k in _OFFSET_RESET_KEYS if k in props), "latest")
         if reset not in ("earliest", "latest"):
-            raise SqlError(f"Invalid value {reset} for configuration auto.offset.reset: String must be one of: "
-                           "latest, earliest, none")
+            raise SqlError(f"Invalid value {reset} for configuration auto.offset.reset: String must be one of: latest, earliest, none")
         streams = {**self.streams_config, **props}
         return AggregationPlan(
-            query_id="", sink=s.name, sink_topic=topic, source=src.name, source_topic=src.topic,
+            query_id="",
+            sink=s.name,
+            sink_topic=topic,
+            source=src.name,
+            source_topic=src.topic,
             source_columns={c.name: c.type for c in src.value_columns},
-            key_columns={c.name: c.type for c in src.key_columns}, group_column=group,
+            key_columns={c.name: c.type for c in src.key_columns},
+            group_column=group,
             group_type=by_name[group].type,
-            timestamp_column=src.timestamp or None, size_ms=sel.window.size_ms,
+            timestamp_column=src.timestamp or None,
+            size_ms=sel.window.size_ms,
             grace_ms=sel.window.grace_ms if sel.window.grace_ms is not None else default_grace_ms(sel.window.size_ms),
-            key_column=key_column, value_outputs=outputs, offset_reset=reset, consumer_group="",
-            source_partitions=src.partitions, sink_partitions=sink_partitions,
+            key_column=key_column,
+            value_outputs=outputs,
+            offset_reset=reset,
+            consumer_group="",
+            source_partitions=src.partitions,
+            sink_partitions=sink_partitions,
             group_is_key=group in {c.name for c in src.key_columns},
             commit_interval_ms=_streams_int(streams, "commit.interval.ms", DEFAULT_COMMIT_INTERVAL_MS),
             cache_max_bytes=_streams_int(streams, "cache.max.bytes.buffering", DEFAULT_CACHE_MAX_BYTES),
@@ -526,8 +573,12 @@ class KsqlDbDouble(DoubleServer):
             src = st.sources.get(stmt.name)
             if src is None:
                 raise SqlError(f"Could not find STREAM/TABLE '{stmt.name}' in the Metastore")
-            return {"@type": "sourceDescription", "statementText": text,
-                    "sourceDescription": self._description(st, src, stmt.extended), "warnings": []}
+            return {
+                "@type": "sourceDescription",
+                "statementText": text,
+                "sourceDescription": self._description(st, src, stmt.extended),
+                "warnings": [],
+            }
         if isinstance(stmt, Terminate):
             return self._terminate(st, stmt, text)
         if isinstance(stmt, Drop):
@@ -551,11 +602,13 @@ class KsqlDbDouble(DoubleServer):
             return None
         if if_not_exists and not or_replace:
             # DdlCommandExec / DistributingExecutor#checkIfNotExistsResponse (ksqlDB >= 0.23)
-            return {"@type": "warning_entity", "statementText": text,
-                    "message": f"Cannot add {kind.lower()} `{name}`: A {existing.kind.lower()} with the same name "
-                               "already exists.", "warnings": []}
-        raise SqlError(f"Cannot add {kind.lower()} '{name}': "
-                       f"A {existing.kind.lower()} with the same name already exists")
+            return {
+                "@type": "warning_entity",
+                "statementText": text,
+                "message": f"Cannot add {kind.lower()} `{name}`: A {existing.kind.lower()} with the same name already exists.",
+                "warnings": [],
+            }
+        raise SqlError(f"Cannot add {kind.lower()} '{name}': A {existing.kind.lower()} with the same name already exists")
 
     @staticmethod
     def _formats(props: dict[str, Any], default_key: str | None, default_value: str | None) -> tuple[str, str]:
@@ -563,8 +616,10 @@ class KsqlDbDouble(DoubleServer):
         key = props.get("KEY_FORMAT") or fmt or default_key or "KAFKA"
         value = props.get("VALUE_FORMAT") or fmt or default_value
         if not value:
-            raise SqlError("Statement is missing the 'VALUE_FORMAT' property from the WITH clause. Either provide one "
-                           "or set a default via the 'ksql.persistence.default.format.value' config.")
+            raise SqlError(
+                "Statement is missing the 'VALUE_FORMAT' property from the WITH clause. Either provide one "
+                "or set a default via the 'ksql.persistence.default.format.value' config."
+            )
         return str(key).upper(), str(value).upper()
 
     @staticmethod
@@ -572,13 +627,17 @@ class KsqlDbDouble(DoubleServer):
         old_keys = [(c.name, c.type) for c in existing.key_columns]
         new_keys = [(c.name, c.type) for c in columns if c.key]
         if old_keys != new_keys:
-            raise SqlError(f"Cannot upgrade data source: DataSource '{existing.name}' has key columns {old_keys} "
-                           f"which are not upgradeable to {new_keys}. Key columns must be identical.")
+            raise SqlError(
+                f"Cannot upgrade data source: DataSource '{existing.name}' has key columns {old_keys} "
+                f"which are not upgradeable to {new_keys}. Key columns must be identical."
+            )
         old_vals = [(c.name, c.type) for c in existing.value_columns]
         new_vals = [(c.name, c.type) for c in columns if not c.key and not c.header]
         if new_vals[: len(old_vals)] != old_vals:
-            raise SqlError(f"Cannot upgrade data source: DataSource '{existing.name}' has value columns {old_vals} "
-                           f"which are not upgradeable to {new_vals}: only new columns at the end may be added.")
+            raise SqlError(
+                f"Cannot upgrade data source: DataSource '{existing.name}' has value columns {old_vals} "
+                f"which are not upgradeable to {new_vals}: only new columns at the end may be added."
+            )
 
     def _create_source(self, st: _Metastore, s: CreateSource, text: str) -> dict[str, Any]:
         warning = self._check_not_exists(st, s.kind, s.name, s.if_not_exists, s.or_replace, text)
@@ -587,8 +646,7 @@ class KsqlDbDouble(DoubleServer):
         if s.is_source and s.or_replace:
             raise SqlError(f"CREATE OR REPLACE is not supported on source {s.kind.lower()}s.")
         if not s.columns:
-            raise SqlError("ksqlDB test double: declare the columns; schema inference from Schema Registry "
-                           "is not simulated")
+            raise SqlError("ksqlDB test double: declare the columns; schema inference from Schema Registry is not simulated")
         topic = s.props.get("KAFKA_TOPIC")
         if not topic:
             raise SqlError('Missing required property "KAFKA_TOPIC" which has no default value.')
@@ -596,13 +654,17 @@ class KsqlDbDouble(DoubleServer):
         keys = [c for c in s.columns if c.key]
         for c in keys:
             if s.kind == "TABLE" and not c.primary:
-                raise SqlError(f"Column `{c.name}` is a 'KEY' column: please use 'PRIMARY KEY' for tables.\n"
-                               "Tables have PRIMARY KEYs, which are unique and NON NULL.\n"
-                               "Streams have KEYs, which have no uniqueness or NON NULL constraints.")
+                raise SqlError(
+                    f"Column `{c.name}` is a 'KEY' column: please use 'PRIMARY KEY' for tables.\n"
+                    "Tables have PRIMARY KEYs, which are unique and NON NULL.\n"
+                    "Streams have KEYs, which have no uniqueness or NON NULL constraints."
+                )
             if s.kind == "STREAM" and c.primary:
-                raise SqlError(f"Column `{c.name}` is a 'PRIMARY KEY' column: please use 'KEY' for streams.\n"
-                               "Tables have PRIMARY KEYs, which are unique and NON NULL.\n"
-                               "Streams have KEYs, which have no uniqueness or NON NULL constraints.")
+                raise SqlError(
+                    f"Column `{c.name}` is a 'PRIMARY KEY' column: please use 'KEY' for streams.\n"
+                    "Tables have PRIMARY KEYs, which are unique and NON NULL.\n"
+                    "Streams have KEYs, which have no uniqueness or NON NULL constraints."
+                )
         if s.kind == "TABLE" and not keys:
             raise SqlError("Tables require a PRIMARY KEY. Please define the PRIMARY KEY.")
         timestamp = str(s.props.get("TIMESTAMP") or "").upper()
@@ -615,12 +677,12 @@ class KsqlDbDouble(DoubleServer):
             if have is None:
                 if "PARTITIONS" not in s.props:
                     raise SqlError(self._missing_topic_message(str(topic)))
-                st.topic_ops.append(("create", str(topic), partitions, replicas,
-                                     {"cleanup.policy": "compact" if s.kind == "TABLE" else "delete"}))
+                st.topic_ops.append(
+                    ("create", str(topic), partitions, replicas, {"cleanup.policy": "compact" if s.kind == "TABLE" else "delete"})
+                )
             else:
                 if "PARTITIONS" in s.props:
-                    self._check_topic_matches(str(topic), have, partitions,
-                                              replicas if "REPLICAS" in s.props else None)
+                    self._check_topic_matches(str(topic), have, partitions, replicas if "REPLICAS" in s.props else None)
                 partitions, replicas = have
         elif st.kafka_topics is not None and topic not in st.kafka_topics:
             if "PARTITIONS" not in s.props:
@@ -631,8 +693,16 @@ class KsqlDbDouble(DoubleServer):
             self._check_upgrade(existing, s.columns)
         seq = st.next_seq(text)
         st.sources[s.name] = Source(
-            name=s.name, kind=s.kind, columns=s.columns, key_format=key_fmt, value_format=value_fmt, topic=str(topic),
-            statement=text, is_source_table=s.is_source, partitions=partitions, replicas=replicas,
+            name=s.name,
+            kind=s.kind,
+            columns=s.columns,
+            key_format=key_fmt,
+            value_format=value_fmt,
+            topic=str(topic),
+            statement=text,
+            is_source_table=s.is_source,
+            partitions=partitions,
+            replicas=replicas,
             timestamp=timestamp,
         )
         return _status(text, f"{s.kind.lower()}/`{s.name}`/create", f"{s.kind.title()} created", None, seq)
@@ -642,9 +712,11 @@ class KsqlDbDouble(DoubleServer):
         # TopicCreateInjector#injectForCreateSource (it runs before CreateSourceFactory, whose
         # "Kafka topic does not exist: <topic>" a REST client therefore does not see); the real message
         # goes on with "For example: <the statement with PARTITIONS=2>", which the double leaves out.
-        return (f"Topic '{topic}' does not exist. If you want to create a new topic for the "
-                "stream/table please re-run the statement providing the required 'PARTITIONS' "
-                "configuration in the WITH clause (and optionally 'REPLICAS').")
+        return (
+            f"Topic '{topic}' does not exist. If you want to create a new topic for the "
+            "stream/table please re-run the statement providing the required 'PARTITIONS' "
+            "configuration in the WITH clause (and optionally 'REPLICAS')."
+        )
 
     def _create_as(self, st: _Metastore, s: CreateAs, text: str, props: dict[str, Any]) -> dict[str, Any]:
         warning = self._check_not_exists(st, s.kind, s.name, s.if_not_exists, s.or_replace, text)
@@ -656,11 +728,11 @@ class KsqlDbDouble(DoubleServer):
             raise SqlError(f"{sel.source} does not exist.")
         produces_table = bool(sel.group_by) or src.kind == "TABLE"
         if s.kind == "TABLE" and not produces_table:
-            raise SqlError("Invalid result type. Your SELECT query produces a STREAM. "
-                           "Please use CREATE STREAM AS SELECT statement instead.")
+            raise SqlError(
+                "Invalid result type. Your SELECT query produces a STREAM. Please use CREATE STREAM AS SELECT statement instead."
+            )
         if s.kind == "STREAM" and produces_table:
-            raise SqlError("Invalid result type. Your SELECT query produces a TABLE. "
-                           "Please use CREATE TABLE AS SELECT statement instead.")
+            raise SqlError("Invalid result type. Your SELECT query produces a TABLE. Please use CREATE TABLE AS SELECT statement instead.")
         if sel.window and not sel.group_by:
             raise SqlError("WINDOW clause requires a GROUP BY clause.")
         columns = self._project(sel, src, s.kind, s.name)
@@ -677,8 +749,7 @@ class KsqlDbDouble(DoubleServer):
         plan = None
         if self.kafka_bootstrap is not None:
             have = self._topic_info(st, topic)
-            plan = self._aggregation_plan(s, src, columns, key_fmt, value_fmt, topic, props,
-                                          have[0] if have is not None else partitions)
+            plan = self._aggregation_plan(s, src, columns, key_fmt, value_fmt, topic, props, have[0] if have is not None else partitions)
             if have is None:  # TopicCreateInjector: a windowed table's topic is not compacted
                 st.topic_ops.append(("create", topic, partitions, replicas, {"cleanup.policy": "delete"}))
             else:
@@ -690,8 +761,17 @@ class KsqlDbDouble(DoubleServer):
             plan.query_id = qid
             plan.consumer_group = f"_confluent-ksql-{self.service_id}query_{qid}"
         st.sources[s.name] = Source(
-            name=s.name, kind=s.kind, columns=columns, key_format=key_fmt, value_format=value_fmt, topic=topic,
-            statement=text, window=sel.window, is_cas=True, reads=[src.name], partitions=partitions,
+            name=s.name,
+            kind=s.kind,
+            columns=columns,
+            key_format=key_fmt,
+            value_format=value_fmt,
+            topic=topic,
+            statement=text,
+            window=sel.window,
+            is_cas=True,
+            reads=[src.name],
+            partitions=partitions,
             replicas=replicas,
         )
         st.queries[qid] = PersistentQuery(qid, text, s.name, topic, [src.name], dict(props), plan=plan)
@@ -735,9 +815,11 @@ class KsqlDbDouble(DoubleServer):
         missing = [g for g in group if g not in {c.name for c in keys}] if sel.group_by else []
         if missing:
             g = missing[0]
-            raise SqlError("Key missing from projection (ie, SELECT). See https://cnfl.io/2LV7ouS.\n"
-                           f"The query used to build `{sink}` must include the grouping expression {g} in its "
-                           f"projection (eg, SELECT {g}...).")
+            raise SqlError(
+                "Key missing from projection (ie, SELECT). See https://cnfl.io/2LV7ouS.\n"
+                f"The query used to build `{sink}` must include the grouping expression {g} in its "
+                f"projection (eg, SELECT {g}...)."
+            )
         seen: set[str] = set()
         for c in keys + values:
             if c.name in seen:
@@ -778,24 +860,47 @@ class KsqlDbDouble(DoubleServer):
             value = literal(e)
         except SqlError:
             return "STRING", None, "EXPR"
-        kind = ("BOOLEAN" if isinstance(value, bool) else "INTEGER" if isinstance(value, int)
-                else "DOUBLE" if isinstance(value, float) else "STRING")
+        kind = (
+            "BOOLEAN"
+            if isinstance(value, bool)
+            else "INTEGER"
+            if isinstance(value, int)
+            else "DOUBLE"
+            if isinstance(value, float)
+            else "STRING"
+        )
         return kind, None, "LITERAL"
 
     def _show(self, st: _Metastore, s: Show, text: str) -> dict[str, Any]:
         if s.what == "QUERIES":
             if s.extended:
                 raise SqlError("ksqlDB test double: SHOW QUERIES EXTENDED is not simulated")
-            return {"@type": "queries", "statementText": text,
-                    "queries": [_running(q) for q in st.queries.values()], "warnings": []}
+            return {"@type": "queries", "statementText": text, "queries": [_running(q) for q in st.queries.values()], "warnings": []}
         kind = s.what[:-1]  # STREAMS -> STREAM
         sources = sorted((x for x in st.sources.values() if x.kind == kind), key=lambda x: x.name)
         if s.extended:
-            return {"@type": "source_descriptions", "statementText": text,
-                    "sourceDescriptions": [self._description(st, x, True) for x in sources], "warnings": []}
-        return {"@type": s.what.lower(), "statementText": text, s.what.lower(): [
-            {"type": x.kind, "name": x.name, "topic": x.topic, "keyFormat": x.key_format,
-             "valueFormat": x.value_format, "isWindowed": x.window is not None} for x in sources], "warnings": []}
+            return {
+                "@type": "source_descriptions",
+                "statementText": text,
+                "sourceDescriptions": [self._description(st, x, True) for x in sources],
+                "warnings": [],
+            }
+        return {
+            "@type": s.what.lower(),
+            "statementText": text,
+            s.what.lower(): [
+                {
+                    "type": x.kind,
+                    "name": x.name,
+                    "topic": x.topic,
+                    "keyFormat": x.key_format,
+                    "valueFormat": x.value_format,
+                    "isWindowed": x.window is not None,
+                }
+                for x in sources
+            ],
+            "warnings": [],
+        }
 
     @staticmethod
     def _description(st: _Metastore, src: Source, extended: bool) -> dict[str, Any]:
@@ -856,8 +961,10 @@ class KsqlDbDouble(DoubleServer):
             raise SqlError(f"Incompatible data source type is {src.kind.lower()}, but statement was DROP {s.kind}")
         readers = sorted(x.name for x in st.sources.values() if s.name in x.reads)
         if readers:
-            raise SqlError(f"Cannot drop {s.name}.\nThe following streams and/or tables read from this source: "
-                           f"[{', '.join(readers)}].\nYou need to drop them before dropping {s.name}.")
+            raise SqlError(
+                f"Cannot drop {s.name}.\nThe following streams and/or tables read from this source: "
+                f"[{', '.join(readers)}].\nYou need to drop them before dropping {s.name}."
+            )
         # Since 0.15 DROP terminates the query that created the source.
         for qid in [q.id for q in st.queries.values() if q.sink == s.name]:
             del st.queries[qid]
@@ -868,8 +975,7 @@ class KsqlDbDouble(DoubleServer):
                 st.kafka_topics.discard(src.topic)
             if self.kafka_bootstrap is not None:
                 st.topic_ops.append(("delete", src.topic))
-        return _status(text, command_id, f"Source `{s.name}` (topic: {src.topic}) was dropped.", None,
-                       st.next_seq(text))
+        return _status(text, command_id, f"Source `{s.name}` (topic: {src.topic}) was dropped.", None, st.next_seq(text))
 
     # -- /query-stream ---------------------------------------------------------------------------
 
@@ -887,8 +993,11 @@ class KsqlDbDouble(DoubleServer):
                 columns, rows = self._pull(sql)
             except SqlError as exc:
                 return _error(400, exc.error_code, exc.message, statement=sql)
-        meta = {"queryId": f"query_{int(time.time() * 1000)}", "columnNames": [c for c, _ in columns],
-                "columnTypes": [t for _, t in columns]}
+        meta = {
+            "queryId": f"query_{int(time.time() * 1000)}",
+            "columnNames": [c for c, _ in columns],
+            "columnTypes": [t for _, t in columns],
+        }
         values = [[row.get(c) for c, _ in columns] for row in rows]
         accept = req.headers.get("accept", "")
         if "application/json" in accept and DELIMITED not in accept:
@@ -944,7 +1053,7 @@ class KsqlDbDouble(DoubleServer):
         rows = []
         writer = next((q for q in self._meta.queries.values() if q.sink == src.name), None)
         live = self._aggregations.get(writer.id) if writer is not None else None
-        for row in (live.rows() if live is not None else self._rows.get(src.name, [])):
+        for row in live.rows() if live is not None else self._rows.get(src.name, []):
             missing = [c for c, _ in all_cols if c not in row]
             if missing:
                 raise RuntimeError(f"set_table_rows({src.name!r}) row lacks columns {missing}: {row}")
@@ -1020,8 +1129,13 @@ class KafkaAggregation:
         self.emitted = 0
         self.processing_log: list[str] = []
         self.error: BaseException | None = None
-        self._count = WindowedCount(plan.size_ms, plan.grace_ms, commit_interval_ms=plan.commit_interval_ms,
-                                    cache_max_bytes=plan.cache_max_bytes, stream_threads=plan.stream_threads)
+        self._count = WindowedCount(
+            plan.size_ms,
+            plan.grace_ms,
+            commit_interval_ms=plan.commit_interval_ms,
+            cache_max_bytes=plan.cache_max_bytes,
+            stream_threads=plan.stream_threads,
+        )
         self._emitted: dict[tuple[Any, int], int] = {}
         self._cond = threading.Condition()
         self._stop = threading.Event()
@@ -1039,14 +1153,17 @@ class KafkaAggregation:
         from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
 
         p = self.plan
-        consumer = Consumer({
-            "bootstrap.servers": self.bootstrap, "logger": log,
-            "group.id": p.consumer_group,
-            "enable.auto.commit": False,
-            "enable.auto.offset.store": False,
-            "auto.offset.reset": p.offset_reset,
-            "topic.metadata.refresh.interval.ms": 2000,
-        })
+        consumer = Consumer(
+            {
+                "bootstrap.servers": self.bootstrap,
+                "logger": log,
+                "group.id": p.consumer_group,
+                "enable.auto.commit": False,
+                "enable.auto.offset.store": False,
+                "auto.offset.reset": p.offset_reset,
+                "topic.metadata.refresh.interval.ms": 2000,
+            }
+        )
         try:
             md = consumer.list_topics(timeout=10)
             topic = md.topics.get(p.source_topic)
@@ -1058,8 +1175,7 @@ class KafkaAggregation:
                 if p.offset_reset == "earliest":
                     offset = OFFSET_BEGINNING
                 else:
-                    _, offset = consumer.get_watermark_offsets(TopicPartition(p.source_topic, part), timeout=10,
-                                                               cached=False)
+                    _, offset = consumer.get_watermark_offsets(TopicPartition(p.source_topic, part), timeout=10, cached=False)
                 assignment.append(TopicPartition(p.source_topic, part, offset))
             consumer.assign(assignment)
         except BaseException:
@@ -1067,8 +1183,7 @@ class KafkaAggregation:
             raise
         self._consumer = consumer
         # the partition is chosen here (WindowedStreamPartitioner: murmur2 of the base key), not by librdkafka
-        self._producer = Producer({"bootstrap.servers": self.bootstrap, "logger": log, "linger.ms": 0,
-                                   "enable.idempotence": True})
+        self._producer = Producer({"bootstrap.servers": self.bootstrap, "logger": log, "linger.ms": 0, "enable.idempotence": True})
         self._thread = threading.Thread(target=self._run, name=f"ksqldb-double-{p.query_id}", daemon=True)
         self._thread.start()
 
@@ -1157,9 +1272,14 @@ class KafkaAggregation:
         for u in updates:
             values = {"group": u.group, "count": u.count, "windowstart": u.start, "windowend": u.end}
             value = json.dumps({col: values[what] for col, what in p.value_outputs}, separators=(",", ":"))
-            self._producer.produce(p.sink_topic, key=u.group_key + struct.pack(">q", u.start), value=value.encode(),
-                                   partition=partition_for_key(u.group_key, p.sink_partitions),
-                                   timestamp=u.timestamp, on_delivery=delivered)
+            self._producer.produce(
+                p.sink_topic,
+                key=u.group_key + struct.pack(">q", u.start),
+                value=value.encode(),
+                partition=partition_for_key(u.group_key, p.sink_partitions),
+                timestamp=u.timestamp,
+                on_delivery=delivered,
+            )
         self._producer.flush(10)
         if self._delivery_errors:
             raise RuntimeError(f"producing to {p.sink_topic} failed: {self._delivery_errors[:3]}")
@@ -1187,8 +1307,11 @@ class KafkaAggregation:
             self._skip(m, f"Failed to deserialize value from topic: {p.source_topic}. {exc}")
             return
         if not isinstance(obj, dict):
-            self._skip(m, f"Failed to deserialize value from topic: {p.source_topic}. Can't convert type. "
-                          f"sourceType: {type(obj).__name__}, requiredType: STRUCT")
+            self._skip(
+                m,
+                f"Failed to deserialize value from topic: {p.source_topic}. Can't convert type. "
+                f"sourceType: {type(obj).__name__}, requiredType: STRUCT",
+            )
             return
         fields = {str(k).upper(): v for k, v in obj.items()}  # ksqlDB matches JSON fields case-insensitively
         row: dict[str, Any] = {}
@@ -1203,8 +1326,9 @@ class KafkaAggregation:
             return
         group = row.get(p.group_column)
         if group is None:
-            self._skip(m, f"Group-by column with index 0 resolved to null. The source row will be excluded "
-                          f"from the table: {p.group_column}")
+            self._skip(
+                m, f"Group-by column with index 0 resolved to null. The source row will be excluded from the table: {p.group_column}"
+            )
             return
         if p.timestamp_column is not None:  # event time: the stream's TIMESTAMP column
             ts = row.get(p.timestamp_column)
@@ -1226,7 +1350,8 @@ class KafkaAggregation:
                 start, end = self._count.window_of(ts)
                 self.processing_log.append(
                     f"{m.topic()}[{m.partition()}]@{m.offset()}: record dropped, window [{start},{end}) closed "
-                    f"(stream time {self._count.stream_time[task]}, grace {p.grace_ms})")
+                    f"(stream time {self._count.stream_time[task]}, grace {p.grace_ms})"
+                )
         self._produce(updates)
 
     # -- state ----------------------------------------------------------------------------------

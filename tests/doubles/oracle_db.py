@@ -156,26 +156,86 @@ def _connection_id() -> str:
 
 SYSTEM_PRIVILEGES = frozenset(
     {
-        "CREATE SESSION", "ALTER SESSION", "SET CONTAINER", "SELECT ANY TRANSACTION", "SELECT ANY DICTIONARY",
-        "LOGMINING", "SELECT ANY TABLE", "CREATE TABLE", "CREATE SEQUENCE", "CREATE TRIGGER", "CREATE VIEW",
-        "CREATE PROCEDURE", "CREATE TYPE", "CREATE SYNONYM", "FLASHBACK ANY TABLE", "CREATE ROLE", "CREATE USER",
-        "ALTER USER", "DROP USER", "GRANT ANY PRIVILEGE", "GRANT ANY ROLE", "GRANT ANY OBJECT PRIVILEGE",
-        "CREATE ANY TABLE", "ALTER ANY TABLE", "INSERT ANY TABLE", "UPDATE ANY TABLE", "DELETE ANY TABLE",
-        "UNLIMITED TABLESPACE", "ALTER DATABASE", "ALTER SYSTEM", "EXECUTE ANY PROCEDURE", "LOCK ANY TABLE",
-        "SELECT ANY SEQUENCE", "EXEMPT ACCESS POLICY", "AUDIT SYSTEM", "SYSDBA",
+        "CREATE SESSION",
+        "ALTER SESSION",
+        "SET CONTAINER",
+        "SELECT ANY TRANSACTION",
+        "SELECT ANY DICTIONARY",
+        "LOGMINING",
+        "SELECT ANY TABLE",
+        "CREATE TABLE",
+        "CREATE SEQUENCE",
+        "CREATE TRIGGER",
+        "CREATE VIEW",
+        "CREATE PROCEDURE",
+        "CREATE TYPE",
+        "CREATE SYNONYM",
+        "FLASHBACK ANY TABLE",
+        "CREATE ROLE",
+        "CREATE USER",
+        "ALTER USER",
+        "DROP USER",
+        "GRANT ANY PRIVILEGE",
+        "GRANT ANY ROLE",
+        "GRANT ANY OBJECT PRIVILEGE",
+        "CREATE ANY TABLE",
+        "ALTER ANY TABLE",
+        "INSERT ANY TABLE",
+        "UPDATE ANY TABLE",
+        "DELETE ANY TABLE",
+        "UNLIMITED TABLESPACE",
+        "ALTER DATABASE",
+        "ALTER SYSTEM",
+        "EXECUTE ANY PROCEDURE",
+        "LOCK ANY TABLE",
+        "SELECT ANY SEQUENCE",
+        "EXEMPT ACCESS POLICY",
+        "AUDIT SYSTEM",
+        "SYSDBA",
     }
 )
 
 # Oracle-supplied objects the CDC recipe grants on: (owner, name) -> object type
 SYS_OBJECTS: dict[tuple[str, str], str] = {
-    **{("SYS", v): "VIEW" for v in (
-        "V_$LOGMNR_CONTENTS", "V_$DATABASE", "V_$THREAD", "V_$PARAMETER", "V_$NLS_PARAMETERS", "V_$TIMEZONE_NAMES",
-        "V_$ARCHIVED_LOG", "V_$LOG", "V_$LOGFILE", "V_$INSTANCE", "GV_$ARCHIVED_LOG", "GV_$DATABASE", "ALL_INDEXES",
-        "ALL_OBJECTS", "ALL_USERS", "ALL_CATALOG", "ALL_CONSTRAINTS", "ALL_CONS_COLUMNS", "ALL_TAB_COLS",
-        "ALL_IND_COLUMNS", "ALL_ENCRYPTED_COLUMNS", "ALL_LOG_GROUPS", "ALL_TAB_PARTITIONS", "DBA_REGISTRY",
-        "DBA_TABLESPACES", "DBA_OBJECTS", "DBA_USERS", "DBA_ROLES", "DBA_SYS_PRIVS", "DBA_TAB_PRIVS",
-        "DBA_ROLE_PRIVS", "DBA_TABLES", "DBA_LOG_GROUPS", "DBA_TS_QUOTAS",
-    )},
+    **{
+        ("SYS", v): "VIEW"
+        for v in (
+            "V_$LOGMNR_CONTENTS",
+            "V_$DATABASE",
+            "V_$THREAD",
+            "V_$PARAMETER",
+            "V_$NLS_PARAMETERS",
+            "V_$TIMEZONE_NAMES",
+            "V_$ARCHIVED_LOG",
+            "V_$LOG",
+            "V_$LOGFILE",
+            "V_$INSTANCE",
+            "GV_$ARCHIVED_LOG",
+            "GV_$DATABASE",
+            "ALL_INDEXES",
+            "ALL_OBJECTS",
+            "ALL_USERS",
+            "ALL_CATALOG",
+            "ALL_CONSTRAINTS",
+            "ALL_CONS_COLUMNS",
+            "ALL_TAB_COLS",
+            "ALL_IND_COLUMNS",
+            "ALL_ENCRYPTED_COLUMNS",
+            "ALL_LOG_GROUPS",
+            "ALL_TAB_PARTITIONS",
+            "DBA_REGISTRY",
+            "DBA_TABLESPACES",
+            "DBA_OBJECTS",
+            "DBA_USERS",
+            "DBA_ROLES",
+            "DBA_SYS_PRIVS",
+            "DBA_TAB_PRIVS",
+            "DBA_ROLE_PRIVS",
+            "DBA_TABLES",
+            "DBA_LOG_GROUPS",
+            "DBA_TS_QUOTAS",
+        )
+    },
     ("SYS", "OBJ$"): "TABLE",
     ("SYS", "ENC$"): "TABLE",
     ("SYS", "DBMS_LOGMNR"): "PACKAGE",
@@ -479,11 +539,18 @@ class FakeOracleDatabase:
         for i, c in enumerate(changes):
             t = c.table
             entry: dict[str, Any] = {
-                "scn": first + i, "commit_scn": commit_scn, "op": c.op, "owner": t.owner, "table": t.name,
-                "database": self.redo_database, "ts_ms": ts_ms,
+                "scn": first + i,
+                "commit_scn": commit_scn,
+                "op": c.op,
+                "owner": t.owner,
+                "table": t.name,
+                "database": self.redo_database,
+                "ts_ms": ts_ms,
                 "row": {k: _redo_value(v) for k, v in c.image.items()},
-                "pk": list(t.pk_columns or ()), "types": {col.name: col.type for col in t.columns},
-                "username": user, "xid": xid,
+                "pk": list(t.pk_columns or ()),
+                "types": {col.name: col.type for col in t.columns},
+                "username": user,
+                "xid": xid,
             }
             if c.before is not None:
                 entry["before"] = {k: _redo_value(v) for k, v in c.before.items()}
@@ -549,7 +616,8 @@ class FakeOracleDatabase:
         if object:
             owner, name = object.upper().split(".")
             self.tab_privs = {
-                t for t in self.tab_privs
+                t
+                for t in self.tab_privs
                 if not (t[0] == grantee and t[1] == owner and t[2] == name and t[3] == privilege and common in (None, t[4]))
             }
         else:
@@ -823,8 +891,12 @@ def _yes(flag: bool) -> str:
 
 
 _COMPARISONS: dict[str, Callable[[Any, Any], bool]] = {
-    "<>": lambda a, b: a != b, "!=": lambda a, b: a != b, ">=": lambda a, b: a >= b, "<=": lambda a, b: a <= b,
-    ">": lambda a, b: a > b, "<": lambda a, b: a < b,
+    "<>": lambda a, b: a != b,
+    "!=": lambda a, b: a != b,
+    ">=": lambda a, b: a >= b,
+    "<=": lambda a, b: a <= b,
+    ">": lambda a, b: a > b,
+    "<": lambda a, b: a < b,
 }
 
 
@@ -1073,9 +1145,7 @@ class _Executor:
     # ---- DML ---------------------------------------------------------------------------------------
 
     def _insert(self, sql: str, params: dict[str, Any]) -> None:
-        m = re.fullmatch(
-            rf"INSERT INTO (?P<tbl>{_IDENT}(?:\.{_IDENT})?) \((?P<cols>[^)]+)\) VALUES \((?P<vals>.+)\)", sql, _F
-        )
+        m = re.fullmatch(rf"INSERT INTO (?P<tbl>{_IDENT}(?:\.{_IDENT})?) \((?P<cols>[^)]+)\) VALUES \((?P<vals>.+)\)", sql, _F)
         if not m:
             raise UnmodelledStatement(f"INSERT shape not modelled: {sql!r}")
         owner, name = self._resolve(m.group("tbl"))
@@ -1137,8 +1207,7 @@ class _Executor:
         t = self._dml_table(m.group("tbl"), "UPDATE")
         sets: list[tuple[Column, str]] = []
         for item in _split_top(m.group("sets")):
-            sm = re.fullmatch(rf"(?P<col>{_IDENT}) ?= ?(?P<expr>:[A-Za-z][A-Za-z0-9_]*|CURRENT_TIMESTAMP|SYSTIMESTAMP)",
-                              item, _F)
+            sm = re.fullmatch(rf"(?P<col>{_IDENT}) ?= ?(?P<expr>:[A-Za-z][A-Za-z0-9_]*|CURRENT_TIMESTAMP|SYSTIMESTAMP)", item, _F)
             if not sm:
                 raise UnmodelledStatement(f"UPDATE SET item not modelled: {item!r} (use col = :bind)")
             col = t.column(sm.group("col").upper())
@@ -1205,8 +1274,10 @@ class _Executor:
                 return value.astimezone(dt.UTC).replace(tzinfo=None) if value.tzinfo else value
             if isinstance(value, dt.date):
                 return dt.datetime(value.year, value.month, value.day)
-            raise ora_error(1722) if isinstance(value, (int, float)) else UnmodelledStatement(
-                "string-to-date conversion (NLS formats) is not modelled; bind a datetime"
+            raise (
+                ora_error(1722)
+                if isinstance(value, (int, float))
+                else UnmodelledStatement("string-to-date conversion (NLS formats) is not modelled; bind a datetime")
             )
         return value
 
@@ -1298,8 +1369,10 @@ class _Executor:
             present = [_comparable(x[ref]) for x in members if x[ref] is not None]
             return (max if fn == "MAX" else min)(present) if present else None
 
-        out = [tuple(value(fn, ref, members) for fn, ref, _ in items)
-               for _, members in sorted(groups.items(), key=lambda kv: tuple(str(k) for k in kv[0]))]
+        out = [
+            tuple(value(fn, ref, members) for fn, ref, _ in items)
+            for _, members in sorted(groups.items(), key=lambda kv: tuple(str(k) for k in kv[0]))
+        ]
         return self._result(names, out)
 
     def _check_columns(self, src: str, rows: list[dict[str, Any]], names: Iterable[str]) -> None:
@@ -1315,8 +1388,7 @@ class _Executor:
             v = m.group("val")
             value = params[v[1:].upper()] if v.startswith(":") else v[1:-1]
             return lambda r: self._col(r, col) == value
-        m = re.fullmatch(rf"(?P<col>{_IDENT}) ?(?P<op><>|!=|>=|<=|>|<) ?(?P<val>:\w+|'[^']*'|-?\d+(?:\.\d+)?)",
-                         text.strip(), re.I)
+        m = re.fullmatch(rf"(?P<col>{_IDENT}) ?(?P<op><>|!=|>=|<=|>|<) ?(?P<val>:\w+|'[^']*'|-?\d+(?:\.\d+)?)", text.strip(), re.I)
         if m:
             col, op, v = m.group("col").upper(), m.group("op"), m.group("val")
             if v.startswith(":"):
@@ -1334,8 +1406,9 @@ class _Executor:
                 try:
                     return compare(_comparable(a), _comparable(bound))
                 except TypeError:
-                    raise UnmodelledStatement(f"comparison of {type(a).__name__} with {type(bound).__name__} "
-                                              f"(implicit conversion) is not modelled: {text!r}") from None
+                    raise UnmodelledStatement(
+                        f"comparison of {type(a).__name__} with {type(bound).__name__} (implicit conversion) is not modelled: {text!r}"
+                    ) from None
 
             return cond
         m = re.fullmatch(rf"(?P<col>{_IDENT}) IN \((?P<vals>:\w+(?:, ?:\w+)*)\)", text.strip(), re.I)
@@ -1368,18 +1441,46 @@ class _Executor:
 
     _VIEW_COLUMNS: dict[str, tuple[str, ...]] = {
         "DUAL": ("DUMMY",),
-        "DBA_ROLES": ("ROLE", "ROLE_ID", "PASSWORD_REQUIRED", "AUTHENTICATION_TYPE", "COMMON", "ORACLE_MAINTAINED", "INHERITED", "IMPLICIT"),
+        "DBA_ROLES": (
+            "ROLE",
+            "ROLE_ID",
+            "PASSWORD_REQUIRED",
+            "AUTHENTICATION_TYPE",
+            "COMMON",
+            "ORACLE_MAINTAINED",
+            "INHERITED",
+            "IMPLICIT",
+        ),
         "DBA_USERS": ("USERNAME", "USER_ID", "ACCOUNT_STATUS", "DEFAULT_TABLESPACE", "TEMPORARY_TABLESPACE", "COMMON", "ORACLE_MAINTAINED"),
         "ALL_USERS": ("USERNAME", "USER_ID", "COMMON", "ORACLE_MAINTAINED"),
         "DBA_TS_QUOTAS": ("TABLESPACE_NAME", "USERNAME", "BYTES", "MAX_BYTES", "BLOCKS", "MAX_BLOCKS", "DROPPED"),
         "DBA_TABLES": ("OWNER", "TABLE_NAME", "TABLESPACE_NAME", "LOGGING"),
         "ALL_TABLES": ("OWNER", "TABLE_NAME", "TABLESPACE_NAME", "LOGGING"),
         "DBA_SYS_PRIVS": ("GRANTEE", "PRIVILEGE", "ADMIN_OPTION", "COMMON", "INHERITED"),
-        "DBA_TAB_PRIVS": ("GRANTEE", "OWNER", "TABLE_NAME", "GRANTOR", "PRIVILEGE", "GRANTABLE", "HIERARCHY", "COMMON", "TYPE", "INHERITED"),
+        "DBA_TAB_PRIVS": (
+            "GRANTEE",
+            "OWNER",
+            "TABLE_NAME",
+            "GRANTOR",
+            "PRIVILEGE",
+            "GRANTABLE",
+            "HIERARCHY",
+            "COMMON",
+            "TYPE",
+            "INHERITED",
+        ),
         "DBA_ROLE_PRIVS": ("GRANTEE", "GRANTED_ROLE", "ADMIN_OPTION", "DELEGATE_OPTION", "DEFAULT_ROLE", "COMMON", "INHERITED"),
         "V$DATABASE": (
-            "DBID", "NAME", "LOG_MODE", "OPEN_MODE", "CDB", "FORCE_LOGGING", "SUPPLEMENTAL_LOG_DATA_MIN",
-            "SUPPLEMENTAL_LOG_DATA_PK", "SUPPLEMENTAL_LOG_DATA_UI", "SUPPLEMENTAL_LOG_DATA_ALL",
+            "DBID",
+            "NAME",
+            "LOG_MODE",
+            "OPEN_MODE",
+            "CDB",
+            "FORCE_LOGGING",
+            "SUPPLEMENTAL_LOG_DATA_MIN",
+            "SUPPLEMENTAL_LOG_DATA_PK",
+            "SUPPLEMENTAL_LOG_DATA_UI",
+            "SUPPLEMENTAL_LOG_DATA_ALL",
         ),
         "DBA_LOG_GROUPS": ("OWNER", "LOG_GROUP_NAME", "TABLE_NAME", "LOG_GROUP_TYPE", "ALWAYS", "GENERATED"),
         "ALL_LOG_GROUPS": ("OWNER", "LOG_GROUP_NAME", "TABLE_NAME", "LOG_GROUP_TYPE", "ALWAYS", "GENERATED"),
@@ -1400,21 +1501,42 @@ class _Executor:
             return [{"DUMMY": "X"}]
         if src == "DBA_ROLES":
             return [
-                {"ROLE": r.name, "ROLE_ID": i, "PASSWORD_REQUIRED": "NO", "AUTHENTICATION_TYPE": "NONE", "COMMON": _yes(r.common),
-                 "ORACLE_MAINTAINED": _yes(r.oracle_maintained), "INHERITED": "NO", "IMPLICIT": "NO"}
+                {
+                    "ROLE": r.name,
+                    "ROLE_ID": i,
+                    "PASSWORD_REQUIRED": "NO",
+                    "AUTHENTICATION_TYPE": "NONE",
+                    "COMMON": _yes(r.common),
+                    "ORACLE_MAINTAINED": _yes(r.oracle_maintained),
+                    "INHERITED": "NO",
+                    "IMPLICIT": "NO",
+                }
                 for i, r in enumerate(db.roles.values(), 100)
             ]
         if src in ("DBA_USERS", "ALL_USERS"):
             return [
-                {"USERNAME": u.name, "USER_ID": i, "ACCOUNT_STATUS": "LOCKED" if u.locked else "OPEN",
-                 "DEFAULT_TABLESPACE": u.default_tablespace, "TEMPORARY_TABLESPACE": "TEMP", "COMMON": _yes(u.common),
-                 "ORACLE_MAINTAINED": _yes(u.oracle_maintained)}
+                {
+                    "USERNAME": u.name,
+                    "USER_ID": i,
+                    "ACCOUNT_STATUS": "LOCKED" if u.locked else "OPEN",
+                    "DEFAULT_TABLESPACE": u.default_tablespace,
+                    "TEMPORARY_TABLESPACE": "TEMP",
+                    "COMMON": _yes(u.common),
+                    "ORACLE_MAINTAINED": _yes(u.oracle_maintained),
+                }
                 for i, u in enumerate(db.users.values())
             ]
         if src == "DBA_TS_QUOTAS":
             return [
-                {"TABLESPACE_NAME": ts, "USERNAME": u, "BYTES": 65536 * len(db.tables), "MAX_BYTES": q, "BLOCKS": 8,
-                 "MAX_BLOCKS": -1 if q == -1 else q // 8192, "DROPPED": "NO"}
+                {
+                    "TABLESPACE_NAME": ts,
+                    "USERNAME": u,
+                    "BYTES": 65536 * len(db.tables),
+                    "MAX_BYTES": q,
+                    "BLOCKS": 8,
+                    "MAX_BLOCKS": -1 if q == -1 else q // 8192,
+                    "DROPPED": "NO",
+                }
                 for (u, ts), q in db.quotas.items()
             ]
         if src in ("DBA_TABLES", "ALL_TABLES"):
@@ -1424,29 +1546,63 @@ class _Executor:
             return [{"GRANTEE": g, "PRIVILEGE": p, "ADMIN_OPTION": "NO", "COMMON": _yes(c), "INHERITED": "NO"} for g, p, c in db.sys_privs]
         if src == "DBA_TAB_PRIVS":
             return [
-                {"GRANTEE": g, "OWNER": o, "TABLE_NAME": n, "GRANTOR": gr, "PRIVILEGE": p, "GRANTABLE": "NO", "HIERARCHY": "NO",
-                 "COMMON": _yes(c), "TYPE": db.objects.get((o, n), "TABLE"), "INHERITED": "NO"}
+                {
+                    "GRANTEE": g,
+                    "OWNER": o,
+                    "TABLE_NAME": n,
+                    "GRANTOR": gr,
+                    "PRIVILEGE": p,
+                    "GRANTABLE": "NO",
+                    "HIERARCHY": "NO",
+                    "COMMON": _yes(c),
+                    "TYPE": db.objects.get((o, n), "TABLE"),
+                    "INHERITED": "NO",
+                }
                 for g, o, n, p, c, gr in db.tab_privs
             ]
         if src == "DBA_ROLE_PRIVS":
             return [
-                {"GRANTEE": g, "GRANTED_ROLE": r, "ADMIN_OPTION": "NO", "DELEGATE_OPTION": "NO", "DEFAULT_ROLE": "YES",
-                 "COMMON": _yes(c), "INHERITED": "NO"}
+                {
+                    "GRANTEE": g,
+                    "GRANTED_ROLE": r,
+                    "ADMIN_OPTION": "NO",
+                    "DELEGATE_OPTION": "NO",
+                    "DEFAULT_ROLE": "YES",
+                    "COMMON": _yes(c),
+                    "INHERITED": "NO",
+                }
                 for g, r, c in db.role_privs
             ]
         if src == "V$DATABASE":
-            return [{
-                "DBID": 2718281828, "NAME": "ORCLCDB", "LOG_MODE": db.log_mode, "OPEN_MODE": "READ WRITE", "CDB": "YES",
-                "FORCE_LOGGING": "NO", "SUPPLEMENTAL_LOG_DATA_MIN": db.supplemental_log_data_min,
-                "SUPPLEMENTAL_LOG_DATA_PK": "NO", "SUPPLEMENTAL_LOG_DATA_UI": "NO",
-                "SUPPLEMENTAL_LOG_DATA_ALL": db.supplemental_log_data_all,
-            }]
-        if src in ("DBA_LOG_GROUPS", "ALL_LOG_GROUPS"):
-            tables = db.tables.values() if src == "DBA_LOG_GROUPS" else [t for t in db.tables.values() if self._can_access_table(t, "SELECT")]
             return [
-                {"OWNER": t.owner, "LOG_GROUP_NAME": g, "TABLE_NAME": t.name, "LOG_GROUP_TYPE": ty, "ALWAYS": "ALWAYS",
-                 "GENERATED": "GENERATED NAME"}
-                for t in tables for g, ty in t.log_groups.items()
+                {
+                    "DBID": 2718281828,
+                    "NAME": "ORCLCDB",
+                    "LOG_MODE": db.log_mode,
+                    "OPEN_MODE": "READ WRITE",
+                    "CDB": "YES",
+                    "FORCE_LOGGING": "NO",
+                    "SUPPLEMENTAL_LOG_DATA_MIN": db.supplemental_log_data_min,
+                    "SUPPLEMENTAL_LOG_DATA_PK": "NO",
+                    "SUPPLEMENTAL_LOG_DATA_UI": "NO",
+                    "SUPPLEMENTAL_LOG_DATA_ALL": db.supplemental_log_data_all,
+                }
+            ]
+        if src in ("DBA_LOG_GROUPS", "ALL_LOG_GROUPS"):
+            tables = (
+                db.tables.values() if src == "DBA_LOG_GROUPS" else [t for t in db.tables.values() if self._can_access_table(t, "SELECT")]
+            )
+            return [
+                {
+                    "OWNER": t.owner,
+                    "LOG_GROUP_NAME": g,
+                    "TABLE_NAME": t.name,
+                    "LOG_GROUP_TYPE": ty,
+                    "ALWAYS": "ALWAYS",
+                    "GENERATED": "GENERATED NAME",
+                }
+                for t in tables
+                for g, ty in t.log_groups.items()
             ]
         if src.startswith(("DBA_", "ALL_", "V$", "GV$", "USER_")):
             raise UnmodelledStatement(f"dictionary view not modelled by the Oracle double: {src}")
@@ -1513,19 +1669,46 @@ def double_resource(db: FakeOracleDatabase, key: str, **overrides: Any) -> Doubl
 # --------------------------------------------------------------------------------------------------
 
 SEED_ROLE_SYSTEM_PRIVILEGES = [
-    "ALTER SESSION", "SET CONTAINER", "SELECT ANY TRANSACTION", "SELECT ANY DICTIONARY", "CREATE SESSION", "LOGMINING",
+    "ALTER SESSION",
+    "SET CONTAINER",
+    "SELECT ANY TRANSACTION",
+    "SELECT ANY DICTIONARY",
+    "CREATE SESSION",
+    "LOGMINING",
     "SELECT ANY TABLE",
 ]
 SEED_ROLE_OBJECT_PRIVILEGES = [
-    ("SELECT", "SYSTEM.LOGMNR_COL$"), ("SELECT", "SYSTEM.LOGMNR_OBJ$"), ("SELECT", "SYSTEM.LOGMNR_USER$"),
-    ("SELECT", "SYSTEM.LOGMNR_UID$"), ("EXECUTE", "SYS.DBMS_LOGMNR"), ("SELECT", "V_$LOGMNR_CONTENTS"),
-    ("SELECT", "V_$DATABASE"), ("SELECT", "V_$THREAD"), ("SELECT", "V_$PARAMETER"), ("SELECT", "V_$NLS_PARAMETERS"),
-    ("SELECT", "V_$TIMEZONE_NAMES"), ("SELECT", "ALL_INDEXES"), ("SELECT", "ALL_OBJECTS"), ("SELECT", "ALL_USERS"),
-    ("SELECT", "ALL_CATALOG"), ("SELECT", "ALL_CONSTRAINTS"), ("SELECT", "ALL_CONS_COLUMNS"), ("SELECT", "ALL_TAB_COLS"),
-    ("SELECT", "ALL_IND_COLUMNS"), ("SELECT", "ALL_ENCRYPTED_COLUMNS"), ("SELECT", "ALL_LOG_GROUPS"),
-    ("SELECT", "ALL_TAB_PARTITIONS"), ("SELECT", "SYS.DBA_REGISTRY"), ("SELECT", "SYS.OBJ$"), ("SELECT", "DBA_TABLESPACES"),
-    ("SELECT", "DBA_OBJECTS"), ("SELECT", "SYS.ENC$"), ("SELECT", "V_$ARCHIVED_LOG"), ("SELECT", "V_$LOG"),
-    ("SELECT", "V_$LOGFILE"), ("SELECT", "V_$INSTANCE"),
+    ("SELECT", "SYSTEM.LOGMNR_COL$"),
+    ("SELECT", "SYSTEM.LOGMNR_OBJ$"),
+    ("SELECT", "SYSTEM.LOGMNR_USER$"),
+    ("SELECT", "SYSTEM.LOGMNR_UID$"),
+    ("EXECUTE", "SYS.DBMS_LOGMNR"),
+    ("SELECT", "V_$LOGMNR_CONTENTS"),
+    ("SELECT", "V_$DATABASE"),
+    ("SELECT", "V_$THREAD"),
+    ("SELECT", "V_$PARAMETER"),
+    ("SELECT", "V_$NLS_PARAMETERS"),
+    ("SELECT", "V_$TIMEZONE_NAMES"),
+    ("SELECT", "ALL_INDEXES"),
+    ("SELECT", "ALL_OBJECTS"),
+    ("SELECT", "ALL_USERS"),
+    ("SELECT", "ALL_CATALOG"),
+    ("SELECT", "ALL_CONSTRAINTS"),
+    ("SELECT", "ALL_CONS_COLUMNS"),
+    ("SELECT", "ALL_TAB_COLS"),
+    ("SELECT", "ALL_IND_COLUMNS"),
+    ("SELECT", "ALL_ENCRYPTED_COLUMNS"),
+    ("SELECT", "ALL_LOG_GROUPS"),
+    ("SELECT", "ALL_TAB_PARTITIONS"),
+    ("SELECT", "SYS.DBA_REGISTRY"),
+    ("SELECT", "SYS.OBJ$"),
+    ("SELECT", "DBA_TABLESPACES"),
+    ("SELECT", "DBA_OBJECTS"),
+    ("SELECT", "SYS.ENC$"),
+    ("SELECT", "V_$ARCHIVED_LOG"),
+    ("SELECT", "V_$LOG"),
+    ("SELECT", "V_$LOGFILE"),
+    ("SELECT", "V_$INSTANCE"),
 ]
 
 
@@ -1629,8 +1812,15 @@ def seed_oracle_spec() -> SimpleNamespace:
             ns(name="EVENTTIMESTAMP", type="TIMESTAMP", primary_key=False),
         ],
         initial_rows=[
-            {"EVENTID": 1, "ID": "101", "NAME": "jdoe", "SESSIONID": "sess456", "EVENTTYPE": "page_view",
-             "PAGEURL": "https://example.com/home", "EVENTTIMESTAMP": "CURRENT_TIMESTAMP"},
+            {
+                "EVENTID": 1,
+                "ID": "101",
+                "NAME": "jdoe",
+                "SESSIONID": "sess456",
+                "EVENTTYPE": "page_view",
+                "PAGEURL": "https://example.com/home",
+                "EVENTTIMESTAMP": "CURRENT_TIMESTAMP",
+            },
         ],
     )
     return ns(role=role, user=user, tables=[userdata, clickstream])
@@ -1674,4 +1864,3 @@ def provisioned_oracle(oracle_db: FakeOracleDatabase, oracle_resource: DoubleOra
         state = catalog.read_catalog(spec, admin.query)
         admin.apply(plan.plan(spec, state, user_password=oracle_resource.password))
     return oracle_db
-

@@ -64,8 +64,14 @@ class SchemaRegistryDouble(DoubleServer):
             else:
                 self._subject_compat[subject] = level
 
-    def fail_next(self, count: int = 1, *, status: int = 500, error_code: int = 50001,
-                  message: str = "Error while reading from the backend data store") -> None:
+    def fail_next(
+        self,
+        count: int = 1,
+        *,
+        status: int = 500,
+        error_code: int = 50001,
+        message: str = "Error while reading from the backend data store",
+    ) -> None:
         with self._lock:
             self._failures.extend([(status, error_code, message)] * count)
 
@@ -126,8 +132,12 @@ class SchemaRegistryDouble(DoubleServer):
             if v is None:
                 return _err(404, 40402, f"Version {int(ref)} not found.")
         else:
-            return _err(422, 42202, f"The specified version '{ref}' is not a valid version id. Allowed values are "
-                                    "between [1, 2^31-1] and the string \"latest\"")
+            return _err(
+                422,
+                42202,
+                f"The specified version '{ref}' is not a valid version id. Allowed values are "
+                'between [1, 2^31-1] and the string "latest"',
+            )
         body = {"subject": subject, "version": v.version, "id": v.id, "schema": v.schema}
         if v.schema_type != "AVRO":  # Schema.SchemaTypeConverter maps AVRO to null, then omitted
             body["schemaType"] = v.schema_type

@@ -157,8 +157,13 @@ class LocalPipeline:
 
         s = self.stack
         out = {
-            "postgres": PostgresResource(host=s["POSTGRES_HOST"], port=int(s["POSTGRES_PORT"]), dbname=s["POSTGRES_DB"],
-                                         user=s["POSTGRES_ADMIN_USER"], password=dg.EnvVar("POSTGRES_ADMIN_PASSWORD")),
+            "postgres": PostgresResource(
+                host=s["POSTGRES_HOST"],
+                port=int(s["POSTGRES_PORT"]),
+                dbname=s["POSTGRES_DB"],
+                user=s["POSTGRES_ADMIN_USER"],
+                password=dg.EnvVar("POSTGRES_ADMIN_PASSWORD"),
+            ),
             "connect": KafkaConnectResource(url=s["KAFKA_CONNECT_URL"], backoff_seconds=0.2),
             "kafka": KafkaResource(bootstrap_servers=s["KAFKA_BOOTSTRAP_SERVERS"]),
             "flink": FlinkResource(gateway_url=s["FLINK_GATEWAY_URL"], rest_url=s["FLINK_REST_URL"]),
@@ -168,18 +173,31 @@ class LocalPipeline:
         return out
 
     # ------------------------------------------------------------------ running
-    def run(self, job: str, defs: dg.Definitions | None = None, run_config: dict | None = None,
-            ) -> dg.ExecuteInProcessResult:
-        return (defs or self.defs).resolve_job_def(job).execute_in_process(
-            instance=self.instance, raise_on_error=False, run_config=run_config or {})
+    def run(
+        self,
+        job: str,
+        defs: dg.Definitions | None = None,
+        run_config: dict | None = None,
+    ) -> dg.ExecuteInProcessResult:
+        return (
+            (defs or self.defs)
+            .resolve_job_def(job)
+            .execute_in_process(instance=self.instance, raise_on_error=False, run_config=run_config or {})
+        )
 
     # ------------------------------------------------------------------ direct access to the systems
     def pg(self):
         import psycopg
 
         s = self.stack
-        conn = psycopg.connect(host=s["POSTGRES_HOST"], port=int(s["POSTGRES_PORT"]), dbname=s["POSTGRES_DB"],
-                               user=s["POSTGRES_ADMIN_USER"], password=s["POSTGRES_ADMIN_PASSWORD"], autocommit=True)
+        conn = psycopg.connect(
+            host=s["POSTGRES_HOST"],
+            port=int(s["POSTGRES_PORT"]),
+            dbname=s["POSTGRES_DB"],
+            user=s["POSTGRES_ADMIN_USER"],
+            password=s["POSTGRES_ADMIN_PASSWORD"],
+            autocommit=True,
+        )
         return conn
 
     def sql(self, *statements: tuple[str, list | tuple] | str) -> None:
@@ -201,7 +219,7 @@ class LocalPipeline:
         r = self.redis()
         prefix = f"{aggregate or self.aggregate}:"
         keys = sorted(r.scan_iter(match=prefix + "*", count=1000))
-        return {k[len(prefix):]: json.loads(r.execute_command("JSON.GET", k)) for k in keys}
+        return {k[len(prefix) :]: json.loads(r.execute_command("JSON.GET", k)) for k in keys}
 
     def connect(self):
         from resources.connect import KafkaConnectClient
@@ -217,8 +235,13 @@ class LocalPipeline:
         from pipeline_defs.systems.flink.sql import parse_job_name
 
         with self.flink_jobs() as jobs:
-            return [j for j in jobs.overview() if (p := parse_job_name(j.name)) is not None
-                    and p.object_name == (aggregate or self.aggregate) and (not states or j.state in states)]
+            return [
+                j
+                for j in jobs.overview()
+                if (p := parse_job_name(j.name)) is not None
+                and p.object_name == (aggregate or self.aggregate)
+                and (not states or j.state in states)
+            ]
 
     def sink_lag(self, sink: str | None = None) -> int | None:
         from resources.kafka import KafkaClient
@@ -251,11 +274,12 @@ class LocalPipeline:
             with self.pg() as conn:
                 slots = sorted(self.slots)
                 # the connectors are gone; a walsender may take a moment to notice
-                wait_until("slots released", lambda: not conn.execute(
-                    "SELECT 1 FROM pg_replication_slots WHERE slot_name = ANY(%s) AND active", [slots]).fetchall(),
-                    timeout=30)
-                for (slot,) in conn.execute("SELECT slot_name FROM pg_replication_slots WHERE slot_name = ANY(%s)",
-                                            [slots]).fetchall():
+                wait_until(
+                    "slots released",
+                    lambda: not conn.execute("SELECT 1 FROM pg_replication_slots WHERE slot_name = ANY(%s) AND active", [slots]).fetchall(),
+                    timeout=30,
+                )
+                for (slot,) in conn.execute("SELECT slot_name FROM pg_replication_slots WHERE slot_name = ANY(%s)", [slots]).fetchall():
                     conn.execute("SELECT pg_drop_replication_slot(%s)", [slot])
                 for pub in self.publications:
                     conn.execute(f'DROP PUBLICATION IF EXISTS "{pub}"')

@@ -54,8 +54,9 @@ def _clear(r) -> None:
 
 
 def run(ctx, job: str, run_config=None, tags=None):
-    return ctx.defs.resolve_job_def(job).execute_in_process(instance=ctx.instance, raise_on_error=False,
-                                                            run_config=run_config or {}, tags=tags)
+    return ctx.defs.resolve_job_def(job).execute_in_process(
+        instance=ctx.instance, raise_on_error=False, run_config=run_config or {}, tags=tags
+    )
 
 
 def evaluations(result, check: str = MATCHES) -> list:

@@ -92,8 +92,7 @@ def pipeline_env(stack, connect_plugin_doubles, tmp_path_factory):
     redis.delete_prefix("com.redis.kafka.connect.sink.offset.USER_AGGREGATE_EVENTS")
     time.sleep(1)  # topic deletion is asynchronous
 
-    db = FakeOracleDatabase(sys_password=TEST_ADMIN_PASSWORD, redo_dir=connect_plugin_doubles.oracle_dir,
-                            redo_database=database)
+    db = FakeOracleDatabase(sys_password=TEST_ADMIN_PASSWORD, redo_dir=connect_plugin_doubles.oracle_dir, redo_database=database)
     key = register_database(db)
     ksql = KsqlDbDouble(kafka_bootstrap=stack["KAFKA_BOOTSTRAP_SERVERS"])
     ksql.start()
@@ -123,8 +122,9 @@ def pipeline_env(stack, connect_plugin_doubles, tmp_path_factory):
 
 
 def run(ctx, job: str, defs=None, run_config=None):
-    result = (defs or ctx.defs).resolve_job_def(job).execute_in_process(
-        instance=ctx.instance, raise_on_error=False, run_config=run_config or {})
+    result = (
+        (defs or ctx.defs).resolve_job_def(job).execute_in_process(instance=ctx.instance, raise_on_error=False, run_config=run_config or {})
+    )
     return result
 
 
@@ -141,10 +141,13 @@ def checks(result) -> dict[str, object]:
 
 
 def ksql_writes(ctx) -> int:
-    return sum(1 for r in ctx.ksql.requests if r.method == "POST" and r.path == "/ksql"
-               and any(w in r.json().get("ksql", "").upper() for w in ("CREATE ", "DROP ", "TERMINATE ")))
-
-
+    return sum(
+        1
+        for r in ctx.ksql.requests
+        if r.method == "POST"
+        and r.path == "/ksql"
+        and any(w in r.json().get("ksql", "").upper() for w in ("CREATE ", "DROP ", "TERMINATE "))
+    )
 
 
 SINK = "redis-sink-json"
@@ -168,8 +171,15 @@ def wait_state(ctx, name: str, want: str, timeout: float = 40.0) -> dict:
 def insert_click(ctx, name: str = "jdoe") -> None:
     """One more clickstream row through the Oracle double (its redo feeds the CDC source)."""
     table = ctx.spec.source.table("POC_CLICKSTREAM")
-    row = {"EVENTID": f"t-{time.time_ns()}", "ID": "101", "NAME": name, "SESSIONID": "s", "EVENTTYPE": "click",
-           "PAGEURL": "https://example.com/x", "EVENTTIMESTAMP": "CURRENT_TIMESTAMP"}
+    row = {
+        "EVENTID": f"t-{time.time_ns()}",
+        "ID": "101",
+        "NAME": name,
+        "SESSIONID": "s",
+        "EVENTTYPE": "click",
+        "PAGEURL": "https://example.com/x",
+        "EVENTTIMESTAMP": "CURRENT_TIMESTAMP",
+    }
     with ctx.resources["oracle"].admin_client() as admin:
         admin.apply([insert_statement(ctx.spec.source.user.name, table, row)])
 

@@ -22,8 +22,14 @@ def test_bad_spec_fails_with_file_field_reason_and_touches_nothing(stack, connec
     before = {n: connect_client.get_config(n) for n in spec_connectors}
     env = {**os.environ, "CDC_PIPELINE_SPEC": str(bad), "DAGSTER_HOME": str(tmp_path / "home")}
     (tmp_path / "home").mkdir()
-    proc = subprocess.run([str(Path(sys.executable).parent / "dagster"), "job", "execute", "-m", "pipeline_defs",
-                           "-j", "provision_pipeline"], cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [str(Path(sys.executable).parent / "dagster"), "job", "execute", "-m", "pipeline_defs", "-j", "provision_pipeline"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode != 0
     out = proc.stdout + proc.stderr
     assert "bad.yaml: engine.objects[2].name: 'USER_AGGREGATE_EVENTS;DROP' is not a valid ksqlDB identifier" in out
@@ -33,7 +39,13 @@ def test_bad_spec_fails_with_file_field_reason_and_touches_nothing(stack, connec
 
 def test_dagster_definitions_validate_cli(tmp_path):
     env = {**os.environ, "DAGSTER_HOME": str(tmp_path)}
-    proc = subprocess.run([str(Path(sys.executable).parent / "dagster"), "definitions", "validate", "-m", "pipeline_defs"],
-                          cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [str(Path(sys.executable).parent / "dagster"), "definitions", "validate", "-m", "pipeline_defs"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "Validation successful" in proc.stdout + proc.stderr

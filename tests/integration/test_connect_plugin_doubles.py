@@ -39,6 +39,7 @@ CLICKSTREAM_COLUMNS = {"EVENTID", "ID", "NAME", "SESSIONID", "EVENTTYPE", "PAGEU
 
 # ---------------------------------------------------------------------------------------------- helpers
 
+
 def wait_for(what: str, probe: Callable[[], object], timeout: float = 45.0, interval: float = 0.3):
     deadline = time.monotonic() + timeout
     last = None
@@ -86,8 +87,14 @@ def raw_redis(stack) -> redis.Redis:
 
 def consume(bootstrap: str, topic: str, done: Callable[[list], bool], timeout: float = 45.0) -> list:
     """Every record of `topic` from the beginning until done(records) or timeout."""
-    c = Consumer({"bootstrap.servers": bootstrap, "group.id": f"doubles-test-{uuid.uuid4().hex}",
-                  "auto.offset.reset": "earliest", "enable.auto.commit": False})
+    c = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": f"doubles-test-{uuid.uuid4().hex}",
+            "auto.offset.reset": "earliest",
+            "enable.auto.commit": False,
+        }
+    )
     c.subscribe([topic])
     out: list = []
     deadline = time.monotonic() + timeout
@@ -103,8 +110,7 @@ def consume(bootstrap: str, topic: str, done: Callable[[list], bool], timeout: f
 
 def aggregate(name: str, count: int, window_start_ms: int) -> dict:
     """A USER_AGGREGATE_EVENTS value (1-minute tumbling window, window bounds projected into the value)."""
-    return {"USER_NAME": name, "EVENT_COUNT": count,
-            "WINDOW_START": window_start_ms, "WINDOW_END": window_start_ms + 60_000}
+    return {"USER_NAME": name, "EVENT_COUNT": count, "WINDOW_START": window_start_ms, "WINDOW_END": window_start_ms + 60_000}
 
 
 def windowed_key(name: str, window_start_ms: int) -> bytes:
@@ -233,6 +239,7 @@ SMTS = {
 
 # ---------------------------------------------------------------------------------------------- plugins
 
+
 def test_worker_lists_both_doubles_with_the_seed_versions(connect_plugin_doubles, connect_client):
     listed = {p["class"]: p for p in connect_client.plugins()}
     assert listed[REDIS_SINK]["version"] == "0.9.1" and listed[REDIS_SINK]["type"] == "sink"
@@ -242,8 +249,10 @@ def test_worker_lists_both_doubles_with_the_seed_versions(connect_plugin_doubles
 
 # ---------------------------------------------------------------------------------------------- Redis sink
 
+
 def test_sink_writes_aggregate_documents_from_windowed_keys_rekeyed_by_the_smts(
-        connect_plugin_doubles, stack, connect_client, kafka_client, redis_client, unique, cleanup):
+    connect_plugin_doubles, stack, connect_client, kafka_client, redis_client, unique, cleanup
+):
     tag = uuid.uuid4().hex[:8]
     topic = f"USER_AGGREGATE_EVENTS-{tag}"
     kafka_client.create_topic(topic)
@@ -251,8 +260,7 @@ def test_sink_writes_aggregate_documents_from_windowed_keys_rekeyed_by_the_smts(
     w1, w2 = 1_732_400_000_000, 1_732_400_060_000  # two 1-minute tumbling windows
     jdoe, rsmith, amary = f"jdoe-{tag}", f"rsmith-{tag}", f"amary-{tag}"
     rows = [(jdoe, w1, 2), (rsmith, w1, 2), (amary, w1, 2), (jdoe, w2, 1)]
-    kafka_client.produce(topic, [
-        (windowed_key(n, w), json.dumps(aggregate(n, c, w))) for n, w, c in rows])
+    kafka_client.produce(topic, [(windowed_key(n, w), json.dumps(aggregate(n, c, w))) for n, w, c in rows])
 
     # the fix: re-key from the value with the stock SMTs -> USER_AGGREGATE_EVENTS:<name>
     fixed = f"{unique}-smt"
@@ -276,11 +284,9 @@ def test_sink_writes_aggregate_documents_from_windowed_keys_rekeyed_by_the_smts(
     }  # one key per name: the later window of jdoe overwrote the earlier one (a latest-window count, not a total)
 
     r = raw_redis(stack)
-    raw_keys = wait_for("the raw-keyed documents", lambda: (ks := sorted(r.scan_iter(match=f"{topic}:*".encode()))) and
-                        len(ks) == 4 and ks)
+    raw_keys = wait_for("the raw-keyed documents", lambda: (ks := sorted(r.scan_iter(match=f"{topic}:*".encode()))) and len(ks) == 4 and ks)
     # StringConverter decodes the 8 window bytes as UTF-8 (invalid bytes -> U+FFFD): unreadable keys
-    expected = sorted(f"{topic}:".encode() + windowed_key(n, w).decode("utf-8", errors="replace").encode()
-                      for n, w, _ in rows)
+    expected = sorted(f"{topic}:".encode() + windowed_key(n, w).decode("utf-8", errors="replace").encode() for n, w, _ in rows)
     assert raw_keys == expected
     assert not r.exists(f"{topic}:{jdoe}".encode())  # what a reader of "<keyspace>:<name>" looks for is not there
     assert all(b"\x00\x00\x01" in k for k in raw_keys)
@@ -295,7 +301,8 @@ def test_sink_writes_aggregate_documents_from_windowed_keys_rekeyed_by_the_smts(
 
 
 def test_sink_stays_running_and_lags_while_redis_is_unreachable_then_catches_up(
-        connect_plugin_doubles, stack, connect_client, kafka_client, redis_client, unique, cleanup):
+    connect_plugin_doubles, stack, connect_client, kafka_client, redis_client, unique, cleanup
+):
     topic = f"{unique}-agg"
     kafka_client.create_topic(topic)
     cleanup["topics"].append(topic)
@@ -304,12 +311,12 @@ def test_sink_stays_running_and_lags_while_redis_is_unreachable_then_catches_up(
     proxy = TcpProxy(("127.0.0.1", redis_port))
     try:
         cleanup["connectors"].append(unique)
-        connect_client.apply(unique, redis_sink_config(stack, topic, **{"redis.uri": f"redis://127.0.0.1:{proxy.port}",
-                                                                         "redis.timeout": "2"}))
+        connect_client.apply(
+            unique, redis_sink_config(stack, topic, **{"redis.uri": f"redis://127.0.0.1:{proxy.port}", "redis.timeout": "2"})
+        )
 
         def produce(first: int, n: int) -> None:
-            kafka_client.produce(topic, [(f"u{i}", json.dumps({"USER_NAME": f"u{i}", "EVENT_COUNT": i}))
-                                         for i in range(first, first + n)])
+            kafka_client.produce(topic, [(f"u{i}", json.dumps({"USER_NAME": f"u{i}", "EVENT_COUNT": i})) for i in range(first, first + n)])
 
         def lag() -> int:
             return kafka_client.consumer_group_lag(f"connect-{unique}").total
@@ -339,7 +346,8 @@ def test_sink_stays_running_and_lags_while_redis_is_unreachable_then_catches_up(
 
 
 def test_sink_pointed_at_a_closed_port_fails_at_start_and_recovers_when_pointed_back(
-        connect_plugin_doubles, stack, connect_client, kafka_client, redis_client, unique, cleanup):
+    connect_plugin_doubles, stack, connect_client, kafka_client, redis_client, unique, cleanup
+):
     # 0.9.1 connects in start(): a wrong address at (re)start fails the task -- unlike an outage while running
     topic = f"{unique}-agg"
     kafka_client.create_topic(topic)
@@ -356,12 +364,18 @@ def test_sink_pointed_at_a_closed_port_fails_at_start_and_recovers_when_pointed_
     connect_client.apply(unique, redis_sink_config(stack, topic))  # a config change restarts the task
     wait_for("RUNNING", lambda: running(connect_client, unique))
     wait_for("the records in Redis", lambda: redis_client.json_mget([f"{topic}:u2"])[f"{topic}:u2"])
-    wait_for("lag 0", lambda: kafka_client.consumer_group_lag(f"connect-{unique}").per_partition
-             and kafka_client.consumer_group_lag(f"connect-{unique}").total == 0)
+    wait_for(
+        "lag 0",
+        lambda: (
+            kafka_client.consumer_group_lag(f"connect-{unique}").per_partition
+            and kafka_client.consumer_group_lag(f"connect-{unique}").total == 0
+        ),
+    )
 
 
 def test_sink_fails_on_a_tombstone_with_jsonset_as_0_9_1_does(
-        connect_plugin_doubles, stack, connect_client, kafka_client, redis_client, unique, cleanup):
+    connect_plugin_doubles, stack, connect_client, kafka_client, redis_client, unique, cleanup
+):
     """0.9.1 hands a tombstone to JSON.SET (no delete-on-null). With JsonConverter the value is null
     with no schema, lettucemod rejects it and the task fails; with StringConverter JsonConverter
     renders the optional-schema null as the JSON text null and the key is set to JSON null."""
@@ -379,17 +393,26 @@ def test_sink_fails_on_a_tombstone_with_jsonset_as_0_9_1_does(
 
     stringy = f"{unique}-str"
     cleanup["connectors"].append(stringy)
-    connect_client.apply(stringy, redis_sink_config(
-        stack, topic, **{"value.converter": "org.apache.kafka.connect.storage.StringConverter",
-                         "redis.key": f"{topic}:s"}))
-    wait_for("lag 0", lambda: kafka_client.consumer_group_lag(f"connect-{stringy}").per_partition
-             and kafka_client.consumer_group_lag(f"connect-{stringy}").total == 0)
+    connect_client.apply(
+        stringy,
+        redis_sink_config(
+            stack, topic, **{"value.converter": "org.apache.kafka.connect.storage.StringConverter", "redis.key": f"{topic}:s"}
+        ),
+    )
+    wait_for(
+        "lag 0",
+        lambda: (
+            kafka_client.consumer_group_lag(f"connect-{stringy}").per_partition
+            and kafka_client.consumer_group_lag(f"connect-{stringy}").total == 0
+        ),
+    )
     assert task_failed(connect_client, stringy) is None
     assert raw_redis(stack).execute_command("JSON.GET", f"{topic}:s:jdoe") == b"null"  # set to null, not deleted
 
 
 def test_sink_offsets_stored_in_redis_are_not_used_on_start(
-        connect_plugin_doubles, stack, connect_client, kafka_client, redis_client, unique, cleanup):
+    connect_plugin_doubles, stack, connect_client, kafka_client, redis_client, unique, cleanup
+):
     """0.9.1 reads its Redis offset keys in start() only for context.assignment(), which is still
     empty there: an offset stored in Redis does not move the consumer (the consumer group does)."""
     topic = f"{unique}-agg"
@@ -411,30 +434,33 @@ def test_sink_offsets_stored_in_redis_are_not_used_on_start(
     wait_for("the flushed offset", lambda: json.loads(r.get(offset_key))["offset"] == 3)
 
 
-def test_sink_validation_mirrors_0_9_1_and_names_what_the_double_does_not_model(
-        connect_plugin_doubles, connect_client, unique):
+def test_sink_validation_mirrors_0_9_1_and_names_what_the_double_does_not_model(connect_plugin_doubles, connect_client, unique):
     base = {"connector.class": REDIS_SINK, "name": unique, "topics": unique}
     assert connect_client.validate({**base, "redis.command": "JSONSET"}).ok
     xadd = connect_client.validate(base)  # 0.9.1's default command is XADD
     assert "not modelled by this test double" in xadd.errors["redis.command"][0]
     bad = connect_client.validate({**base, "redis.command": "JSONSET", "redis.multiexec": "true"})
-    assert bad.errors["redis.multiexec"] == [
-        "multi/exec is only supported with these data structures: XADD, LPUSH, RPUSH, SADD, ZADD"]
+    assert bad.errors["redis.multiexec"] == ["multi/exec is only supported with these data structures: XADD, LPUSH, RPUSH, SADD, ZADD"]
     typo = connect_client.validate({**base, "redis.command": "JSON.SET"})
     assert "No enum constant" in typo.errors["redis.command"][0]
 
 
-def test_sink_set_hset_del_and_struct_values(connect_plugin_doubles, stack, connect_client, kafka_client,
-                                             redis_client, unique, cleanup):
+def test_sink_set_hset_del_and_struct_values(connect_plugin_doubles, stack, connect_client, kafka_client, redis_client, unique, cleanup):
     topic = f"{unique}-cmds"
     kafka_client.create_topic(topic)
     cleanup["topics"].append(topic)
     for prefix in (f"{topic}:", f"{topic}-hash:", f"{topic}-str:", f"{topic}-plain"):
         cleanup["prefixes"].append(prefix)
-    schema = {"type": "struct", "name": "Agg", "optional": False, "fields": [
-        {"field": "USER_NAME", "type": "string", "optional": False},
-        {"field": "EVENT_COUNT", "type": "int64", "optional": False},
-        {"field": "LAST_SEEN", "type": "int64", "name": "org.apache.kafka.connect.data.Timestamp", "optional": True}]}
+    schema = {
+        "type": "struct",
+        "name": "Agg",
+        "optional": False,
+        "fields": [
+            {"field": "USER_NAME", "type": "string", "optional": False},
+            {"field": "EVENT_COUNT", "type": "int64", "optional": False},
+            {"field": "LAST_SEEN", "type": "int64", "name": "org.apache.kafka.connect.data.Timestamp", "optional": True},
+        ],
+    }
     payload = {"USER_NAME": "jdoe", "EVENT_COUNT": 3, "LAST_SEEN": 1700000000000}
     envelope = json.dumps({"schema": schema, "payload": payload})
     kafka_client.produce(topic, [("jdoe", envelope)])
@@ -449,8 +475,9 @@ def test_sink_set_hset_del_and_struct_values(connect_plugin_doubles, stack, conn
 
     # HSET of a Struct: one field per struct field, values by toString()
     cleanup["connectors"].append(f"{unique}-hash")
-    connect_client.apply(f"{unique}-hash", redis_sink_config(stack, topic, **with_schema, **{
-        "redis.command": "HSET", "redis.key": f"{topic}-hash"}))
+    connect_client.apply(
+        f"{unique}-hash", redis_sink_config(stack, topic, **with_schema, **{"redis.command": "HSET", "redis.key": f"{topic}-hash"})
+    )
     h = wait_for("the hash", lambda: r.hgetall(f"{topic}-hash:jdoe"))
     assert set(h) == {b"USER_NAME", b"EVENT_COUNT", b"LAST_SEEN"}
     assert h[b"USER_NAME"] == b"jdoe" and h[b"EVENT_COUNT"] == b"3"
@@ -458,29 +485,37 @@ def test_sink_set_hset_del_and_struct_values(connect_plugin_doubles, stack, conn
 
     # SET: the value must be a string or bytes (StringConverter passes the record through unchanged)
     cleanup["connectors"].append(f"{unique}-str")
-    connect_client.apply(f"{unique}-str", redis_sink_config(stack, topic, **{
-        "redis.command": "SET", "redis.key": f"{topic}-str",
-        "value.converter": "org.apache.kafka.connect.storage.StringConverter"}))
+    connect_client.apply(
+        f"{unique}-str",
+        redis_sink_config(
+            stack,
+            topic,
+            **{"redis.command": "SET", "redis.key": f"{topic}-str", "value.converter": "org.apache.kafka.connect.storage.StringConverter"},
+        ),
+    )
     assert json.loads(wait_for("the string", lambda: r.get(f"{topic}-str:jdoe"))) == json.loads(envelope)
 
     # DEL: the same key formation, the value is ignored
     cleanup["connectors"].append(f"{unique}-del")
-    connect_client.apply(f"{unique}-del", redis_sink_config(stack, topic, **{"redis.command": "DEL",
-                                                                            "redis.key": f"{topic}-hash"}))
+    connect_client.apply(f"{unique}-del", redis_sink_config(stack, topic, **{"redis.command": "DEL", "redis.key": f"{topic}-hash"}))
     wait_for("the hash to be deleted", lambda: not r.exists(f"{topic}-hash:jdoe"))
 
     # an empty key space: the record key is the Redis key (it must be a string or bytes)
     plain = f"{topic}-plain"
     kafka_client.produce(topic, [(plain, json.dumps({"EVENT_COUNT": 1}))])
     cleanup["connectors"].append(f"{unique}-plain")
-    connect_client.apply(f"{unique}-plain", redis_sink_config(stack, topic, **{
-        "redis.key": "", "redis.command": "SET",
-        "value.converter": "org.apache.kafka.connect.storage.StringConverter"}))
+    connect_client.apply(
+        f"{unique}-plain",
+        redis_sink_config(
+            stack, topic, **{"redis.key": "", "redis.command": "SET", "value.converter": "org.apache.kafka.connect.storage.StringConverter"}
+        ),
+    )
     assert json.loads(wait_for("the plain key", lambda: r.get(plain))) == {"EVENT_COUNT": 1}
 
 
 def test_sink_authenticates_with_acl_user_and_fails_at_start_on_a_wrong_password(
-        connect_plugin_doubles, stack, connect_client, kafka_client, unique, cleanup):
+    connect_plugin_doubles, stack, connect_client, kafka_client, unique, cleanup
+):
     topic = f"{unique}-auth"
     kafka_client.create_topic(topic)
     cleanup["topics"].append(topic)
@@ -492,8 +527,11 @@ def test_sink_authenticates_with_acl_user_and_fails_at_start_on_a_wrong_password
     try:
         ok = f"{unique}-ok"
         cleanup["connectors"].append(ok)
-        string_values = {"redis.command": "SET", "value.converter": "org.apache.kafka.connect.storage.StringConverter",
-                         "redis.username": user}
+        string_values = {
+            "redis.command": "SET",
+            "value.converter": "org.apache.kafka.connect.storage.StringConverter",
+            "redis.username": user,
+        }
         connect_client.apply(ok, redis_sink_config(stack, topic, **string_values, **{"redis.password": password}))
         assert wait_for("the value", lambda: r.get(f"{topic}:jdoe")) == b"v1"
 
@@ -507,7 +545,8 @@ def test_sink_authenticates_with_acl_user_and_fails_at_start_on_a_wrong_password
 
 
 def test_worker_resolves_env_placeholders_and_stores_only_the_placeholder(
-        connect_plugin_doubles, stack, connect_client, kafka_client, unique, cleanup):
+    connect_plugin_doubles, stack, connect_client, kafka_client, unique, cleanup
+):
     """What the stack must guarantee for the product's connector configs: the Connect worker enables the env
     config provider and has the session's secret variables (tests.doubles.connect_plugins_fixture.WORKER_SECRET_ENV)
     in its own environment. ${env:VAR} is resolved inside the worker; the REST API keeps the placeholder."""
@@ -537,10 +576,13 @@ def test_worker_resolves_env_placeholders_and_stores_only_the_placeholder(
         r.delete(f"{topic}:jdoe")
         resolved = f"{unique}-resolved"
         cleanup["connectors"].append(resolved)
-        connect_client.apply(resolved, redis_sink_config(stack, topic, **string_values, **{
-            "redis.username": user, "redis.password": "${env:ORACLE_PASSWORD}"}))
-        assert wait_for("the value written as the ACL user",
-                        lambda: r.get(f"{topic}:jdoe") or task_failed(connect_client, resolved)) == b"v1"
+        connect_client.apply(
+            resolved,
+            redis_sink_config(stack, topic, **string_values, **{"redis.username": user, "redis.password": "${env:ORACLE_PASSWORD}"}),
+        )
+        assert (
+            wait_for("the value written as the ACL user", lambda: r.get(f"{topic}:jdoe") or task_failed(connect_client, resolved)) == b"v1"
+        )
         stored = connect_client.get_config(resolved)
         assert stored["redis.password"] == "${env:ORACLE_PASSWORD}" and secret not in json.dumps(stored)
     finally:
@@ -556,19 +598,54 @@ def tls_redis(tmp_path):
     def run(*args: str) -> None:
         subprocess.run([openssl, *args], check=True, capture_output=True, cwd=tmp_path)
 
-    run("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem", "-days", "2",
-        "-subj", "/CN=cdc-test-ca")
+    run("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem", "-days", "2", "-subj", "/CN=cdc-test-ca")
     run("req", "-newkey", "rsa:2048", "-nodes", "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=127.0.0.1")
     (tmp_path / "san.ext").write_text("subjectAltName=IP:127.0.0.1\n")
-    run("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-out",
-        "server.pem", "-days", "2", "-extfile", "san.ext")
+    run(
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "server.pem",
+        "-days",
+        "2",
+        "-extfile",
+        "san.ext",
+    )
     port = closed_port()
-    proc = subprocess.Popen([server, "--port", "0", "--tls-port", str(port), "--bind", "127.0.0.1",
-                             "--tls-cert-file", str(tmp_path / "server.pem"),
-                             "--tls-key-file", str(tmp_path / "server.key"),
-                             "--tls-ca-cert-file", str(tmp_path / "ca.pem"), "--tls-auth-clients", "no",
-                             "--save", "", "--appendonly", "no", "--dir", str(tmp_path)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [
+            server,
+            "--port",
+            "0",
+            "--tls-port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--tls-cert-file",
+            str(tmp_path / "server.pem"),
+            "--tls-key-file",
+            str(tmp_path / "server.key"),
+            "--tls-ca-cert-file",
+            str(tmp_path / "ca.pem"),
+            "--tls-auth-clients",
+            "no",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(tmp_path),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         wait_for("the TLS redis to listen", lambda: socket.socket().connect_ex(("127.0.0.1", port)) == 0, timeout=10)
         client = redis.Redis(host="127.0.0.1", port=port, ssl=True, ssl_ca_certs=str(tmp_path / "ca.pem"))
@@ -579,7 +656,8 @@ def tls_redis(tmp_path):
 
 
 def test_sink_tls_verified_with_cacert_insecure_without_and_failing_on_an_untrusted_certificate(
-        connect_plugin_doubles, stack, connect_client, kafka_client, unique, cleanup, tls_redis):
+    connect_plugin_doubles, stack, connect_client, kafka_client, unique, cleanup, tls_redis
+):
     topic = f"{unique}-tls"
     kafka_client.create_topic(topic)
     cleanup["topics"].append(topic)
@@ -589,26 +667,45 @@ def test_sink_tls_verified_with_cacert_insecure_without_and_failing_on_an_untrus
 
     verified = f"{unique}-ca"
     cleanup["connectors"].append(verified)
-    connect_client.apply(verified, redis_sink_config(stack, topic, **strings, **{
-        "redis.uri": f"rediss://127.0.0.1:{port}", "redis.cacert": tls_redis["ca"], "redis.key": "verified"}))
+    connect_client.apply(
+        verified,
+        redis_sink_config(
+            stack, topic, **strings, **{"redis.uri": f"rediss://127.0.0.1:{port}", "redis.cacert": tls_redis["ca"], "redis.key": "verified"}
+        ),
+    )
     assert wait_for("the verified write", lambda: r.get("verified:jdoe")) == b"v1"
 
     insecure = f"{unique}-insecure"
     cleanup["connectors"].append(insecure)
-    connect_client.apply(insecure, redis_sink_config(stack, topic, **strings, **{
-        "redis.uri": "", "redis.host": "127.0.0.1", "redis.port": str(port), "redis.tls": "true",
-        "redis.insecure": "true", "redis.key": "insecure"}))
+    connect_client.apply(
+        insecure,
+        redis_sink_config(
+            stack,
+            topic,
+            **strings,
+            **{
+                "redis.uri": "",
+                "redis.host": "127.0.0.1",
+                "redis.port": str(port),
+                "redis.tls": "true",
+                "redis.insecure": "true",
+                "redis.key": "insecure",
+            },
+        ),
+    )
     assert wait_for("the insecure write", lambda: r.get("insecure:jdoe")) == b"v1"
 
     untrusted = f"{unique}-untrusted"
     cleanup["connectors"].append(untrusted)
-    connect_client.apply(untrusted, redis_sink_config(stack, topic, **strings, **{
-        "redis.uri": f"rediss://127.0.0.1:{port}", "redis.key": "untrusted"}))
+    connect_client.apply(
+        untrusted, redis_sink_config(stack, topic, **strings, **{"redis.uri": f"rediss://127.0.0.1:{port}", "redis.key": "untrusted"})
+    )
     trace = wait_for("the task to fail", lambda: task_failed(connect_client, untrusted))
     assert "Unable to connect to rediss://127.0.0.1" in trace and "SSLHandshakeException" in trace
 
 
 # ---------------------------------------------------------------------------------------------- Oracle CDC source
+
 
 def oracle_source_config(stack, name: str, **overrides) -> dict:
     """The seed's clickstream_avro connector, with JSON instead of Avro (no Schema Registry) and the local stack."""
@@ -654,12 +751,20 @@ def oracle_source_config(stack, name: str, **overrides) -> dict:
 
 
 def click(tag: str, n: int, user_id: str, name: str, session: str, kind: str, url: str, ts: dt.datetime) -> dict:
-    return {"EVENTID": f"{tag}-{n}", "ID": user_id, "NAME": name, "SESSIONID": session, "EVENTTYPE": kind,
-            "PAGEURL": url, "EVENTTIMESTAMP": ts.strftime("%Y-%m-%dT%H:%M:%S.%f")}
+    return {
+        "EVENTID": f"{tag}-{n}",
+        "ID": user_id,
+        "NAME": name,
+        "SESSIONID": session,
+        "EVENTTYPE": kind,
+        "PAGEURL": url,
+        "EVENTTIMESTAMP": ts.strftime("%Y-%m-%dT%H:%M:%S.%f"),
+    }
 
 
 def test_source_emits_the_seed_rows_to_the_sanitised_topic_and_the_seed_smt_leaves_only_columns(
-        connect_plugin_doubles, stack, connect_client, kafka_client, unique, cleanup):
+    connect_plugin_doubles, stack, connect_client, kafka_client, unique, cleanup
+):
     redo = connect_plugin_doubles.redo
     tag = uuid.uuid4().hex[:8]
     now = dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=123000)
@@ -684,9 +789,13 @@ def test_source_emits_the_seed_rows_to_the_sanitised_topic_and_the_seed_smt_leav
         click(tag, 6, "103", "amary", "sess101", "click", "https://example.com/checkout", now),
         click(tag, 7, "103", "amary", "sess101", "click", "https://example.com/checkout", now),
     ]
-    redo.append([redo.change("I", "POC_USERDATA", {"ID": f"{i}-{tag}", "NAME": n})
-                 for i, n in ((102, "rsmith"), (103, "amary"), (104, "jwick"), (105, "jcena"))]
-                + [redo.change("I", "POC_CLICKSTREAM", row) for row in later])
+    redo.append(
+        [
+            redo.change("I", "POC_USERDATA", {"ID": f"{i}-{tag}", "NAME": n})
+            for i, n in ((102, "rsmith"), (103, "amary"), (104, "jwick"), (105, "jcena"))
+        ]
+        + [redo.change("I", "POC_CLICKSTREAM", row) for row in later]
+    )
 
     # ${fullyQualifiedTableName} = ORCLCDB.C##MYUSER.POC_CLICKSTREAM; '#' is not valid in a topic name -> '_'
     topic = "ORCLCDB.C__MYUSER.POC_CLICKSTREAM"
@@ -704,8 +813,11 @@ def test_source_emits_the_seed_rows_to_the_sanitised_topic_and_the_seed_smt_leav
         assert value["table"] == "ORCLCDB.C##MYUSER.POC_CLICKSTREAM"
         assert value["EVENTTIMESTAMP"] == ts_ms  # TIMESTAMP -> Connect Timestamp -> epoch millis
     first = next(json.loads(m.value()) for m in msgs if json.loads(m.key()) == f"{tag}-1")
-    assert first == {**click(tag, 1, "101", "jdoe", "sess456", "page_view", home, now),
-                     "EVENTTIMESTAMP": ts_ms, "table": "ORCLCDB.C##MYUSER.POC_CLICKSTREAM"}
+    assert first == {
+        **click(tag, 1, "101", "jdoe", "sess456", "page_view", home, now),
+        "EVENTTIMESTAMP": ts_ms,
+        "table": "ORCLCDB.C##MYUSER.POC_CLICKSTREAM",
+    }
 
     # nothing of POC_USERDATA (not matched by the inclusion regex) anywhere in this connector's output
     assert "ORCLCDB.C__MYUSER.POC_USERDATA" not in {m.topic() for m in msgs}
@@ -713,19 +825,25 @@ def test_source_emits_the_seed_rows_to_the_sanitised_topic_and_the_seed_smt_leav
     assert kafka_client.describe_topic(redo_topic).partitions == 1
     raw = consume(stack["KAFKA_BOOTSTRAP_SERVERS"], redo_topic, lambda out: len(out) >= 6)
     rows = [json.loads(m.value()) for m in raw]
-    assert len(rows) == 6 and all(r["OPERATION"] == "INSERT" and r["SEG_OWNER"] == SEED_OWNER and
-                                  r["TABLE_NAME"] == "POC_CLICKSTREAM" and r["SRC_CON_NAME"] == SEED_DATABASE
-                                  for r in rows)
+    assert len(rows) == 6 and all(
+        r["OPERATION"] == "INSERT"
+        and r["SEG_OWNER"] == SEED_OWNER
+        and r["TABLE_NAME"] == "POC_CLICKSTREAM"
+        and r["SRC_CON_NAME"] == SEED_DATABASE
+        for r in rows
+    )
     assert all(m.partition() == 0 for m in raw)
     last_scn = max(r["SCN"] for r in rows)
-    offsets = wait_for("committed source offsets", lambda: (o := connect_client.offsets(name)) and
-                       o[0]["offset"].get("scn", 0) >= last_scn and o)
+    offsets = wait_for(
+        "committed source offsets", lambda: (o := connect_client.offsets(name)) and o[0]["offset"].get("scn", 0) >= last_scn and o
+    )
     assert offsets[0]["partition"] == {"database": "ORCLCDB"}
     assert set(offsets[0]["offset"]) == {"scn", "pos"}
 
 
 def test_source_change_events_carry_metadata_and_deletes_follow_emit_tombstone(
-        connect_plugin_doubles, stack, connect_client, kafka_client, unique, cleanup):
+    connect_plugin_doubles, stack, connect_client, kafka_client, unique, cleanup
+):
     redo = connect_plugin_doubles.redo
     tag = uuid.uuid4().hex[:6].upper()
     table = f"POC_USERDATA_{tag}"  # a table of its own: its own topic
@@ -733,10 +851,17 @@ def test_source_change_events_carry_metadata_and_deletes_follow_emit_tombstone(
     name = f"{unique}-src"
     cleanup["connectors"].append(name)
     cleanup["topics"] += [topic, f"{name}-ORCLCDB-redo-log"]
-    cfg = oracle_source_config(stack, name, **{
-        "table.inclusion.regex": f"ORCLCDB\\.C##MYUSER\\.{table}", "table.topic.name.template":
-        "${databaseName}.${schemaName}.${tableName}", "start.from": "current", "emit.tombstone.on.delete": "true",
-        "transforms": ""})
+    cfg = oracle_source_config(
+        stack,
+        name,
+        **{
+            "table.inclusion.regex": f"ORCLCDB\\.C##MYUSER\\.{table}",
+            "table.topic.name.template": "${databaseName}.${schemaName}.${tableName}",
+            "start.from": "current",
+            "emit.tombstone.on.delete": "true",
+            "transforms": "",
+        },
+    )
     cfg.pop("transforms.dropExtraFields.type")
     cfg.pop("transforms.dropExtraFields.blacklist")
     connect_client.apply(name, cfg)
@@ -759,7 +884,8 @@ def test_source_change_events_carry_metadata_and_deletes_follow_emit_tombstone(
 
 
 def test_source_never_streams_changes_logminer_would_not_return(
-        connect_plugin_doubles, stack, connect_client, kafka_client, unique, cleanup):
+    connect_plugin_doubles, stack, connect_client, kafka_client, unique, cleanup
+):
     """Rows committed while supplemental logging / ARCHIVELOG was off ("minable": false in the redo feed,
     as the Oracle double writes them) never reach the topic as changes; a snapshot, which reads the
     table, still has them."""
@@ -772,8 +898,7 @@ def test_source_never_streams_changes_logminer_would_not_return(
     cleanup["topics"] += [topic, f"{name}-ORCLCDB-redo-log"]
     gap = {"minable": False, "unminable": f"C##MYUSER.{table} has no ALL COLUMN supplemental log group"}
     redo.insert(table, {"ID": "1", "NAME": "before the connector"}, **gap)
-    cfg = oracle_source_config(stack, name, **{"table.inclusion.regex": f"ORCLCDB\\.C##MYUSER\\.{table}",
-                                               "transforms": ""})
+    cfg = oracle_source_config(stack, name, **{"table.inclusion.regex": f"ORCLCDB\\.C##MYUSER\\.{table}", "transforms": ""})
     cfg.pop("transforms.dropExtraFields.type")
     cfg.pop("transforms.dropExtraFields.blacklist")
     connect_client.apply(name, cfg)
@@ -784,16 +909,17 @@ def test_source_never_streams_changes_logminer_would_not_return(
     redo.insert(table, {"ID": "3", "NAME": "lost"}, **gap)
     redo.update(table, {"ID": "1", "NAME": "lost too"}, **gap)
     last = redo.insert(table, {"ID": "4", "NAME": "logged"})
-    msgs = consume(stack["KAFKA_BOOTSTRAP_SERVERS"], topic,
-                   lambda out: any(json.loads(m.value())["scn"] == str(last) for m in out if m.value()))
-    assert [(json.loads(m.key()), json.loads(m.value())["op_type"]) for m in msgs] == [
-        ("1", "R"), ("2", "I"), ("4", "I")]
+    msgs = consume(
+        stack["KAFKA_BOOTSTRAP_SERVERS"], topic, lambda out: any(json.loads(m.value())["scn"] == str(last) for m in out if m.value())
+    )
+    assert [(json.loads(m.key()), json.loads(m.value())["op_type"]) for m in msgs] == [("1", "R"), ("2", "I"), ("4", "I")]
     raw = consume(stack["KAFKA_BOOTSTRAP_SERVERS"], f"{name}-ORCLCDB-redo-log", lambda out: len(out) >= 2)
     assert [json.loads(m.value())["SCN"] for m in raw] == [logged, last]  # nor to the redo log topic
 
 
 def test_source_snapshot_folds_history_maps_oracle_types_and_resumes_after_a_restart(
-        connect_plugin_doubles, stack, connect_client, kafka_client, unique, cleanup):
+    connect_plugin_doubles, stack, connect_client, kafka_client, unique, cleanup
+):
     redo = connect_plugin_doubles.redo
     tag = uuid.uuid4().hex[:6].upper()
     table = f"POC_TYPES_{tag}"
@@ -801,22 +927,38 @@ def test_source_snapshot_folds_history_maps_oracle_types_and_resumes_after_a_res
     name = f"{unique}-snap"
     cleanup["connectors"].append(name)
     cleanup["topics"] += [topic, f"{name}-ORCLCDB-redo-log"]
-    types = {"ID": "NUMBER(10)", "NAME": "VARCHAR2(20)", "PRICE": "NUMBER(10,2)", "QTY": "NUMBER(3)",
-             "AMOUNT": "NUMBER", "BORN": "DATE", "AT": "TIMESTAMP(6)", "NOTE": "CLOB"}
+    types = {
+        "ID": "NUMBER(10)",
+        "NAME": "VARCHAR2(20)",
+        "PRICE": "NUMBER(10,2)",
+        "QTY": "NUMBER(3)",
+        "AMOUNT": "NUMBER",
+        "BORN": "DATE",
+        "AT": "TIMESTAMP(6)",
+        "NOTE": "CLOB",
+    }
 
     def row(i: int, name: str, price: float) -> dict:
-        return {"ID": i, "NAME": name, "PRICE": price, "QTY": 7, "AMOUNT": 7, "BORN": "2001-02-03",
-                "AT": "2024-01-02T03:04:05.678", "NOTE": "a LOB"}
+        return {
+            "ID": i,
+            "NAME": name,
+            "PRICE": price,
+            "QTY": 7,
+            "AMOUNT": 7,
+            "BORN": "2001-02-03",
+            "AT": "2024-01-02T03:04:05.678",
+            "NOTE": "a LOB",
+        }
 
     kw = {"pk": ["ID"], "types": types}
     redo.append([redo.change("I", table, row(1, "one", 1.5), **kw), redo.change("I", table, row(2, "two", 2.5), **kw)])
     redo.append([redo.change("U", table, row(1, "uno", 12.5), **kw)])
-    redo.append([redo.change("D", table, row(2, "two", 2.5), **kw),
-                 redo.change("I", table, row(3, "three", 3.5), **kw)])
+    redo.append([redo.change("D", table, row(2, "two", 2.5), **kw), redo.change("I", table, row(3, "three", 3.5), **kw)])
     history_scn = redo.last_scn()
 
-    cfg = oracle_source_config(stack, name, **{"table.inclusion.regex": f"ORCLCDB\\.C##MYUSER\\.{table}",
-                                               "numeric.mapping": "best_fit", "transforms": ""})
+    cfg = oracle_source_config(
+        stack, name, **{"table.inclusion.regex": f"ORCLCDB\\.C##MYUSER\\.{table}", "numeric.mapping": "best_fit", "transforms": ""}
+    )
     cfg.pop("transforms.dropExtraFields.type")
     cfg.pop("transforms.dropExtraFields.blacklist")
     connect_client.apply(name, cfg)
@@ -832,8 +974,7 @@ def test_source_snapshot_folds_history_maps_oracle_types_and_resumes_after_a_res
     assert decimal.Decimal(unscaled).scaleb(-127) == 7  # bare NUMBER -> Decimal(numeric.default.scale=127), base64
 
     wait_for("the snapshot offset", lambda: (o := connect_client.offsets(name)) and "snapshot" not in o[0]["offset"])
-    wait_for("the restart to be accepted",
-             lambda: rebalance_tolerant(lambda: connect_client.restart(name, include_tasks=True)))
+    wait_for("the restart to be accepted", lambda: rebalance_tolerant(lambda: connect_client.restart(name, include_tasks=True)))
     time.sleep(1)
     wait_for("RUNNING again", lambda: running(connect_client, name))
     scn = redo.update(table, row(3, "tres", 3.5), **kw)
@@ -844,29 +985,29 @@ def test_source_snapshot_folds_history_maps_oracle_types_and_resumes_after_a_res
     assert values[2]["scn"] == str(scn) and values[2]["NAME"] == "tres"
 
 
-def test_source_licence_topic_replication_factor_3_fails_on_a_single_broker(
-        connect_plugin_doubles, stack, connect_client, unique, cleanup):
+def test_source_licence_topic_replication_factor_3_fails_on_a_single_broker(connect_plugin_doubles, stack, connect_client, unique, cleanup):
     name = f"{unique}-lic"
     cleanup["connectors"].append(name)
     cfg = oracle_source_config(stack, name, **{"confluent.topic": f"_confluent-command-{unique}"})
     cfg.pop("confluent.topic.replication.factor")  # default 3
     connect_client.apply(name, cfg)
-    status = wait_for("the connector to fail",
-                      lambda: (s := status_of(connect_client, name))["connector"].get("state") == "FAILED" and s)
+    status = wait_for("the connector to fail", lambda: (s := status_of(connect_client, name))["connector"].get("state") == "FAILED" and s)
     trace = status["connector"]["trace"]
     assert "Licence topic _confluent-command-" in trace
     assert "replication factor of 3 cannot be reached because only 1 broker(s) are registered" in trace
 
 
-def test_source_with_the_seed_bootstrap_servers_verbatim_fails_at_start(
-        connect_plugin_doubles, stack, connect_client, unique, cleanup):
+def test_source_with_the_seed_bootstrap_servers_verbatim_fails_at_start(connect_plugin_doubles, stack, connect_client, unique, cleanup):
     # the seed's broker:29092 only resolves inside its docker-compose network
     name = f"{unique}-verbatim"
     cleanup["connectors"].append(name)
-    connect_client.apply(name, oracle_source_config(stack, name, **{
-        "confluent.topic.bootstrap.servers": "broker:29092", "redo.log.consumer.bootstrap.servers": "broker:29092"}))
-    status = wait_for("the connector to fail",
-                      lambda: (s := status_of(connect_client, name))["connector"].get("state") == "FAILED" and s)
+    connect_client.apply(
+        name,
+        oracle_source_config(
+            stack, name, **{"confluent.topic.bootstrap.servers": "broker:29092", "redo.log.consumer.bootstrap.servers": "broker:29092"}
+        ),
+    )
+    status = wait_for("the connector to fail", lambda: (s := status_of(connect_client, name))["connector"].get("state") == "FAILED" and s)
     assert "Licence topic _confluent-command: cannot reach [broker:29092]" in status["connector"]["trace"]
     assert "No resolvable bootstrap urls" in status["connector"]["trace"]
 
@@ -907,8 +1048,7 @@ public class ValidateHarness {
 """
 
 
-def test_source_validation_reports_an_unreachable_database_when_the_directory_is_unset_or_missing(
-        connect_plugin_doubles, stack, tmp_path):
+def test_source_validation_reports_an_unreachable_database_when_the_directory_is_unset_or_missing(connect_plugin_doubles, stack, tmp_path):
     # The worker's environment is fixed for its lifetime, so the connector's validate() runs in a JVM of
     # its own here: the same code the worker runs for PUT .../config/validate, with other environments.
     from tests.doubles.connect_plugins import build as plugin_build
@@ -917,18 +1057,29 @@ def test_source_validation_reports_an_unreachable_database_when_the_directory_is
     jar = connect_plugin_doubles.jars["oracle-cdc-double"]
     (tmp_path / "ValidateHarness.java").write_text(HARNESS)
     cp = f"{lib}/*:{jar}"
-    subprocess.run([shutil.which("javac"), "-cp", cp, "-d", str(tmp_path), str(tmp_path / "ValidateHarness.java")],
-                   check=True, capture_output=True)
-    args = ["oracle.server", "oracle", "oracle.port", "1521", "oracle.sid", "ORCLCDB",
-            "table.inclusion.regex", "ORCLCDB\\.C##MYUSER\\.POC_CLICK(.*)",
-            "confluent.topic.bootstrap.servers", stack["KAFKA_BOOTSTRAP_SERVERS"]]
+    subprocess.run(
+        [shutil.which("javac"), "-cp", cp, "-d", str(tmp_path), str(tmp_path / "ValidateHarness.java")], check=True, capture_output=True
+    )
+    args = [
+        "oracle.server",
+        "oracle",
+        "oracle.port",
+        "1521",
+        "oracle.sid",
+        "ORCLCDB",
+        "table.inclusion.regex",
+        "ORCLCDB\\.C##MYUSER\\.POC_CLICK(.*)",
+        "confluent.topic.bootstrap.servers",
+        stack["KAFKA_BOOTSTRAP_SERVERS"],
+    ]
 
     def errors(env_dir: str | None) -> list[tuple[str, str]]:
         env = {k: v for k, v in os.environ.items() if k != "CDC_ORACLE_DOUBLE_DIR"}
         if env_dir is not None:
             env["CDC_ORACLE_DOUBLE_DIR"] = env_dir
-        out = subprocess.run([shutil.which("java"), "-cp", f"{cp}:{tmp_path}", "ValidateHarness", *args],
-                             capture_output=True, text=True, env=env, check=True).stdout
+        out = subprocess.run(
+            [shutil.which("java"), "-cp", f"{cp}:{tmp_path}", "ValidateHarness", *args], capture_output=True, text=True, env=env, check=True
+        ).stdout
         return [tuple(line.split("\t", 1)) for line in out.splitlines() if line]
 
     unset = errors(None)

@@ -25,9 +25,17 @@ def _closed_port() -> int:
 
 
 def _props(name: str, topic: str, redis_uri: str, **extra: str) -> ConnectorProps:
-    cfg = {"connector.class": REDIS_SINK, "name": name, "tasks.max": "1", "topics": topic, "redis.uri": redis_uri,
-           "redis.command": "SET", "key.converter": "org.apache.kafka.connect.storage.StringConverter",
-           "value.converter": "org.apache.kafka.connect.storage.StringConverter", **extra}
+    cfg = {
+        "connector.class": REDIS_SINK,
+        "name": name,
+        "tasks.max": "1",
+        "topics": topic,
+        "redis.uri": redis_uri,
+        "redis.command": "SET",
+        "key.converter": "org.apache.kafka.connect.storage.StringConverter",
+        "value.converter": "org.apache.kafka.connect.storage.StringConverter",
+        **extra,
+    }
     return ConnectorProps(name, "sink", cfg, (topic,))
 
 

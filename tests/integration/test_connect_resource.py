@@ -139,9 +139,14 @@ def test_debezium_oracle_against_unreachable_database(connect_client, unique, ca
     the password in the config never shows in the error."""
     secret = "Sup3r-Secret-pw"
     cfg = {
-        "connector.class": DEBEZIUM, "tasks.max": "1",
-        "database.hostname": "127.0.0.1", "database.port": "1", "database.user": "c##dbzuser",
-        "database.password": secret, "database.dbname": "ORCLCDB", "topic.prefix": "ORCLCDB",
+        "connector.class": DEBEZIUM,
+        "tasks.max": "1",
+        "database.hostname": "127.0.0.1",
+        "database.port": "1",
+        "database.user": "c##dbzuser",
+        "database.password": secret,
+        "database.dbname": "ORCLCDB",
+        "topic.prefix": "ORCLCDB",
         "table.include.list": "C##MYUSER.POC_CLICKSTREAM",
         "schema.history.internal.kafka.bootstrap.servers": "127.0.0.1:9092",
         "schema.history.internal.kafka.topic": f"schema-changes.{unique}",

@@ -45,38 +45,47 @@ def _closed_port() -> int:
 def _daemon_env(env, stack) -> dict[str, str]:
     e = {k: v for k, v in os.environ.items() if not k.startswith("DAGSTER_")}
     e.update(env.env)  # CDC_PIPELINE_SPEC, CDC_FORMAT, CDC_CONNECT_*, ORACLE_PASSWORD
-    e.update({
-        "KAFKA_CONNECT_URL": stack["KAFKA_CONNECT_URL"],
-        "KAFKA_BOOTSTRAP_SERVERS": stack["KAFKA_BOOTSTRAP_SERVERS"],
-        "REDIS_URL": stack["REDIS_URL"],
-        "KSQLDB_URL": env.ksql.url,
-        # The Oracle double lives in the test process. reregister_connectors does not use the oracle
-        # resource (its run succeeds without this variable too); the data_quality run that
-        # data_quality_trigger launches on its first tick does, and its Oracle checks should fail
-        # fast (connection refused on a closed port) rather than wait on DNS for "oracle".
-        "ORACLE_ADMIN_PASSWORD": "dummy-admin-pw",
-        "ORACLE_HOST": "127.0.0.1",
-        "ORACLE_PORT": str(_closed_port()),
-        "CDC_HEALTH_INTERVAL_SECONDS": "5",
-        "PYTHONUNBUFFERED": "1",
-    })
+    e.update(
+        {
+            "KAFKA_CONNECT_URL": stack["KAFKA_CONNECT_URL"],
+            "KAFKA_BOOTSTRAP_SERVERS": stack["KAFKA_BOOTSTRAP_SERVERS"],
+            "REDIS_URL": stack["REDIS_URL"],
+            "KSQLDB_URL": env.ksql.url,
+            # The Oracle double lives in the test process. reregister_connectors does not use the oracle
+            # resource (its run succeeds without this variable too); the data_quality run that
+            # data_quality_trigger launches on its first tick does, and its Oracle checks should fail
+            # fast (connection refused on a closed port) rather than wait on DNS for "oracle".
+            "ORACLE_ADMIN_PASSWORD": "dummy-admin-pw",
+            "ORACLE_HOST": "127.0.0.1",
+            "ORACLE_PORT": str(_closed_port()),
+            "CDC_HEALTH_INTERVAL_SECONDS": "5",
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
     return e
 
 
 def _write_home(home: Path) -> Path:
     home.mkdir(parents=True, exist_ok=True)
-    (home / "dagster.yaml").write_text(yaml.safe_dump({
-        "telemetry": {"enabled": False},
-        "run_coordinator": {
-            "module": "dagster._core.run_coordinator", "class": "QueuedRunCoordinator",
-            "config": {"max_concurrent_runs": 4,
-                       "tag_concurrency_limits": [{"key": "cdc/connector", "value": {"applyLimitPerUniqueValue": True},
-                                                   "limit": 1}]},
-        },
-    }))
+    (home / "dagster.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "telemetry": {"enabled": False},
+                "run_coordinator": {
+                    "module": "dagster._core.run_coordinator",
+                    "class": "QueuedRunCoordinator",
+                    "config": {
+                        "max_concurrent_runs": 4,
+                        "tag_concurrency_limits": [{"key": "cdc/connector", "value": {"applyLimitPerUniqueValue": True}, "limit": 1}],
+                    },
+                },
+            }
+        )
+    )
     workspace = home / "workspace.yaml"
-    workspace.write_text(yaml.safe_dump({"load_from": [{"python_module": {
-        "module_name": "pipeline_defs", "working_directory": str(REPO)}}]}))
+    workspace.write_text(
+        yaml.safe_dump({"load_from": [{"python_module": {"module_name": "pipeline_defs", "working_directory": str(REPO)}}]})
+    )
     return workspace
 
 
@@ -92,8 +101,10 @@ def _describe_ticks(ticks) -> str:
     lines = []
     for t in sorted(ticks, key=lambda t: t.timestamp):
         err = t.error.to_string() if t.error else ""
-        lines.append(f"  {time.strftime('%H:%M:%S', time.localtime(t.timestamp))} {t.status.value} "
-                     f"skip={t.skip_reason!r} runs={list(t.run_ids)} {err}")
+        lines.append(
+            f"  {time.strftime('%H:%M:%S', time.localtime(t.timestamp))} {t.status.value} "
+            f"skip={t.skip_reason!r} runs={list(t.run_ids)} {err}"
+        )
     return "\n".join(lines) or "  (none)"
 
 
@@ -103,9 +114,11 @@ class Daemon:
         self.log_path = home / "daemon.log"
         self._log = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(
-            [str(VENV_BIN / "dagster-daemon"), "run", "-w", str(workspace), "--log-level", "debug",
-             "--code-server-log-level", "info"],
-            cwd=str(REPO), env={**env, "DAGSTER_HOME": str(home)}, stdout=self._log, stderr=subprocess.STDOUT,
+            [str(VENV_BIN / "dagster-daemon"), "run", "-w", str(workspace), "--log-level", "debug", "--code-server-log-level", "info"],
+            cwd=str(REPO),
+            env={**env, "DAGSTER_HOME": str(home)},
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
             start_new_session=True,  # its own process group: the code server and run workers are its children
         )
         self.pgid = self.proc.pid
@@ -173,8 +186,11 @@ def _descendants(root: int) -> list[int]:
 
 
 def _group_members(pgid: int) -> list[int]:
-    return [int(d.name) for d in Path("/proc").iterdir()
-            if d.name.isdigit() and (st := _stat(int(d.name))) is not None and int(st[2]) == pgid and st[0] != "Z"]
+    return [
+        int(d.name)
+        for d in Path("/proc").iterdir()
+        if d.name.isdigit() and (st := _stat(int(d.name))) is not None and int(st[2]) == pgid and st[0] != "Z"
+    ]
 
 
 def _wait(predicate, timeout: float, interval: float = 1.0, on_timeout=lambda: ""):
@@ -196,10 +212,13 @@ def test_daemon_ticks_the_health_sensor_and_its_run_reregisters_a_deleted_connec
     timings: dict[str, float] = {}
     ok = False
     try:
+
         def diagnostics() -> str:
-            return (f"daemon {'alive' if daemon.alive() else f'exited {daemon.proc.returncode}'}\n"
-                    f"{SENSOR} ticks:\n{_describe_ticks(_sensor_ticks(instance, SENSOR))}\n"
-                    f"runs: {[(r.job_name, r.status.value, dict(r.tags)) for r in instance.get_runs(limit=20)]}")
+            return (
+                f"daemon {'alive' if daemon.alive() else f'exited {daemon.proc.returncode}'}\n"
+                f"{SENSOR} ticks:\n{_describe_ticks(_sensor_ticks(instance, SENSOR))}\n"
+                f"runs: {[(r.job_name, r.status.value, dict(r.tags)) for r in instance.get_runs(limit=20)]}"
+            )
 
         # 1. the daemon loads the code location and ticks the sensor on its own: the pipeline is healthy,
         # so the ticks are skips -- which also proves the daemon's environment renders the same configs
@@ -221,11 +240,11 @@ def test_daemon_ticks_the_health_sensor_and_its_run_reregisters_a_deleted_connec
 
         def healed():
             assert daemon.alive(), f"dagster-daemon exited with {daemon.proc.returncode}"
-            runs = instance.get_runs(filters=dg.RunsFilter(job_name="reregister_connectors",
-                                                           tags={"cdc/connector": CONNECTOR}))
+            runs = instance.get_runs(filters=dg.RunsFilter(job_name="reregister_connectors", tags={"cdc/connector": CONNECTOR}))
             if not runs or runs[0].status != dg.DagsterRunStatus.SUCCESS:
-                assert not runs or runs[0].status not in (dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED), \
+                assert not runs or runs[0].status not in (dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED), (
                     f"the re-register run ended {runs[0].status}"
+                )
                 return None
             try:
                 status = env.connect.status(CONNECTOR)
@@ -244,9 +263,12 @@ def test_daemon_ticks_the_health_sensor_and_its_run_reregisters_a_deleted_connec
         assert rr.run_config["ops"]["reregister"]["config"]["connectors"] == [CONNECTOR]
         # the run re-created it (a materialization with action=created for the connector asset)
         mats = instance.get_records_for_run(rr.run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION).records
-        actions = {r.event_log_entry.dagster_event.asset_key.to_user_string():
-                   r.event_log_entry.dagster_event.event_specific_data.materialization.metadata["action"].value
-                   for r in mats}
+        actions = {
+            r.event_log_entry.dagster_event.asset_key.to_user_string(): r.event_log_entry.dagster_event.event_specific_data.materialization.metadata[
+                "action"
+            ].value
+            for r in mats
+        }
         assert list(actions.values()) == ["created"], actions
         live = env.connect.get_config(CONNECTOR)
         desired = build_lineage(env.spec).node(("connect", CONNECTOR)).desired.config
@@ -260,7 +282,7 @@ def test_daemon_ticks_the_health_sensor_and_its_run_reregisters_a_deleted_connec
     finally:
         log = daemon.log()
         strays = daemon.stop()
-        print(f"timings: {({k: round(v, 1) for k, v in timings.items()})}")
+        print(f"timings: { ({k: round(v, 1) for k, v in timings.items()}) }")
         if not ok:
             print(f"---- dagster-daemon log ({daemon.log_path}) ----\n{log[-20000:]}")
         instance.dispose()

@@ -29,7 +29,13 @@ def test_debezium_configs_pass_the_real_plugins_validation_except_connectivity(c
         assert result.connector_class == "io.debezium.connector.oracle.OracleConnector"
         # the plugin looked at every key (transforms, predicates, converters, topic naming) and
         # objected to nothing but the connection
-        assert set(result.errors) <= {"database.hostname", "database.port", "database.user", "database.password",
-                                      "database.dbname", "database.url"}, result.errors
+        assert set(result.errors) <= {
+            "database.hostname",
+            "database.port",
+            "database.user",
+            "database.password",
+            "database.dbname",
+            "database.url",
+        }, result.errors
         assert any("Unable to connect" in m for msgs in result.errors.values() for m in msgs), result.errors
         assert WORKER_SECRET_ENV["ORACLE_PASSWORD"] not in str(result)

@@ -32,8 +32,11 @@ from resources.flink_jobs import FlinkJobsClient
 pytestmark = pytest.mark.integration
 
 COLUMNS = (
-    SourceColumn("EVENTID", Neutral.STRING), SourceColumn("ID", Neutral.STRING), SourceColumn("NAME", Neutral.STRING),
-    SourceColumn("PAGEURL", Neutral.STRING), SourceColumn("EVENTTIMESTAMP", Neutral.TIMESTAMP),
+    SourceColumn("EVENTID", Neutral.STRING),
+    SourceColumn("ID", Neutral.STRING),
+    SourceColumn("NAME", Neutral.STRING),
+    SourceColumn("PAGEURL", Neutral.STRING),
+    SourceColumn("EVENTTIMESTAMP", Neutral.TIMESTAMP),
 )
 MIN = 60_000
 
@@ -45,9 +48,15 @@ class Output:
         self.records: list[tuple[float, tuple, dict | None]] = []
         self._lock = threading.Lock()
         self._stop = threading.Event()
-        self._consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"it-{uuid.uuid4().hex}",
-                                   "auto.offset.reset": "earliest", "enable.auto.commit": False,
-                                   "fetch.wait.max.ms": 10})  # measure Flink, not our fetch wait
+        self._consumer = Consumer(
+            {
+                "bootstrap.servers": bootstrap,
+                "group.id": f"it-{uuid.uuid4().hex}",
+                "auto.offset.reset": "earliest",
+                "enable.auto.commit": False,
+                "fetch.wait.max.ms": 10,
+            }
+        )  # measure Flink, not our fetch wait
         self._consumer.subscribe([topic])
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
@@ -122,21 +131,32 @@ def env(stack):
     sent: list[tuple[str, dict | None]] = []
 
     def send(eid: str, value: dict | None) -> float:
-        producer.produce(cdc_topic, key=json.dumps({"EVENTID": eid}).encode(),
-                         value=None if value is None else json.dumps(value).encode())
+        producer.produce(cdc_topic, key=json.dumps({"EVENTID": eid}).encode(), value=None if value is None else json.dumps(value).encode())
         producer.flush(10)
         sent.append((eid, value))
         return time.time()
 
     def compile_(settings=None, **agg):
-        spec = {"kind": "flink", "settings": settings or {}, "objects": [
-            {"name": "CLICKS", "source": {"table": "POC_CLICKSTREAM"}, "timestamp": "EVENTTIMESTAMP"},
-            {"name": obj, "aggregate": {"from": "CLICKS", "group_by": "NAME", **agg}}]}
-        return compile_job(FlinkEngine.model_validate(spec), obj, lambda t: SourceTable(cdc_topic, COLUMNS, ("EVENTID",)),
-                           bootstrap)
+        spec = {
+            "kind": "flink",
+            "settings": settings or {},
+            "objects": [
+                {"name": "CLICKS", "source": {"table": "POC_CLICKSTREAM"}, "timestamp": "EVENTTIMESTAMP"},
+                {"name": obj, "aggregate": {"from": "CLICKS", "group_by": "NAME", **agg}},
+            ],
+        }
+        return compile_job(FlinkEngine.model_validate(spec), obj, lambda t: SourceTable(cdc_topic, COLUMNS, ("EVENTID",)), bootstrap)
 
-    yield {"gateway": gateway, "jobs": jobs, "out": out, "send": send, "sent": sent, "compile": compile_, "obj": obj,
-           "cdc_topic": cdc_topic}
+    yield {
+        "gateway": gateway,
+        "jobs": jobs,
+        "out": out,
+        "send": send,
+        "sent": sent,
+        "compile": compile_,
+        "obj": obj,
+        "cdc_topic": cdc_topic,
+    }
     out.close()
     for j in jobs.overview():
         p = parse_job_name(j.name)
@@ -147,13 +167,20 @@ def env(stack):
 
 
 def row(eid, name, ts, op="c", page="/home"):
-    return {"EVENTID": eid, "ID": "101", "NAME": name, "PAGEURL": page, "EVENTTIMESTAMP": ts,
-            "__op": op, "__deleted": "true" if op == "d" else "false", "__source_ts_ms": int(time.time() * 1000)}
+    return {
+        "EVENTID": eid,
+        "ID": "101",
+        "NAME": name,
+        "PAGEURL": page,
+        "EVENTTIMESTAMP": ts,
+        "__op": op,
+        "__deleted": "true" if op == "d" else "false",
+        "__source_ts_ms": int(time.time() * 1000),
+    }
 
 
 def running(jobs, obj) -> list:
-    return [j for j in jobs.overview() if (p := parse_job_name(j.name)) and p.object_name == obj
-            and j.state == "RUNNING"]
+    return [j for j in jobs.overview() if (p := parse_job_name(j.name)) and p.object_name == obj and j.state == "RUNNING"]
 
 
 def test_flink_engine_end_to_end(env):
@@ -272,8 +299,10 @@ def test_flink_latency_input_to_aggregate(env, mini_batch):
     lat = [next(t for t, c in arrivals if c >= i + 1) - s for i, s in enumerate(sent_at)]
     q = statistics.quantiles(lat, n=100)
     p50, p99 = statistics.median(lat), q[98]
-    print(f"\nflink latency (mini-batch {mini_batch}) over {len(lat)} records: p50 {p50 * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms, "
-          f"max {max(lat) * 1000:.0f} ms; {len(arrivals)} output records")
+    print(
+        f"\nflink latency (mini-batch {mini_batch}) over {len(lat)} records: p50 {p50 * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms, "
+        f"max {max(lat) * 1000:.0f} ms; {len(arrivals)} output records"
+    )
     assert p99 <= 1.0, f"p99 {p99:.3f}s > 1 s"
 
 
@@ -294,8 +323,7 @@ def test_flink_latency_at_1000_rows_per_second(env, stack):
             producer.poll(0)
         name = f"n{i % 10}"
         seen[name] = seen.get(name, 0) + 1
-        producer.produce(topic, key=json.dumps({"EVENTID": f"r{i}"}).encode(),
-                         value=json.dumps(row(f"r{i}", name, ts)).encode())
+        producer.produce(topic, key=json.dumps({"EVENTID": f"r{i}"}).encode(), value=json.dumps(row(f"r{i}", name, ts)).encode())
         sent_at.append(time.time())
         ordinal.append((name, seen[name]))
         producer.poll(0)
@@ -309,6 +337,8 @@ def test_flink_latency_at_1000_rows_per_second(env, stack):
             arrivals.setdefault(k[0], []).append((t, v["EVENT_COUNT"]))
     lat = [next(t for t, c in arrivals[name] if c >= n) - s for (name, n), s in zip(ordinal, sent_at, strict=True)]
     q = statistics.quantiles(lat, n=100)
-    print(f"\nflink latency at {rate:.0f} rows/s over {len(lat)} records: p50 {statistics.median(lat) * 1000:.0f} ms, "
-          f"p99 {q[98] * 1000:.0f} ms, max {max(lat) * 1000:.0f} ms")
+    print(
+        f"\nflink latency at {rate:.0f} rows/s over {len(lat)} records: p50 {statistics.median(lat) * 1000:.0f} ms, "
+        f"p99 {q[98] * 1000:.0f} ms, max {max(lat) * 1000:.0f} ms"
+    )
     assert q[98] <= 1.0

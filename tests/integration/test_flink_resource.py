@@ -12,8 +12,10 @@ from resources.flink import FlinkResource, FlinkStatementError
 
 pytestmark = pytest.mark.integration
 
-SOURCE = ("CREATE TABLE clicks (id BIGINT, name STRING) WITH ('connector' = 'datagen', 'rows-per-second' = '20', "
-          "'fields.id.kind' = 'random', 'fields.id.min' = '1', 'fields.id.max' = '9', 'fields.name.length' = '4')")
+SOURCE = (
+    "CREATE TABLE clicks (id BIGINT, name STRING) WITH ('connector' = 'datagen', 'rows-per-second' = '20', "
+    "'fields.id.kind' = 'random', 'fields.id.min' = '1', 'fields.id.max' = '9', 'fields.name.length' = '4')"
+)
 SINK = "CREATE TABLE counts (k BIGINT, n BIGINT) WITH ('connector' = 'blackhole')"
 # a shuffle between the source and the aggregate: two vertices, so both have record counts
 INSERT = "INSERT INTO counts SELECT id % 3, COUNT(*) FROM clicks GROUP BY id % 3"
@@ -59,8 +61,7 @@ def test_insert_job_listed_checkpointed_stopped_with_savepoint_and_another_cance
         assert first in [j.jid for j in jobs.running("res-test-stop")]
 
         # records flow through both vertices; a checkpoint completes (the stack checkpoints every 5 s)
-        counts = _eventually(lambda: (c := jobs.record_counts(first)) and all(
-            sum(v.values()) > 0 for v in c.values()) and c, timeout=45)
+        counts = _eventually(lambda: (c := jobs.record_counts(first)) and all(sum(v.values()) > 0 for v in c.values()) and c, timeout=45)
         assert counts, f"no records counted: {jobs.record_counts(first)}"
         checkpoint = _eventually(lambda: jobs.latest_checkpoint_path(first), timeout=45)
         assert checkpoint and "chk-" in checkpoint

@@ -48,8 +48,9 @@ def make_sensor(env, clock=time.time, **policy):
 
 
 def tick(env, sensor, cursor=None):
-    with dg.build_sensor_context(instance=env.instance, cursor=cursor,
-                                 resources={"connect": env.resources["connect"], "kafka": env.resources["kafka"]}) as ctx:
+    with dg.build_sensor_context(
+        instance=env.instance, cursor=cursor, resources={"connect": env.resources["connect"], "kafka": env.resources["kafka"]}
+    ) as ctx:
         return sensor(ctx)
 
 
@@ -88,8 +89,12 @@ def test_deleted_connector_is_reregistered(env):
 def test_drift_is_put_back_and_unmanaged_left_alone(env, tmp_path):
     cfg = env.connect.get_config("userdata_avro")
     env.connect.put_config("userdata_avro", {**cfg, "poll.linger.ms": "999"})
-    unmanaged = {"connector.class": "org.apache.kafka.connect.file.FileStreamSinkConnector", "tasks.max": "1",
-                 "topics": "unmanaged-topic", "file": "/nonexistent/dir/out"}
+    unmanaged = {
+        "connector.class": "org.apache.kafka.connect.file.FileStreamSinkConnector",
+        "tasks.max": "1",
+        "topics": "unmanaged-topic",
+        "file": "/nonexistent/dir/out",
+    }
     env.connect.apply("unmanaged-broken", unmanaged)
     wait_state(env, "unmanaged-broken", "FAILED")
     try:

@@ -36,8 +36,14 @@ def test_consumer_group_lag(kafka_client, stack, unique):
 def test_sasl_password_never_in_errors(caplog):
     from resources.kafka import KafkaResource, KafkaResourceError
 
-    res = KafkaResource(bootstrap_servers="127.0.0.1:1", security_protocol="SASL_PLAINTEXT", sasl_mechanism="PLAIN",
-                        sasl_username="u", sasl_password="kafka-secret-pw-77", timeout_seconds=2)
+    res = KafkaResource(
+        bootstrap_servers="127.0.0.1:1",
+        security_protocol="SASL_PLAINTEXT",
+        sasl_mechanism="PLAIN",
+        sasl_username="u",
+        sasl_password="kafka-secret-pw-77",
+        timeout_seconds=2,
+    )
     assert "kafka-secret-pw-77" not in repr(res)
     with pytest.raises(KafkaResourceError) as e:
         res.get_client().list_topics()

@@ -46,15 +46,29 @@ def _pipeline(unique: str) -> tuple[dict[str, str], dict[str, str], dict[str, st
 
 def _click(name: str, ts: int, n: int, **extra) -> tuple[str, str]:
     """A JSON click as the CDC source double writes it: upper-case column names, epoch-ms time."""
-    value = {"EVENTID": str(n), "ID": "101", "NAME": name, "SESSIONID": "s1", "EVENTTYPE": "page_view",
-             "PAGEURL": "https://example.com/home", "EVENTTIMESTAMP": ts, **extra}
+    value = {
+        "EVENTID": str(n),
+        "ID": "101",
+        "NAME": name,
+        "SESSIONID": "s1",
+        "EVENTTYPE": "page_view",
+        "PAGEURL": "https://example.com/home",
+        "EVENTTIMESTAMP": ts,
+        **extra,
+    }
     return str(n), json.dumps(value)
 
 
 def _read_all(bootstrap: str, topic: str, partition: int = 0) -> list:
     """Every record of `partition` up to its current end offset."""
-    c = Consumer({"bootstrap.servers": bootstrap, "group.id": f"reader-{uuid.uuid4().hex}",
-                  "enable.auto.commit": False, "topic.metadata.refresh.interval.ms": 2000})
+    c = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": f"reader-{uuid.uuid4().hex}",
+            "enable.auto.commit": False,
+            "topic.metadata.refresh.interval.ms": 2000,
+        }
+    )
     try:
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:  # a topic created a moment ago: wait until it has a leader
@@ -105,8 +119,10 @@ def test_create_over_a_missing_topic_fails_unless_partitions_creates_it(ksqldb_k
 
     # the same statement with PARTITIONS creates the topic; a table's topic is compacted
     client.execute(stmt.replace("VALUE_FORMAT='JSON'", "VALUE_FORMAT='JSON', PARTITIONS=2"))
-    client.execute(f"CREATE TABLE T1 (ID STRING PRIMARY KEY, NAME STRING) WITH (KAFKA_TOPIC='{unique}-t', "
-                   "KEY_FORMAT='KAFKA', VALUE_FORMAT='JSON', PARTITIONS=1);")
+    client.execute(
+        f"CREATE TABLE T1 (ID STRING PRIMARY KEY, NAME STRING) WITH (KAFKA_TOPIC='{unique}-t', "
+        "KEY_FORMAT='KAFKA', VALUE_FORMAT='JSON', PARTITIONS=1);"
+    )
     assert kafka_client.describe_topic(missing).partitions == 2
     assert kafka_client.describe_topic(f"{unique}-t").configs.get("cleanup.policy") == "compact"
     assert client.describe("S1").partitions == 2
@@ -120,8 +136,7 @@ def test_create_over_a_missing_topic_fails_unless_partitions_creates_it(ksqldb_k
     client.execute(f"CREATE STREAM S2 (NAME STRING) WITH (KAFKA_TOPIC='{unique}-existing', VALUE_FORMAT='JSON');")
     assert client.describe("S2").partitions == 3
     with pytest.raises(KsqlStatementError, match="already exists, with different partition/replica configuration"):
-        client.execute(f"CREATE STREAM S3 (NAME STRING) WITH (KAFKA_TOPIC='{unique}-existing', VALUE_FORMAT='JSON', "
-                       "PARTITIONS=1);")
+        client.execute(f"CREATE STREAM S3 (NAME STRING) WITH (KAFKA_TOPIC='{unique}-existing', VALUE_FORMAT='JSON', PARTITIONS=1);")
     client.close()
 
 
@@ -133,14 +148,14 @@ def test_pipeline_windowed_count_by_event_time(ksqldb_kafka_double, kafka_client
     kafka_client.create_topic(topics["POC_USERDATA_STREAM"])
     # produced before the query exists: auto.offset.reset=earliest reads them
     clicks = [
-        _click("jdoe", BASE + 1_000, 1),              # window 0
-        _click("jdoe", BASE + 5_000, 2),              # window 0 again -> count 2
-        _click("jdoe", BASE + MINUTE + 1_000, 3),     # a minute later: window 1
+        _click("jdoe", BASE + 1_000, 1),  # window 0
+        _click("jdoe", BASE + 5_000, 2),  # window 0 again -> count 2
+        _click("jdoe", BASE + MINUTE + 1_000, 3),  # a minute later: window 1
         (None, json.dumps({"name": "alice", "eventtimestamp": BASE + 2_000})),  # lower-case fields, window 0
-        (None, "{not json"),                          # skipped, like a deserialization error
+        (None, "{not json"),  # skipped, like a deserialization error
         (None, json.dumps({"NAME": None, "EVENTTIMESTAMP": BASE})),  # null group value: skipped
         _click("jdoe", BASE + 3 * MINUTE + 20_000, 4),  # stream time -> BASE+200s
-        _click("jdoe", BASE + 30_000, 5),             # window 0 closed at BASE+60s+grace 60s: dropped
+        _click("jdoe", BASE + 30_000, 5),  # window 0 closed at BASE+60s+grace 60s: dropped
         _click("jdoe", BASE + 2 * MINUTE + 30_000, 6),  # window 2 ends BASE+180s > 200s-60s: counted
     ]
     assert kafka_client.produce(src, clicks) == len(clicks)
@@ -156,11 +171,18 @@ def test_pipeline_windowed_count_by_event_time(ksqldb_kafka_double, kafka_client
     assert sink_info is not None and sink_info.partitions == 1
 
     agg = ksqldb_kafka_double.aggregation("USER_AGGREGATE_EVENTS")
-    final = {("jdoe", BASE): 2, ("jdoe", BASE + MINUTE): 1, ("alice", BASE): 1, ("jdoe", BASE + 2 * MINUTE): 1,
-             ("jdoe", BASE + 3 * MINUTE): 1}
+    final = {
+        ("jdoe", BASE): 2,
+        ("jdoe", BASE + MINUTE): 1,
+        ("alice", BASE): 1,
+        ("jdoe", BASE + 2 * MINUTE): 1,
+        ("jdoe", BASE + 3 * MINUTE): 1,
+    }
     # updates are produced per commit (ksqlDB's record cache), so wait for the state, not a sequence
     assert agg.wait(lambda a: a.consumed >= len(clicks) and a.emitted_counts() == final, timeout=30), (
-        agg.emitted_counts(), agg.processing_log)
+        agg.emitted_counts(),
+        agg.processing_log,
+    )
     assert agg.dropped_late == 1 and len(agg.processing_log) == 3  # bad JSON, null group, the late record
     assert agg.counts() == final
 
@@ -170,20 +192,26 @@ def test_pipeline_windowed_count_by_event_time(ksqldb_kafka_double, kafka_client
     latest = _latest(records)
     assert {k: v["EVENT_COUNT"] for k, (v, _) in latest.items()} == final
     for (name, start), (value, _) in latest.items():
-        assert value == {"USER_NAME": name, "EVENT_COUNT": final[(name, start)], "WINDOW_START": start,
-                         "WINDOW_END": start + MINUTE}
+        assert value == {"USER_NAME": name, "EVENT_COUNT": final[(name, start)], "WINDOW_START": start, "WINDOW_END": start + MINUTE}
     assert latest[("jdoe", BASE)][1] == BASE + 5_000  # the result carries the window's highest event time
     raw = next(m for m in records if m.key().startswith(b"alice"))
     assert raw.key() == b"alice" + struct.pack(">q", BASE)  # UTF-8 name + 8-byte big-endian window start
-    assert raw.value() == json.dumps({"USER_NAME": "alice", "EVENT_COUNT": 1, "WINDOW_START": BASE,
-                                      "WINDOW_END": BASE + MINUTE}, separators=(",", ":")).encode()
+    assert (
+        raw.value()
+        == json.dumps(
+            {"USER_NAME": "alice", "EVENT_COUNT": 1, "WINDOW_START": BASE, "WINDOW_END": BASE + MINUTE}, separators=(",", ":")
+        ).encode()
+    )
 
     # a pull query sees the live table: key, window bounds, value columns
     pulled = client.pull_query("SELECT * FROM USER_AGGREGATE_EVENTS WHERE NAME = 'jdoe';")
-    assert pulled.column_names == ("NAME", "WINDOWSTART", "WINDOWEND", "USER_NAME", "EVENT_COUNT", "WINDOW_START",
-                                   "WINDOW_END")
+    assert pulled.column_names == ("NAME", "WINDOWSTART", "WINDOWEND", "USER_NAME", "EVENT_COUNT", "WINDOW_START", "WINDOW_END")
     assert [(r["WINDOWSTART"], r["EVENT_COUNT"]) for r in pulled.rows] == [
-        (BASE, 2), (BASE + MINUTE, 1), (BASE + 2 * MINUTE, 1), (BASE + 3 * MINUTE, 1)]
+        (BASE, 2),
+        (BASE + MINUTE, 1),
+        (BASE + 2 * MINUTE, 1),
+        (BASE + 3 * MINUTE, 1),
+    ]
 
     # records produced while the query runs are counted as they arrive
     kafka_client.produce(src, [_click("alice", BASE + 3 * MINUTE + 30_000, 7)])
@@ -201,9 +229,12 @@ def test_latest_offset_reset_and_record_timestamps(ksqldb_kafka_double, kafka_cl
     producer.flush(10)
     client = _client(ksqldb_kafka_double)
     client.execute(f"CREATE STREAM CLICKS (NAME STRING) WITH (KAFKA_TOPIC='{src}', VALUE_FORMAT='JSON');")
-    client.execute(f"CREATE TABLE COUNTS WITH (KAFKA_TOPIC='{sink}', KEY_FORMAT='KAFKA', VALUE_FORMAT='JSON') AS "
-                   "SELECT NAME, COUNT(*) AS N FROM CLICKS WINDOW TUMBLING (SIZE 10 SECONDS, GRACE PERIOD 0 SECONDS) "
-                   "GROUP BY NAME EMIT CHANGES;", {"auto.offset.reset": "latest"})
+    client.execute(
+        f"CREATE TABLE COUNTS WITH (KAFKA_TOPIC='{sink}', KEY_FORMAT='KAFKA', VALUE_FORMAT='JSON') AS "
+        "SELECT NAME, COUNT(*) AS N FROM CLICKS WINDOW TUMBLING (SIZE 10 SECONDS, GRACE PERIOD 0 SECONDS) "
+        "GROUP BY NAME EMIT CHANGES;",
+        {"auto.offset.reset": "latest"},
+    )
     for ts in (BASE + 1_000, BASE + 12_000, BASE + 5_000):  # the last one is late with no grace: dropped
         producer.produce(src, value=json.dumps({"NAME": "new"}), timestamp=ts)
     producer.flush(10)
@@ -287,8 +318,7 @@ def test_shapes_the_kafka_mode_does_not_run_are_refused(ksqldb_kafka_double, kaf
     for sql in (
         "CREATE TABLE X AS SELECT NAME, SUM(AMOUNT) AS TOTAL FROM S WINDOW TUMBLING (SIZE 1 MINUTE) GROUP BY NAME;",
         "CREATE TABLE X AS SELECT NAME, COUNT(*) AS N FROM S GROUP BY NAME;",
-        "CREATE TABLE X WITH (KEY_FORMAT='JSON') AS SELECT NAME, COUNT(*) AS N FROM S "
-        "WINDOW TUMBLING (SIZE 1 MINUTE) GROUP BY NAME;",
+        "CREATE TABLE X WITH (KEY_FORMAT='JSON') AS SELECT NAME, COUNT(*) AS N FROM S WINDOW TUMBLING (SIZE 1 MINUTE) GROUP BY NAME;",
         "CREATE STREAM Y AS SELECT * FROM S;",
     ):
         with pytest.raises(KsqlStatementError, match="Kafka-backed mode"):
@@ -305,29 +335,43 @@ def test_windows_follow_event_time_not_record_time(ksqldb_kafka_double, kafka_cl
     kafka_client.create_topic(src)
     producer = Producer({"bootstrap.servers": stack["KAFKA_BOOTSTRAP_SERVERS"]})
     far = BASE + 10 * MINUTE  # the record time of every record: if it counted, all would sit in one window
-    events = [("jdoe", BASE + 2 * MINUTE + 10_000), ("jdoe", BASE + MINUTE + 59_999), ("jdoe", BASE + 2 * MINUTE),
-              ("alice", BASE + MINUTE), ("jdoe", BASE + MINUTE + 1)]
+    events = [
+        ("jdoe", BASE + 2 * MINUTE + 10_000),
+        ("jdoe", BASE + MINUTE + 59_999),
+        ("jdoe", BASE + 2 * MINUTE),
+        ("alice", BASE + MINUTE),
+        ("jdoe", BASE + MINUTE + 1),
+    ]
     for name, ts in events:
         producer.produce(src, value=json.dumps({"NAME": name, "EVENTTIMESTAMP": ts}), timestamp=far)
     producer.produce(src, value=json.dumps({"NAME": "nobody"}))  # no event time: skipped, not record time
     producer.flush(10)
     client = _client(ksqldb_kafka_double)
-    client.execute(f"CREATE STREAM CLICKS (NAME STRING, EVENTTIMESTAMP BIGINT) WITH (KAFKA_TOPIC='{src}', "
-                   "VALUE_FORMAT='JSON', TIMESTAMP='EVENTTIMESTAMP');")
-    client.execute(f"CREATE TABLE COUNTS WITH (KAFKA_TOPIC='{sink}', KEY_FORMAT='KAFKA', VALUE_FORMAT='JSON') AS "
-                   "SELECT NAME, COUNT(*) AS N FROM CLICKS WINDOW TUMBLING (SIZE 1 MINUTE, GRACE PERIOD 2 MINUTES) "
-                   "GROUP BY NAME EMIT CHANGES;", {"auto.offset.reset": "earliest"})
+    client.execute(
+        f"CREATE STREAM CLICKS (NAME STRING, EVENTTIMESTAMP BIGINT) WITH (KAFKA_TOPIC='{src}', "
+        "VALUE_FORMAT='JSON', TIMESTAMP='EVENTTIMESTAMP');"
+    )
+    client.execute(
+        f"CREATE TABLE COUNTS WITH (KAFKA_TOPIC='{sink}', KEY_FORMAT='KAFKA', VALUE_FORMAT='JSON') AS "
+        "SELECT NAME, COUNT(*) AS N FROM CLICKS WINDOW TUMBLING (SIZE 1 MINUTE, GRACE PERIOD 2 MINUTES) "
+        "GROUP BY NAME EMIT CHANGES;",
+        {"auto.offset.reset": "earliest"},
+    )
     agg = ksqldb_kafka_double.aggregation("COUNTS")
     final = {("jdoe", BASE + MINUTE): 2, ("jdoe", BASE + 2 * MINUTE): 2, ("alice", BASE + MINUTE): 1}
     assert agg.wait(lambda a: a.consumed >= len(events) + 1 and a.emitted_counts() == final, timeout=30), (
-        agg.emitted_counts(), agg.processing_log)
+        agg.emitted_counts(),
+        agg.processing_log,
+    )
     assert agg.processing_log[-1].endswith("column EVENTTIMESTAMP is null")
     latest = _latest(_read_all(stack["KAFKA_BOOTSTRAP_SERVERS"], sink))
     assert {k: v["N"] for k, (v, _) in latest.items()} == final
     # each result's timestamp is the highest event time of its window, never the record time
     assert {k: ts for k, (_, ts) in latest.items()} == {
-        ("jdoe", BASE + MINUTE): BASE + MINUTE + 59_999, ("jdoe", BASE + 2 * MINUTE): BASE + 2 * MINUTE + 10_000,
-        ("alice", BASE + MINUTE): BASE + MINUTE}
+        ("jdoe", BASE + MINUTE): BASE + MINUTE + 59_999,
+        ("jdoe", BASE + 2 * MINUTE): BASE + 2 * MINUTE + 10_000,
+        ("alice", BASE + MINUTE): BASE + MINUTE,
+    }
     assert agg.stream_time == BASE + 2 * MINUTE + 10_000
     client.close()
 
@@ -342,12 +386,16 @@ def test_windowed_output_is_partitioned_by_the_base_key(ksqldb_kafka_double, kaf
     rows = [(name, w + 1_000) for w in windows for name in names]
     kafka_client.produce(src, [(None, json.dumps({"NAME": n, "EVENTTIMESTAMP": ts})) for n, ts in rows])
     client = _client(ksqldb_kafka_double)
-    client.execute(f"CREATE STREAM CLICKS (NAME STRING, EVENTTIMESTAMP BIGINT) WITH (KAFKA_TOPIC='{src}', "
-                   "VALUE_FORMAT='JSON', TIMESTAMP='EVENTTIMESTAMP');")
-    client.execute(f"CREATE TABLE COUNTS WITH (KAFKA_TOPIC='{sink}', KEY_FORMAT='KAFKA', VALUE_FORMAT='JSON', "
-                   "PARTITIONS=4) AS SELECT NAME, COUNT(*) AS N FROM CLICKS WINDOW TUMBLING (SIZE 1 MINUTE, "
-                   "GRACE PERIOD 10 MINUTES) GROUP BY NAME EMIT CHANGES;",
-                   {"auto.offset.reset": "earliest", "cache.max.bytes.buffering": 0})
+    client.execute(
+        f"CREATE STREAM CLICKS (NAME STRING, EVENTTIMESTAMP BIGINT) WITH (KAFKA_TOPIC='{src}', "
+        "VALUE_FORMAT='JSON', TIMESTAMP='EVENTTIMESTAMP');"
+    )
+    client.execute(
+        f"CREATE TABLE COUNTS WITH (KAFKA_TOPIC='{sink}', KEY_FORMAT='KAFKA', VALUE_FORMAT='JSON', "
+        "PARTITIONS=4) AS SELECT NAME, COUNT(*) AS N FROM CLICKS WINDOW TUMBLING (SIZE 1 MINUTE, "
+        "GRACE PERIOD 10 MINUTES) GROUP BY NAME EMIT CHANGES;",
+        {"auto.offset.reset": "earliest", "cache.max.bytes.buffering": 0},
+    )
     agg = ksqldb_kafka_double.aggregation("COUNTS")
     assert agg.plan.sink_partitions == 4 and agg.plan.cache_max_bytes == 0
     assert agg.wait(lambda a: a.emitted == len(rows), timeout=30), (agg.emitted, agg.processing_log)

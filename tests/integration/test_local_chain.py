@@ -54,8 +54,13 @@ def http() -> Iterator[httpx.Client]:
 def pg(stack):
     import psycopg2
 
-    conn = psycopg2.connect(host=stack["POSTGRES_HOST"], port=int(stack["POSTGRES_PORT"]), dbname=stack["POSTGRES_DB"],
-                            user=stack["POSTGRES_ADMIN_USER"], password=stack["POSTGRES_ADMIN_PASSWORD"])
+    conn = psycopg2.connect(
+        host=stack["POSTGRES_HOST"],
+        port=int(stack["POSTGRES_PORT"]),
+        dbname=stack["POSTGRES_DB"],
+        user=stack["POSTGRES_ADMIN_USER"],
+        password=stack["POSTGRES_ADMIN_PASSWORD"],
+    )
     conn.autocommit = True
     yield conn
     conn.close()
@@ -80,8 +85,14 @@ def consume(stack, topic: str, want: int, timeout: float = 60) -> list[tuple[obj
     """(key, value) pairs of the first `want` records of topic, JSON-decoded."""
     from confluent_kafka import Consumer
 
-    c = Consumer({"bootstrap.servers": stack["KAFKA_BOOTSTRAP_SERVERS"], "group.id": f"t-{uuid.uuid4().hex}",
-                  "auto.offset.reset": "earliest", "enable.auto.commit": False})
+    c = Consumer(
+        {
+            "bootstrap.servers": stack["KAFKA_BOOTSTRAP_SERVERS"],
+            "group.id": f"t-{uuid.uuid4().hex}",
+            "auto.offset.reset": "earliest",
+            "enable.auto.commit": False,
+        }
+    )
     c.subscribe([topic])
     out: list[tuple[object, object]] = []
     deadline = time.monotonic() + timeout
@@ -124,11 +135,11 @@ def register(http: httpx.Client, stack, name: str, config: dict[str, str]) -> No
 def unregister(http: httpx.Client, stack, name: str) -> None:
     r = http.delete(f"{stack['KAFKA_CONNECT_URL']}/connectors/{name}")
     assert r.status_code in (204, 404), r.text
-    _wait(f"connector {name} gone",
-          lambda: http.get(f"{stack['KAFKA_CONNECT_URL']}/connectors/{name}").status_code == 404, timeout=30)
+    _wait(f"connector {name} gone", lambda: http.get(f"{stack['KAFKA_CONNECT_URL']}/connectors/{name}").status_code == 404, timeout=30)
 
 
 # ---------------------------------------------------------------- Postgres -> Debezium -> Kafka
+
 
 def test_postgres_rows_reach_kafka_through_debezium(stack, pg, http, topics, suffix):
     table, role, slot, pub = f"chain_{suffix}", f"cdc_{suffix}", f"slot_{suffix}", f"pub_{suffix}"
@@ -202,6 +213,7 @@ def test_postgres_rows_reach_kafka_through_debezium(stack, pg, http, topics, suf
 
 # ---------------------------------------------------------------- Kafka -> Redis sink -> Redis
 
+
 def test_redis_sink_writes_json_documents(stack, http, topics, suffix):
     import redis
 
@@ -214,15 +226,20 @@ def test_redis_sink_writes_json_documents(stack, http, topics, suffix):
     }
     produce(stack, topic, [({"NAME": k}, v) for k, v in docs.items()])
     try:
-        register(http, stack, name, {
-            "connector.class": REDIS_SINK,
-            "tasks.max": "1",
-            "topics": topic,
-            "redis.uri": stack["REDIS_URL"],
-            "redis.key": keyspace,
-            "redis.key.field": "NAME",
-            **JSON_NO_SCHEMA,
-        })
+        register(
+            http,
+            stack,
+            name,
+            {
+                "connector.class": REDIS_SINK,
+                "tasks.max": "1",
+                "topics": topic,
+                "redis.uri": stack["REDIS_URL"],
+                "redis.key": keyspace,
+                "redis.key.field": "NAME",
+                **JSON_NO_SCHEMA,
+            },
+        )
 
         def stored():
             got = {k: r.execute_command("JSON.GET", f"{keyspace}:{k}") for k in docs}
@@ -237,6 +254,7 @@ def test_redis_sink_writes_json_documents(stack, http, topics, suffix):
 
 
 # ---------------------------------------------------------------- Kafka -> Flink SQL (gateway) -> Kafka
+
 
 class Gateway:
     """The SQL Gateway's REST API (v1), raw."""
@@ -284,10 +302,11 @@ def test_flink_sql_insert_through_the_gateway(stack, http, topics, suffix):
     gw = Gateway(http, stack["FLINK_GATEWAY_URL"])
     job_id = None
     try:
-        kafka = f"'connector' = 'kafka', 'properties.bootstrap.servers' = '{stack['KAFKA_BOOTSTRAP_SERVERS']}', " \
-                "'format' = 'json'"
-        gw.run(f"CREATE TABLE src (NAME STRING, CLICKS INT) WITH ({kafka}, 'topic' = '{src}', "
-               f"'properties.group.id' = 'flink-{suffix}', 'scan.startup.mode' = 'earliest-offset')")
+        kafka = f"'connector' = 'kafka', 'properties.bootstrap.servers' = '{stack['KAFKA_BOOTSTRAP_SERVERS']}', 'format' = 'json'"
+        gw.run(
+            f"CREATE TABLE src (NAME STRING, CLICKS INT) WITH ({kafka}, 'topic' = '{src}', "
+            f"'properties.group.id' = 'flink-{suffix}', 'scan.startup.mode' = 'earliest-offset')"
+        )
         gw.run(f"CREATE TABLE dst (NAME STRING, DOUBLED INT) WITH ({kafka}, 'topic' = '{dst}')")
         [[job_id]] = gw.run("INSERT INTO dst SELECT UPPER(NAME), CLICKS * 2 FROM src WHERE CLICKS > 1")
         out = consume(stack, dst, want=2, timeout=90)
@@ -299,6 +318,5 @@ def test_flink_sql_insert_through_the_gateway(stack, http, topics, suffix):
         if job_id:
             r = http.patch(f"{stack['FLINK_REST_URL']}/jobs/{job_id}", params={"mode": "cancel"})
             assert r.status_code == 202, r.text
-            _wait(f"job {job_id} canceled",
-                  lambda: http.get(f"{stack['FLINK_REST_URL']}/jobs/{job_id}").json()["state"] == "CANCELED", 60)
+            _wait(f"job {job_id} canceled", lambda: http.get(f"{stack['FLINK_REST_URL']}/jobs/{job_id}").json()["state"] == "CANCELED", 60)
         gw.close()

@@ -26,6 +26,7 @@ CLICK_COLUMNS = ("EVENTID", "ID", "NAME", "SESSIONID", "EVENTTYPE", "PAGEURL", "
 
 # ---------------------------------------------------------------------------------------------------- helpers
 
+
 def materializations(result: dg.ExecuteInProcessResult) -> dict[str, dict[str, Any]]:
     out = {}
     for ev in result.get_asset_materialization_events():
@@ -111,6 +112,7 @@ def closed_port() -> int:
 
 # ---------------------------------------------------------------------------------------------------- fixture
 
+
 @pytest.fixture(scope="module")
 def pipe(stack, tmp_path_factory):
     p = LocalPipeline(stack, tmp_path_factory.mktemp("local-profile"))
@@ -128,6 +130,7 @@ def pipe(stack, tmp_path_factory):
 
 # ---------------------------------------------------------------------------------------------------- 1. rows reach Redis
 
+
 def test_first_provision_creates_every_hop(pipe):
     mats = materializations(pipe.first)
     actions = {k: v["action"] for k, v in mats.items()}
@@ -135,7 +138,8 @@ def test_first_provision_creates_every_hop(pipe):
     assert actions["postgres/table/POC_CLICKSTREAM"] == "created"
     assert actions[f"flink/{pipe.aggregate}"] == "created"
     assert {k: a for k, a in actions.items() if k.startswith("connect/")} == {
-        f"connect/{c['name']}": "created" for c in [*pipe.doc["source"]["connectors"], *pipe.doc["sinks"]]}
+        f"connect/{c['name']}": "created" for c in [*pipe.doc["source"]["connectors"], *pipe.doc["sinks"]]
+    }
     checks = check_results(pipe.first)
     failed = {k: e.metadata for k, e in checks.items() if not e.passed}
     assert not failed, failed
@@ -146,9 +150,16 @@ def test_inserted_rows_reach_redis_counted_by_event_time(pipe):
     p, t2, t1 = pipe, pipe.t2, pipe.t1
     # ann: two clicks two minutes back, one a minute back; bob: two a minute back. Windowed by arrival
     # (record) time every row would fall into the current minute (ann 3, bob 2).
-    insert_clicks(p, [("a1", "ann", t2 + dt.timedelta(seconds=5)), ("a2", "ann", t2 + dt.timedelta(seconds=50)),
-                      ("b1", "bob", t1 + dt.timedelta(seconds=10)), ("a3", "ann", t1 + dt.timedelta(seconds=30)),
-                      ("b2", "bob", t1 + dt.timedelta(seconds=40))])
+    insert_clicks(
+        p,
+        [
+            ("a1", "ann", t2 + dt.timedelta(seconds=5)),
+            ("a2", "ann", t2 + dt.timedelta(seconds=50)),
+            ("b1", "bob", t1 + dt.timedelta(seconds=10)),
+            ("a3", "ann", t1 + dt.timedelta(seconds=30)),
+            ("b2", "bob", t1 + dt.timedelta(seconds=40)),
+        ],
+    )
     docs = wait_docs(p, {"ann": ms(t1), "bob": ms(t1)})
     assert docs["ann"] == doc("ann", 1, ms(t1))
     assert docs["bob"] == doc("bob", 2, ms(t1))
@@ -184,11 +195,16 @@ def test_data_check_names_a_corrupted_document_and_a_wrong_key(pipe):
 
 # ---------------------------------------------------------------------------------------------------- 2. update / delete
 
+
 def test_update_keeps_counts_and_delete_retracts(pipe):
     p = pipe
     before = p.docs()
-    p.sql((f'UPDATE "{p.schema}"."POC_CLICKSTREAM" SET "PAGEURL" = %s, "EVENTTYPE" = %s WHERE "EVENTID" = %s',
-           ["https://example.com/changed", "page_view", "a3"]))
+    p.sql(
+        (
+            f'UPDATE "{p.schema}"."POC_CLICKSTREAM" SET "PAGEURL" = %s, "EVENTTYPE" = %s WHERE "EVENTID" = %s',
+            ["https://example.com/changed", "page_view", "a3"],
+        )
+    )
     p.sql((f'DELETE FROM "{p.schema}"."POC_CLICKSTREAM" WHERE "EVENTID" = %s', ["b1"]))
     # the delete commits after the update: once its retraction is in Redis, the update went through too
     wait_until("bob's count retracted", lambda: p.docs()["bob"]["EVENT_COUNT"] != 2, timeout=90)
@@ -199,6 +215,7 @@ def test_update_keeps_counts_and_delete_retracts(pipe):
 
 
 # ---------------------------------------------------------------------------------------------------- 3. idempotence, edits
+
 
 def test_second_provision_writes_nothing(pipe):
     result = pipe.run("provision_pipeline")
@@ -258,6 +275,7 @@ def test_window_size_change_is_reported_as_a_rebuild(pipe):
 
 
 # ---------------------------------------------------------------------------------------------------- 4. self-healing
+
 
 def test_flink_health_resubmits_a_cancelled_job(pipe):
     p = pipe
@@ -319,25 +337,49 @@ def test_connector_health_reregisters_a_deleted_connector(pipe):
 
 # ---------------------------------------------------------------------------------------------------- 5. a table added in YAML
 
+
 def _with_purchases(p: LocalPipeline):
     tag = p.tag
     agg = f"E2E_{tag.upper()}_PURCHASES"
 
     def edit(d: dict) -> None:
-        d["source"]["tables"].append({
-            "name": "POC_PURCHASES",
-            "columns": [{"name": "PURCHASEID", "type": "VARCHAR(50)", "primary_key": True},
-                        {"name": "NAME", "type": "VARCHAR(50)"},
-                        {"name": "AMOUNT", "type": "NUMERIC(10,2)"},
-                        {"name": "PURCHASETIME", "type": "TIMESTAMP"}]})
-        d["source"]["connectors"].append({"name": f"e2e-{tag}-pg-purchases", "tables": ["POC_PURCHASES"],
-                                          "slot_name": f"e2e_{tag}_purchases"})
+        d["source"]["tables"].append(
+            {
+                "name": "POC_PURCHASES",
+                "columns": [
+                    {"name": "PURCHASEID", "type": "VARCHAR(50)", "primary_key": True},
+                    {"name": "NAME", "type": "VARCHAR(50)"},
+                    {"name": "AMOUNT", "type": "NUMERIC(10,2)"},
+                    {"name": "PURCHASETIME", "type": "TIMESTAMP"},
+                ],
+            }
+        )
+        d["source"]["connectors"].append(
+            {"name": f"e2e-{tag}-pg-purchases", "tables": ["POC_PURCHASES"], "slot_name": f"e2e_{tag}_purchases"}
+        )
         d["engine"]["objects"] += [
             {"name": "POC_PURCHASES_STREAM", "source": {"table": "POC_PURCHASES"}, "timestamp": "PURCHASETIME"},
-            {"name": agg, "aggregate": {"from": "POC_PURCHASES_STREAM", "group_by": "NAME", "count_as": "PURCHASE_COUNT",
-                                        "window": {"size": "1 MINUTE", "grace": "1 MINUTE"}}}]
-        d["sinks"].append({"kind": "redis", "name": f"e2e-{tag}-redis-sink-purchases", "object": agg,
-                           "plugin": "cdcplane-redis-json", "command": "JSONSET", "keyspace": "${topic}", "separator": ":"})
+            {
+                "name": agg,
+                "aggregate": {
+                    "from": "POC_PURCHASES_STREAM",
+                    "group_by": "NAME",
+                    "count_as": "PURCHASE_COUNT",
+                    "window": {"size": "1 MINUTE", "grace": "1 MINUTE"},
+                },
+            },
+        ]
+        d["sinks"].append(
+            {
+                "kind": "redis",
+                "name": f"e2e-{tag}-redis-sink-purchases",
+                "object": agg,
+                "plugin": "cdcplane-redis-json",
+                "command": "JSONSET",
+                "keyspace": "${topic}",
+                "separator": ":",
+            }
+        )
 
     return agg, edit
 
@@ -348,8 +390,7 @@ def test_a_table_added_only_in_yaml_flows_end_to_end(pipe):
     defs = p.use(p.edited(edit), "purchases")
     result = p.run("provision_pipeline", defs)
     assert result.success, failure_text(result)
-    changed = {k: v["action"] for k, v in materializations(result).items()
-               if v["writes"] or v["action"] not in ("unchanged", "observed")}
+    changed = {k: v["action"] for k, v in materializations(result).items() if v["writes"] or v["action"] not in ("unchanged", "observed")}
     assert changed == {
         "postgres/table/POC_PURCHASES": "created",
         f"postgres/publication/{p.doc['source']['publication']}": "updated",
@@ -362,8 +403,12 @@ def test_a_table_added_only_in_yaml_flows_end_to_end(pipe):
     }, changed
 
     sql = f'INSERT INTO "{p.schema}"."POC_PURCHASES" ("PURCHASEID", "NAME", "AMOUNT", "PURCHASETIME") VALUES (%s, %s, %s, %s)'
-    p.sql((sql, ["p1", "ann", 9.5, p.t2 + dt.timedelta(seconds=20)]), (sql, ["p2", "ann", 3.0, p.t1 + dt.timedelta(seconds=5)]),
-          (sql, ["p3", "dan", 1.25, p.t1 + dt.timedelta(seconds=7)]), (sql, ["p4", "dan", 2.0, p.t1 + dt.timedelta(seconds=9)]))
+    p.sql(
+        (sql, ["p1", "ann", 9.5, p.t2 + dt.timedelta(seconds=20)]),
+        (sql, ["p2", "ann", 3.0, p.t1 + dt.timedelta(seconds=5)]),
+        (sql, ["p3", "dan", 1.25, p.t1 + dt.timedelta(seconds=7)]),
+        (sql, ["p4", "dan", 2.0, p.t1 + dt.timedelta(seconds=9)]),
+    )
     sink = f"e2e-{p.tag}-redis-sink-purchases"
     docs = wait_docs(p, {"ann": ms(p.t1), "dan": ms(p.t1)}, aggregate=agg, sink=sink)
     assert docs == {"ann": doc("ann", 1, ms(p.t1), "PURCHASE_COUNT"), "dan": doc("dan", 2, ms(p.t1), "PURCHASE_COUNT")}
@@ -374,6 +419,7 @@ def test_a_table_added_only_in_yaml_flows_end_to_end(pipe):
 
 
 # ---------------------------------------------------------------------------------------------------- 6. unreachable systems
+
 
 def _assert_clear_failure(p: LocalPipeline, result: dg.ExecuteInProcessResult, endpoint: str) -> str:
     assert not result.success
@@ -388,8 +434,13 @@ def test_postgres_down_fails_provision_naming_the_endpoint(pipe):
     from resources.postgres import PostgresResource
 
     p, port = pipe, closed_port()
-    down = PostgresResource(host="127.0.0.1", port=port, dbname=p.stack["POSTGRES_DB"], user=p.stack["POSTGRES_ADMIN_USER"],
-                            password=dg.EnvVar("POSTGRES_ADMIN_PASSWORD"))
+    down = PostgresResource(
+        host="127.0.0.1",
+        port=port,
+        dbname=p.stack["POSTGRES_DB"],
+        user=p.stack["POSTGRES_ADMIN_USER"],
+        password=dg.EnvVar("POSTGRES_ADMIN_PASSWORD"),
+    )
     _, defs = p.build(p.doc, "pg-down", postgres=down)
     result = p.run("provision_pipeline", defs)
     text = _assert_clear_failure(p, result, f"127.0.0.1:{port}")
@@ -401,8 +452,7 @@ def test_flink_down_fails_provision_naming_the_endpoint(pipe):
     from resources.flink import FlinkResource
 
     p, port = pipe, closed_port()
-    down = FlinkResource(gateway_url=f"http://127.0.0.1:{port}", rest_url=f"http://127.0.0.1:{port}", max_retries=1,
-                         backoff_seconds=0.1)
+    down = FlinkResource(gateway_url=f"http://127.0.0.1:{port}", rest_url=f"http://127.0.0.1:{port}", max_retries=1, backoff_seconds=0.1)
     _, defs = p.build(p.doc, "flink-down", flink=down)
     result = p.run("provision_pipeline", defs)
     _assert_clear_failure(p, result, f"http://127.0.0.1:{port}")
@@ -415,8 +465,7 @@ def test_gateway_error_fails_provision_naming_the_endpoint_and_the_next_provisio
     old = {a: p.our_jobs(a)[0].jid for a in aggregates}
     # a session property Flink cannot parse: the running jobs are stopped with a savepoint, then the gateway
     # fails the new version's first statement
-    _, bad = p.build(p.edited(lambda d: d["engine"].update(settings={"properties": {"parallelism.default": "many"}})),
-                     "bad-gateway")
+    _, bad = p.build(p.edited(lambda d: d["engine"].update(settings={"properties": {"parallelism.default": "many"}})), "bad-gateway")
     result = p.run("provision_pipeline", bad)
     text = _assert_clear_failure(p, result, p.stack["FLINK_GATEWAY_URL"])
     assert 'For input string: "many"' in text, text
@@ -424,13 +473,13 @@ def test_gateway_error_fails_provision_naming_the_endpoint_and_the_next_provisio
 
     # the spec as it was: the next provision resumes each job from the savepoint its stop left
     with httpx.Client(base_url=p.stack["FLINK_REST_URL"], timeout=10) as http:
-        savepoints = {a: http.get(f"/jobs/{jid}/checkpoints").json()["latest"]["savepoint"]["external_path"]
-                      for a, jid in old.items()}
+        savepoints = {a: http.get(f"/jobs/{jid}/checkpoints").json()["latest"]["savepoint"]["external_path"] for a, jid in old.items()}
     result = p.run("provision_pipeline")
     assert result.success, failure_text(result)
     mats = materializations(result)
     assert {a: (mats[f"flink/{a}"]["action"], mats[f"flink/{a}"]["restore_from"]) for a in aggregates} == {
-        a: ("created", savepoints[a]) for a in aggregates}
+        a: ("created", savepoints[a]) for a in aggregates
+    }
     insert_clicks(p, [("b4", "bob", p.t1 + dt.timedelta(seconds=57))])
     wait_until("bob's new click counted", lambda: p.docs()["bob"]["EVENT_COUNT"] != 2, timeout=90)
     docs = wait_docs(p, {"bob": ms(p.t1)})
@@ -438,6 +487,7 @@ def test_gateway_error_fails_provision_naming_the_endpoint_and_the_next_provisio
 
 
 # ---------------------------------------------------------------------------------------------------- 3. (last: it rebuilds)
+
 
 def test_window_size_change_is_provisioned_as_a_rebuild(pipe):
     p = pipe

@@ -27,8 +27,14 @@ def test_1_provisioning_from_empty_creates_everything(e2e):
     mats = materializations(result)
     assert result.success, [str(ev.event_specific_data) for ev in result.all_events if ev.is_failure]
     assert len(mats) == len(build_lineage(e2e.spec).nodes)
-    for key in ("oracle/role/C__CDC_PRIVS", "oracle/user/C__MYUSER", "oracle/table/POC_CLICKSTREAM",
-                "connect/clickstream_avro", "connect/redis-sink-json", "ksqldb/USER_AGGREGATE_EVENTS"):
+    for key in (
+        "oracle/role/C__CDC_PRIVS",
+        "oracle/user/C__MYUSER",
+        "oracle/table/POC_CLICKSTREAM",
+        "connect/clickstream_avro",
+        "connect/redis-sink-json",
+        "ksqldb/USER_AGGREGATE_EVENTS",
+    ):
         assert mats[key]["action"] == "created", (key, mats[key])
     assert mats["connect/clickstream_avro"]["state"] == "RUNNING"
     assert mats["connect/redis-sink-json"]["state"] == "RUNNING"
@@ -39,10 +45,15 @@ def test_1_provisioning_from_empty_creates_everything(e2e):
     assert mats[key]["partitions"] == 1
     # structural checks ran with provisioning and pass
     c = checks(result)
-    for name in ("oracle/role/C__CDC_PRIVS:role_grants", "connect/clickstream_avro:running",
-                 "connect/clickstream_avro:config_matches_spec", "connect/clickstream_avro:redo_log_topic_single_partition",
-                 "connect/redis-sink-json:plugins_installed", "ksqldb/USER_AGGREGATE_EVENTS:query_running",
-                 "ksqldb/USER_AGGREGATE_EVENTS:matches_spec"):
+    for name in (
+        "oracle/role/C__CDC_PRIVS:role_grants",
+        "connect/clickstream_avro:running",
+        "connect/clickstream_avro:config_matches_spec",
+        "connect/clickstream_avro:redo_log_topic_single_partition",
+        "connect/redis-sink-json:plugins_installed",
+        "ksqldb/USER_AGGREGATE_EVENTS:query_running",
+        "ksqldb/USER_AGGREGATE_EVENTS:matches_spec",
+    ):
         assert c[name].passed, (name, c[name].metadata)
     assert CountingConnect.writes() > 0 and len(e2e.db.ddl_statements()) > 0 and ksql_writes(e2e) > 0
 

@@ -45,22 +45,27 @@ TABLE = {
         {"name": "EVENTTIMESTAMP", "type": "TIMESTAMP"},
     ],
     "initial_rows": [{"EVENTID": 1, "NAME": "jdoe", "EVENTTYPE": "page_view", "EVENTTIMESTAMP": "CURRENT_TIMESTAMP"}],
-    "demo_rows": [{"EVENTID": i, "NAME": n, "EVENTTYPE": "click", "EVENTTIMESTAMP": "CURRENT_TIMESTAMP"}
-                  for i, n in ((2, "jdoe"), (3, "rsmith"))],
+    "demo_rows": [
+        {"EVENTID": i, "NAME": n, "EVENTTYPE": "click", "EVENTTIMESTAMP": "CURRENT_TIMESTAMP"} for i, n in ((2, "jdoe"), (3, "rsmith"))
+    ],
 }
 
 
 def _admin(dbname: str) -> psycopg.Connection:
     e = os.environ
-    return db.connect(e["POSTGRES_HOST"], int(e["POSTGRES_PORT"]), dbname, e["POSTGRES_ADMIN_USER"],
-                      e["POSTGRES_ADMIN_PASSWORD"])
+    return db.connect(e["POSTGRES_HOST"], int(e["POSTGRES_PORT"]), dbname, e["POSTGRES_ADMIN_USER"], e["POSTGRES_ADMIN_PASSWORD"])
 
 
 def _source(dbname: str, tag: str, tables: list[dict]) -> PostgresSource:
-    return PostgresSource.model_validate({
-        "kind": "postgres", "database": dbname, "role": {"name": f"cdc_{tag}"}, "tables": tables,
-        "connectors": [{"name": f"pg-cdc-{tag}", "tables": [t["name"] for t in tables], "slot_name": f"pg_cdc_{tag}"}],
-    })
+    return PostgresSource.model_validate(
+        {
+            "kind": "postgres",
+            "database": dbname,
+            "role": {"name": f"cdc_{tag}"},
+            "tables": tables,
+            "connectors": [{"name": f"pg-cdc-{tag}", "tables": [t["name"] for t in tables], "slot_name": f"pg_cdc_{tag}"}],
+        }
+    )
 
 
 @pytest.fixture
@@ -86,13 +91,18 @@ def pg(stack, request):
 
 
 def _consumer(topic: str) -> Consumer:
-    c = Consumer({"bootstrap.servers": os.environ["KAFKA_BOOTSTRAP_SERVERS"], "group.id": f"t-{secrets.token_hex(4)}",
-                  "enable.auto.commit": False, "auto.offset.reset": "earliest"})
+    c = Consumer(
+        {
+            "bootstrap.servers": os.environ["KAFKA_BOOTSTRAP_SERVERS"],
+            "group.id": f"t-{secrets.token_hex(4)}",
+            "enable.auto.commit": False,
+            "auto.offset.reset": "earliest",
+        }
+    )
     md = c.list_topics(topic, timeout=10).topics.get(topic)
     # start after what earlier runs left on the shared topic; a topic that does not exist yet starts at 0
     if md is not None and md.error is None and md.partitions:
-        c.assign([TopicPartition(topic, p, c.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1])
-                  for p in md.partitions])
+        c.assign([TopicPartition(topic, p, c.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1]) for p in md.partitions])
     else:
         c.assign([TopicPartition(topic, 0, 0)])
     return c
@@ -155,7 +165,7 @@ def test_debezium_reads_what_the_package_provisions(pg, connect_client):
         assert connect_client.get_config(conn.name)["database.password"] == "${env:POSTGRES_CDC_PASSWORD}"
 
         # the snapshot of the initial row
-        (key, value, _, _), = _read(consumer, 1)
+        ((key, value, _, _),) = _read(consumer, 1)
         assert key == {"EVENTID": "1"}
         assert set(value) == {"EVENTID", "NAME", "EVENTTYPE", "EVENTTIMESTAMP", "__op", "__source_ts_ms", "__deleted"}
         assert value["__deleted"] == "false"
@@ -183,15 +193,19 @@ def test_debezium_reads_what_the_package_provisions(pg, connect_client):
             for b in range(100):
                 with admin.transaction():
                     for i in range(10):
-                        cur.execute('INSERT INTO "POC_CLICKSTREAM" VALUES (%s, %s, %s, statement_timestamp() '
-                                    "AT TIME ZONE 'UTC')", [f"lat{b}-{i}", "lat", "click"])
+                        cur.execute(
+                            "INSERT INTO \"POC_CLICKSTREAM\" VALUES (%s, %s, %s, statement_timestamp() AT TIME ZONE 'UTC')",
+                            [f"lat{b}-{i}", "lat", "click"],
+                        )
                 time.sleep(max(0.0, start + (b + 1) * 0.01 - time.monotonic()))
         records = reader.result()
         lags = sorted(got * 1000 - v["__source_ts_ms"] for _, v, got, _ in records)
         appended = sorted(ts - v["__source_ts_ms"] for _, v, _, ts in records)  # producer CreateTime
         p50, p99 = statistics.median(lags), lags[int(len(lags) * 0.99) - 1]
-        print(f"commit->consumer lag over {len(lags)} rows: p50 {p50:.0f} ms, p99 {p99:.0f} ms, max {lags[-1]:.0f} ms; "
-              f"commit->record timestamp p50 {statistics.median(appended):.0f} ms, p99 {appended[989]:.0f} ms")
+        print(
+            f"commit->consumer lag over {len(lags)} rows: p50 {p50:.0f} ms, p99 {p99:.0f} ms, max {lags[-1]:.0f} ms; "
+            f"commit->record timestamp p50 {statistics.median(appended):.0f} ms, p99 {appended[989]:.0f} ms"
+        )
         assert p99 <= 1000, f"p99 commit->topic lag {p99:.0f} ms exceeds the 1 s goal"
 
         # the slot Debezium created: checks pass while it streams, and it cannot be dropped from under it
@@ -216,24 +230,48 @@ def test_debezium_reads_what_the_package_provisions(pg, connect_client):
     assert conn.slot_name not in read_catalog(source, db.query_fn(admin)).slots
 
 
-
 TYPES = {
     "name": "ALL_TYPES",
     "columns": [
         {"name": "ID", "type": "INTEGER", "primary_key": True},
-        {"name": "T_TEXT", "type": "TEXT"}, {"name": "T_VARCHAR", "type": "VARCHAR(10)"},
-        {"name": "T_BIGINT", "type": "BIGINT"}, {"name": "T_BOOLEAN", "type": "BOOLEAN"},
-        {"name": "T_DOUBLE", "type": "DOUBLE PRECISION"}, {"name": "T_NUMERIC", "type": "NUMERIC(10,2)"},
-        {"name": "T_TIMESTAMP", "type": "TIMESTAMP"}, {"name": "T_TIMESTAMPTZ", "type": "TIMESTAMPTZ"},
-        {"name": "T_DATE", "type": "DATE"}, {"name": "T_BYTEA", "type": "BYTEA"},
+        {"name": "T_TEXT", "type": "TEXT"},
+        {"name": "T_VARCHAR", "type": "VARCHAR(10)"},
+        {"name": "T_BIGINT", "type": "BIGINT"},
+        {"name": "T_BOOLEAN", "type": "BOOLEAN"},
+        {"name": "T_DOUBLE", "type": "DOUBLE PRECISION"},
+        {"name": "T_NUMERIC", "type": "NUMERIC(10,2)"},
+        {"name": "T_TIMESTAMP", "type": "TIMESTAMP"},
+        {"name": "T_TIMESTAMPTZ", "type": "TIMESTAMPTZ"},
+        {"name": "T_DATE", "type": "DATE"},
+        {"name": "T_BYTEA", "type": "BYTEA"},
     ],
-    "initial_rows": [{"ID": 7, "T_TEXT": "t", "T_VARCHAR": "v", "T_BIGINT": 2**40, "T_BOOLEAN": True, "T_DOUBLE": 0.25,
-                      "T_NUMERIC": 12.5, "T_TIMESTAMP": "2024-05-01 12:00:00.123456",
-                      "T_TIMESTAMPTZ": "2024-05-01 12:00:00+02", "T_DATE": "2024-05-02", "T_BYTEA": "\\x0102ff"}],
+    "initial_rows": [
+        {
+            "ID": 7,
+            "T_TEXT": "t",
+            "T_VARCHAR": "v",
+            "T_BIGINT": 2**40,
+            "T_BOOLEAN": True,
+            "T_DOUBLE": 0.25,
+            "T_NUMERIC": 12.5,
+            "T_TIMESTAMP": "2024-05-01 12:00:00.123456",
+            "T_TIMESTAMPTZ": "2024-05-01 12:00:00+02",
+            "T_DATE": "2024-05-02",
+            "T_BYTEA": "\\x0102ff",
+        }
+    ],
 }
 # what each neutral type looks like in a JSON value (schemas.enable=false)
-JSON_SHAPE = {Neutral.STRING: str, Neutral.INT32: int, Neutral.INT64: int, Neutral.BOOLEAN: bool, Neutral.FLOAT64: float,
-              Neutral.TIMESTAMP: int, Neutral.DATE: int, Neutral.BYTES: str}
+JSON_SHAPE = {
+    Neutral.STRING: str,
+    Neutral.INT32: int,
+    Neutral.INT64: int,
+    Neutral.BOOLEAN: bool,
+    Neutral.FLOAT64: float,
+    Neutral.TIMESTAMP: int,
+    Neutral.DATE: int,
+    Neutral.BYTES: str,
+}
 
 
 @pytest.mark.parametrize("pg", [[TYPES]], indirect=True)
@@ -246,7 +284,7 @@ def test_wire_types_match_column_neutral_type(pg, connect_client):
     connect_client.create(conn.name, connector_config(source, conn, ConnectEndpoints.from_env()))
     try:
         _wait_running(connect_client, conn.name)
-        (key, value, _, _), = _read(consumer, 1)
+        ((key, value, _, _),) = _read(consumer, 1)
     finally:
         connect_client.delete(conn.name)
         consumer.close()

@@ -31,7 +31,7 @@ CLICKS = {
     "initial_rows": [{"EVENTID": 1, "NAME": "jdoe", "AMOUNT": 1.5, "EVENTTIMESTAMP": "CURRENT_TIMESTAMP"}],
     "demo_rows": [
         {"EVENTID": 2, "NAME": "jdoe", "EVENTTIMESTAMP": "CURRENT_TIMESTAMP"},
-        {"EVENTID": 3, "NAME": "rsmith'); DROP TABLE \"POC_CLICKSTREAM\"; --", "EVENTTIMESTAMP": "CURRENT_TIMESTAMP"},
+        {"EVENTID": 3, "NAME": 'rsmith\'); DROP TABLE "POC_CLICKSTREAM"; --', "EVENTTIMESTAMP": "CURRENT_TIMESTAMP"},
     ],
 }
 USERS = {"name": "POC_USERDATA", "columns": [{"name": "ID", "type": "INTEGER", "primary_key": True}], "capture": False}
@@ -43,11 +43,17 @@ def env(logical_postgres_server):  # noqa: F811
     server = logical_postgres_server
     dbname = server.create_database()
     tag = secrets.token_hex(3)
-    source = PostgresSource.model_validate({
-        "kind": "postgres", "database": dbname, "port": server.port, "role": {"name": f"cdc_{tag}"},
-        "publication": f"pub_{tag}", "tables": [CLICKS, USERS],
-        "connectors": [{"name": "pg-clicks", "tables": ["POC_CLICKSTREAM"], "slot_name": f"slot_{tag}"}],
-    })
+    source = PostgresSource.model_validate(
+        {
+            "kind": "postgres",
+            "database": dbname,
+            "port": server.port,
+            "role": {"name": f"cdc_{tag}"},
+            "publication": f"pub_{tag}",
+            "tables": [CLICKS, USERS],
+            "connectors": [{"name": "pg-clicks", "tables": ["POC_CLICKSTREAM"], "slot_name": f"slot_{tag}"}],
+        }
+    )
     admin = db.connect(server.host, server.port, dbname, server.user, server.password)
     password = "Cdc-" + secrets.token_urlsafe(12)
     yield source, admin, password, server
@@ -88,8 +94,9 @@ def test_apply_then_plan_is_empty_and_checks_pass(env):
     assert passed(C.check_table, source, state, "POC_CLICKSTREAM")
 
     # the role logs in with the password (whose SCRAM verifier we computed) and sees only what it needs
-    with psycopg.connect(host=server.host, port=server.port, dbname=source.database, user=source.role.name,
-                         password=password, autocommit=True) as cdc:
+    with psycopg.connect(
+        host=server.host, port=server.port, dbname=source.database, user=source.role.name, password=password, autocommit=True
+    ) as cdc:
         assert cdc.execute('SELECT count(*) FROM "POC_CLICKSTREAM"').fetchone() == (1,)
         with pytest.raises(psycopg.errors.InsufficientPrivilege):
             cdc.execute('SELECT * FROM "POC_USERDATA"')
@@ -112,7 +119,8 @@ def test_checks_fail_on_drift_and_the_plan_repairs_it(env):
     ok, md = C.check_role(source, state)
     assert not ok and md["missing_select"] == ["public.POC_CLICKSTREAM"]
     assert [s.display for s in plan(source, state, password)] == [
-        f'GRANT SELECT ON TABLE "public"."POC_CLICKSTREAM" TO "{source.role.name}"']
+        f'GRANT SELECT ON TABLE "public"."POC_CLICKSTREAM" TO "{source.role.name}"'
+    ]
 
     admin.execute(f'ALTER PUBLICATION {source.publication} SET TABLE "POC_USERDATA"')  # the table out, another in
     admin.execute(f"ALTER ROLE {source.role.name} NOREPLICATION")
@@ -125,7 +133,11 @@ def test_checks_fail_on_drift_and_the_plan_repairs_it(env):
     ok, md = C.check_table(source, state, "POC_CLICKSTREAM")
     assert not ok and "replica identity is default, spec says full" in md["problem"]
     assert {s.display.split(" ")[0] + " " + s.display.split(" ")[1] for s in plan(source, state, password)} == {
-        "ALTER ROLE", "GRANT SELECT", "ALTER TABLE", "ALTER PUBLICATION"}
+        "ALTER ROLE",
+        "GRANT SELECT",
+        "ALTER TABLE",
+        "ALTER PUBLICATION",
+    }
 
     state = converge(source, admin, password)
     assert plan(source, state, password) == []
@@ -206,8 +218,7 @@ def test_slots_and_retention_guard(env):
     retained = md["max_retained_wal_bytes"]
     assert retained > 0
 
-    tight = source.model_copy(update={"wal_retention": source.wal_retention.model_copy(
-        update={"warn_bytes": 1, "error_bytes": retained})})
+    tight = source.model_copy(update={"wal_retention": source.wal_retention.model_copy(update={"warn_bytes": 1, "error_bytes": retained})})
     ok, md = C.check_wal_retention(tight, state)
     assert not ok and md["severity"] == "ERROR" and "error at" in md["problem"]
 
@@ -222,14 +233,17 @@ def test_reconciliation_queries(env):
     source, admin, password, _ = env
     converge(source, admin, password)
     base = dt.datetime(2024, 5, 1, 12, 0, 0)  # TIMESTAMP holds UTC wall time
-    rows = [("a", base), ("a", base + dt.timedelta(seconds=59, microseconds=999_999)),
-            ("a", base + dt.timedelta(minutes=1)), ("b", base + dt.timedelta(minutes=3)),
-            ("b", base + dt.timedelta(minutes=5, seconds=1))]
+    rows = [
+        ("a", base),
+        ("a", base + dt.timedelta(seconds=59, microseconds=999_999)),
+        ("a", base + dt.timedelta(minutes=1)),
+        ("b", base + dt.timedelta(minutes=3)),
+        ("b", base + dt.timedelta(minutes=5, seconds=1)),
+    ]
     with admin.cursor() as cur:
         cur.execute("SET TIME ZONE 'America/New_York'")  # must not shift anything
         for i, (name, ts) in enumerate(rows):
-            cur.execute('INSERT INTO "POC_CLICKSTREAM" ("EVENTID", "NAME", "EVENTTIMESTAMP") VALUES (%s, %s, %s)',
-                        [f"e{i}", name, ts])
+            cur.execute('INSERT INTO "POC_CLICKSTREAM" ("EVENTID", "NAME", "EVENTTIMESTAMP") VALUES (%s, %s, %s)', [f"e{i}", name, ts])
     q = db.query_fn(admin)
     ms = int(base.replace(tzinfo=dt.UTC).timestamp() * 1000)
     minute = 60_000
@@ -281,10 +295,16 @@ def test_for_all_tables_publication_is_replaced_in_one_transaction(env):
 def test_a_schema_of_its_own(logical_postgres_server):  # noqa: F811
     server = logical_postgres_server
     dbname, tag = server.create_database(), secrets.token_hex(3)
-    source = PostgresSource.model_validate({
-        "kind": "postgres", "database": dbname, "schema": "sales", "role": {"name": f"cdc_{tag}"},
-        "tables": [CLICKS], "connectors": [{"name": "c", "tables": ["POC_CLICKSTREAM"], "slot_name": f"s_{tag}"}],
-    })
+    source = PostgresSource.model_validate(
+        {
+            "kind": "postgres",
+            "database": dbname,
+            "schema": "sales",
+            "role": {"name": f"cdc_{tag}"},
+            "tables": [CLICKS],
+            "connectors": [{"name": "c", "tables": ["POC_CLICKSTREAM"], "slot_name": f"s_{tag}"}],
+        }
+    )
     password = "Cdc-" + secrets.token_urlsafe(12)
     with db.connect(server.host, server.port, dbname, server.user, server.password) as admin:
         first = plan(source, catalog(source, admin, password), password)

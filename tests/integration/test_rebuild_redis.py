@@ -52,8 +52,9 @@ class Monitor:
         import redis as redis_py
 
         self.lines: list[bytes] = []
-        self._conn = redis_py.Connection(**{k: v for k, v in redis.r.connection_pool.connection_kwargs.items()
-                                            if k in ("host", "port", "db", "password", "username")})
+        self._conn = redis_py.Connection(
+            **{k: v for k, v in redis.r.connection_pool.connection_kwargs.items() if k in ("host", "port", "db", "password", "username")}
+        )
         self._conn.connect()
         self._conn.send_command("MONITOR")
         assert self._conn.read_response() in (b"OK", "OK")
@@ -94,8 +95,15 @@ class Monitor:
 
 def _unescape(text: str) -> str:
     # MONITOR quotes arguments the way sdscatrepr does: \\, \", \n, \r, \t, \xHH
-    return re.sub(r"\\(x[0-9a-fA-F]{2}|.)", lambda m: chr(int(m.group(1)[1:], 16)) if m.group(1).startswith("x")
-                  else {"n": "\n", "r": "\r", "t": "\t", "a": "\a", "b": "\b"}.get(m.group(1), m.group(1)), text)
+    return re.sub(
+        r"\\(x[0-9a-fA-F]{2}|.)",
+        lambda m: (
+            chr(int(m.group(1)[1:], 16))
+            if m.group(1).startswith("x")
+            else {"n": "\n", "r": "\r", "t": "\t", "a": "\a", "b": "\b"}.get(m.group(1), m.group(1))
+        ),
+        text,
+    )
 
 
 def test_sensor_alone_detects_rebuilds_and_the_check_passes(local, redis_client):
@@ -149,8 +157,9 @@ def _stack(*args: str) -> None:
     # (up to 60 s on Linux): `start` is retried until the port is free
     deadline = time.monotonic() + 180
     while True:
-        proc = subprocess.run([sys.executable, str(REPO / "scripts" / "stack.py"), *args], capture_output=True, text=True,
-                              env=worker_env(), timeout=600)
+        proc = subprocess.run(
+            [sys.executable, str(REPO / "scripts" / "stack.py"), *args], capture_output=True, text=True, env=worker_env(), timeout=600
+        )
         if proc.returncode == 0 or time.monotonic() > deadline:
             break
         time.sleep(10)
@@ -174,7 +183,7 @@ def test_rebuild_that_cannot_succeed_is_one_incident_then_a_manual_run_heals(loc
         failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
         text = failure.event_specific_data.error.message
         # deleted: gone, or already created again empty by a consumer's metadata request (auto.create.topics.enable)
-        assert (f"the aggregate topic {topic} does not exist" in text or f"the aggregate topic {topic} is empty" in text), text
+        assert f"the aggregate topic {topic} does not exist" in text or f"the aggregate topic {topic} is empty" in text, text
         assert "the engine could not rebuild it" in text and "Flink" in text, text
         [ev] = evaluations(result)
         assert not ev.passed and ev.severity == dg.AssetCheckSeverity.ERROR

@@ -16,7 +16,9 @@ def test_json_module_and_roundtrip(redis_client, unique):
     assert "ReJSON" in redis_client.modules()
     redis_client.set_json(f"{unique}:jdoe", {"EVENT_COUNT": 3, "USER_NAME": "jdoe"})
     assert redis_client.json_mget([f"{unique}:jdoe", f"{unique}:nobody"]) == {
-        f"{unique}:jdoe": {"EVENT_COUNT": 3, "USER_NAME": "jdoe"}, f"{unique}:nobody": None}
+        f"{unique}:jdoe": {"EVENT_COUNT": 3, "USER_NAME": "jdoe"},
+        f"{unique}:nobody": None,
+    }
 
 
 def test_read_prefix_many_and_typed(redis_client, unique):

@@ -35,16 +35,16 @@ def test_run_main_without_arguments_runs_the_local_profile(stack, tmp_path):
     env.update(DAGSTER_HOME=str(tmp_path / "dagster_home"), CDC_PIPELINE_SPEC=str(spec_file))
     started = time.monotonic()
     try:
-        proc = subprocess.run([str(REPO / "scripts" / "run-main")], cwd=REPO, env=env, capture_output=True, text=True,
-                              timeout=900)
+        proc = subprocess.run([str(REPO / "scripts" / "run-main")], cwd=REPO, env=env, capture_output=True, text=True, timeout=900)
         took = time.monotonic() - started
         assert proc.returncode == 0, f"exit {proc.returncode} after {took:.0f}s\n{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}"
         for secret in (stack["POSTGRES_ADMIN_PASSWORD"], stack["POSTGRES_CDC_PASSWORD"]):
             assert secret not in proc.stdout and secret not in proc.stderr
 
         agg = pipe.aggregate
-        printed = {m.group(1): json.loads(m.group(2))
-                   for m in re.finditer(rf"^JSON\.GET {agg}:(\w+)\n(\{{.*\}})$", proc.stdout, re.MULTILINE)}
+        printed = {
+            m.group(1): json.loads(m.group(2)) for m in re.finditer(rf"^JSON\.GET {agg}:(\w+)\n(\{{.*\}})$", proc.stdout, re.MULTILINE)
+        }
         assert set(printed) == {"jdoe", "rsmith", "amary"}, proc.stdout
         assert re.search(rf"^JSON\.GET {agg}:jwick\n\(nil\)$", proc.stdout, re.MULTILINE), proc.stdout
         # each printed count is what PostgreSQL holds for that user in that window
@@ -55,7 +55,8 @@ def test_run_main_without_arguments_runs_the_local_profile(stack, tmp_path):
                 [(n,)] = conn.execute(
                     f'SELECT count(*) FROM "{pipe.schema}"."POC_CLICKSTREAM" WHERE "NAME" = %s '
                     'AND "EVENTTIMESTAMP" >= %s AND "EVENTTIMESTAMP" < %s',
-                    [user, start, start + dt.timedelta(minutes=1)]).fetchall()
+                    [user, start, start + dt.timedelta(minutes=1)],
+                ).fetchall()
                 assert d["EVENT_COUNT"] == n >= 1, (user, d, n)
         print(f"scripts/run-main: exit 0 in {took:.0f}s")
     finally:

@@ -65,8 +65,15 @@ def wait_for(predicate, timeout: float, what: str, interval: float = 0.25):
 
 def insert_click(env, name: str) -> None:
     table = env.spec.source.table("POC_CLICKSTREAM")
-    row = {"EVENTID": f"more-{time.time_ns()}", "ID": "101", "NAME": name, "SESSIONID": "s", "EVENTTYPE": "click",
-           "PAGEURL": "https://example.com/more", "EVENTTIMESTAMP": "CURRENT_TIMESTAMP"}
+    row = {
+        "EVENTID": f"more-{time.time_ns()}",
+        "ID": "101",
+        "NAME": name,
+        "SESSIONID": "s",
+        "EVENTTYPE": "click",
+        "PAGEURL": "https://example.com/more",
+        "EVENTTIMESTAMP": "CURRENT_TIMESTAMP",
+    }
     with env.resources["oracle"].admin_client() as admin:
         admin.apply([insert_statement(env.spec.source.user.name, table, row)])
 
@@ -148,13 +155,13 @@ def test_failed_query_is_recreated_and_the_aggregation_flows_again(env):
     assert rr.tags == {"cdc/ksql_object": AGG, "cdc/reason": "ERROR"}
     assert rr.run_key == f"ksql:{AGG}:{old.id}:ERROR"
 
-    result = env.defs.resolve_job_def(rr.job_name).execute_in_process(
-        run_config=rr.run_config, instance=env.instance, tags=rr.tags)
+    result = env.defs.resolve_job_def(rr.job_name).execute_in_process(run_config=rr.run_config, instance=env.instance, tags=rr.tags)
     assert result.success
     new = _agg_query(env)
     assert new.id != old.id and new.is_running
-    assert any(c.upper().startswith("DROP TABLE IF EXISTS") and AGG in c and "DELETE TOPIC" not in c.upper()
-               for c in env.ksql.commands), env.ksql.commands
+    assert any(c.upper().startswith("DROP TABLE IF EXISTS") and AGG in c and "DELETE TOPIC" not in c.upper() for c in env.ksql.commands), (
+        env.ksql.commands
+    )
     agg = env.ksql.aggregation(AGG)
     assert agg.plan.sink == AGG and env.ksql.aggregation(new.id) is agg and agg.running
 
@@ -184,8 +191,7 @@ def test_data_quality_trigger_fires_on_new_aggregates_at_most_once_per_interval(
     start = clock.now
 
     def tick(cursor):
-        with dg.build_sensor_context(instance=env.instance, cursor=cursor,
-                                     resources={"kafka": env.resources["kafka"]}) as sctx:
+        with dg.build_sensor_context(instance=env.instance, cursor=cursor, resources={"kafka": env.resources["kafka"]}) as sctx:
             return sensor(sctx), sctx.cursor
 
     end0, _ = quiet(env)
@@ -304,6 +310,7 @@ def _wait_running(env, name: str, timeout: float = 60) -> dict:
         except Exception:
             return None
         return status if connector_health(status)[0] == "RUNNING" else None
+
     return wait_for(running, timeout, f"{name} RUNNING")
 
 
@@ -331,13 +338,14 @@ def test_running_sink_that_does_not_move_gets_a_warning_then_a_restart(env, stac
         lag0 = sink_lag(env)
         bound = lag0 + 2
         clock = Clock()
-        sensor = build_connector_health_sensor(build_lineage(proxied), clock=clock,
-                                               policy=HealthPolicy(lag_window_ticks=2, lag_restart_bound=bound))
+        sensor = build_connector_health_sensor(
+            build_lineage(proxied), clock=clock, policy=HealthPolicy(lag_window_ticks=2, lag_restart_bound=bound)
+        )
         cursor, seen, warnings, restarts = None, [], [], []
         for i in range(6):
-            with dg.build_sensor_context(instance=env.instance, cursor=cursor,
-                                         resources={"connect": env.resources["connect"],
-                                                    "kafka": env.resources["kafka"]}) as sctx:
+            with dg.build_sensor_context(
+                instance=env.instance, cursor=cursor, resources={"connect": env.resources["connect"], "kafka": env.resources["kafka"]}
+            ) as sctx:
                 result = sensor(sctx)
             assert isinstance(result, dg.SensorResult), result
             cursor = result.cursor
@@ -363,22 +371,25 @@ def test_running_sink_that_does_not_move_gets_a_warning_then_a_restart(env, stac
         assert ri == wi + 1 and seen[ri] == bound + 1
         assert rr.job_name == "restart_connectors"
         assert rr.tags == {"cdc/connector": SINK, "cdc/reason": "stuck"}
-        assert rr.run_config["ops"]["restart"]["config"] == {"connectors": [SINK], "include_tasks": True,
-                                                             "only_failed": False}
+        assert rr.run_config["ops"]["restart"]["config"] == {"connectors": [SINK], "include_tasks": True, "only_failed": False}
         assert proxy.rejected >= 1  # the sink really tried to write and was turned away
 
         # Redis is back: the requested restart runs, the sink catches up and Redis has the newest count
         proxy.restore()
         restarted = proxied_defs.resolve_job_def(rr.job_name).execute_in_process(
-            run_config=rr.run_config, instance=env.instance, tags=rr.tags, raise_on_error=False)
+            run_config=rr.run_config, instance=env.instance, tags=rr.tags, raise_on_error=False
+        )
         assert restarted.success
         wait_for(lambda: sink_lag(env) == 0, 120, "the sink to catch up")
-        wait_for(lambda: (redis_doc(env, "stuck") or {}).get("EVENT_COUNT") == latest_count(env, "stuck"), 60,
-                 "Redis to hold the aggregation's newest count for 'stuck'")
+        wait_for(
+            lambda: (redis_doc(env, "stuck") or {}).get("EVENT_COUNT") == latest_count(env, "stuck"),
+            60,
+            "Redis to hold the aggregation's newest count for 'stuck'",
+        )
         clock.now += 30
-        with dg.build_sensor_context(instance=env.instance, cursor=cursor,
-                                     resources={"connect": env.resources["connect"],
-                                                "kafka": env.resources["kafka"]}) as sctx:
+        with dg.build_sensor_context(
+            instance=env.instance, cursor=cursor, resources={"connect": env.resources["connect"], "kafka": env.resources["kafka"]}
+        ) as sctx:
             after = sensor(sctx)
         assert requests_of(after) == [] and not after.asset_events
     finally:
@@ -429,16 +440,19 @@ def test_alert_on_run_failure_posts_a_redacted_alert(env, monkeypatch):
         trace = f"java.sql.SQLException: ORA-01017 for jdbc:oracle:thin:C##MYUSER/{secret}@oracle:1521/ORCLCDB"
         tags = {"cdc/connector": SINK, "cdc/reason": "exhausted"}
         failed = env.defs.resolve_job_def("connector_incident").execute_in_process(
-            run_config={"ops": {"raise_incident": {"config": {"connector": SINK, "reason": "exhausted",
-                                                              "restarts": 12, "trace": trace}}}},
-            instance=env.instance, tags=tags, raise_on_error=False)
+            run_config={"ops": {"raise_incident": {"config": {"connector": SINK, "reason": "exhausted", "restarts": 12, "trace": trace}}}},
+            instance=env.instance,
+            tags=tags,
+            raise_on_error=False,
+        )
         assert not failed.success
         failure = failed.get_run_failure_event()
         assert failure.event_type == dg.DagsterEventType.RUN_FAILURE
 
         sensor = build_alert_sensor()
-        sctx = dg.build_run_status_sensor_context(sensor_name=sensor.name, dagster_instance=env.instance,
-                                                  dagster_run=failed.dagster_run, dagster_event=failure)
+        sctx = dg.build_run_status_sensor_context(
+            sensor_name=sensor.name, dagster_instance=env.instance, dagster_run=failed.dagster_run, dagster_event=failure
+        )
         assert sensor(sctx.for_run_failure()) is None  # delivered: nothing to report on the tick
 
         [body] = hook.bodies
@@ -460,17 +474,20 @@ def test_alert_on_run_failure_posts_a_redacted_alert(env, monkeypatch):
 
 def _failed_incident_run(env):
     failed = env.defs.resolve_job_def("connector_incident").execute_in_process(
-        run_config={"ops": {"raise_incident": {"config": {"connector": SINK, "reason": "exhausted", "restarts": 3,
-                                                          "trace": "boom"}}}},
-        instance=env.instance, tags={"cdc/connector": SINK, "cdc/reason": "exhausted"}, raise_on_error=False)
+        run_config={"ops": {"raise_incident": {"config": {"connector": SINK, "reason": "exhausted", "restarts": 3, "trace": "boom"}}}},
+        instance=env.instance,
+        tags={"cdc/connector": SINK, "cdc/reason": "exhausted"},
+        raise_on_error=False,
+    )
     assert not failed.success
     return failed
 
 
 def _alert(env, failed):
     sensor = build_alert_sensor()
-    sctx = dg.build_run_status_sensor_context(sensor_name=sensor.name, dagster_instance=env.instance,
-                                              dagster_run=failed.dagster_run, dagster_event=failed.get_run_failure_event())
+    sctx = dg.build_run_status_sensor_context(
+        sensor_name=sensor.name, dagster_instance=env.instance, dagster_run=failed.dagster_run, dagster_event=failed.get_run_failure_event()
+    )
     return sensor(sctx.for_run_failure())
 
 

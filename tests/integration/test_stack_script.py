@@ -21,10 +21,19 @@ pytestmark = pytest.mark.integration
 
 REPO = Path(__file__).resolve().parents[2]
 COMPONENTS = ["redis", "postgres", "kafka", "connect", "flink-jobmanager", "flink-taskmanager", "flink-gateway"]
-PORTS = {"STACK_KAFKA_PORT": "39092", "STACK_CONTROLLER_PORT": "39093", "STACK_CONNECT_PORT": "38083",
-         "STACK_REDIS_PORT": "36379", "STACK_POSTGRES_PORT": "35432", "STACK_FLINK_REST_PORT": "38081",
-         "STACK_FLINK_GATEWAY_PORT": "38091", "STACK_FLINK_RPC_PORT": "36123", "STACK_FLINK_BLOB_PORT": "36124",
-         "STACK_FLINK_TM_RPC_PORT": "36125", "STACK_FLINK_TM_DATA_PORT": "36126"}
+PORTS = {
+    "STACK_KAFKA_PORT": "39092",
+    "STACK_CONTROLLER_PORT": "39093",
+    "STACK_CONNECT_PORT": "38083",
+    "STACK_REDIS_PORT": "36379",
+    "STACK_POSTGRES_PORT": "35432",
+    "STACK_FLINK_REST_PORT": "38081",
+    "STACK_FLINK_GATEWAY_PORT": "38091",
+    "STACK_FLINK_RPC_PORT": "36123",
+    "STACK_FLINK_BLOB_PORT": "36124",
+    "STACK_FLINK_TM_RPC_PORT": "36125",
+    "STACK_FLINK_TM_DATA_PORT": "36126",
+}
 
 
 def _pids_with(marker: str) -> list[int]:
@@ -73,18 +82,26 @@ def home(stack):  # `stack`: the jars, plugins and Flink runtime are resolved in
 
 def test_up_twice_kill_minus_9_status_down(home):
     env = {**os.environ, "CDC_STACK_HOME": str(home), **PORTS}
-    run = lambda *a: subprocess.run([sys.executable, str(REPO / "scripts" / "stack.py"), *a], env=env, check=False,
-                                    capture_output=True, text=True, timeout=400)
+    run = lambda *a: subprocess.run(
+        [sys.executable, str(REPO / "scripts" / "stack.py"), *a], env=env, check=False, capture_output=True, text=True, timeout=400
+    )
     pidfile = lambda c: home / "run" / f"{c}.pid"
     cluster_name = None
     try:
         first = run("up")
         assert first.returncode == 0, first.stdout + first.stderr
-        assert ("ports kafka=39092 controller=39093 connect=38083 redis=36379 postgres=35432 flink-rest=38081 "
-                "flink-gateway=38091 flink-rpc=36123 flink-blob=36124") in first.stdout
-        for line in ("export KAFKA_CONNECT_URL=http://127.0.0.1:38083", "export POSTGRES_PORT=35432",
-                     "export POSTGRES_DB=cdc", "export POSTGRES_ADMIN_USER=cdc_admin",
-                     "export FLINK_REST_URL=http://127.0.0.1:38081", "export FLINK_GATEWAY_URL=http://127.0.0.1:38091"):
+        assert (
+            "ports kafka=39092 controller=39093 connect=38083 redis=36379 postgres=35432 flink-rest=38081 "
+            "flink-gateway=38091 flink-rpc=36123 flink-blob=36124"
+        ) in first.stdout
+        for line in (
+            "export KAFKA_CONNECT_URL=http://127.0.0.1:38083",
+            "export POSTGRES_PORT=35432",
+            "export POSTGRES_DB=cdc",
+            "export POSTGRES_ADMIN_USER=cdc_admin",
+            "export FLINK_REST_URL=http://127.0.0.1:38081",
+            "export FLINK_GATEWAY_URL=http://127.0.0.1:38091",
+        ):
             assert line in first.stdout
 
         # generated secrets: mode 600, in endpoints.json, never in the progress output
@@ -99,21 +116,21 @@ def test_up_twice_kill_minus_9_status_down(home):
 
         # the Connect worker resolves ${env:POSTGRES_CDC_PASSWORD}: it has the variable
         connect_pid = int(pidfile("connect").read_text())
-        worker_env = dict(kv.split(b"=", 1) for kv in Path(f"/proc/{connect_pid}/environ").read_bytes().split(b"\0")
-                          if b"=" in kv)
+        worker_env = dict(kv.split(b"=", 1) for kv in Path(f"/proc/{connect_pid}/environ").read_bytes().split(b"\0") if b"=" in kv)
         assert worker_env[b"POSTGRES_CDC_PASSWORD"].decode() == creds["POSTGRES_CDC_PASSWORD"]
         props = (home / "run" / "connect-distributed.properties").read_text()
         assert "config.providers=env,file" in props
 
         import psycopg2
 
-        conn = psycopg2.connect(host="127.0.0.1", port=35432, dbname="cdc", user="cdc_admin",
-                                password=creds["POSTGRES_ADMIN_PASSWORD"])
+        conn = psycopg2.connect(host="127.0.0.1", port=35432, dbname="cdc", user="cdc_admin", password=creds["POSTGRES_ADMIN_PASSWORD"])
         with conn, conn.cursor() as cur:
-            cur.execute("SELECT current_setting('wal_level'), current_setting('max_wal_senders')::int, "
-                        "current_setting('max_replication_slots')::int, current_setting('cluster_name'), "
-                        "(SELECT rolsuper FROM pg_roles WHERE rolname = 'cdc_admin'), "
-                        "(SELECT rolpassword LIKE 'SCRAM-SHA-256$%' FROM pg_authid WHERE rolname = 'cdc_admin')")
+            cur.execute(
+                "SELECT current_setting('wal_level'), current_setting('max_wal_senders')::int, "
+                "current_setting('max_replication_slots')::int, current_setting('cluster_name'), "
+                "(SELECT rolsuper FROM pg_roles WHERE rolname = 'cdc_admin'), "
+                "(SELECT rolpassword LIKE 'SCRAM-SHA-256$%' FROM pg_authid WHERE rolname = 'cdc_admin')"
+            )
             wal_level, senders, slots, cluster_name, superuser, scram = cur.fetchone()
         conn.close()
         assert (wal_level, superuser, scram) == ("logical", True, True) and senders >= 4 and slots >= 4
@@ -133,7 +150,9 @@ def test_up_twice_kill_minus_9_status_down(home):
 
         # kill -9 the TaskManager and Redis (with a JSON document in it): `up` brings back just those two
         rcli = ["redis-cli", "-h", "127.0.0.1", "-p", "36379"]
-        assert subprocess.run([*rcli, "JSON.SET", "doc", "$", '{"n": 1}'], check=False, capture_output=True, text=True).stdout.strip() == "OK"
+        assert (
+            subprocess.run([*rcli, "JSON.SET", "doc", "$", '{"n": 1}'], check=False, capture_output=True, text=True).stdout.strip() == "OK"
+        )
         time.sleep(1.5)  # appendfsync everysec
         before = {c: int(pidfile(c).read_text()) for c in COMPONENTS}
         for c in ("flink-taskmanager", "redis"):

@@ -106,21 +106,22 @@ def test_graphql_shows_exactly_the_definitions(repository):
 
     # assets: key -> group, kinds, upstream keys
     expected_assets = {
-        tuple(key.path): (graph.get(key).group_name, sorted(graph.get(key).kinds),
-                          sorted(tuple(p.path) for p in graph.get(key).parent_keys))
+        tuple(key.path): (
+            graph.get(key).group_name,
+            sorted(graph.get(key).kinds),
+            sorted(tuple(p.path) for p in graph.get(key).parent_keys),
+        )
         for key in graph.get_all_asset_keys()
     }
     shown_assets = {
-        tuple(a["assetKey"]["path"]): (a["groupName"], sorted(a["kinds"]),
-                                       sorted(tuple(d["path"]) for d in a["dependencyKeys"]))
+        tuple(a["assetKey"]["path"]): (a["groupName"], sorted(a["kinds"]), sorted(tuple(d["path"]) for d in a["dependencyKeys"]))
         for a in repository["assetNodes"]
     }
     assert len(repository["assetNodes"]) == len(shown_assets)
     assert shown_assets == expected_assets
 
     # asset checks: (asset key, name) -> blocking
-    expected_checks = {(tuple(k.asset_key.path), k.name): graph.get_check_spec(k).blocking
-                       for k in graph.asset_check_keys}
+    expected_checks = {(tuple(k.asset_key.path), k.name): graph.get_check_spec(k).blocking for k in graph.asset_check_keys}
     shown_checks = {}
     for a in repository["assetNodes"]:
         checks = a["assetChecksOrError"]
@@ -136,11 +137,10 @@ def test_graphql_shows_exactly_the_definitions(repository):
     assert {j["name"] for j in repository["jobs"]} == expected_jobs
     assert len(repository["jobs"]) == len(expected_jobs)
 
-    assert {s["name"]: s["defaultStatus"] for s in repository["sensors"]} == {
-        s.name: s.default_status.value for s in defs.sensors}
-    assert {s["name"]: (s["cronSchedule"], s["pipelineName"], s["defaultStatus"])
-            for s in repository["schedules"]} == {
-        s.name: (s.cron_schedule, s.job_name, s.default_status.value) for s in defs.schedules}
+    assert {s["name"]: s["defaultStatus"] for s in repository["sensors"]} == {s.name: s.default_status.value for s in defs.sensors}
+    assert {s["name"]: (s["cronSchedule"], s["pipelineName"], s["defaultStatus"]) for s in repository["schedules"]} == {
+        s.name: (s.cron_schedule, s.job_name, s.default_status.value) for s in defs.schedules
+    }
 
 
 def _expected_page():
@@ -150,8 +150,7 @@ def _expected_page():
     dupes = [lbl for lbl, n in Counter(labels.values()).items() if n > 1]
     assert not dupes, f"assets the page cannot tell apart (same group and last key part): {dupes}"
     checks = Counter(tuple(k.asset_key.path) for k in graph.asset_check_keys)
-    nodes = {labels[tuple(k.path)]: {"kinds": sorted(graph.get(k).kinds), "checks": checks[tuple(k.path)]}
-             for k in keys}
+    nodes = {labels[tuple(k.path)]: {"kinds": sorted(graph.get(k).kinds), "checks": checks[tuple(k.path)]} for k in keys}
     edges = {(labels[tuple(p.path)], labels[tuple(k.path)]) for k in keys for p in graph.get(k).parent_keys}
     groups = sorted({graph.get(k).group_name for k in keys})
     return nodes, edges, groups
@@ -159,15 +158,21 @@ def _expected_page():
 
 def _group_of(node: dict, groups: list[dict]) -> str | None:
     """The innermost group box that holds the node box."""
-    inside = [g for g in groups
-              if g["x"] <= node["x"] and g["y"] <= node["y"]
-              and node["x"] + node["w"] <= g["x"] + g["w"] and node["y"] + node["h"] <= g["y"] + g["h"]]
+    inside = [
+        g
+        for g in groups
+        if g["x"] <= node["x"]
+        and g["y"] <= node["y"]
+        and node["x"] + node["w"] <= g["x"] + g["w"]
+        and node["y"] + node["h"] <= g["y"] + g["h"]
+    ]
     return min(inside, key=lambda g: g["w"] * g["h"])["name"] if inside else None
 
 
 def _node_at(x: float, y: float, nodes: dict, slack: float = 10) -> tuple[str, str] | None:
-    hits = [lbl for lbl, n in nodes.items()
-            if n["x"] - slack <= x <= n["x"] + n["w"] + slack and n["y"] - slack <= y <= n["y"] + n["h"] + slack]
+    hits = [
+        lbl for lbl, n in nodes.items() if n["x"] - slack <= x <= n["x"] + n["w"] + slack and n["y"] - slack <= y <= n["y"] + n["h"] + slack
+    ]
     return hits[0] if len(hits) == 1 else None
 
 
@@ -201,16 +206,18 @@ def test_asset_graph_page_draws_the_whole_lineage(webserver):
 
     browser = HeadlessChromium(*VIEWPORT)
     try:
-        browser.before_load("try { localStorage.setItem('asset-graph-direction', JSON.stringify('vertical')); }"
-                            " catch (e) {}")
+        browser.before_load("try { localStorage.setItem('asset-graph-direction', JSON.stringify('vertical')); } catch (e) {}")
         browser.navigate(url)
         deadline = time.monotonic() + RENDER_TIMEOUT
         previous, probe = None, {}
         while time.monotonic() < deadline:
             probe = browser.evaluate(PROBE_JS)
             if probe["ready"]:
-                settled = (len(probe["nodes"]) >= len(expected_nodes) and len(probe["edges"]) >= len(expected_edges)
-                           and not any("Loading" in n["text"] for n in probe["nodes"]))
+                settled = (
+                    len(probe["nodes"]) >= len(expected_nodes)
+                    and len(probe["edges"]) >= len(expected_edges)
+                    and not any("Loading" in n["text"] for n in probe["nodes"])
+                )
                 if settled and probe == previous:
                     break  # everything drawn, live data in, and nothing moved for a poll
                 previous = probe
@@ -228,7 +235,8 @@ def test_asset_graph_page_draws_the_whole_lineage(webserver):
     assert sorted(nodes, key=str) == sorted(expected_nodes, key=str), (
         f"asset nodes on the page (group, name) differ from the definitions{where}\n"
         f"missing: {sorted(set(expected_nodes) - set(nodes), key=str)}\n"
-        f"unexpected: {sorted(set(nodes) - set(expected_nodes), key=str)}")
+        f"unexpected: {sorted(set(nodes) - set(expected_nodes), key=str)}"
+    )
     assert len(probe["nodes"]) == len(expected_nodes), f"some asset drawn twice{where}"
     for label, want in expected_nodes.items():
         node = nodes[label]
@@ -241,6 +249,7 @@ def test_asset_graph_page_draws_the_whole_lineage(webserver):
     assert not loose, f"edges that join no two asset nodes: {loose}{where}"
     assert edges == expected_edges, (
         f"lineage edges on the page differ from the definitions{where}\n"
-        f"missing: {sorted(expected_edges - edges, key=str)}\nunexpected: {sorted(edges - expected_edges, key=str)}")
+        f"missing: {sorted(expected_edges - edges, key=str)}\nunexpected: {sorted(edges - expected_edges, key=str)}"
+    )
     assert len(probe["edges"]) == len(expected_edges), f"some edge drawn twice{where}"
     assert SCREENSHOT.stat().st_size > 50_000, f"screenshot suspiciously small{where}"

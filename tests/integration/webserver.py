@@ -104,7 +104,11 @@ def running_webserver(startup_timeout: float = 120.0) -> Iterator[str]:
     with log.open("wb") as out:
         proc = subprocess.Popen(
             [str(WEBSERVER), "-m", "pipeline_defs", "-h", "127.0.0.1", "-p", str(port)],
-            cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            cwd=REPO,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
             start_new_session=True,  # its own process group: the code server it spawns goes with it
         )
     try:
@@ -114,8 +118,7 @@ def running_webserver(startup_timeout: float = 120.0) -> Iterator[str]:
             if proc.poll() is not None:
                 raise AssertionError(f"dagster-webserver exited with {proc.returncode}:\n{_tail(log)}")
             if time.monotonic() > deadline:
-                raise AssertionError(f"dagster-webserver not ready after {startup_timeout:.0f} s "
-                                     f"({last}):\n{_tail(log)}")
+                raise AssertionError(f"dagster-webserver not ready after {startup_timeout:.0f} s ({last}):\n{_tail(log)}")
             try:
                 if httpx.get(f"{base_url}/server_info", timeout=5).status_code == 200:
                     ws = graphql(base_url, LOCATIONS_QUERY)["workspaceOrError"]
@@ -143,8 +146,10 @@ class HeadlessChromium:
 
         exe = shutil.which("chromium") or ("/usr/bin/chromium" if os.path.exists("/usr/bin/chromium") else None)
         if exe is None:
-            raise AssertionError("chromium not found on PATH: the UI test needs Debian's `chromium` package "
-                                 "(scripts/bootstrap installs it: apt-get install chromium)")
+            raise AssertionError(
+                "chromium not found on PATH: the UI test needs Debian's `chromium` package "
+                "(scripts/bootstrap installs it: apt-get install chromium)"
+            )
         self.width, self.height = width, height
         # everything Chromium writes stays under one private directory: the profile, and (through
         # XDG_CONFIG_HOME) the crash-report database its crashpad handlers use, which names them
@@ -156,11 +161,27 @@ class HeadlessChromium:
         self._id = 0
         with self.log.open("wb") as out:
             self.proc = subprocess.Popen(
-                [exe, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--hide-scrollbars", f"--user-data-dir={self.profile}", f"--window-size={width},{height}",
-                 "--remote-debugging-port=0", "about:blank"],
-                stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True, env=env,
+                [
+                    exe,
+                    "--headless",
+                    "--no-sandbox",
+                    "--disable-gpu",
+                    "--disable-quic",
+                    "--no-first-run",
+                    "--disable-background-networking",
+                    "--disable-component-update",
+                    "--disable-sync",
+                    "--hide-scrollbars",
+                    f"--user-data-dir={self.profile}",
+                    f"--window-size={width},{height}",
+                    "--remote-debugging-port=0",
+                    "about:blank",
+                ],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+                env=env,
             )
         try:
             port_file = self.profile / "DevToolsActivePort"
@@ -169,8 +190,7 @@ class HeadlessChromium:
                 if self.proc.poll() is not None:
                     raise AssertionError(f"chromium exited with {self.proc.returncode}:\n{_tail(self.log)}")
                 if time.monotonic() > deadline:
-                    raise AssertionError(f"chromium gave no DevTools port in {startup_timeout:.0f} s:\n"
-                                         f"{_tail(self.log)}")
+                    raise AssertionError(f"chromium gave no DevTools port in {startup_timeout:.0f} s:\n{_tail(self.log)}")
                 time.sleep(0.1)
             port, path = port_file.read_text().split()[:2]
             self.ws = connect(f"ws://127.0.0.1:{port}{path}", max_size=2**28, open_timeout=30).__enter__()
@@ -178,15 +198,16 @@ class HeadlessChromium:
             self.session = self.send("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
             for method in ("Page.enable", "Runtime.enable"):
                 self.send(method, session=self.session)
-            self.send("Emulation.setDeviceMetricsOverride",
-                      {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False},
-                      session=self.session)
+            self.send(
+                "Emulation.setDeviceMetricsOverride",
+                {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False},
+                session=self.session,
+            )
         except BaseException:
             self.close()
             raise
 
-    def send(self, method: str, params: dict | None = None, session: str | None = None,
-             timeout: float = 60.0) -> dict:
+    def send(self, method: str, params: dict | None = None, session: str | None = None, timeout: float = 60.0) -> dict:
         self._id += 1
         msg: dict = {"id": self._id, "method": method, "params": params or {}}
         if session:

@@ -11,8 +11,16 @@ from pipeline_defs.spec import load_spec
 
 pytestmark = pytest.mark.unit
 
-JOBS = ["provision_pipeline", "data_quality", "plan", "reregister_connectors", "restart_connectors",
-        "seed_demo_events", "connector_incident", "repair_ksql_queries"]
+JOBS = [
+    "provision_pipeline",
+    "data_quality",
+    "plan",
+    "reregister_connectors",
+    "restart_connectors",
+    "seed_demo_events",
+    "connector_incident",
+    "repair_ksql_queries",
+]
 
 
 def test_definitions_are_loadable():
@@ -27,10 +35,18 @@ def test_every_job_resolves(job):
 def test_one_lineage_graph_from_oracle_to_redis():
     graph = defs.resolve_asset_graph()
     keys = {k.to_user_string() for k in graph.get_all_asset_keys()}
-    assert {"oracle/role/C__CDC_PRIVS", "oracle/user/C__MYUSER", "oracle/table/POC_CLICKSTREAM",
-            "connect/clickstream_avro", "kafka/ORCLCDB_C__MYUSER_POC_CLICKSTREAM", "ksqldb/POC_CLICKSTREAM_STREAM",
-            "ksqldb/USER_AGGREGATE_EVENTS", "kafka/USER_AGGREGATE_EVENTS", "connect/redis-sink-json",
-            "redis/USER_AGGREGATE_EVENTS"} <= keys
+    assert {
+        "oracle/role/C__CDC_PRIVS",
+        "oracle/user/C__MYUSER",
+        "oracle/table/POC_CLICKSTREAM",
+        "connect/clickstream_avro",
+        "kafka/ORCLCDB_C__MYUSER_POC_CLICKSTREAM",
+        "ksqldb/POC_CLICKSTREAM_STREAM",
+        "ksqldb/USER_AGGREGATE_EVENTS",
+        "kafka/USER_AGGREGATE_EVENTS",
+        "connect/redis-sink-json",
+        "redis/USER_AGGREGATE_EVENTS",
+    } <= keys
     # walk upstream from the Redis aggregates: every hop back to the Oracle role
     node = dg.AssetKey(["redis", "USER_AGGREGATE_EVENTS"])
     seen = []
@@ -56,26 +72,45 @@ def test_kinds_and_groups():
 
 def test_checks_cover_every_system():
     names = {(k.asset_key.path[0], k.name) for k in defs.resolve_asset_graph().asset_check_keys}
-    for want in [("oracle", "archivelog_mode"), ("oracle", "supplemental_logging"), ("oracle", "role_grants"),
-                 ("oracle", "primary_key"), ("connect", "plugins_installed"), ("connect", "running"),
-                 ("connect", "config_matches_spec"), ("connect", "redo_log_topic_single_partition"),
-                 ("connect", "consumer_lag"), ("ksqldb", "query_running"), ("ksqldb", "matches_spec"),
-                 ("redis", "matches_oracle"), ("redis", "fresh")]:
+    for want in [
+        ("oracle", "archivelog_mode"),
+        ("oracle", "supplemental_logging"),
+        ("oracle", "role_grants"),
+        ("oracle", "primary_key"),
+        ("connect", "plugins_installed"),
+        ("connect", "running"),
+        ("connect", "config_matches_spec"),
+        ("connect", "redo_log_topic_single_partition"),
+        ("connect", "consumer_lag"),
+        ("ksqldb", "query_running"),
+        ("ksqldb", "matches_spec"),
+        ("redis", "matches_oracle"),
+        ("redis", "fresh"),
+    ]:
         assert want in names, want
 
 
 def test_redis_data_checks_are_one_multi_check_per_keyspace():
     # one read of Redis serves both checks: they share one AssetChecksDefinition
-    redis = [c for c in defs.asset_checks if any(k.asset_key.path[0] == "redis" for k in c.check_keys)
-             and any(k.name.startswith("matches_") for k in c.check_keys)]
+    redis = [
+        c
+        for c in defs.asset_checks
+        if any(k.asset_key.path[0] == "redis" for k in c.check_keys) and any(k.name.startswith("matches_") for k in c.check_keys)
+    ]
     assert len(redis) == 1
     # the persistence finding is a check of its own (it reads INFO, not the keys)
     assert {k.name for c in defs.asset_checks for k in c.check_keys if k.asset_key.path[0] == "redis"} == {
-        "matches_oracle", "fresh", "persistence"}
+        "matches_oracle",
+        "fresh",
+        "persistence",
+    }
     assert {(tuple(k.asset_key.path), k.name) for k in redis[0].check_keys} == {
-        (("redis", "USER_AGGREGATE_EVENTS"), "matches_oracle"), (("redis", "USER_AGGREGATE_EVENTS"), "fresh")}
+        (("redis", "USER_AGGREGATE_EVENTS"), "matches_oracle"),
+        (("redis", "USER_AGGREGATE_EVENTS"), "fresh"),
+    }
     specs = {s.name: s for s in redis[0].check_specs}
     assert specs["matches_oracle"].blocking and not specs["fresh"].blocking
+
     # the data checks run in data_quality, not in provision_pipeline
     def check_names(job):
         return {k.name for k in defs.resolve_job_def(job).asset_layer.asset_graph.asset_check_keys}
@@ -86,8 +121,13 @@ def test_redis_data_checks_are_one_multi_check_per_keyspace():
 
 
 def test_sensors_and_schedules():
-    assert {s.name for s in defs.sensors} == {"connector_health", "ksqldb_health", "data_quality_trigger", "redis_rebuild",
-                                              "alert_on_run_failure"}
+    assert {s.name for s in defs.sensors} == {
+        "connector_health",
+        "ksqldb_health",
+        "data_quality_trigger",
+        "redis_rebuild",
+        "alert_on_run_failure",
+    }
     assert {s.name for s in defs.schedules} == {"hourly_data_quality", "daily_plan"}
     health = next(s for s in defs.sensors if s.name == "connector_health")
     assert health.default_status == dg.DefaultSensorStatus.RUNNING and health.minimum_interval_seconds == 30

@@ -41,8 +41,12 @@ def test_unknown_is_transient_and_named():
 
 
 def _failed(trace: str) -> dict:
-    return {"c1": {"status": {"connector": {"state": "RUNNING"}, "tasks": [{"id": 0, "state": "FAILED", "trace": trace}]},
-                   "info": {"config": {"name": "c1", "k": "v"}}}}
+    return {
+        "c1": {
+            "status": {"connector": {"state": "RUNNING"}, "tasks": [{"id": 0, "state": "FAILED", "trace": trace}]},
+            "info": {"config": {"name": "c1", "k": "v"}},
+        }
+    }
 
 
 def test_user_actionable_failure_raises_the_incident_at_once_and_never_restarts():

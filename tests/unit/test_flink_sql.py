@@ -24,9 +24,13 @@ pytestmark = pytest.mark.unit
 
 TOPIC = "cdc.public.POC_CLICKSTREAM"
 SEED_COLUMNS = (
-    SourceColumn("EVENTID", Neutral.STRING), SourceColumn("ID", Neutral.STRING), SourceColumn("NAME", Neutral.STRING),
-    SourceColumn("SESSIONID", Neutral.STRING), SourceColumn("EVENTTYPE", Neutral.STRING),
-    SourceColumn("PAGEURL", Neutral.STRING), SourceColumn("EVENTTIMESTAMP", Neutral.TIMESTAMP),
+    SourceColumn("EVENTID", Neutral.STRING),
+    SourceColumn("ID", Neutral.STRING),
+    SourceColumn("NAME", Neutral.STRING),
+    SourceColumn("SESSIONID", Neutral.STRING),
+    SourceColumn("EVENTTYPE", Neutral.STRING),
+    SourceColumn("PAGEURL", Neutral.STRING),
+    SourceColumn("EVENTTIMESTAMP", Neutral.TIMESTAMP),
 )
 
 
@@ -49,8 +53,7 @@ def seed_engine(**overrides) -> dict:
 
 
 def seed_job(**overrides):
-    return compile_job(FlinkEngine.model_validate(seed_engine(**overrides)), "USER_AGGREGATE_EVENTS", resolve,
-                       "127.0.0.1:9092")
+    return compile_job(FlinkEngine.model_validate(seed_engine(**overrides)), "USER_AGGREGATE_EVENTS", resolve, "127.0.0.1:9092")
 
 
 SEED_INSERT = """INSERT INTO `USER_AGGREGATE_EVENTS`
@@ -151,8 +154,14 @@ def test_hash_is_stable_and_follows_sql_and_properties():
 
 
 def test_settings_render_flink_durations_and_extra_properties_win():
-    job = seed_job(settings={"mini_batch": False, "state_ttl": "2 HOURS", "not_null_enforcer": "ERROR",
-                             "properties": {"table.exec.state.ttl": "3 h", "pipeline.max-parallelism": 16}})
+    job = seed_job(
+        settings={
+            "mini_batch": False,
+            "state_ttl": "2 HOURS",
+            "not_null_enforcer": "ERROR",
+            "properties": {"table.exec.state.ttl": "3 h", "pipeline.max-parallelism": 16},
+        }
+    )
     p = dict(job.properties)
     assert p["table.exec.mini-batch.enabled"] == "false" and "table.exec.mini-batch.allow-latency" not in p
     assert p["table.exec.state.ttl"] == "3 h" and p["pipeline.max-parallelism"] == "16"
@@ -162,27 +171,31 @@ def test_settings_render_flink_durations_and_extra_properties_win():
 
 def test_declared_columns_and_key_override_the_source_table():
     spec = seed_engine()
-    spec["objects"][0].update(columns=[{"name": "EVENTID", "type": "string"}, {"name": "NAME", "type": "STRING"},
-                                       {"name": "EVENTTIMESTAMP", "type": "BIGINT"}], key=["EVENTID"])
-    job = compile_job(FlinkEngine.model_validate(spec), "USER_AGGREGATE_EVENTS",
-                      lambda t: SourceTable(TOPIC, (), ()), "k:9092")
+    spec["objects"][0].update(
+        columns=[{"name": "EVENTID", "type": "string"}, {"name": "NAME", "type": "STRING"}, {"name": "EVENTTIMESTAMP", "type": "BIGINT"}],
+        key=["EVENTID"],
+    )
+    job = compile_job(FlinkEngine.model_validate(spec), "USER_AGGREGATE_EVENTS", lambda t: SourceTable(TOPIC, (), ()), "k:9092")
     assert "`PAGEURL`" not in job.ddl[0] and "`EVENTID` STRING" in job.ddl[0]
 
 
-@pytest.mark.parametrize(("patch", "message"), [
-    ({"aggregate": {"window": {"size": "1 FORTNIGHT"}}}, "is not a valid duration"),
-    ({"aggregate": {"window": {"size": "0 MINUTES"}}}, "must be a positive duration"),
-    ({"aggregate": {"window": {"size": 60}}}, "is not a valid duration"),
-    ({"aggregate": {"group_by": "NAME`; DROP TABLE x"}}, "is not a valid Flink SQL identifier"),
-    ({"aggregate": {"group_by": "__op"}}, "reserved for CDC metadata"),
-    ({"aggregate": {"count_as": "NAME"}}, "output column names must differ: NAME"),
-    ({"aggregate": {"from": "NOPE"}}, "aggregate.from 'NOPE' is not an object of this engine"),
-    ({"kind": "ksqldb"}, "Input should be 'flink'"),
-    ({"surprise": 1}, "Extra inputs are not permitted"),
-    ({"settings": {"properties": {"a.b": "x'y"}}}, "is not a valid Flink configuration value"),
-    ({"settings": {"properties": {"bad key": "x"}}}, "is not a valid Flink configuration key"),
-    ({"settings": {"parallelism": 0}}, "greater than or equal to 1"),
-])
+@pytest.mark.parametrize(
+    ("patch", "message"),
+    [
+        ({"aggregate": {"window": {"size": "1 FORTNIGHT"}}}, "is not a valid duration"),
+        ({"aggregate": {"window": {"size": "0 MINUTES"}}}, "must be a positive duration"),
+        ({"aggregate": {"window": {"size": 60}}}, "is not a valid duration"),
+        ({"aggregate": {"group_by": "NAME`; DROP TABLE x"}}, "is not a valid Flink SQL identifier"),
+        ({"aggregate": {"group_by": "__op"}}, "reserved for CDC metadata"),
+        ({"aggregate": {"count_as": "NAME"}}, "output column names must differ: NAME"),
+        ({"aggregate": {"from": "NOPE"}}, "aggregate.from 'NOPE' is not an object of this engine"),
+        ({"kind": "ksqldb"}, "Input should be 'flink'"),
+        ({"surprise": 1}, "Extra inputs are not permitted"),
+        ({"settings": {"properties": {"a.b": "x'y"}}}, "is not a valid Flink configuration value"),
+        ({"settings": {"properties": {"bad key": "x"}}}, "is not a valid Flink configuration key"),
+        ({"settings": {"parallelism": 0}}, "greater than or equal to 1"),
+    ],
+)
 def test_invalid_specs_get_clear_errors(patch, message):
     spec = seed_engine()
     agg_patch = patch.pop("aggregate", None)
@@ -207,15 +220,19 @@ def test_source_object_needs_timestamp_and_one_origin():
         FlinkEngine.model_validate(spec)
 
 
-@pytest.mark.parametrize(("table", "message"), [
-    (SourceTable(TOPIC, SEED_COLUMNS, ()), "has no primary key"),
-    (SourceTable(TOPIC, tuple(c for c in SEED_COLUMNS if c.name != "NAME"), ("EVENTID",)),
-     "group_by column 'NAME' is not a column"),
-    (SourceTable(TOPIC, tuple(SourceColumn(c.name, Neutral.STRING) for c in SEED_COLUMNS), ("EVENTID",)),
-     r"must be epoch milliseconds \(BIGINT\)"),
-    (SourceTable(TOPIC, (*SEED_COLUMNS, SourceColumn("__x", Neutral.STRING)), ("EVENTID",)), "reserved for CDC"),
-    (SourceTable(TOPIC, (*SEED_COLUMNS, SourceColumn("X", "JSONB")), ("EVENTID",)), "not a neutral type"),
-])
+@pytest.mark.parametrize(
+    ("table", "message"),
+    [
+        (SourceTable(TOPIC, SEED_COLUMNS, ()), "has no primary key"),
+        (SourceTable(TOPIC, tuple(c for c in SEED_COLUMNS if c.name != "NAME"), ("EVENTID",)), "group_by column 'NAME' is not a column"),
+        (
+            SourceTable(TOPIC, tuple(SourceColumn(c.name, Neutral.STRING) for c in SEED_COLUMNS), ("EVENTID",)),
+            r"must be epoch milliseconds \(BIGINT\)",
+        ),
+        (SourceTable(TOPIC, (*SEED_COLUMNS, SourceColumn("__x", Neutral.STRING)), ("EVENTID",)), "reserved for CDC"),
+        (SourceTable(TOPIC, (*SEED_COLUMNS, SourceColumn("X", "JSONB")), ("EVENTID",)), "not a neutral type"),
+    ],
+)
 def test_compile_errors_name_object_and_column(table, message):
     engine = FlinkEngine.model_validate(seed_engine())
     with pytest.raises(CompileError, match=message):
@@ -228,6 +245,7 @@ def test_compile_errors_name_object_and_column(table, message):
 
 # ------------------------------------------------------------------------------------------ decisions
 
+
 @dataclass(frozen=True)
 class J:
     jid: str
@@ -238,8 +256,7 @@ class J:
 
 def test_compatibility_explains_window_and_shape_changes():
     job = seed_job()
-    assert decisions.compatibility(seed_job(aggregate={"window": {"size": "1 MINUTE", "grace": "9 MINUTES"}}).name,
-                                   job).compatible
+    assert decisions.compatibility(seed_job(aggregate={"window": {"size": "1 MINUTE", "grace": "9 MINUTES"}}).name, job).compatible
     bigger = seed_job(aggregate={"window": {"size": "2 MINUTES", "grace": "1 MINUTE"}})
     c = decisions.compatibility(bigger.name, job)
     assert not c.compatible and "window size changed (120000 ms -> 60000 ms)" in c.reason

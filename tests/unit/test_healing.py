@@ -12,10 +12,23 @@ CFG = {"connector.class": "org.apache.kafka.connect.file.FileStreamSinkConnector
 
 
 def listing(state="RUNNING", task_state="RUNNING", config=None, name="sink"):
-    return {name: {"status": {"name": name, "connector": {"state": state, "worker_id": "w"},
-                              "tasks": [{"id": 0, "state": task_state, "worker_id": "w",
-                                         **({"trace": "java.lang.RuntimeException: boom"} if task_state == "FAILED" else {})}]},
-                   "info": {"name": name, "config": {**CFG, "name": name, **(config or {})}, "tasks": [], "type": "sink"}}}
+    return {
+        name: {
+            "status": {
+                "name": name,
+                "connector": {"state": state, "worker_id": "w"},
+                "tasks": [
+                    {
+                        "id": 0,
+                        "state": task_state,
+                        "worker_id": "w",
+                        **({"trace": "java.lang.RuntimeException: boom"} if task_state == "FAILED" else {}),
+                    }
+                ],
+            },
+            "info": {"name": name, "config": {**CFG, "name": name, **(config or {})}, "tasks": [], "type": "sink"},
+        }
+    }
 
 
 def tick(memory, now, listing_, lags=None, policy=HealthPolicy(), desired=None):

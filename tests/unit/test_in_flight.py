@@ -22,8 +22,12 @@ def queue(instance, job: str, run_config: dict, tags: dict | None = None):
 
 
 def test_tagged_sensor_run(instance):
-    queue(instance, "restart_connectors", {"ops": {"restart": {"config": {"connectors": ["clickstream_avro"]}}}},
-          {"cdc/connector": "clickstream_avro"})
+    queue(
+        instance,
+        "restart_connectors",
+        {"ops": {"restart": {"config": {"connectors": ["clickstream_avro"]}}}},
+        {"cdc/connector": "clickstream_avro"},
+    )
     assert _in_flight(instance, "clickstream_avro") and not _in_flight(instance, "userdata_avro")
 
 
@@ -35,15 +39,23 @@ def test_manual_run_naming_the_connector_or_all(instance):
 
 
 def test_finished_runs_do_not_count(instance):
-    run = queue(instance, "restart_connectors", {"ops": {"restart": {"config": {"connectors": ["clickstream_avro"]}}}},
-                {"cdc/connector": "clickstream_avro"})
+    run = queue(
+        instance,
+        "restart_connectors",
+        {"ops": {"restart": {"config": {"connectors": ["clickstream_avro"]}}}},
+        {"cdc/connector": "clickstream_avro"},
+    )
     instance.report_run_canceled(run)
     assert not _in_flight(instance, "clickstream_avro")
 
 
 def test_a_run_does_not_count_itself(instance):
-    run = queue(instance, "reregister_connectors", {"ops": {"reregister": {"config": {"connectors": ["userdata_avro"]}}}},
-                {"cdc/connector": "userdata_avro"})
+    run = queue(
+        instance,
+        "reregister_connectors",
+        {"ops": {"reregister": {"config": {"connectors": ["userdata_avro"]}}}},
+        {"cdc/connector": "userdata_avro"},
+    )
     assert _in_flight(instance, "userdata_avro")
     assert not _in_flight(instance, "userdata_avro", exclude_run_id=run.run_id)
     other = queue(instance, "restart_connectors", {"ops": {"restart": {"config": {"connectors": []}}}})

@@ -72,8 +72,7 @@ def test_windows_follow_event_time_not_arrival_order_or_the_clock():
         clock.now += 5  # wall-clock time passes; it does not matter
         counted, _ = wc.add(name, name.encode(), ts)
         assert counted
-    assert wc.counts() == {("jdoe", BASE + MINUTE): 2, ("jdoe", BASE + 2 * MINUTE): 1, ("jdoe", BASE): 1,
-                           ("alice", BASE + MINUTE): 1}
+    assert wc.counts() == {("jdoe", BASE + MINUTE): 2, ("jdoe", BASE + 2 * MINUTE): 1, ("jdoe", BASE): 1, ("alice", BASE + MINUTE): 1}
     assert wc.window_of(BASE + MINUTE - 1) == (BASE, BASE + MINUTE)
 
 

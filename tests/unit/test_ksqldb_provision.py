@@ -42,8 +42,7 @@ def _writes(double: KsqlDbDouble) -> int:
 def provisioned(ksqldb_double):  # the fixture of tests.doubles.fixtures (a pytest plugin)
     client = KsqlDbClient(ksqldb_double.url)
     outcomes = [provision_object(p, client, dry_run=False) for p in _props(_spec()).values()]
-    assert [(o.node, o.action) for o in outcomes] == [("POC_USERDATA_STREAM", "created"), (CLICKS, "created"),
-                                                      (AGG, "created")]
+    assert [(o.node, o.action) for o in outcomes] == [("POC_USERDATA_STREAM", "created"), (CLICKS, "created"), (AGG, "created")]
     yield ksqldb_double, client
     client.close()
 
@@ -61,21 +60,26 @@ def test_second_run_is_unchanged_and_writes_nothing(provisioned):
 def test_data_facts_read_back_from_the_stored_statement(provisioned):
     _, client = provisioned
     assert data_facts(describe(client, AGG).statement) == {
-        "KAFKA_TOPIC": AGG, "TIMESTAMP": "(record time)", "WINDOW SIZE": "1 MINUTE", "GRACE PERIOD": "1 MINUTE"}
+        "KAFKA_TOPIC": AGG,
+        "TIMESTAMP": "(record time)",
+        "WINDOW SIZE": "1 MINUTE",
+        "GRACE PERIOD": "1 MINUTE",
+    }
     assert data_facts(describe(client, CLICKS).statement) == {
-        "KAFKA_TOPIC": "ORCLCDB.C__MYUSER.POC_CLICKSTREAM", "TIMESTAMP": "EVENTTIMESTAMP"}
+        "KAFKA_TOPIC": "ORCLCDB.C__MYUSER.POC_CLICKSTREAM",
+        "TIMESTAMP": "EVENTTIMESTAMP",
+    }
 
 
-@pytest.mark.parametrize("case,edit,name,expected", [
-    ("window-size", lambda d: _obj(d, AGG)["aggregate"]["window"].update(size="2 MINUTES"), AGG,
-     ["window size 1 MINUTE != 2 MINUTE"]),
-    ("grace", lambda d: _obj(d, AGG)["aggregate"]["window"].update(grace="30 SECONDS"), AGG,
-     ["grace period 1 MINUTE != 30 SECOND"]),
-    ("event-time", lambda d: _obj(d, CLICKS).pop("timestamp"), CLICKS,
-     ["timestamp EVENTTIMESTAMP != (record time)"]),
-    ("topic", lambda d: _obj(d, AGG).update(topic="user-aggregates-v2"), AGG,
-     ["topic USER_AGGREGATE_EVENTS != user-aggregates-v2"]),
-])
+@pytest.mark.parametrize(
+    "case,edit,name,expected",
+    [
+        ("window-size", lambda d: _obj(d, AGG)["aggregate"]["window"].update(size="2 MINUTES"), AGG, ["window size 1 MINUTE != 2 MINUTE"]),
+        ("grace", lambda d: _obj(d, AGG)["aggregate"]["window"].update(grace="30 SECONDS"), AGG, ["grace period 1 MINUTE != 30 SECOND"]),
+        ("event-time", lambda d: _obj(d, CLICKS).pop("timestamp"), CLICKS, ["timestamp EVENTTIMESTAMP != (record time)"]),
+        ("topic", lambda d: _obj(d, AGG).update(topic="user-aggregates-v2"), AGG, ["topic USER_AGGREGATE_EVENTS != user-aggregates-v2"]),
+    ],
+)
 def test_a_change_that_alters_the_data_is_drift(provisioned, case, edit, name, expected):
     double, client = provisioned
     p = _props(_spec(edit))[name]

@@ -71,8 +71,12 @@ EARLIEST = {"ksql.streams.auto.offset.reset": "earliest"}
 SECRET = "Sup3r-s3cret-PW!"
 HTTP = httpx.Client(timeout=10)  # one client: building an SSL context per request is slow
 
-NULLABLE = ("commandStatus.queryId", "sourceDescription.windowType", "sourceDescription.fields.schema.fields",
-            "sourceDescription.fields.schema.memberSchema")
+NULLABLE = (
+    "commandStatus.queryId",
+    "sourceDescription.windowType",
+    "sourceDescription.fields.schema.fields",
+    "sourceDescription.fields.schema.memberSchema",
+)
 
 
 class SleepRecorder:
@@ -89,8 +93,9 @@ def client_for(double: KsqlDbDouble, **kw) -> KsqlDbClient:
 
 
 def raw(double: KsqlDbDouble, ksql: str, **body) -> httpx.Response:
-    return HTTP.post(f"{double.url}/ksql", json={"ksql": ksql, "streamsProperties": {}, **body},
-                      headers={"Accept": "application/vnd.ksql.v1+json"})
+    return HTTP.post(
+        f"{double.url}/ksql", json={"ksql": ksql, "streamsProperties": {}, **body}, headers={"Accept": "application/vnd.ksql.v1+json"}
+    )
 
 
 @pytest.fixture
@@ -148,15 +153,13 @@ def test_double_duplicate_and_if_not_exists_match_contract(seeded):
     dup = raw(seeded, CLICKSTREAM)
     assert dup.status_code == 400
     assert_matches_sample("ksqldb/statement_error_already_exists.json", dup.json())
-    assert dup.json()["message"] == ("Cannot add stream 'POC_CLICKSTREAM_STREAM': "
-                                     "A stream with the same name already exists")
+    assert dup.json()["message"] == ("Cannot add stream 'POC_CLICKSTREAM_STREAM': A stream with the same name already exists")
     assert dup.json()["statementText"] == CLICKSTREAM
 
     ine = raw(seeded, AGGREGATE.replace("CREATE TABLE", "CREATE TABLE IF NOT EXISTS", 1))
     assert ine.status_code == 200
     assert_matches_sample("ksqldb/warning_entity_if_not_exists.json", ine.json())
-    assert ine.json()[0]["message"] == ("Cannot add table `USER_AGGREGATE_EVENTS`: "
-                                        "A table with the same name already exists.")
+    assert ine.json()[0]["message"] == ("Cannot add table `USER_AGGREGATE_EVENTS`: A table with the same name already exists.")
     assert len(seeded.commands) == writes  # neither request wrote a command
 
 
@@ -165,8 +168,7 @@ def test_double_show_and_describe_match_contract(seeded):
     assert_matches_sample("ksqldb/streams.json", [body[0]])
     assert_matches_sample("ksqldb/tables.json", [body[1]])
     assert_matches_sample("ksqldb/queries.json", [body[2]])
-    assert {t["name"]: t["isWindowed"] for t in body[1]["tables"]} == {
-        "POC_USERDATA_STREAM": False, "USER_AGGREGATE_EVENTS": True}
+    assert {t["name"]: t["isWindowed"] for t in body[1]["tables"]} == {"POC_USERDATA_STREAM": False, "USER_AGGREGATE_EVENTS": True}
 
     for name in ("USER_AGGREGATE_EVENTS", "POC_CLICKSTREAM_STREAM", "POC_USERDATA_STREAM"):
         for stmt in (f"DESCRIBE EXTENDED {name};", f"DESCRIBE {name};"):
@@ -188,8 +190,7 @@ def test_double_terminate_and_drop_match_contract(seeded):
     drop = raw(seeded, "DROP TABLE USER_AGGREGATE_EVENTS DELETE TOPIC;").json()
     assert_matches_sample("ksqldb/currentStatus_drop.json", drop, nullable=NULLABLE)
     assert drop[0]["commandId"] == "table/USER_AGGREGATE_EVENTS/drop"
-    assert drop[0]["commandStatus"]["message"] == (
-        "Source `USER_AGGREGATE_EVENTS` (topic: USER_AGGREGATE_EVENTS) was dropped.")
+    assert drop[0]["commandStatus"]["message"] == ("Source `USER_AGGREGATE_EVENTS` (topic: USER_AGGREGATE_EVENTS) was dropped.")
 
 
 def test_double_error_replies_match_contract(seeded):
@@ -235,8 +236,9 @@ def test_double_error_replies_match_contract(seeded):
 
 
 def test_double_query_stream_matches_contract(seeded):
-    seeded.set_table_rows("USER_AGGREGATE_EVENTS", [
-        {"NAME": "jdoe", "WINDOWSTART": 1_700_000_040_000, "WINDOWEND": 1_700_000_100_000, "EVENT_COUNT": 2}])
+    seeded.set_table_rows(
+        "USER_AGGREGATE_EVENTS", [{"NAME": "jdoe", "WINDOWSTART": 1_700_000_040_000, "WINDOWEND": 1_700_000_100_000, "EVENT_COUNT": 2}]
+    )
     resp = HTTP.post(f"{seeded.url}/query-stream", json={"sql": "SELECT * FROM USER_AGGREGATE_EVENTS;"})
     assert resp.status_code == 200
     assert resp.headers["transfer-encoding"] == "chunked"
@@ -299,8 +301,9 @@ def test_if_not_exists_returns_warning_recognised_as_already_exists(seeded):
     entities = client.execute(USERDATA.replace("CREATE TABLE", "CREATE TABLE IF NOT EXISTS", 1))
     assert len(entities) == 1 and isinstance(entities[0], WarningEntity)
     assert is_already_exists(entities) and is_already_exists(entities[0])
-    created = client.execute(CLICKSTREAM.replace("POC_CLICKSTREAM_STREAM", "FRESH", 1).replace(
-        "CREATE STREAM", "CREATE STREAM IF NOT EXISTS", 1))
+    created = client.execute(
+        CLICKSTREAM.replace("POC_CLICKSTREAM_STREAM", "FRESH", 1).replace("CREATE STREAM", "CREATE STREAM IF NOT EXISTS", 1)
+    )
     assert isinstance(created[0], CommandStatus) and not is_already_exists(created)
 
 
@@ -357,18 +360,23 @@ def test_project_statements_run_idempotently(ksqldb_double):  # noqa: F811
 def test_list_and_describe(seeded):
     client = client_for(seeded)
     assert [(s.name, s.topic, s.key_format, s.is_windowed) for s in client.list_streams()] == [
-        ("POC_CLICKSTREAM_STREAM", "ORCLCDB.C__MYUSER.POC_CLICKSTREAM", "AVRO", False)]
-    assert {t.name: t.is_windowed for t in client.list_tables()} == {
-        "POC_USERDATA_STREAM": False, "USER_AGGREGATE_EVENTS": True}
+        ("POC_CLICKSTREAM_STREAM", "ORCLCDB.C__MYUSER.POC_CLICKSTREAM", "AVRO", False)
+    ]
+    assert {t.name: t.is_windowed for t in client.list_tables()} == {"POC_USERDATA_STREAM": False, "USER_AGGREGATE_EVENTS": True}
     (q,) = client.list_queries()
     assert q.id.startswith("CTAS_USER_AGGREGATE_EVENTS_") and q.state == "RUNNING" and q.is_running
-    assert (q.sinks, q.sink_kafka_topics, q.status_count) == (
-        ("USER_AGGREGATE_EVENTS",), ("USER_AGGREGATE_EVENTS",), {"RUNNING": 1})
+    assert (q.sinks, q.sink_kafka_topics, q.status_count) == (("USER_AGGREGATE_EVENTS",), ("USER_AGGREGATE_EVENTS",), {"RUNNING": 1})
     assert q.query_string == AGGREGATE
 
     d = client.describe("USER_AGGREGATE_EVENTS")
     assert (d.name, d.type, d.window_type, d.topic, d.key_format, d.value_format) == (
-        "USER_AGGREGATE_EVENTS", "TABLE", "TUMBLING", "USER_AGGREGATE_EVENTS", "AVRO", "AVRO")
+        "USER_AGGREGATE_EVENTS",
+        "TABLE",
+        "TUMBLING",
+        "USER_AGGREGATE_EVENTS",
+        "AVRO",
+        "AVRO",
+    )
     assert [(f.name, f.type, f.kind) for f in d.fields] == [("NAME", "STRING", "KEY"), ("EVENT_COUNT", "BIGINT", None)]
     assert [f.name for f in d.key_columns] == ["NAME"] and [f.name for f in d.value_columns] == ["EVENT_COUNT"]
     assert [w.id for w in d.write_queries] == [q.id] and d.extended and d.partitions == 1
@@ -429,21 +437,24 @@ def test_create_or_replace_keeps_query_id(seeded):
     client = client_for(seeded)
     (q,) = client.list_queries()
     extended = CLICKSTREAM.replace("CREATE STREAM", "CREATE OR REPLACE STREAM", 1).replace(
-        "EVENTTIMESTAMP BIGINT", "EVENTTIMESTAMP BIGINT,\nREFERRER STRING")
+        "EVENTTIMESTAMP BIGINT", "EVENTTIMESTAMP BIGINT,\nREFERRER STRING"
+    )
     assert client.execute(extended)[0].message == "Stream created"
     assert [f.name for f in client.describe("POC_CLICKSTREAM_STREAM").fields][-1] == "REFERRER"
     with pytest.raises(KsqlStatementError, match="Cannot upgrade data source"):
-        client.execute(CLICKSTREAM.replace("CREATE STREAM", "CREATE OR REPLACE STREAM", 1).replace(
-            "EVENTID STRING", "EVENTID INT"))
+        client.execute(CLICKSTREAM.replace("CREATE STREAM", "CREATE OR REPLACE STREAM", 1).replace("EVENTID STRING", "EVENTID INT"))
     assert [x.id for x in client.list_queries()] == [q.id]
 
 
 def test_pull_query_parses_rows(seeded):
-    seeded.set_table_rows("USER_AGGREGATE_EVENTS", [
-        {"NAME": "jdoe", "WINDOWSTART": 60_000, "WINDOWEND": 120_000, "EVENT_COUNT": 2},
-        {"NAME": "rsmith", "WINDOWSTART": 60_000, "WINDOWEND": 120_000, "EVENT_COUNT": 2},
-        {"NAME": "jdoe", "WINDOWSTART": 120_000, "WINDOWEND": 180_000, "EVENT_COUNT": 1},
-    ])
+    seeded.set_table_rows(
+        "USER_AGGREGATE_EVENTS",
+        [
+            {"NAME": "jdoe", "WINDOWSTART": 60_000, "WINDOWEND": 120_000, "EVENT_COUNT": 2},
+            {"NAME": "rsmith", "WINDOWSTART": 60_000, "WINDOWEND": 120_000, "EVENT_COUNT": 2},
+            {"NAME": "jdoe", "WINDOWSTART": 120_000, "WINDOWEND": 180_000, "EVENT_COUNT": 1},
+        ],
+    )
     client = client_for(seeded)
     result = client.pull_query("SELECT * FROM USER_AGGREGATE_EVENTS WHERE NAME = 'jdoe'", EARLIEST)
     assert result.column_names == ("NAME", "WINDOWSTART", "WINDOWEND", "EVENT_COUNT")
@@ -472,8 +483,10 @@ def test_pull_query_parses_rows(seeded):
 
 
 def test_in_band_stream_error_is_typed():
-    body = ('{"queryId":"q","columnNames":["A"],"columnTypes":["STRING"]}\n["x"]\n'
-            '{"@type":"generic_error","error_code":50000,"message":"boom"}\n')
+    body = (
+        '{"queryId":"q","columnNames":["A"],"columnTypes":["STRING"]}\n["x"]\n'
+        '{"@type":"generic_error","error_code":50000,"message":"boom"}\n'
+    )
     client = KsqlDbClient("http://ksql", transport=httpx.MockTransport(lambda r: httpx.Response(200, text=body)))
     with pytest.raises(KsqlGenericError, match="boom") as err:
         client.pull_query("SELECT * FROM T;")
@@ -559,8 +572,7 @@ def test_writes_are_not_replayed_after_a_read_timeout():
         calls.append(request.read().decode())
         raise httpx.ReadTimeout("timed out", request=request)
 
-    client = KsqlDbClient("http://ksql", max_retries=3, sleep=SleepRecorder(),
-                          transport=httpx.MockTransport(handler))
+    client = KsqlDbClient("http://ksql", max_retries=3, sleep=SleepRecorder(), transport=httpx.MockTransport(handler))
     with pytest.raises(KsqlDbUnreachable):
         client.execute(CLICKSTREAM)
     assert len(calls) == 1  # the CREATE may have run: resending could double-apply it
@@ -579,8 +591,7 @@ def test_non_json_error_is_typed(seeded):
 def test_password_never_leaks(seeded, caplog):
     caplog.set_level(logging.DEBUG)
     seeded.require_basic_auth("ksql-user", SECRET)
-    resource = KsqlDbResource(url=seeded.url, username="ksql-user", password=SECRET, backoff_seconds=0.001,
-                              max_retries=2)
+    resource = KsqlDbResource(url=seeded.url, username="ksql-user", password=SECRET, backoff_seconds=0.001, max_retries=2)
     assert SECRET not in repr(resource) and SECRET not in str(resource)
     seen: list[BaseException] = []
 
@@ -615,8 +626,13 @@ def test_password_never_leaks(seeded, caplog):
     url = seeded.url
     seeded.stop()
     with pytest.raises(KsqlDbUnreachable) as err:  # unreachable path
-        KsqlDbResource(url=f"http://ksql-user:{SECRET}@{url.removeprefix('http://')}", password=SECRET,
-                       username="ksql-user", backoff_seconds=0.001, max_retries=1).get_client().list_streams()
+        KsqlDbResource(
+            url=f"http://ksql-user:{SECRET}@{url.removeprefix('http://')}",
+            password=SECRET,
+            username="ksql-user",
+            backoff_seconds=0.001,
+            max_retries=1,
+        ).get_client().list_streams()
     seen.append(err.value)
 
     for exc in seen:
@@ -641,8 +657,7 @@ def test_resource_config_and_dagster_run(seeded, monkeypatch):
 
     result = dg.materialize(
         [ksql_tables],
-        resources={"ksqldb": KsqlDbResource(url=seeded.url, username="dagster",
-                                            password=dg.EnvVar("KSQLDB_TEST_PASSWORD"))},
+        resources={"ksqldb": KsqlDbResource(url=seeded.url, username="dagster", password=dg.EnvVar("KSQLDB_TEST_PASSWORD"))},
     )
     assert result.success
     assert result.output_for_node("ksql_tables") == ["POC_USERDATA_STREAM", "USER_AGGREGATE_EVENTS"]
@@ -652,14 +667,19 @@ def test_helpers():
     assert quote_identifier("USER_AGGREGATE_EVENTS") == "USER_AGGREGATE_EVENTS"
     assert quote_identifier("my.topic") == "`my.topic`" and quote_identifier("`Mixed`") == "`Mixed`"
     assert quote_identifier("a`b") == "`a``b`"
-    table_exists = KsqlStatementError("Cannot add table 'X': A table with the same name already exists",
-                                      status=400, error_code=40001)
+    table_exists = KsqlStatementError("Cannot add table 'X': A table with the same name already exists", status=400, error_code=40001)
     assert is_already_exists(table_exists)
     assert not is_already_exists(KsqlStatementError("Unknown queryId: Q", status=400, error_code=40001))
     assert not is_already_exists(KsqlGenericError("x"))
     assert not is_already_exists([])
-    entity = parse_entity({"@type": "streams", "statementText": "LIST STREAMS;", "warnings": [{"message": "w"}],
-                           "streams": [{"type": "STREAM", "name": "A", "topic": "a", "format": "JSON"}]})
+    entity = parse_entity(
+        {
+            "@type": "streams",
+            "statementText": "LIST STREAMS;",
+            "warnings": [{"message": "w"}],
+            "streams": [{"type": "STREAM", "name": "A", "topic": "a", "format": "JSON"}],
+        }
+    )
     assert isinstance(entity, SourceList) and entity.warnings == ("w",)
     assert (entity.sources[0].key_format, entity.sources[0].value_format) == ("JSON", "JSON")  # legacy `format`
     unknown = parse_entity({"@type": "kafka_topics", "topics": []})

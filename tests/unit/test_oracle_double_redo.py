@@ -31,8 +31,9 @@ from tests.doubles.oracle_db import (
 pytestmark = pytest.mark.unit
 
 CLICKS = "C##MYUSER.POC_CLICKSTREAM"
-INSERT_CLICK = (f"INSERT INTO {CLICKS} (EVENTID, ID, NAME, SESSIONID, EVENTTYPE, PAGEURL, EVENTTIMESTAMP) "
-                "VALUES (:e, :i, :n, :s, :t, :u, :ts)")
+INSERT_CLICK = (
+    f"INSERT INTO {CLICKS} (EVENTID, ID, NAME, SESSIONID, EVENTTYPE, PAGEURL, EVENTTIMESTAMP) VALUES (:e, :i, :n, :s, :t, :u, :ts)"
+)
 T0 = dt.datetime(2026, 11, 24, 10, 0, 0)  # naive UTC, as the driver returns TIMESTAMP values
 NOW = 1_795_000_000.25  # the double's clock (epoch seconds)
 
@@ -71,8 +72,7 @@ def redo_db(tmp_path, clock):
 
 
 def _user_pool(db: FakeOracleDatabase):
-    params = oracledb.PoolParams(host=db.host, port=db.port, service_name="ORCLCDB", user="C##MYUSER", min=0, max=2,
-                                 increment=1)
+    params = oracledb.PoolParams(host=db.host, port=db.port, service_name="ORCLCDB", user="C##MYUSER", min=0, max=2, increment=1)
     return db.create_pool(params=params, password=TEST_USER_PASSWORD)
 
 
@@ -95,15 +95,29 @@ def test_provisioning_logs_the_seed_rows_in_the_documented_format(redo_db):
     assert [(e["op"], e["table"]) for e in lines] == [("I", "POC_USERDATA"), ("I", "POC_CLICKSTREAM")]
     userdata, click = lines
     assert userdata == {
-        "scn": userdata["scn"], "commit_scn": userdata["commit_scn"], "op": "I", "owner": "C##MYUSER",
-        "table": "POC_USERDATA", "database": "ORCLCDB", "ts_ms": int(NOW * 1000),
-        "row": {"ID": "101", "NAME": "jdoe"}, "pk": ["ID"], "types": {"ID": "VARCHAR2(50)", "NAME": "VARCHAR2(50)"},
-        "username": "SYS", "xid": userdata["xid"],  # provisioning inserts as the admin
+        "scn": userdata["scn"],
+        "commit_scn": userdata["commit_scn"],
+        "op": "I",
+        "owner": "C##MYUSER",
+        "table": "POC_USERDATA",
+        "database": "ORCLCDB",
+        "ts_ms": int(NOW * 1000),
+        "row": {"ID": "101", "NAME": "jdoe"},
+        "pk": ["ID"],
+        "types": {"ID": "VARCHAR2(50)", "NAME": "VARCHAR2(50)"},
+        "username": "SYS",
+        "xid": userdata["xid"],  # provisioning inserts as the admin
     }
     assert click["pk"] == ["EVENTID"]
-    assert click["types"] == {"EVENTID": "VARCHAR2(50)", "ID": "VARCHAR2(50)", "NAME": "VARCHAR2(50)",
-                              "SESSIONID": "VARCHAR2(50)", "EVENTTYPE": "VARCHAR2(50)", "PAGEURL": "VARCHAR2(255)",
-                              "EVENTTIMESTAMP": "TIMESTAMP"}
+    assert click["types"] == {
+        "EVENTID": "VARCHAR2(50)",
+        "ID": "VARCHAR2(50)",
+        "NAME": "VARCHAR2(50)",
+        "SESSIONID": "VARCHAR2(50)",
+        "EVENTTYPE": "VARCHAR2(50)",
+        "PAGEURL": "VARCHAR2(255)",
+        "EVENTTIMESTAMP": "TIMESTAMP",
+    }
     # CURRENT_TIMESTAMP is the session's (UTC) time: epoch millis in the redo, a naive datetime in the table
     assert click["row"]["EVENTID"] == "1" and click["row"]["EVENTTIMESTAMP"] == int(NOW * 1000)
     stored = db.tables[("C##MYUSER", "POC_CLICKSTREAM")].rows[0]["EVENTTIMESTAMP"]
@@ -158,12 +172,15 @@ def test_update_and_delete_are_logged_with_their_images_and_undone_by_rollback(r
     assert [dict(r) for r in rows] == snapshot and len(_lines(db)) == before
 
     with resource.client() as c:
-        assert c.execute(f"UPDATE {CLICKS} SET NAME = :n WHERE EVENTTIMESTAMP >= :since AND NAME = :old",
-                         {"n": "jsmith", "since": T0, "old": "jdoe"}) == "applied"
+        assert (
+            c.execute(
+                f"UPDATE {CLICKS} SET NAME = :n WHERE EVENTTIMESTAMP >= :since AND NAME = :old", {"n": "jsmith", "since": T0, "old": "jdoe"}
+            )
+            == "applied"
+        )
         c.execute(f"DELETE FROM {CLICKS} WHERE EVENTID = :e", {"e": "13"})
     new = _lines(db)[before:]
-    assert [(e["op"], e["row"]["EVENTID"]) for e in new] == [("U", "10"), ("U", "11"), ("U", "12"), ("U", "13"),
-                                                             ("D", "13")]
+    assert [(e["op"], e["row"]["EVENTID"]) for e in new] == [("U", "10"), ("U", "11"), ("U", "12"), ("U", "13"), ("D", "13")]
     update = new[0]
     assert update["row"]["NAME"] == "jsmith" and update["before"]["NAME"] == "jdoe"
     assert update["row"]["EVENTTIMESTAMP"] == update["before"]["EVENTTIMESTAMP"] == epoch_millis(T0)
@@ -208,8 +225,12 @@ def test_ddl_commits_pending_dml_and_scns_never_go_back(redo_db, clock):
     # the next commit goes above it
     ahead = last["scn"] + 10**9
     with db.redo_path.open("a") as f:
-        f.write(json.dumps({"scn": ahead, "op": "I", "owner": "C##MYUSER", "table": "POC_USERDATA",
-                            "row": {"ID": "x", "NAME": "y"}, "pk": ["ID"]}) + "\n")
+        f.write(
+            json.dumps(
+                {"scn": ahead, "op": "I", "owner": "C##MYUSER", "table": "POC_USERDATA", "row": {"ID": "x", "NAME": "y"}, "pk": ["ID"]}
+            )
+            + "\n"
+        )
     # another database on the same directory (a later test, the same tailing reader) continues too
     again = FakeOracleDatabase(sys_password=TEST_ADMIN_PASSWORD, redo_dir=db.redo_dir, clock=clock)
     assert again.current_scn == ahead + 1
@@ -228,7 +249,9 @@ def test_the_oracle_redo_db_fixture(oracle_redo_db):
     _provision(oracle_redo_db, oracle_redo_db.key)
     entries = oracle_redo_db.redo_entries()[already:]
     assert [(e["op"], e["table"], e["database"]) for e in entries] == [
-        ("I", "POC_USERDATA", "ORCLCDB"), ("I", "POC_CLICKSTREAM", "ORCLCDB")]
+        ("I", "POC_USERDATA", "ORCLCDB"),
+        ("I", "POC_CLICKSTREAM", "ORCLCDB"),
+    ]
     assert oracle_redo_db.redo_lines_written == 2
 
 
@@ -239,26 +262,37 @@ def test_reconciliation_queries(redo_db):
     db, resource = redo_db
     db.drop_table_rows("C##MYUSER", "POC_CLICKSTREAM")
     clicks = [
-        (1, "jdoe", T0), (2, "jdoe", T0 + dt.timedelta(minutes=1)), (3, "alice", T0 - dt.timedelta(minutes=5)),
-        (4, "alice", T0 + dt.timedelta(seconds=30)), (5, "bob", None),
+        (1, "jdoe", T0),
+        (2, "jdoe", T0 + dt.timedelta(minutes=1)),
+        (3, "alice", T0 - dt.timedelta(minutes=5)),
+        (4, "alice", T0 + dt.timedelta(seconds=30)),
+        (5, "bob", None),
     ]
     with resource.client() as c:
         c.execute_many(INSERT_CLICK, [_click(n, name, ts) for n, name, ts in clicks])
         newest = c.query(f"SELECT NAME AS GROUP_VALUE, MAX(EVENTTIMESTAMP) AS EVENT_TIME FROM {CLICKS} GROUP BY NAME")
-        recent = c.query(f"SELECT NAME AS GROUP_VALUE, EVENTTIMESTAMP AS EVENT_TIME FROM {CLICKS} "
-                         "WHERE EVENTTIMESTAMP >= :since", {"since": T0})
-        aware = c.query(f"SELECT NAME AS GROUP_VALUE, EVENTTIMESTAMP AS EVENT_TIME FROM {CLICKS} "
-                        "WHERE EVENTTIMESTAMP >= :since", {"since": T0.replace(tzinfo=dt.UTC)})
+        recent = c.query(
+            f"SELECT NAME AS GROUP_VALUE, EVENTTIMESTAMP AS EVENT_TIME FROM {CLICKS} WHERE EVENTTIMESTAMP >= :since", {"since": T0}
+        )
+        aware = c.query(
+            f"SELECT NAME AS GROUP_VALUE, EVENTTIMESTAMP AS EVENT_TIME FROM {CLICKS} WHERE EVENTTIMESTAMP >= :since",
+            {"since": T0.replace(tzinfo=dt.UTC)},
+        )
     assert newest == [
         {"GROUP_VALUE": "alice", "EVENT_TIME": T0 + dt.timedelta(seconds=30)},
         {"GROUP_VALUE": "bob", "EVENT_TIME": None},  # MAX over NULLs
         {"GROUP_VALUE": "jdoe", "EVENT_TIME": T0 + dt.timedelta(minutes=1)},
     ]
     assert all(r["EVENT_TIME"] is None or r["EVENT_TIME"].tzinfo is None for r in newest)
-    assert recent == aware == [  # NULL >= :since is not true
-        {"GROUP_VALUE": "jdoe", "EVENT_TIME": T0}, {"GROUP_VALUE": "jdoe", "EVENT_TIME": T0 + dt.timedelta(minutes=1)},
-        {"GROUP_VALUE": "alice", "EVENT_TIME": T0 + dt.timedelta(seconds=30)},
-    ]
+    assert (
+        recent
+        == aware
+        == [  # NULL >= :since is not true
+            {"GROUP_VALUE": "jdoe", "EVENT_TIME": T0},
+            {"GROUP_VALUE": "jdoe", "EVENT_TIME": T0 + dt.timedelta(minutes=1)},
+            {"GROUP_VALUE": "alice", "EVENT_TIME": T0 + dt.timedelta(seconds=30)},
+        ]
+    )
 
     # exactly what the matches_oracle check runs: the sink's aggregate names table, group and event time
     spec = load_spec(env={})
@@ -275,8 +309,7 @@ def test_reconciliation_queries(redo_db):
 
     assert counts(T0) == expect(("jdoe", T0), ("jdoe", T0 + dt.timedelta(minutes=1)), ("alice", T0 + dt.timedelta(seconds=30)))
     assert counts(None) == expect(("alice", T0 + dt.timedelta(seconds=30)), ("jdoe", T0 + dt.timedelta(minutes=1)))
-    assert counts(T0 + dt.timedelta(hours=1)) == expect(
-        ("alice", T0 + dt.timedelta(seconds=30)), ("jdoe", T0 + dt.timedelta(minutes=1)))
+    assert counts(T0 + dt.timedelta(hours=1)) == expect(("alice", T0 + dt.timedelta(seconds=30)), ("jdoe", T0 + dt.timedelta(minutes=1)))
 
 
 def test_unmodelled_query_shapes_still_raise(redo_db):
@@ -389,6 +422,5 @@ def test_explicit_event_times_are_logged_as_given_and_window_by_event_time(redo_
     for e in new:
         wc.add(e["row"]["NAME"], e["row"]["NAME"].encode(), e["row"]["EVENTTIMESTAMP"])
     m0 = epoch_millis(minute)
-    assert wc.counts() == {("jdoe", m0 - 3 * 60_000): 2, ("jdoe", m0 - 2 * 60_000): 1,
-                           ("alice", m0 - 5 * 60_000): 1}
+    assert wc.counts() == {("jdoe", m0 - 3 * 60_000): 2, ("jdoe", m0 - 2 * 60_000): 1, ("alice", m0 - 5 * 60_000): 1}
     assert all(start + 60_000 <= int(NOW * 1000) for _, start in wc.counts())  # all in the past

@@ -328,7 +328,9 @@ def test_sys_without_sysdba_and_user_without_create_session(oracle_db):
 
 def test_real_driver_no_listener_becomes_oracle_unreachable():
     port = closed_local_port()
-    r = OracleResource(host="127.0.0.1", port=port, service_name="ORCLCDB", user="C##MYUSER", password=TEST_USER_PASSWORD, timeout_seconds=2)
+    r = OracleResource(
+        host="127.0.0.1", port=port, service_name="ORCLCDB", user="C##MYUSER", password=TEST_USER_PASSWORD, timeout_seconds=2
+    )
     with pytest.raises(OracleUnreachable) as e:
         r.get_client().ping()
     assert f"127.0.0.1:{port} (service ORCLCDB)" in str(e.value) and e.value.full_code == "DPY-6005"

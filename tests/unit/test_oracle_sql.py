@@ -37,17 +37,30 @@ def _complete_results(spec) -> dict[str, list[dict]]:
         "users": [{"USERNAME": user, "DEFAULT_TABLESPACE": "USERS", "COMMON": "YES"}],
         "quotas": [{"USERNAME": user, "TABLESPACE_NAME": "USERS", "MAX_BYTES": -1}],
         "tables": [{"OWNER": user, "TABLE_NAME": t.name} for t in spec.tables],
-        "sys_privs": [{"GRANTEE": g.grantee, "PRIVILEGE": g.privilege, "COMMON": "YES" if g.common else "NO"} for g in grants if g.kind == "system"],
+        "sys_privs": [
+            {"GRANTEE": g.grantee, "PRIVILEGE": g.privilege, "COMMON": "YES" if g.common else "NO"} for g in grants if g.kind == "system"
+        ],
         "tab_privs": [
-            {"GRANTEE": g.grantee, "OWNER": g.owner, "TABLE_NAME": g.object_name, "PRIVILEGE": g.privilege, "COMMON": "YES" if g.common else "NO"}
+            {
+                "GRANTEE": g.grantee,
+                "OWNER": g.owner,
+                "TABLE_NAME": g.object_name,
+                "PRIVILEGE": g.privilege,
+                "COMMON": "YES" if g.common else "NO",
+            }
             for g in grants
             if g.kind == "object"
         ],
-        "role_privs": [{"GRANTEE": g.grantee, "GRANTED_ROLE": g.privilege, "COMMON": "YES" if g.common else "NO"} for g in grants if g.kind == "role"],
+        "role_privs": [
+            {"GRANTEE": g.grantee, "GRANTED_ROLE": g.privilege, "COMMON": "YES" if g.common else "NO"} for g in grants if g.kind == "role"
+        ],
         "database": [{"LOG_MODE": "ARCHIVELOG", "SUPPLEMENTAL_LOG_DATA_MIN": "YES", "SUPPLEMENTAL_LOG_DATA_ALL": "NO"}],
         "log_groups": [{"OWNER": user, "TABLE_NAME": t.name, "LOG_GROUP_TYPE": "ALL COLUMN LOGGING"} for t in spec.tables],
         "primary_keys": [
-            {"OWNER": user, "TABLE_NAME": t.name, "COLUMN_NAME": c.name, "POSITION": 1} for t in spec.tables for c in t.columns if c.primary_key
+            {"OWNER": user, "TABLE_NAME": t.name, "COLUMN_NAME": c.name, "POSITION": 1}
+            for t in spec.tables
+            for c in t.columns
+            if c.primary_key
         ],
     }
 
@@ -108,8 +121,9 @@ def test_spec_errors_are_rejected_before_any_sql():
         oplan.desired_statements(spec, user_password=PASSWORD)
 
 
-@pytest.mark.parametrize("good,norm", [("varchar2(50)", "VARCHAR2(50)"), ("NUMBER(10, 2)", "NUMBER(10, 2)"), ("TIMESTAMP", "TIMESTAMP"),
-                                      ("DATE", "DATE")])
+@pytest.mark.parametrize(
+    "good,norm", [("varchar2(50)", "VARCHAR2(50)"), ("NUMBER(10, 2)", "NUMBER(10, 2)"), ("TIMESTAMP", "TIMESTAMP"), ("DATE", "DATE")]
+)
 def test_column_type_accepts_the_spec_allowlist(good, norm):
     assert osql.column_type(good) == norm
 
@@ -205,10 +219,30 @@ def test_password_only_in_sql_never_in_display_repr_or_redacted_plan():
 def test_probes_use_binds_for_every_spec_value():
     probes = ocat.catalog_probes(seed_oracle_spec())
     assert [p.name for p in probes] == [
-        "roles", "users", "quotas", "tables", "sys_privs", "tab_privs", "role_privs", "database", "log_groups", "primary_keys",
+        "roles",
+        "users",
+        "quotas",
+        "tables",
+        "sys_privs",
+        "tab_privs",
+        "role_privs",
+        "database",
+        "log_groups",
+        "primary_keys",
     ]
     views = " ".join(p.sql for p in probes)
-    for view in ("DBA_ROLES", "DBA_USERS", "DBA_TABLES", "DBA_SYS_PRIVS", "DBA_TAB_PRIVS", "DBA_ROLE_PRIVS", "V$DATABASE", "DBA_LOG_GROUPS", "ALL_CONSTRAINTS", "ALL_CONS_COLUMNS"):
+    for view in (
+        "DBA_ROLES",
+        "DBA_USERS",
+        "DBA_TABLES",
+        "DBA_SYS_PRIVS",
+        "DBA_TAB_PRIVS",
+        "DBA_ROLE_PRIVS",
+        "V$DATABASE",
+        "DBA_LOG_GROUPS",
+        "ALL_CONSTRAINTS",
+        "ALL_CONS_COLUMNS",
+    ):
         assert view in views
     for p in probes:
         assert "C##" not in p.sql and not p.sql.endswith(";")
@@ -231,8 +265,11 @@ def test_plan_returns_only_what_is_missing():
     assert got == [
         ("grant", "GRANT SELECT ON SYS.V_$DATABASE TO C##CDC_PRIVS"),
         ("supplemental_log", "ALTER TABLE C##MYUSER.POC_CLICKSTREAM ADD SUPPLEMENTAL LOG DATA (ALL) COLUMNS"),
-        ("seed_rows", "INSERT INTO C##MYUSER.POC_CLICKSTREAM (EVENTID, ID, NAME, SESSIONID, EVENTTYPE, PAGEURL, EVENTTIMESTAMP) "
-         "VALUES (:v1, :v2, :v3, :v4, :v5, :v6, CURRENT_TIMESTAMP)"),
+        (
+            "seed_rows",
+            "INSERT INTO C##MYUSER.POC_CLICKSTREAM (EVENTID, ID, NAME, SESSIONID, EVENTTYPE, PAGEURL, EVENTTIMESTAMP) "
+            "VALUES (:v1, :v2, :v3, :v4, :v5, :v6, CURRENT_TIMESTAMP)",
+        ),
     ]
 
 

@@ -72,8 +72,11 @@ class StubEngine(registry.EnginePlugin):
 
     def aggregates(self, spec: Any) -> list[registry.AggregateOutput]:
         e = spec.engine
-        return [registry.AggregateOutput(e.aggregate, f"stub.{e.aggregate}", e.source_table, "NAME", "EVENTTIMESTAMP",
-                                         60_000, 0, "NAME", "N", "S", "E", None, "JSON")]
+        return [
+            registry.AggregateOutput(
+                e.aggregate, f"stub.{e.aggregate}", e.source_table, "NAME", "EVENTTIMESTAMP", 60_000, 0, "NAME", "N", "S", "E", None, "JSON"
+            )
+        ]
 
     def lineage(self, spec: Any, g: GraphBuilder, topics) -> dict:
         e = spec.engine
@@ -126,8 +129,19 @@ def test_unregistering_removes_the_union_member(stub_engine):
 def test_generic_layers_never_name_a_system():
     """lineage, assets, checks, jobs, sensors, definitions and the spec assembly ask the registry."""
     names = ["oracle", "ksqldb", "postgres", "flink", "redis", "connect", "kafka", "debezium", "confluent"]
-    for mod in ["lineage.py", "assets.py", "checks.py", "jobs.py", "sensors.py", "definitions.py", "wiring.py",
-                "spec/model.py", "spec/loader.py", "core/registry.py", "core/nodes.py"]:
+    for mod in [
+        "lineage.py",
+        "assets.py",
+        "checks.py",
+        "jobs.py",
+        "sensors.py",
+        "definitions.py",
+        "wiring.py",
+        "spec/model.py",
+        "spec/loader.py",
+        "core/registry.py",
+        "core/nodes.py",
+    ]:
         code = (REPO / "pipeline_defs" / mod).read_text()
         for n in names:
             # no import of a system package, no dispatch on a system's kind or name

@@ -154,8 +154,11 @@ def test_cross_validation_problems():
             DOC["tables"][0],
             {**DOC["tables"][0], "initial_rows": [], "demo_rows": []},  # duplicate name
             {"name": "NOPK", "columns": [{"name": "A", "type": "TEXT"}, {"name": "A", "type": "TEXT"}]},
-            {"name": "ORPHAN", "columns": [{"name": "ID", "type": "INTEGER", "primary_key": True}],
-             "initial_rows": [{"ID": "x", "NOPE": 1}]},
+            {
+                "name": "ORPHAN",
+                "columns": [{"name": "ID", "type": "INTEGER", "primary_key": True}],
+                "initial_rows": [{"ID": "x", "NOPE": 1}],
+            },
             {"name": "OFF", "capture": False, "columns": [{"name": "ID", "type": "INTEGER", "primary_key": True}]},
         ],
         connectors=[
@@ -180,10 +183,15 @@ def test_cross_validation_problems():
 
 
 def test_table_in_two_connectors():
-    d = doc(connectors=[{"name": "a", "tables": ["POC_CLICKSTREAM"], "slot_name": "cdc_s1"},
-                        {"name": "b", "tables": ["POC_CLICKSTREAM"], "slot_name": "cdc_s2"}])
+    d = doc(
+        connectors=[
+            {"name": "a", "tables": ["POC_CLICKSTREAM"], "slot_name": "cdc_s1"},
+            {"name": "b", "tables": ["POC_CLICKSTREAM"], "slot_name": "cdc_s2"},
+        ]
+    )
     assert dict(cross_validate(src(d)))["source.connectors[1].tables[0]"] == (
-        "table 'POC_CLICKSTREAM' is already captured by connector 'a' (one connector per table)")
+        "table 'POC_CLICKSTREAM' is already captured by connector 'a' (one connector per table)"
+    )
 
 
 def test_current_timestamp_only_in_time_columns_and_never_a_key():
@@ -248,8 +256,10 @@ def test_scram_verifier_round_trip():
 def test_publication_for_all_tables_is_replaced():
     state = CatalogState(publication=PublicationState("cdc_publication", True, set(), {"insert"}))
     pub = [s.sql for s in plan(src(), state, PASSWORD) if s.node == "publication"]
-    assert pub == ['DROP PUBLICATION IF EXISTS "cdc_publication"',
-                   'CREATE PUBLICATION "cdc_publication" FOR TABLE "public"."POC_CLICKSTREAM"']
+    assert pub == [
+        'DROP PUBLICATION IF EXISTS "cdc_publication"',
+        'CREATE PUBLICATION "cdc_publication" FOR TABLE "public"."POC_CLICKSTREAM"',
+    ]
 
 
 def test_drop_slot_statement_only_drops_inactive():
@@ -263,8 +273,7 @@ def test_drop_slot_statement_only_drops_inactive():
 
 
 def test_connector_config():
-    s = src(doc(connectors=[{**DOC["connectors"][0], "config": {"snapshot.mode": "no_data", "x.flag": True},
-                             "initial_state": "STOPPED"}]))
+    s = src(doc(connectors=[{**DOC["connectors"][0], "config": {"snapshot.mode": "no_data", "x.flag": True}, "initial_state": "STOPPED"}]))
     cfg = connector_config(s, s.connectors[0], ConnectEndpoints(port=42432))
     assert cfg["connector.class"] == "io.debezium.connector.postgresql.PostgresConnector"
     assert cfg["plugin.name"] == "pgoutput" and cfg["slot.name"] == "cdc_pg_clicks"
@@ -317,9 +326,12 @@ def test_slot_and_retention_checks():
 def test_secrets_in_connector_overrides_are_refused():
     d = doc(connectors=[{**DOC["connectors"][0], "config": {"database.password": "hunter2"}}])
     problems = cross_validate(src(d))
-    assert problems == [("source.connectors[0].config.database.password",
-                         ("a secret cannot be written in the spec; use a config provider placeholder such as "
-                         "${env:VARIABLE} (value not shown)"))]
+    assert problems == [
+        (
+            "source.connectors[0].config.database.password",
+            ("a secret cannot be written in the spec; use a config provider placeholder such as ${env:VARIABLE} (value not shown)"),
+        )
+    ]
     assert "hunter2" not in str(problems)
     ok = doc(connectors=[{**DOC["connectors"][0], "config": {"database.password": "${env:OTHER_PW}"}}])
     assert cross_validate(src(ok)) == []

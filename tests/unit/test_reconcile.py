@@ -81,8 +81,7 @@ def test_freshness_lag():
 
 def test_not_in_source_carries_zero_source_rows():
     [m] = reconcile({"USER_AGGREGATE_EVENTS:ghost": doc("ghost", 4)}, [], SHAPE).mismatches
-    assert (m.name, m.problem, m.key, m.redis_count, m.source_count) == ("ghost", "not_in_source",
-                                                                         "USER_AGGREGATE_EVENTS:ghost", 4, 0)
+    assert (m.name, m.problem, m.key, m.redis_count, m.source_count) == ("ghost", "not_in_source", "USER_AGGREGATE_EVENTS:ghost", 4, 0)
 
 
 def test_document_under_another_names_key_is_wrong_key():
@@ -130,14 +129,21 @@ def test_precounted_source_rows_give_the_same_report():
 
 def test_a_stream_of_pairs_compares_like_the_mapping_and_counts_a_repeated_key_once():
     # RedisJsonClient.iter_prefix streams (key, doc) pairs; SCAN may hand out a key twice while Redis rehashes
-    pairs = [("USER_AGGREGATE_EVENTS:jdoe", doc("jdoe", 3)), ("USER_AGGREGATE_EVENTS:rsmith", doc("rsmith", 1)),
-             ("USER_AGGREGATE_EVENTS:jdoe", doc("jdoe", 3)), ("USER_AGGREGATE_EVENTS:ghost", doc("ghost", 1)),
-             ("USER_AGGREGATE_EVENTS:ghost", doc("ghost", 1))]
+    pairs = [
+        ("USER_AGGREGATE_EVENTS:jdoe", doc("jdoe", 3)),
+        ("USER_AGGREGATE_EVENTS:rsmith", doc("rsmith", 1)),
+        ("USER_AGGREGATE_EVENTS:jdoe", doc("jdoe", 3)),
+        ("USER_AGGREGATE_EVENTS:ghost", doc("ghost", 1)),
+        ("USER_AGGREGATE_EVENTS:ghost", doc("ghost", 1)),
+    ]
     rows = events("jdoe", 3) + events("rsmith", 2) + events("amary", 1)
     streamed = compare_with_source(iter(pairs), rows, SHAPE)
     mapped = compare_with_source(dict(pairs), rows, SHAPE)
-    assert [(m.name, m.problem) for m in streamed.mismatches] == [(m.name, m.problem) for m in mapped.mismatches] == [
-        ("amary", "missing_in_redis"), ("ghost", "not_in_source"), ("rsmith", "count")]
+    assert (
+        [(m.name, m.problem) for m in streamed.mismatches]
+        == [(m.name, m.problem) for m in mapped.mismatches]
+        == [("amary", "missing_in_redis"), ("ghost", "not_in_source"), ("rsmith", "count")]
+    )
     assert streamed.redis_events == mapped.redis_events == 5
     assert streamed.matched == mapped.matched == 1
     assert streamed.keys_checked == 5 and mapped.keys_checked == 3  # every pair read, each NAME counted once

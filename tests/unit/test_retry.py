@@ -27,15 +27,18 @@ def resp(status: int, message: str | None = None, **kw) -> httpx.Response:
 # ------------------------------------------------------------------------------------------ predicates
 
 
-@pytest.mark.parametrize(("status", "message", "transient"), [
-    (409, "Cannot complete request momentarily due to stale configuration (typically caused by a concurrent config change)", True),
-    (503, "", True),
-    (500, "Request timed out", True),
-    (500, "Request cannot be completed because a rebalance is expected", True),
-    (500, "java.lang.NullPointerException", False),
-    (400, "Connector configuration is invalid", False),
-    (404, "Connector x not found", False),
-])
+@pytest.mark.parametrize(
+    ("status", "message", "transient"),
+    [
+        (409, "Cannot complete request momentarily due to stale configuration (typically caused by a concurrent config change)", True),
+        (503, "", True),
+        (500, "Request timed out", True),
+        (500, "Request cannot be completed because a rebalance is expected", True),
+        (500, "java.lang.NullPointerException", False),
+        (400, "Connector configuration is invalid", False),
+        (404, "Connector x not found", False),
+    ],
+)
 def test_connect_transient_responses(status, message, transient):
     assert retry.connect_transient_response(resp(status, message)) is transient
     assert retry.CONNECT.response(resp(status, message)) is transient
@@ -57,8 +60,9 @@ def test_ksqldb_rules_resend_writes_only_when_they_never_left():
     assert all(read.exception(e) for e in never_left + maybe_arrived)
 
 
-@pytest.mark.parametrize(("status", "transient"), [(500, True), (502, True), (503, True), (504, True), (404, False),
-                                                   (409, False), (422, False), (401, False)])
+@pytest.mark.parametrize(
+    ("status", "transient"), [(500, True), (502, True), (503, True), (504, True), (404, False), (409, False), (422, False), (401, False)]
+)
 def test_schema_registry_retries_every_5xx(status, transient):
     assert retry.schema_registry_transient_response(resp(status, "x")) is transient
 
@@ -114,9 +118,15 @@ class Script:
 def send(script: Script, rule=retry.CONNECT, max_retries=3, sleeps=None):
     sleeps = [] if sleeps is None else sleeps
     with httpx.Client(transport=httpx.MockTransport(script), base_url="http://svc:1") as c:
-        return retry.send_with_retry(lambda: c.get("/x"), rule=rule, max_retries=max_retries,
-                                     backoff=retry.Backoff(base=0.1, cap=1.0), what="GET /x", sleep=sleeps.append,
-                                     unreachable=lambda e, n: RuntimeError(f"unreachable after {n}: {type(e).__name__}"))
+        return retry.send_with_retry(
+            lambda: c.get("/x"),
+            rule=rule,
+            max_retries=max_retries,
+            backoff=retry.Backoff(base=0.1, cap=1.0),
+            what="GET /x",
+            sleep=sleeps.append,
+            unreachable=lambda e, n: RuntimeError(f"unreachable after {n}: {type(e).__name__}"),
+        )
 
 
 def test_transient_then_success_returns_the_success():
@@ -156,12 +166,12 @@ def test_other_exceptions_propagate_untouched():
 
 
 def test_connect_client_retries_rebalance_500_and_counts_attempts():
-    rebalance = httpx.Response(500, json={"error_code": 500, "message":
-                                          "Request cannot be completed because a rebalance is expected"})
+    rebalance = httpx.Response(500, json={"error_code": 500, "message": "Request cannot be completed because a rebalance is expected"})
     script = Script(rebalance, 409, httpx.Response(201, json={"name": "c", "config": {}, "tasks": []}))
     sleeps: list[float] = []
-    client = KafkaConnectClient("http://connect:8083", transport=httpx.MockTransport(script), sleep=sleeps.append,
-                                backoff=0.5, backoff_max=8.0)
+    client = KafkaConnectClient(
+        "http://connect:8083", transport=httpx.MockTransport(script), sleep=sleeps.append, backoff=0.5, backoff_max=8.0
+    )
     assert client.create("c", {"connector.class": "X"})["name"] == "c"
     assert client.requests_made == [("POST", "/connectors")] * 3 and len(sleeps) == 2
     script = Script(httpx.Response(400, json={"error_code": 400, "message": "Connector configuration is invalid"}))
@@ -170,8 +180,7 @@ def test_connect_client_retries_rebalance_500_and_counts_attempts():
         client.create("c", {"connector.class": "X"})
     assert script.calls == 1
     script = Script(httpx.ConnectError("[Errno 111] Connection refused"))
-    client = KafkaConnectClient("http://connect:8083", transport=httpx.MockTransport(script), sleep=lambda s: None,
-                                max_retries=2)
+    client = KafkaConnectClient("http://connect:8083", transport=httpx.MockTransport(script), sleep=lambda s: None, max_retries=2)
     with pytest.raises(ConnectUnreachable, match=r"http://connect:8083 unreachable for GET /connectors after 3"):
         client.list_connectors()
 
@@ -191,8 +200,7 @@ def test_ksqldb_client_does_not_resend_a_create_that_may_have_arrived():
 def test_schema_registry_client_gives_up_with_its_server_error():
     script = Script(httpx.Response(500, json={"error_code": 50002, "message": "Operation timed out"}))
     sleeps: list[float] = []
-    client = SchemaRegistryClient("http://sr:8081", transport=httpx.MockTransport(script), sleep=sleeps.append,
-                                  max_retries=2)
+    client = SchemaRegistryClient("http://sr:8081", transport=httpx.MockTransport(script), sleep=sleeps.append, max_retries=2)
     with pytest.raises(SchemaRegistryServerError, match="50002"):
         client.subjects()
     assert script.calls == 3 and len(sleeps) == 2

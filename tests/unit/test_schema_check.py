@@ -33,7 +33,7 @@ def test_missing_subjects_then_registered_then_a_frozen_compatibility(schema_reg
     result = check(schema_registry=registry)
     assert not result.passed
     assert f"{node.name}-key is not registered" in result.metadata["problem"].value
-    schema_registry_double.register(f"{node.name}-key", "\"string\"")
+    schema_registry_double.register(f"{node.name}-key", '"string"')
     schema_registry_double.register(f"{node.name}-value", SCHEMA)
     assert check(schema_registry=registry).passed
     schema_registry_double.set_compatibility("NONE", f"{node.name}-value")

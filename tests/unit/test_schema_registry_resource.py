@@ -31,8 +31,12 @@ pytestmark = pytest.mark.unit
 
 VALUE_SUBJECT = "ORCLCDB.C__MYUSER.POC_CLICKSTREAM-value"
 KEY_SUBJECT = "ORCLCDB.C__MYUSER.POC_CLICKSTREAM-key"
-CLICK_V1 = {"type": "record", "name": "ConnectDefault", "namespace": "io.confluent.connect.avro",
-            "fields": [{"name": "EVENTID", "type": ["null", "string"], "default": None}]}
+CLICK_V1 = {
+    "type": "record",
+    "name": "ConnectDefault",
+    "namespace": "io.confluent.connect.avro",
+    "fields": [{"name": "EVENTID", "type": ["null", "string"], "default": None}],
+}
 CLICK_V2 = {**CLICK_V1, "fields": [*CLICK_V1["fields"], {"name": "NAME", "type": ["null", "string"], "default": None}]}
 SECRET = "Sr-pa55word-XYZ"
 HTTP = httpx.Client(timeout=10)
@@ -84,12 +88,15 @@ def test_double_success_replies_match_contract(registry):
 
 def test_double_error_replies_match_contract(registry):
     cases = [
-        ("/subjects/nope-value/versions/latest", 404, "error_subject_not_found.json",
-         "Subject 'nope-value' not found."),
+        ("/subjects/nope-value/versions/latest", 404, "error_subject_not_found.json", "Subject 'nope-value' not found."),
         (f"/subjects/{VALUE_SUBJECT}/versions/9", 404, "error_version_not_found.json", "Version 9 not found."),
         ("/schemas/ids/99", 404, "error_schema_not_found.json", "Schema 99 not found"),
-        ("/config/nope-value", 404, "error_subject_compatibility_not_configured.json",
-         "Subject 'nope-value' does not have subject-level compatibility configured"),
+        (
+            "/config/nope-value",
+            404,
+            "error_subject_compatibility_not_configured.json",
+            "Subject 'nope-value' does not have subject-level compatibility configured",
+        ),
     ]
     for path, status, sample, message in cases:
         resp = get(registry, path)
@@ -114,8 +121,7 @@ def test_subjects_and_latest_schema(registry):
     latest = client.latest_schema(VALUE_SUBJECT)
     assert (latest.subject, latest.version, latest.schema_type) == (VALUE_SUBJECT, 2, "AVRO")
     assert latest.id == 3 and json.loads(latest.schema) == CLICK_V2
-    assert latest.as_dict() == {"subject": VALUE_SUBJECT, "id": 3, "version": 2, "schema": latest.schema,
-                                "schemaType": "AVRO"}
+    assert latest.as_dict() == {"subject": VALUE_SUBJECT, "id": 3, "version": 2, "schema": latest.schema, "schemaType": "AVRO"}
     first = client.schema_version(VALUE_SUBJECT, 1)
     assert (first.version, first.id) == (1, 2)
     assert client.latest_schema("clicks-json-value").schema_type == "JSON"
@@ -208,8 +214,7 @@ def test_resource_conveniences_and_defaults(registry):
 def test_password_never_leaks(registry, caplog):
     caplog.set_level(logging.DEBUG)
     registry.require_basic_auth("sr-user", SECRET)
-    resource = SchemaRegistryResource(url=registry.url, username="sr-user", password=SECRET,
-                                      backoff_seconds=0.001, max_retries=1)
+    resource = SchemaRegistryResource(url=registry.url, username="sr-user", password=SECRET, backoff_seconds=0.001, max_retries=1)
     assert SECRET not in repr(resource) and SECRET not in str(resource)
     seen: list[BaseException] = []
     with resource.get_client() as client:

@@ -128,8 +128,15 @@ CT = "CURRENT_TIMESTAMP"
 SEED_INITIAL_ROWS = {
     "POC_USERDATA": [{"ID": "101", "NAME": "jdoe"}],
     "POC_CLICKSTREAM": [
-        {"EVENTID": 1, "ID": "101", "NAME": "jdoe", "SESSIONID": "sess456", "EVENTTYPE": "page_view",
-         "PAGEURL": "https://example.com/home", "EVENTTIMESTAMP": CT},
+        {
+            "EVENTID": 1,
+            "ID": "101",
+            "NAME": "jdoe",
+            "SESSIONID": "sess456",
+            "EVENTTYPE": "page_view",
+            "PAGEURL": "https://example.com/home",
+            "EVENTTIMESTAMP": CT,
+        },
     ],
 }
 SEED_DEMO_ROWS = {
@@ -140,18 +147,60 @@ SEED_DEMO_ROWS = {
         {"ID": "105", "NAME": "jcena"},
     ],
     "POC_CLICKSTREAM": [
-        {"EVENTID": 2, "ID": "101", "NAME": "jdoe", "SESSIONID": "sess456", "EVENTTYPE": "click",
-         "PAGEURL": "https://example.com/product/123", "EVENTTIMESTAMP": CT},
-        {"EVENTID": 3, "ID": "101", "NAME": "jdoe", "SESSIONID": "sess456", "EVENTTYPE": "click",
-         "PAGEURL": "https://example.com/product/125", "EVENTTIMESTAMP": CT},
-        {"EVENTID": 4, "ID": "102", "NAME": "rsmith", "SESSIONID": "sess789", "EVENTTYPE": "click",
-         "PAGEURL": "https://example.com/about", "EVENTTIMESTAMP": CT},
-        {"EVENTID": 5, "ID": "102", "NAME": "rsmith", "SESSIONID": "sess101", "EVENTTYPE": "click",
-         "PAGEURL": "https://example.com/checkout", "EVENTTIMESTAMP": CT},
-        {"EVENTID": 6, "ID": "103", "NAME": "amary", "SESSIONID": "sess101", "EVENTTYPE": "click",
-         "PAGEURL": "https://example.com/checkout", "EVENTTIMESTAMP": CT},
-        {"EVENTID": 7, "ID": "103", "NAME": "amary", "SESSIONID": "sess101", "EVENTTYPE": "click",
-         "PAGEURL": "https://example.com/checkout", "EVENTTIMESTAMP": CT},
+        {
+            "EVENTID": 2,
+            "ID": "101",
+            "NAME": "jdoe",
+            "SESSIONID": "sess456",
+            "EVENTTYPE": "click",
+            "PAGEURL": "https://example.com/product/123",
+            "EVENTTIMESTAMP": CT,
+        },
+        {
+            "EVENTID": 3,
+            "ID": "101",
+            "NAME": "jdoe",
+            "SESSIONID": "sess456",
+            "EVENTTYPE": "click",
+            "PAGEURL": "https://example.com/product/125",
+            "EVENTTIMESTAMP": CT,
+        },
+        {
+            "EVENTID": 4,
+            "ID": "102",
+            "NAME": "rsmith",
+            "SESSIONID": "sess789",
+            "EVENTTYPE": "click",
+            "PAGEURL": "https://example.com/about",
+            "EVENTTIMESTAMP": CT,
+        },
+        {
+            "EVENTID": 5,
+            "ID": "102",
+            "NAME": "rsmith",
+            "SESSIONID": "sess101",
+            "EVENTTYPE": "click",
+            "PAGEURL": "https://example.com/checkout",
+            "EVENTTIMESTAMP": CT,
+        },
+        {
+            "EVENTID": 6,
+            "ID": "103",
+            "NAME": "amary",
+            "SESSIONID": "sess101",
+            "EVENTTYPE": "click",
+            "PAGEURL": "https://example.com/checkout",
+            "EVENTTIMESTAMP": CT,
+        },
+        {
+            "EVENTID": 7,
+            "ID": "103",
+            "NAME": "amary",
+            "SESSIONID": "sess101",
+            "EVENTTYPE": "click",
+            "PAGEURL": "https://example.com/checkout",
+            "EVENTTIMESTAMP": CT,
+        },
     ],
 }
 
@@ -318,8 +367,9 @@ def redis_keys(spec, sink: str) -> RedisKeysProps:
 def table_select_grants(spec) -> list[tuple[str, str, str]]:
     """The derived per-table grants of the CDC role: (privilege, OWNER.TABLE, grantee)."""
     user = spec.source.user.name
-    return [(g.privilege, f"{g.owner}.{g.object_name}", g.grantee) for g in role_grants(spec.source)
-            if g.kind == "object" and g.owner == user]
+    return [
+        (g.privilege, f"{g.owner}.{g.object_name}", g.grantee) for g in role_grants(spec.source) if g.kind == "object" and g.owner == user
+    ]
 
 
 def _seed_config(text: str) -> dict[str, str]:
@@ -666,7 +716,12 @@ def test_ksql_statements(spec):
     assert (agg.window_ms, agg.grace_ms) == (60_000, 60_000)
     assert (agg.source_table, agg.group_by, agg.event_time) == ("POC_CLICKSTREAM", "NAME", "EVENTTIMESTAMP")
     assert (agg.name_field, agg.count_field, agg.window_start_field, agg.window_end_field, agg.value_format) == (
-        "USER_NAME", "EVENT_COUNT", "WINDOW_START", "WINDOW_END", "AVRO")
+        "USER_NAME",
+        "EVENT_COUNT",
+        "WINDOW_START",
+        "WINDOW_END",
+        "AVRO",
+    )
     assert isinstance(registry.engine_of(spec), KsqlDbPlugin)
 
 
@@ -700,8 +755,15 @@ def test_redis_sink_config_and_keys(spec):
     assert c["transforms.extractKey.type"] == "org.apache.kafka.connect.transforms.ExtractField$Key"
     assert c["transforms.extractKey.field"] == "USER_NAME"
     assert c["redis.password"] == "${env:REDIS_PASSWORD}"  # compose's requirepass; never a value in the config
-    assert set(c) - set(seed) == {"name", "redis.password", "transforms", "transforms.valueToKey.type", "transforms.valueToKey.fields",
-                                  "transforms.extractKey.type", "transforms.extractKey.field"}
+    assert set(c) - set(seed) == {
+        "name",
+        "redis.password",
+        "transforms",
+        "transforms.valueToKey.type",
+        "transforms.valueToKey.fields",
+        "transforms.extractKey.type",
+        "transforms.extractKey.field",
+    }
     keys = redis_keys(spec, "redis-sink-json")
     assert keys.shape.key_prefix + "jdoe" == "USER_AGGREGATE_EVENTS:jdoe"
     assert lineage(spec).node(("redis", "USER_AGGREGATE_EVENTS")).metadata["key_pattern"] == "USER_AGGREGATE_EVENTS:*"
@@ -770,8 +832,15 @@ def test_lineage_graph(spec):
     assert "TIMESTAMP='EVENTTIMESTAMP'" in g.node(("ksqldb", "POC_CLICKSTREAM_STREAM")).metadata["statement"]
     assert g.node(("redis", "USER_AGGREGATE_EVENTS")).metadata["key_pattern"] == "USER_AGGREGATE_EVENTS:*"
     assert {n.kind for n in g.nodes} == {
-        "oracle_role", "oracle_user", "oracle_table", "source_connector", "kafka_topic",
-        "ksql_table", "ksql_stream", "sink_connector", "redis_keys",
+        "oracle_role",
+        "oracle_user",
+        "oracle_table",
+        "source_connector",
+        "kafka_topic",
+        "ksql_table",
+        "ksql_stream",
+        "sink_connector",
+        "redis_keys",
     }
     assert all(n.code_version for n in g.nodes)
     # every edge joins known nodes; every non-root node has an upstream
@@ -869,59 +938,148 @@ def _append_table_copy(d):
 
 BAD_CASES = [
     # (id, mutation, expected field path, expected reason fragment)
-    ("semicolon-ksql-name", _set("engine.objects[2].name", "USER;DROP"), "engine.objects[2].name",
-     "'USER;DROP' is not a valid ksqlDB identifier (letters, digits, _; must start with a letter)"),
-    ("semicolon-oracle-table", _set("source.tables[0].name", "POC;DROP"), "source.tables[0].name",
-     "is not a valid Oracle identifier"),
-    ("quote-in-column", _set("source.tables[1].columns[2].name", "NAME'"), "source.tables[1].columns[2].name",
-     "\"NAME'\" is not a valid Oracle identifier"),
-    ("comment-in-privilege", _set("source.role.system_privileges[0]", "ALTER SESSION --"), "source.role.system_privileges[0]",
-     "is not a valid Oracle system privilege"),
-    ("comment-in-ksql-type", _set("engine.objects[1].columns[0].type", "STRING -- x"), "engine.objects[1].columns[0].type",
-     "is not an allowed ksqlDB column type"),
+    (
+        "semicolon-ksql-name",
+        _set("engine.objects[2].name", "USER;DROP"),
+        "engine.objects[2].name",
+        "'USER;DROP' is not a valid ksqlDB identifier (letters, digits, _; must start with a letter)",
+    ),
+    ("semicolon-oracle-table", _set("source.tables[0].name", "POC;DROP"), "source.tables[0].name", "is not a valid Oracle identifier"),
+    (
+        "quote-in-column",
+        _set("source.tables[1].columns[2].name", "NAME'"),
+        "source.tables[1].columns[2].name",
+        '"NAME\'" is not a valid Oracle identifier',
+    ),
+    (
+        "comment-in-privilege",
+        _set("source.role.system_privileges[0]", "ALTER SESSION --"),
+        "source.role.system_privileges[0]",
+        "is not a valid Oracle system privilege",
+    ),
+    (
+        "comment-in-ksql-type",
+        _set("engine.objects[1].columns[0].type", "STRING -- x"),
+        "engine.objects[1].columns[0].type",
+        "is not an allowed ksqlDB column type",
+    ),
     ("unknown-key", _set("engine.objects[0].colums", []), "engine.objects[0].colums", "unknown key 'colums' (allowed: name, kind"),
     ("missing-field", _del("source.user.name"), "source.user.name", "required field is missing"),
-    ("bad-oracle-type", _set("source.tables[0].columns[1].type", "VARCHAR2(50); DROP TABLE X"), "source.tables[0].columns[1].type",
-     "is not an allowed Oracle column type"),
-    ("bad-ksql-type-for-column", _set("engine.objects[1].columns[6].type", "BOOLEAN"), "engine.objects[1].columns[6].type",
-     "BOOLEAN does not fit source column POC_CLICKSTREAM.EVENTTIMESTAMP TIMESTAMP"),
+    (
+        "bad-oracle-type",
+        _set("source.tables[0].columns[1].type", "VARCHAR2(50); DROP TABLE X"),
+        "source.tables[0].columns[1].type",
+        "is not an allowed Oracle column type",
+    ),
+    (
+        "bad-ksql-type-for-column",
+        _set("engine.objects[1].columns[6].type", "BOOLEAN"),
+        "engine.objects[1].columns[6].type",
+        "BOOLEAN does not fit source column POC_CLICKSTREAM.EVENTTIMESTAMP TIMESTAMP",
+    ),
     ("duplicate-table", _append_table_copy, "source.tables[2].name", "duplicate table 'POC_USERDATA' (also at source.tables[0].name)"),
-    ("unknown-table-in-connector", _set("source.connectors[0].tables", ["POC_USERS"]), "source.connectors[0].tables[0]",
-     "unknown table 'POC_USERS'"),
-    ("unknown-table-in-ksql", _set("engine.objects[0].source.table", "POC_NOPE"), "engine.objects[0].source.table",
-     "unknown table 'POC_NOPE'"),
-    ("aggregate-from-unknown-stream", _set("engine.objects[2].aggregate.from", "CLICKS"), "engine.objects[2].aggregate.from",
-     "unknown ksqlDB object 'CLICKS'"),
-    ("aggregate-from-table", _set("engine.objects[2].aggregate.from", "POC_USERDATA_STREAM"), "engine.objects[2].aggregate.from",
-     "a windowed aggregate reads a stream"),
-    ("wrong-flavor", _set("source.flavor", "striim"), "source.flavor", "'striim' is not allowed: input should be 'confluent' or 'debezium'"),
-    ("negative-window", _set("engine.objects[2].aggregate.window.size", "-1 MINUTE"), "engine.objects[2].aggregate.window.size",
-     "is not a valid duration"),
-    ("zero-window", _set("engine.objects[2].aggregate.window.size", "0 MINUTES"), "engine.objects[2].aggregate.window.size",
-     "must be a positive duration"),
-    ("sink-reads-nothing", _set("sinks[0].object", "USER_TOTALS"), "sinks[0].object",
-     "'USER_TOTALS' is not an aggregate of the engine (aggregates: USER_AGGREGATE_EVENTS): nothing produces the topic it would read"),
+    (
+        "unknown-table-in-connector",
+        _set("source.connectors[0].tables", ["POC_USERS"]),
+        "source.connectors[0].tables[0]",
+        "unknown table 'POC_USERS'",
+    ),
+    (
+        "unknown-table-in-ksql",
+        _set("engine.objects[0].source.table", "POC_NOPE"),
+        "engine.objects[0].source.table",
+        "unknown table 'POC_NOPE'",
+    ),
+    (
+        "aggregate-from-unknown-stream",
+        _set("engine.objects[2].aggregate.from", "CLICKS"),
+        "engine.objects[2].aggregate.from",
+        "unknown ksqlDB object 'CLICKS'",
+    ),
+    (
+        "aggregate-from-table",
+        _set("engine.objects[2].aggregate.from", "POC_USERDATA_STREAM"),
+        "engine.objects[2].aggregate.from",
+        "a windowed aggregate reads a stream",
+    ),
+    (
+        "wrong-flavor",
+        _set("source.flavor", "striim"),
+        "source.flavor",
+        "'striim' is not allowed: input should be 'confluent' or 'debezium'",
+    ),
+    (
+        "negative-window",
+        _set("engine.objects[2].aggregate.window.size", "-1 MINUTE"),
+        "engine.objects[2].aggregate.window.size",
+        "is not a valid duration",
+    ),
+    (
+        "zero-window",
+        _set("engine.objects[2].aggregate.window.size", "0 MINUTES"),
+        "engine.objects[2].aggregate.window.size",
+        "must be a positive duration",
+    ),
+    (
+        "sink-reads-nothing",
+        _set("sinks[0].object", "USER_TOTALS"),
+        "sinks[0].object",
+        "'USER_TOTALS' is not an aggregate of the engine (aggregates: USER_AGGREGATE_EVENTS): nothing produces the topic it would read",
+    ),
     ("sink-reads-non-aggregate", _set("sinks[0].object", "POC_CLICKSTREAM_STREAM"), "sinks[0].object", "is not an aggregate"),
-    ("table-not-captured", _set("source.connectors", [{"name": "userdata_avro", "tables": ["POC_USERDATA"]}]),
-     "source.tables[1].capture", "no source.connectors entry includes it"),
-    ("ksql-reads-uncaptured", lambda d: (_set("source.tables[1].capture", False)(d), _set("source.connectors", [{"name": "u", "tables": ["POC_USERDATA"]}])(d)),
-     "engine.objects[1].source.table", "its CDC topic is never produced"),
+    (
+        "table-not-captured",
+        _set("source.connectors", [{"name": "userdata_avro", "tables": ["POC_USERDATA"]}]),
+        "source.tables[1].capture",
+        "no source.connectors entry includes it",
+    ),
+    (
+        "ksql-reads-uncaptured",
+        lambda d: (_set("source.tables[1].capture", False)(d), _set("source.connectors", [{"name": "u", "tables": ["POC_USERDATA"]}])(d)),
+        "engine.objects[1].source.table",
+        "its CDC topic is never produced",
+    ),
     ("reserved-oracle-word", _set("source.tables[0].columns[1].name", "USER"), "source.tables[0].columns[1].name", "Oracle reserved word"),
     ("reserved-ksql-word", _set("engine.objects[0].name", "SELECT"), "engine.objects[0].name", "ksqlDB reserved word"),
     ("lower-case-identifier", _set("source.tables[0].name", "poc_userdata"), "source.tables[0].name", "must be upper case"),
-    ("timestamp-not-a-column", _set("engine.objects[1].timestamp", "CREATED"), "engine.objects[1].timestamp", "not one of the object's columns"),
-    ("value-key-equals-group-by", _set("engine.objects[2].aggregate.value_key_column", "NAME"),
-     "engine.objects[2].aggregate.value_key_column", "already used by group_by"),
-    ("duplicate-primary-key-row", _set("source.tables[0].demo_rows[0].ID", "101"), "source.tables[0].demo_rows[0]",
-     "duplicate primary key '101'"),
-    ("row-unknown-column", _set("source.tables[0].initial_rows[0].EMAIL", "x@y"), "source.tables[0].initial_rows[0].EMAIL",
-     "table POC_USERDATA has no column 'EMAIL'"),
-    ("row-value-too-long", _set("source.tables[0].initial_rows[0].NAME", "x" * 51), "source.tables[0].initial_rows[0].NAME",
-     "longer than VARCHAR2(50) allows"),
+    (
+        "timestamp-not-a-column",
+        _set("engine.objects[1].timestamp", "CREATED"),
+        "engine.objects[1].timestamp",
+        "not one of the object's columns",
+    ),
+    (
+        "value-key-equals-group-by",
+        _set("engine.objects[2].aggregate.value_key_column", "NAME"),
+        "engine.objects[2].aggregate.value_key_column",
+        "already used by group_by",
+    ),
+    (
+        "duplicate-primary-key-row",
+        _set("source.tables[0].demo_rows[0].ID", "101"),
+        "source.tables[0].demo_rows[0]",
+        "duplicate primary key '101'",
+    ),
+    (
+        "row-unknown-column",
+        _set("source.tables[0].initial_rows[0].EMAIL", "x@y"),
+        "source.tables[0].initial_rows[0].EMAIL",
+        "table POC_USERDATA has no column 'EMAIL'",
+    ),
+    (
+        "row-value-too-long",
+        _set("source.tables[0].initial_rows[0].NAME", "x" * 51),
+        "source.tables[0].initial_rows[0].NAME",
+        "longer than VARCHAR2(50) allows",
+    ),
     ("bad-port-type", _set("source.port", "fifteen"), "source.port", "'fifteen'"),
     ("duplicate-connector", _set("sinks[0].name", "userdata_avro"), "sinks[0].name", "duplicate connector name 'userdata_avro'"),
-    ("avro-without-registry", lambda d: (_set("source.format", "json")(d), _set("engine.objects[2].value_format", "AVRO")(d)),
-     "engine.objects[2].value_format", "AVRO needs Schema Registry"),
+    (
+        "avro-without-registry",
+        lambda d: (_set("source.format", "json")(d), _set("engine.objects[2].value_format", "AVRO")(d)),
+        "engine.objects[2].value_format",
+        "AVRO needs Schema Registry",
+    ),
     ("table-key-not-pk", _set("engine.objects[0].columns[0].key", False), "engine.objects[0].columns", "needs its primary key column"),
 ]
 
@@ -949,8 +1107,7 @@ def test_the_message_format_of_the_issue(tmp_path):
     with pytest.raises(SpecError) as e:
         load_spec(f, env=NO_ENV)
     assert str(e.value).splitlines()[0] == (
-        f"{f}: engine.objects[2].name: 'USER;DROP' is not a valid ksqlDB identifier "
-        "(letters, digits, _; must start with a letter)"
+        f"{f}: engine.objects[2].name: 'USER;DROP' is not a valid ksqlDB identifier (letters, digits, _; must start with a letter)"
     )
     assert e.value.problems[0] == ("engine.objects[2].name", e.value.problems[0][1])
 

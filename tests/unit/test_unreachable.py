@@ -37,27 +37,67 @@ HTTP_RETRY = {"max_retries": 1, "backoff_seconds": 0.01, "timeout_seconds": 3}
 
 # (name, make resource for host/port, call that needs the server, typed error)
 CASES = [
-    ("connect", lambda h, p: KafkaConnectResource(url=f"http://{h}:{p}", username="admin", password=SECRET, **HTTP_RETRY),
-     lambda r: r.get_client().list_connectors(), ConnectUnreachable),
-    ("kafka", lambda h, p: KafkaResource(bootstrap_servers=f"{h}:{p}", security_protocol="SASL_PLAINTEXT",
-                                         sasl_mechanism="PLAIN", sasl_username="u", sasl_password=SECRET,
-                                         timeout_seconds=2),
-     lambda r: r.get_client().list_topics(), KafkaUnreachable),
-    ("redis", lambda h, p: RedisResource(url=f"redis://:{SECRET}@{h}:{p}/0", timeout_seconds=2),
-     lambda r: r.get_client().ping(), RedisUnreachable),
-    ("ksqldb", lambda h, p: KsqlDbResource(url=f"http://{h}:{p}", username="ksql", password=SECRET, **HTTP_RETRY),
-     lambda r: r.get_client().list_streams(), KsqlDbUnreachable),
-    ("schema_registry", lambda h, p: SchemaRegistryResource(url=f"http://sr:{SECRET}@{h}:{p}", **HTTP_RETRY),
-     lambda r: r.get_client().subjects(), SchemaRegistryUnreachable),
-    ("oracle", lambda h, p: OracleResource(host=h, port=p, password=SECRET, admin_password=SECRET, timeout_seconds=3),
-     lambda r: r.get_client().ping(), OracleUnreachable),
-    ("postgres", lambda h, p: PostgresResource(host=h, port=p, dbname="cdc", user="cdc_admin", password=SECRET,
-                                               connect_timeout_seconds=2),
-     lambda r: r.get_client().ping(), PostgresUnreachable),
-    ("flink_gateway", lambda h, p: FlinkResource(gateway_url=f"http://{h}:{p}", **HTTP_RETRY),
-     lambda r: r.get_gateway_client().open_session(), FlinkUnreachable),
-    ("flink_jobs", lambda h, p: FlinkResource(rest_url=f"http://{h}:{p}", **HTTP_RETRY),
-     lambda r: r.get_jobs_client().overview(), FlinkUnreachable),
+    (
+        "connect",
+        lambda h, p: KafkaConnectResource(url=f"http://{h}:{p}", username="admin", password=SECRET, **HTTP_RETRY),
+        lambda r: r.get_client().list_connectors(),
+        ConnectUnreachable,
+    ),
+    (
+        "kafka",
+        lambda h, p: KafkaResource(
+            bootstrap_servers=f"{h}:{p}",
+            security_protocol="SASL_PLAINTEXT",
+            sasl_mechanism="PLAIN",
+            sasl_username="u",
+            sasl_password=SECRET,
+            timeout_seconds=2,
+        ),
+        lambda r: r.get_client().list_topics(),
+        KafkaUnreachable,
+    ),
+    (
+        "redis",
+        lambda h, p: RedisResource(url=f"redis://:{SECRET}@{h}:{p}/0", timeout_seconds=2),
+        lambda r: r.get_client().ping(),
+        RedisUnreachable,
+    ),
+    (
+        "ksqldb",
+        lambda h, p: KsqlDbResource(url=f"http://{h}:{p}", username="ksql", password=SECRET, **HTTP_RETRY),
+        lambda r: r.get_client().list_streams(),
+        KsqlDbUnreachable,
+    ),
+    (
+        "schema_registry",
+        lambda h, p: SchemaRegistryResource(url=f"http://sr:{SECRET}@{h}:{p}", **HTTP_RETRY),
+        lambda r: r.get_client().subjects(),
+        SchemaRegistryUnreachable,
+    ),
+    (
+        "oracle",
+        lambda h, p: OracleResource(host=h, port=p, password=SECRET, admin_password=SECRET, timeout_seconds=3),
+        lambda r: r.get_client().ping(),
+        OracleUnreachable,
+    ),
+    (
+        "postgres",
+        lambda h, p: PostgresResource(host=h, port=p, dbname="cdc", user="cdc_admin", password=SECRET, connect_timeout_seconds=2),
+        lambda r: r.get_client().ping(),
+        PostgresUnreachable,
+    ),
+    (
+        "flink_gateway",
+        lambda h, p: FlinkResource(gateway_url=f"http://{h}:{p}", **HTTP_RETRY),
+        lambda r: r.get_gateway_client().open_session(),
+        FlinkUnreachable,
+    ),
+    (
+        "flink_jobs",
+        lambda h, p: FlinkResource(rest_url=f"http://{h}:{p}", **HTTP_RETRY),
+        lambda r: r.get_jobs_client().overview(),
+        FlinkUnreachable,
+    ),
 ]
 
 
@@ -76,8 +116,9 @@ def test_network_failure_is_the_typed_unreachable_error(name, make, call, error,
     assert isinstance(exc, error) and isinstance(exc, Unreachable) and isinstance(exc, ResourceError), repr(exc)
     text = str(exc)
     assert f"{host}:{port}" in text, f"{name}: endpoint missing from {text!r}"
-    everything = " ".join([text, repr(exc), *map(str, exc.args), str(exc.__cause__ or ""),
-                           "" if exc.__suppress_context__ else str(exc.__context__ or "")])
+    everything = " ".join(
+        [text, repr(exc), *map(str, exc.args), str(exc.__cause__ or ""), "" if exc.__suppress_context__ else str(exc.__context__ or "")]
+    )
     assert SECRET not in everything, f"{name}: secret in {everything!r}"
     # no raw socket/httpx/driver exception rides along to the traceback
     assert exc.__cause__ is None and (exc.__context__ is None or exc.__suppress_context__), name

@@ -1,7 +1,6 @@
 """Connector checks: plugins installed at a compatible version, RUNNING, config equal to the spec,
 sink lag within bound. Each reads ``node.desired`` (ConnectorProps), never the spec."""
 
-
 import dagster as dg
 
 from pipeline_defs.core.nodes import LineageNode
@@ -33,8 +32,15 @@ def _plugins_result(props: ConnectorProps, installed: dict[str, str]) -> dg.Asse
         good = version is not None and version_compatible(version, props.compatible.get(c))
         ok &= good
         rows.append(dg.TableRecord({"class": c, "installed": version or "(missing)", "compatible": good}))
-    return dg.AssetCheckResult(passed=ok, metadata={"plugins": dg.MetadataValue.table(
-        rows, schema=dg.TableSchema(columns=[dg.TableColumn("class"), dg.TableColumn("installed"), dg.TableColumn("compatible", "bool")]))})
+    return dg.AssetCheckResult(
+        passed=ok,
+        metadata={
+            "plugins": dg.MetadataValue.table(
+                rows,
+                schema=dg.TableSchema(columns=[dg.TableColumn("class"), dg.TableColumn("installed"), dg.TableColumn("compatible", "bool")]),
+            )
+        },
+    )
 
 
 def _running_result(name: str, entry: dict | None) -> dg.AssetCheckResult:
@@ -68,24 +74,41 @@ def connectors_checks(nodes: list[LineageNode]) -> dg.AssetChecksDefinition:
         props: ConnectorProps = node.desired
         props_of[key] = props
         specs += [
-            dg.AssetCheckSpec("plugins_installed", asset=key, description="the connector, converter and transform classes it uses are installed at a compatible version"),
+            dg.AssetCheckSpec(
+                "plugins_installed",
+                asset=key,
+                description="the connector, converter and transform classes it uses are installed at a compatible version",
+            ),
             dg.AssetCheckSpec("running", asset=key, description="the connector and every task are RUNNING"),
-            dg.AssetCheckSpec("config_matches_spec", asset=key, description="the live config equals the spec (drift); secrets compare as placeholders"),
+            dg.AssetCheckSpec(
+                "config_matches_spec", asset=key, description="the live config equals the spec (drift); secrets compare as placeholders"
+            ),
         ]
         if props.role == "sink":
-            specs.append(dg.AssetCheckSpec("consumer_lag", asset=key, description=f"the sink's consumer group connect-{props.name} has no lag past the bound (the health sensor also watches its growth)"))
-        specs += [dg.AssetCheckSpec("redo_log_topic_single_partition", asset=key, description=f"the redo-log topic {pre.name} exists with exactly one partition")
-                  for pre in props.pre_topics if pre.partitions == 1]
+            specs.append(
+                dg.AssetCheckSpec(
+                    "consumer_lag",
+                    asset=key,
+                    description=f"the sink's consumer group connect-{props.name} has no lag past the bound (the health sensor also watches its growth)",
+                )
+            )
+        specs += [
+            dg.AssetCheckSpec(
+                "redo_log_topic_single_partition", asset=key, description=f"the redo-log topic {pre.name} exists with exactly one partition"
+            )
+            for pre in props.pre_topics
+            if pre.partitions == 1
+        ]
 
-    @dg.multi_asset_check(specs=specs, name="connector_checks", can_subset=True,
-                          required_resource_keys={"connect", "kafka"})
+    @dg.multi_asset_check(specs=specs, name="connector_checks", can_subset=True, required_resource_keys={"connect", "kafka"})
     def connector_checks(context: dg.AssetCheckExecutionContext):
         wanted = context.selected_asset_check_keys
         names = {k.name for k in wanted}
         client = context.resources.connect.get_client()
         listing = client.connectors_expanded() if names & {"running", "config_matches_spec"} else {}
-        installed = ({p["class"]: p.get("version", "") for p in client.plugins(connectors_only=False)}
-                     if "plugins_installed" in names else {})
+        installed = (
+            {p["class"]: p.get("version", "") for p in client.plugins(connectors_only=False)} if "plugins_installed" in names else {}
+        )
         kafka = context.resources.kafka.get_client() if names & {"consumer_lag", "redo_log_topic_single_partition"} else None
         for k in sorted(wanted, key=lambda k: (k.asset_key.path, k.name)):
             props, key = props_of[k.asset_key], k.asset_key
@@ -102,8 +125,7 @@ def connectors_checks(nodes: list[LineageNode]) -> dg.AssetChecksDefinition:
                 info = kafka.describe_topic(topic)
                 parts = info.partitions if info else 0
                 res = dg.AssetCheckResult(passed=parts == 1, metadata={"topic": topic, "partitions": parts})
-            yield dg.AssetCheckResult(asset_key=key, check_name=k.name, passed=res.passed, metadata=res.metadata,
-                                      severity=res.severity)
+            yield dg.AssetCheckResult(asset_key=key, check_name=k.name, passed=res.passed, metadata=res.metadata, severity=res.severity)
 
     return connector_checks
 
@@ -113,5 +135,8 @@ def _lag_result(name: str, kafka: KafkaClient) -> dg.AssetCheckResult:
 
     bound = HealthPolicy.from_env().lag_restart_bound
     lag = kafka.consumer_group_lag(f"connect-{name}")
-    return dg.AssetCheckResult(passed=lag.total <= bound, severity=dg.AssetCheckSeverity.WARN,
-                               metadata={"lag": lag.total, "bound": bound, "partitions": len(lag.per_partition)})
+    return dg.AssetCheckResult(
+        passed=lag.total <= bound,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={"lag": lag.total, "bound": bound, "partitions": len(lag.per_partition)},
+    )

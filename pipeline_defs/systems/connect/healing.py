@@ -36,8 +36,12 @@ class HealthPolicy:
         from pipeline_defs.settings import settings
 
         s = settings()
-        return cls(interval_seconds=s.health_interval_seconds, max_restarts=s.health_max_restarts,
-                   lag_window_ticks=s.health_lag_window_ticks, lag_restart_bound=s.health_lag_restart_bound)
+        return cls(
+            interval_seconds=s.health_interval_seconds,
+            max_restarts=s.health_max_restarts,
+            lag_window_ticks=s.health_lag_window_ticks,
+            lag_restart_bound=s.health_lag_restart_bound,
+        )
 
     def wait_minutes(self, restarts_so_far: int) -> int:
         return self.backoff_minutes[min(restarts_so_far, len(self.backoff_minutes) - 1)]
@@ -111,8 +115,7 @@ def decide(
         drift = config_diff({**cfg, "name": name}, live)
         if drift:
             # the live config's digest names the incident, so one drift is one incident
-            d = _act(name, [], mem, now, policy, reason="drift", action="reregister",
-                     incident=f"drift-{_digest(sorted(live.items()))}")
+            d = _act(name, [], mem, now, policy, reason="drift", action="reregister", incident=f"drift-{_digest(sorted(live.items()))}")
             decisions.append(Decision(d.connector, d.action, d.reason, d.incident, {**d.detail, "keys": drift}))
             continue
         status = entry.get("status") or {}
@@ -124,8 +127,14 @@ def decide(
         stuck = _track_lag(mem, lag, policy)
         if state == "RUNNING" and stuck:
             if lag is not None and lag > policy.lag_restart_bound:
-                d = _act(name, [{"instance": "consumer", "trace": f"lag {lag} and growing over {policy.lag_window_ticks} ticks"}],
-                         mem, now, policy, reason="stuck")
+                d = _act(
+                    name,
+                    [{"instance": "consumer", "trace": f"lag {lag} and growing over {policy.lag_window_ticks} ticks"}],
+                    mem,
+                    now,
+                    policy,
+                    reason="stuck",
+                )
                 decisions.append(Decision(d.connector, d.action, d.reason, d.incident, {**d.detail, "lag_history": list(mem.lag_history)}))
             else:
                 decisions.append(Decision(name, "lag_warning", "stuck", "", {"lag_history": list(mem.lag_history)}))
@@ -139,13 +148,22 @@ def _track_lag(mem: ConnectorMemory, lag: int | None, policy: HealthPolicy) -> b
     if lag is None:
         mem.lag_history = []
         return False
-    mem.lag_history = (mem.lag_history + [int(lag)])[-(policy.lag_window_ticks + 1):]
+    mem.lag_history = (mem.lag_history + [int(lag)])[-(policy.lag_window_ticks + 1) :]
     h = mem.lag_history
     return len(h) > policy.lag_window_ticks and h[-1] > 0 and all(b > a for a, b in itertools.pairwise(h))
 
 
-def _act(name: str, failed: list[dict], mem: ConnectorMemory, now: float, policy: HealthPolicy, *,
-         reason: str, action: str = "restart", incident: str | None = None) -> Decision:
+def _act(
+    name: str,
+    failed: list[dict],
+    mem: ConnectorMemory,
+    now: float,
+    policy: HealthPolicy,
+    *,
+    reason: str,
+    action: str = "restart",
+    incident: str | None = None,
+) -> Decision:
     """Act on an unhealthy connector unless the backoff says wait; raise the incident once the
     actions are spent. Counts carry across incidents until the connector has been stable."""
     mem.healthy_since = None

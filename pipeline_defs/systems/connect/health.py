@@ -3,7 +3,6 @@ re-register (missing, drift), restart (FAILED, stuck sink) with Strimzi's backof
 incident loudly once restarts are spent, warn on growing sink lag. The decisions are the pure
 functions of healing.py; this module turns them into run requests and check evaluations."""
 
-
 import time
 from collections.abc import Callable
 from typing import Any
@@ -17,15 +16,18 @@ from resources.errors import ResourceError
 from resources.kafka import KafkaResource
 from resources.redaction import env_secret_values, scrub
 
-IN_FLIGHT = [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTING,
-             dg.DagsterRunStatus.STARTED]
+IN_FLIGHT = [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.STARTED]
 CONNECTOR_TAG = "cdc/connector"
 
 
 # job -> its op; the op's config names the connectors in `connectors`, `connector` or `sinks`
-CONNECTOR_JOBS = {"reregister_connectors": "reregister", "restart_connectors": "restart",
-                  "alter_connector_offsets": "alter_offsets", "reset_connector_offsets": "reset_offsets",
-                  "rebuild_redis": "rebuild"}
+CONNECTOR_JOBS = {
+    "reregister_connectors": "reregister",
+    "restart_connectors": "restart",
+    "alter_connector_offsets": "alter_offsets",
+    "reset_connector_offsets": "reset_offsets",
+    "rebuild_redis": "rebuild",
+}
 
 
 def in_flight(instance: dg.DagsterInstance, connector: str, *, exclude_run_id: str | None = None) -> bool:
@@ -48,14 +50,22 @@ def in_flight(instance: dg.DagsterInstance, connector: str, *, exclude_run_id: s
     return False
 
 
-def _check_eval(node_key: tuple[str, ...], check: str, passed: bool, severity: dg.AssetCheckSeverity,
-                metadata: dict[str, Any], description: str) -> dg.AssetCheckEvaluation:
-    return dg.AssetCheckEvaluation(asset_key=dg.AssetKey(list(node_key)), check_name=check, passed=passed,
-                                   severity=severity, metadata=metadata, description=description)
+def _check_eval(
+    node_key: tuple[str, ...], check: str, passed: bool, severity: dg.AssetCheckSeverity, metadata: dict[str, Any], description: str
+) -> dg.AssetCheckEvaluation:
+    return dg.AssetCheckEvaluation(
+        asset_key=dg.AssetKey(list(node_key)),
+        check_name=check,
+        passed=passed,
+        severity=severity,
+        metadata=metadata,
+        description=description,
+    )
 
 
-def build_connector_health_sensor(lineage: Lineage, *, policy: HealthPolicy | None = None,
-                                  clock: Callable[[], float] = time.time) -> dg.SensorDefinition:
+def build_connector_health_sensor(
+    lineage: Lineage, *, policy: HealthPolicy | None = None, clock: Callable[[], float] = time.time
+) -> dg.SensorDefinition:
     policy = policy or HealthPolicy.from_env()
     nodes = {n.name: n for n in lineage.by_system("connect")}
     sinks = [n for n, node in nodes.items() if node.desired.role == "sink"]
@@ -69,7 +79,7 @@ def build_connector_health_sensor(lineage: Lineage, *, policy: HealthPolicy | No
         job_name="reregister_connectors",
         jobs=None,
         description="Watches every spec connector with one Connect request per tick; re-registers missing or drifted "
-                    "connectors, restarts failed ones with backoff, raises the incident after the last restart, flags growing sink lag.",
+        "connectors, restarts failed ones with backoff, raises the incident after the last restart, flags growing sink lag.",
     )
     def connector_health(context: dg.SensorEvaluationContext, connect: KafkaConnectResource, kafka: KafkaResource):
         memory = Memory.from_cursor(context.cursor)
@@ -102,10 +112,16 @@ def build_connector_health_sensor(lineage: Lineage, *, policy: HealthPolicy | No
         acted = [f"{d.connector}: {d.action} ({d.reason})" for d in decisions if d.action != "none"]
         if acted:
             context.log.info("; ".join(acted))
-        return dg.SensorResult(run_requests=run_requests, asset_events=events, cursor=memory.to_cursor(),
-                               skip_reason=None if run_requests or events else
-                               "all connectors healthy" if all(d.reason == "healthy" for d in decisions)
-                               else "; ".join(f"{d.connector}: {d.reason}" for d in decisions if d.reason != "healthy"))
+        return dg.SensorResult(
+            run_requests=run_requests,
+            asset_events=events,
+            cursor=memory.to_cursor(),
+            skip_reason=None
+            if run_requests or events
+            else "all connectors healthy"
+            if all(d.reason == "healthy" for d in decisions)
+            else "; ".join(f"{d.connector}: {d.reason}" for d in decisions if d.reason != "healthy"),
+        )
 
     return connector_health
 
@@ -117,34 +133,75 @@ def _to_requests(d: Decision, nodes, context, policy: HealthPolicy):
         context.log.info(f"{d.connector}: {d.action} wanted, but a run for it is already queued or running")
         return [], []
     if d.action == "reregister":
-        return [dg.RunRequest(run_key=f"{d.connector}:{d.incident}", job_name="reregister_connectors", tags=tags,
-                              run_config={"ops": {"reregister": {"config": {"connectors": [d.connector]}}}})], []
+        return [
+            dg.RunRequest(
+                run_key=f"{d.connector}:{d.incident}",
+                job_name="reregister_connectors",
+                tags=tags,
+                run_config={"ops": {"reregister": {"config": {"connectors": [d.connector]}}}},
+            )
+        ], []
     if d.action == "restart":
         only_failed = d.reason == "failed"
-        return [dg.RunRequest(run_key=f"{d.connector}:{d.incident}", job_name="restart_connectors", tags=tags,
-                              run_config={"ops": {"restart": {"config": {"connectors": [d.connector], "include_tasks": True,
-                                                                         "only_failed": only_failed}}}})], []
+        return [
+            dg.RunRequest(
+                run_key=f"{d.connector}:{d.incident}",
+                job_name="restart_connectors",
+                tags=tags,
+                run_config={
+                    "ops": {"restart": {"config": {"connectors": [d.connector], "include_tasks": True, "only_failed": only_failed}}}
+                },
+            )
+        ], []
     if d.action == "incident":
         # a connector's trace is foreign text: it may echo a config value, so scrub every known secret
         trace = scrub(str(d.detail.get("trace", "")), env_secret_values())[:4000]
         cause, fix = d.detail.get("cause", "unknown"), d.detail.get("fix", "")
-        md = {"trace": dg.MetadataValue.md(f"```\n{trace}\n```"), "restarts": d.detail.get("restarts", 0),
-              "incident": d.incident, "cause": cause, "fix": fix}
+        md = {
+            "trace": dg.MetadataValue.md(f"```\n{trace}\n```"),
+            "restarts": d.detail.get("restarts", 0),
+            "incident": d.incident,
+            "cause": cause,
+            "fix": fix,
+        }
         if d.reason == "exhausted":
-            what = f"{d.connector} still failing after {d.detail.get('restarts')} restarts (cause: {cause}): restarts stopped, needs a person"
+            what = (
+                f"{d.connector} still failing after {d.detail.get('restarts')} restarts (cause: {cause}): restarts stopped, needs a person"
+            )
         else:
             what = f"{d.connector} failed: {cause}, which a restart cannot fix. {fix}"
         ev = _check_eval(node.key, "running", False, dg.AssetCheckSeverity.ERROR, md, what)
-        rr = dg.RunRequest(run_key=f"{d.connector}:{d.incident}:incident", job_name="connector_incident", tags=tags,
-                           run_config={"ops": {"raise_incident": {"config": {
-                               "connector": d.connector, "reason": d.reason, "restarts": int(d.detail.get("restarts", 0)),
-                               "trace": trace, "cause": cause, "fix": fix}}}})
+        rr = dg.RunRequest(
+            run_key=f"{d.connector}:{d.incident}:incident",
+            job_name="connector_incident",
+            tags=tags,
+            run_config={
+                "ops": {
+                    "raise_incident": {
+                        "config": {
+                            "connector": d.connector,
+                            "reason": d.reason,
+                            "restarts": int(d.detail.get("restarts", 0)),
+                            "trace": trace,
+                            "cause": cause,
+                            "fix": fix,
+                        }
+                    }
+                }
+            },
+        )
         return [rr], [ev]
     if d.action == "lag_warning":
         hist = d.detail.get("lag_history", [])
         md = {"lag": hist[-1] if hist else 0, "lag_history": dg.MetadataValue.json(hist)}
-        return [], [_check_eval(node.key, "consumer_lag", False, dg.AssetCheckSeverity.WARN, md,
-                                f"connect-{d.connector} lag grew over {len(hist)} ticks while the connector is RUNNING")]
+        return [], [
+            _check_eval(
+                node.key,
+                "consumer_lag",
+                False,
+                dg.AssetCheckSeverity.WARN,
+                md,
+                f"connect-{d.connector} lag grew over {len(hist)} ticks while the connector is RUNNING",
+            )
+        ]
     return [], []
-
-

@@ -4,7 +4,6 @@ Every run that acts on a connector holds it alone: the sensor's runs carry the `
 tag (the run coordinator allows one run per value), and a manual run, whose run config may name
 any connector, checks before acting that no other queued or running run acts on it."""
 
-
 import dagster as dg
 from pydantic import Field
 
@@ -37,8 +36,10 @@ class IncidentConfig(dg.Config):
 
 def outcomes_table(outcomes: list[Outcome]) -> dg.MetadataValue:
     return dg.MetadataValue.table(
-        records=[dg.TableRecord({"object": o.node, "action": o.action, "changes": "; ".join(c.splitlines()[0] for c in o.changes)})
-                 for o in outcomes],
+        records=[
+            dg.TableRecord({"object": o.node, "action": o.action, "changes": "; ".join(c.splitlines()[0] for c in o.changes)})
+            for o in outcomes
+        ],
         schema=dg.TableSchema(columns=[dg.TableColumn("object"), dg.TableColumn("action"), dg.TableColumn("changes")]),
     )
 
@@ -65,8 +66,7 @@ def connect_jobs(lineage: Lineage) -> list[dg.JobDefinition]:
     nodes = {n.name: n for n in lineage.by_system("connect")}
 
     @dg.op(description="Apply the spec's config to the selected connectors (create if missing, PUT only on a difference).")
-    def reregister(context: dg.OpExecutionContext, config: ConnectorSelection, connect: KafkaConnectResource,
-                   kafka: KafkaResource) -> None:
+    def reregister(context: dg.OpExecutionContext, config: ConnectorSelection, connect: KafkaConnectResource, kafka: KafkaResource) -> None:
         outcomes = []
         failures = []
         for name in _free(context, _selected(nodes, config.connectors)):
@@ -78,14 +78,20 @@ def connect_jobs(lineage: Lineage) -> list[dg.JobDefinition]:
                 out = Outcome(name, "failed", [], e.metadata)
             outcomes.append(out)
             context.log.info(f"{name}: {out.action}")
-            context.log_event(dg.AssetMaterialization(asset_key=dg.AssetKey(list(node.key)),
-                                                      metadata={"action": out.action, "writes": out.writes,
-                                                                "state": out.metadata.get("state", "UNKNOWN")}))
+            context.log_event(
+                dg.AssetMaterialization(
+                    asset_key=dg.AssetKey(list(node.key)),
+                    metadata={"action": out.action, "writes": out.writes, "state": out.metadata.get("state", "UNKNOWN")},
+                )
+            )
         context.add_output_metadata({"connectors": outcomes_table(outcomes)})
         if failures:
             raise dg.Failure("\n".join(failures))
 
-    @dg.job(tags={"cdc/operation": "reregister", **job_tags("reregister_connectors")}, description="Re-register connectors from the spec (run config selects them).")
+    @dg.job(
+        tags={"cdc/operation": "reregister", **job_tags("reregister_connectors")},
+        description="Re-register connectors from the spec (run config selects them).",
+    )
     def reregister_connectors():
         reregister()
 
@@ -101,9 +107,14 @@ def connect_jobs(lineage: Lineage) -> list[dg.JobDefinition]:
             md = connector_metadata(wait_for_connector(client, name, 20, after_restart=True))
             context.log.info(f"{name}: now {md['state']}")
             if md["state"] == "FAILED":
-                raise dg.Failure(f"{name} is still FAILED after the restart", metadata={"traces": dg.MetadataValue.json(md["failed_traces"])})
+                raise dg.Failure(
+                    f"{name} is still FAILED after the restart", metadata={"traces": dg.MetadataValue.json(md["failed_traces"])}
+                )
 
-    @dg.job(tags={"cdc/operation": "restart", **job_tags("restart_connectors")}, description="Restart connectors (includeTasks/onlyFailed from run config).")
+    @dg.job(
+        tags={"cdc/operation": "restart", **job_tags("restart_connectors")},
+        description="Restart connectors (includeTasks/onlyFailed from run config).",
+    )
     def restart_connectors():
         restart()
 
@@ -117,10 +128,21 @@ def connect_jobs(lineage: Lineage) -> list[dg.JobDefinition]:
         else:
             what = f"connector {config.connector} is still {config.reason} after {config.restarts} restart(s) (cause: {config.cause})"
         context.log.error(f"{what}; automatic restarts stopped")
-        raise dg.Failure(what, metadata={"connector": config.connector, "restarts": config.restarts, "cause": config.cause,
-                                         "fix": config.fix, "trace": dg.MetadataValue.md(f"```\n{trace}\n```")})
+        raise dg.Failure(
+            what,
+            metadata={
+                "connector": config.connector,
+                "restarts": config.restarts,
+                "cause": config.cause,
+                "fix": config.fix,
+                "trace": dg.MetadataValue.md(f"```\n{trace}\n```"),
+            },
+        )
 
-    @dg.job(tags={"cdc/operation": "incident", **job_tags("connector_incident")}, description="Raised by connector_health when restarts are spent: a failed run with the trace.")
+    @dg.job(
+        tags={"cdc/operation": "incident", **job_tags("connector_incident")},
+        description="Raised by connector_health when restarts are spent: a failed run with the trace.",
+    )
     def connector_incident():
         raise_incident()
 

@@ -2,7 +2,6 @@
 resume), reset_connector_offsets (stop, DELETE, resume). Results are metadata tables of the
 offsets before and after; no offset value is secret (topic names, positions, LSNs)."""
 
-
 import dagster as dg
 
 from pipeline_defs.core.nodes import Lineage
@@ -20,8 +19,10 @@ def _rows(name: str, offsets: list[dict]) -> list[dict[str, str]]:
 def offset_jobs(lineage: Lineage) -> list[dg.JobDefinition]:
     nodes = {n.name: n for n in lineage.by_system("connect")}
 
-    @dg.op(description="List the selected connectors' offsets (sink: next offset per topic partition; source: the "
-                       "connector's own position, e.g. Debezium's LSN).")
+    @dg.op(
+        description="List the selected connectors' offsets (sink: next offset per topic partition; source: the "
+        "connector's own position, e.g. Debezium's LSN)."
+    )
     def list_offsets(context: dg.OpExecutionContext, config: OffsetsSelection, connect: KafkaConnectResource) -> None:
         client = connect.get_client()
         rows: list[dict[str, str]] = []
@@ -31,8 +32,10 @@ def offset_jobs(lineage: Lineage) -> list[dg.JobDefinition]:
             rows += _rows(name, got)
         context.add_output_metadata({"offsets": off.offsets_table(rows), "partitions": len(rows)})
 
-    @dg.job(tags={"cdc/operation": "offsets", **job_tags("connector_offsets")},
-            description="List connector offsets (GET /connectors/<name>/offsets).")
+    @dg.job(
+        tags={"cdc/operation": "offsets", **job_tags("connector_offsets")},
+        description="List connector offsets (GET /connectors/<name>/offsets).",
+    )
     def connector_offsets():
         list_offsets()
 
@@ -50,18 +53,27 @@ def offset_jobs(lineage: Lineage) -> list[dg.JobDefinition]:
         done = off.alter_offsets(client, name, entries)
         after = client.offsets(name)
         context.log.info(f"{name}: offsets altered ({done['message']}); resumed={done['resumed']}")
-        context.add_output_metadata({"before": off.offsets_table(_rows(name, before)),
-                                     "after": off.offsets_table(_rows(name, after)),
-                                     "state_before": done["state_before"], "resumed": done["resumed"],
-                                     "worker_message": done["message"]})
+        context.add_output_metadata(
+            {
+                "before": off.offsets_table(_rows(name, before)),
+                "after": off.offsets_table(_rows(name, after)),
+                "state_before": done["state_before"],
+                "resumed": done["resumed"],
+                "worker_message": done["message"],
+            }
+        )
 
-    @dg.job(tags={"cdc/operation": "alter_offsets", **job_tags("alter_connector_offsets")},
-            description="Move a connector to given offsets: stop, PATCH /offsets, resume.")
+    @dg.job(
+        tags={"cdc/operation": "alter_offsets", **job_tags("alter_connector_offsets")},
+        description="Move a connector to given offsets: stop, PATCH /offsets, resume.",
+    )
     def alter_connector_offsets():
         alter_offsets()
 
-    @dg.op(description="Stop each selected connector, DELETE its offsets, resume it (unless it was STOPPED): a sink "
-                       "re-reads its topics from the earliest offset, a source starts over (a new snapshot).")
+    @dg.op(
+        description="Stop each selected connector, DELETE its offsets, resume it (unless it was STOPPED): a sink "
+        "re-reads its topics from the earliest offset, a source starts over (a new snapshot)."
+    )
     def reset_offsets(context: dg.OpExecutionContext, config: ResetOffsetsConfig, connect: KafkaConnectResource) -> None:
         if not config.connectors:
             raise dg.Failure("reset_connector_offsets: name the connectors to reset (ops.reset_offsets.config.connectors)")
@@ -75,8 +87,10 @@ def offset_jobs(lineage: Lineage) -> list[dg.JobDefinition]:
             context.log.info(f"{name}: offsets reset ({done['message']}); resumed={done['resumed']}")
         context.add_output_metadata({"before": off.offsets_table(rows_before), "after": off.offsets_table(rows_after)})
 
-    @dg.job(tags={"cdc/operation": "reset_offsets", **job_tags("reset_connector_offsets")},
-            description="Reset connector offsets: stop, DELETE /offsets, resume.")
+    @dg.job(
+        tags={"cdc/operation": "reset_offsets", **job_tags("reset_connector_offsets")},
+        description="Reset connector offsets: stop, DELETE /offsets, resume.",
+    )
     def reset_connector_offsets():
         reset_offsets()
 

@@ -27,14 +27,18 @@ STOPPED_TIMEOUT_SECONDS = 30.0
 
 def sink_offset(topic: str, partition: int, offset: int | None) -> dict[str, Any]:
     """A sink partition's entry for PATCH; None erases the partition's committed offset."""
-    return {"partition": {"kafka_topic": topic, "kafka_partition": int(partition)},
-            "offset": None if offset is None else {"kafka_offset": int(offset)}}
+    return {
+        "partition": {"kafka_topic": topic, "kafka_partition": int(partition)},
+        "offset": None if offset is None else {"kafka_offset": int(offset)},
+    }
 
 
 def offset_rows(offsets: list[Mapping[str, Any]]) -> list[dict[str, str]]:
     """One row per partition, its partition and offset as compact JSON (both may be any map)."""
+
     def js(v: Any) -> str:
         return json.dumps(v, sort_keys=True, separators=(",", ":"))
+
     return [{"partition": js(o.get("partition")), "offset": js(o.get("offset"))} for o in offsets]
 
 
@@ -66,15 +70,18 @@ def validate_entries(entries: list[Mapping[str, Any]], role: str) -> list[dict[s
             raise ValueError(f"offsets[{i}].offset: a map or null is needed, got {off!r}")
         if role == "sink":
             if set(part) != {"kafka_topic", "kafka_partition"} or not isinstance(part["kafka_partition"], int):
-                raise ValueError(f"offsets[{i}].partition: a sink partition is {{kafka_topic: <topic>, kafka_partition: <int>}}, got {dict(part)!r}")
+                raise ValueError(
+                    f"offsets[{i}].partition: a sink partition is {{kafka_topic: <topic>, kafka_partition: <int>}}, got {dict(part)!r}"
+                )
             if off is not None and (set(off) != {"kafka_offset"} or not isinstance(off["kafka_offset"], int) or off["kafka_offset"] < 0):
                 raise ValueError(f"offsets[{i}].offset: a sink offset is {{kafka_offset: <int >= 0>}} or null, got {dict(off)!r}")
         out.append({"partition": dict(part), "offset": None if off is None else dict(off)})
     return out
 
 
-def wait_stopped(client: KafkaConnectClient, name: str, timeout: float = STOPPED_TIMEOUT_SECONDS,
-                 sleep: Callable[[float], None] = time.sleep) -> dict:
+def wait_stopped(
+    client: KafkaConnectClient, name: str, timeout: float = STOPPED_TIMEOUT_SECONDS, sleep: Callable[[float], None] = time.sleep
+) -> dict:
     """Status once the connector is STOPPED with no task left (the worker refuses offset writes before)."""
     deadline = time.monotonic() + timeout
     status: dict = {}
@@ -125,10 +132,12 @@ def reset_offsets(client: KafkaConnectClient, name: str) -> dict[str, Any]:
 
 # ---------------------------------------------------------------- Dagster
 
+
 def offsets_table(rows: list[dict[str, str]]) -> dg.MetadataValue:
     return dg.MetadataValue.table(
         records=[dg.TableRecord(r) for r in rows],
-        schema=dg.TableSchema(columns=[dg.TableColumn("connector"), dg.TableColumn("partition"), dg.TableColumn("offset")]))
+        schema=dg.TableSchema(columns=[dg.TableColumn("connector"), dg.TableColumn("partition"), dg.TableColumn("offset")]),
+    )
 
 
 class OffsetsSelection(dg.Config):
@@ -139,7 +148,8 @@ class AlterOffsetsConfig(dg.Config):
     connector: str = Field(description="a connector of the spec")
     offsets: list[dict[str, Any]] = Field(
         description="entries {partition: {...}, offset: {...}} as GET /connectors/<name>/offsets shows them; an empty "
-                    "offset {} erases that partition's offset; sink: partition {kafka_topic, kafka_partition}, offset {kafka_offset}")
+        "offset {} erases that partition's offset; sink: partition {kafka_topic, kafka_partition}, offset {kafka_offset}"
+    )
 
 
 class ResetOffsetsConfig(dg.Config):

@@ -78,13 +78,17 @@ class ConnectorProps:
 
     @property
     def plugin_classes(self) -> list[str]:
-        return sorted({v for k, v in self.config.items()
-                       if k in ("connector.class", "key.converter", "value.converter", "header.converter")
-                       or re.fullmatch(r"(transforms|predicates)\.[^.]+\.type", k)})
+        return sorted(
+            {
+                v
+                for k, v in self.config.items()
+                if k in ("connector.class", "key.converter", "value.converter", "header.converter")
+                or re.fullmatch(r"(transforms|predicates)\.[^.]+\.type", k)
+            }
+        )
 
 
-def connector_node(props: ConnectorProps, *, description: str, metadata: Mapping[str, Any],
-                   code_version: str) -> LineageNode:
+def connector_node(props: ConnectorProps, *, description: str, metadata: Mapping[str, Any], code_version: str) -> LineageNode:
     """The lineage node of a connector (asset key ``connect/<name>``)."""
     return LineageNode(
         key=("connect", asset_key_component(props.name)),
@@ -93,8 +97,12 @@ def connector_node(props: ConnectorProps, *, description: str, metadata: Mapping
         group="connect",
         system="connect",
         desired=props,
-        metadata={"connector": props.name, "connector_class": props.config.get("connector.class"),
-                  **metadata, "config": dict(props.config)},
+        metadata={
+            "connector": props.name,
+            "connector_class": props.config.get("connector.class"),
+            **metadata,
+            "config": dict(props.config),
+        },
         code_version=code_version,
         description=description,
         kinds=frozenset({"kafka", "connect"}),

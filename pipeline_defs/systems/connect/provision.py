@@ -16,8 +16,7 @@ from resources.connect import KafkaConnectClient, config_diff, connector_health
 from resources.errors import ResourceError
 
 
-def wait_for_connector(connect: KafkaConnectClient, name: str, timeout: float = 20.0, *,
-                       after_restart: bool = False) -> dict:
+def wait_for_connector(connect: KafkaConnectClient, name: str, timeout: float = 20.0, *, after_restart: bool = False) -> dict:
     """Status once it settles (RUNNING with tasks, or FAILED), or the last seen after `timeout`.
 
     `after_restart`: a restart is asynchronous, so the status right after it may still be the old
@@ -62,8 +61,9 @@ def connector_metadata(status: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def apply_connector(props: ConnectorProps, connect: KafkaConnectClient, kafka: Any, *, dry_run: bool,
-                    wait_seconds: float = 20.0) -> Outcome:
+def apply_connector(
+    props: ConnectorProps, connect: KafkaConnectClient, kafka: Any, *, dry_run: bool, wait_seconds: float = 20.0
+) -> Outcome:
     name = props.name
     md: dict[str, Any] = {"config": dict(props.config)}
     changes: list[str] = []
@@ -100,7 +100,8 @@ def apply_connector(props: ConnectorProps, connect: KafkaConnectClient, kafka: A
         trace = "\n\n".join(f"{f['instance']}:\n{(f['trace'] or '')[:3000]}" for f in failed)
         raise ProvisionFailure(
             f"connector {name} is {md['state']} after {wait_seconds:.0f}s" + (f":\n{trace}" if trace else " (no task started)"),
-            {**md, "trace": trace})
+            {**md, "trace": trace},
+        )
     if action == "unchanged" and not changes:
         return Outcome(name, "unchanged", [], md)
     return Outcome(name, action if action != "unchanged" else "updated", changes, md)

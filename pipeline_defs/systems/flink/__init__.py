@@ -19,8 +19,18 @@ from pipeline_defs.systems.flink.sql import (
 )
 
 __all__ = [
-    "CompileError", "FlinkEngine", "FlinkJob", "JobOutcome", "SourceColumn", "SourceTable", "compile_job",
-    "compile_jobs", "job_health", "provision_job", "statement_hash", "submit_job",
+    "CompileError",
+    "FlinkEngine",
+    "FlinkJob",
+    "JobOutcome",
+    "SourceColumn",
+    "SourceTable",
+    "compile_job",
+    "compile_jobs",
+    "job_health",
+    "provision_job",
+    "statement_hash",
+    "submit_job",
 ]
 
 from pipeline_defs.core import registry

@@ -25,8 +25,7 @@ __all__ = [
 ]
 
 # A job in one of these states holds (or is about to hold) a slot and writes the output topic.
-ACTIVE_STATES = frozenset({"CREATED", "INITIALIZING", "RUNNING", "RESTARTING", "RECONCILING", "FAILING",
-                           "CANCELLING"})
+ACTIVE_STATES = frozenset({"CREATED", "INITIALIZING", "RUNNING", "RESTARTING", "RECONCILING", "FAILING", "CANCELLING"})
 TERMINAL_STATES = frozenset({"FINISHED", "CANCELED", "FAILED", "SUSPENDED"})
 
 
@@ -66,17 +65,22 @@ def compatibility(old_job_name: str, new: FlinkJob) -> Compatibility:
         return Compatibility(False, f"job {old_job_name!r} belongs to {old.object_name}, not {new.object_name}")
     new_window = int(new.shape["window_size_ms"])
     if old.window_ms is not None and old.window_ms != new_window:
-        return Compatibility(False, f"window size changed ({old.window_ms} ms -> {new_window} ms): the saved counts "
-                                    "belong to the old windows and the saved rows carry old window starts")
+        return Compatibility(
+            False,
+            f"window size changed ({old.window_ms} ms -> {new_window} ms): the saved counts "
+            "belong to the old windows and the saved rows carry old window starts",
+        )
     if old.shape_hash != new.shape_hash:
-        return Compatibility(False, f"state shape changed ({old.shape_hash} -> {new.shape_hash}: source topic, key, "
-                                    "grouping column, event-time column or mini-batch layout), so the saved state "
-                                    "does not fit the new job")
+        return Compatibility(
+            False,
+            f"state shape changed ({old.shape_hash} -> {new.shape_hash}: source topic, key, "
+            "grouping column, event-time column or mini-batch layout), so the saved state "
+            "does not fit the new job",
+        )
     return Compatibility(True, "same source, key, grouping and window: the state carries over")
 
 
-def restore_candidate(new: FlinkJob, previous: Sequence[JobView],
-                      restore_paths: Mapping[str, str | None]) -> tuple[str | None, str]:
+def restore_candidate(new: FlinkJob, previous: Sequence[JobView], restore_paths: Mapping[str, str | None]) -> tuple[str | None, str]:
     """(path to resume from or None, why) among the object's terminated jobs, newest first.
 
     `restore_paths` maps a job id to its latest retained checkpoint/savepoint path (None: none retained).
@@ -89,12 +93,14 @@ def restore_candidate(new: FlinkJob, previous: Sequence[JobView],
     last = ended[0]
     path = restore_paths.get(last.jid)
     if not path:
-        return None, (f"previous job {last.jid} ({last.state}) left no checkpoint: the state is rebuilt from the "
-                      "earliest offsets of the source topic")
+        return None, (
+            f"previous job {last.jid} ({last.state}) left no checkpoint: the state is rebuilt from the earliest offsets of the source topic"
+        )
     compat = compatibility(last.name, new)
     if not compat.compatible:
-        return None, (f"previous job {last.jid} is incompatible ({compat.reason}): the state is rebuilt from the "
-                      "earliest offsets of the source topic")
+        return None, (
+            f"previous job {last.jid} is incompatible ({compat.reason}): the state is rebuilt from the earliest offsets of the source topic"
+        )
     return path, f"resume from {path} of previous job {last.jid} ({last.state})"
 
 
@@ -109,8 +115,7 @@ class HealthDecision:
     restore_path: str | None = None
 
 
-def health_decision(new: FlinkJob, previous: Sequence[JobView],
-                    restore_paths: Mapping[str, str | None]) -> HealthDecision:
+def health_decision(new: FlinkJob, previous: Sequence[JobView], restore_paths: Mapping[str, str | None]) -> HealthDecision:
     """What the health check does about one object's job, from its jobs in the overview (newest first).
 
     ok: our exact job is RUNNING. wait: it is starting or restarting (Flink's own restart strategy is at work;
@@ -127,8 +132,7 @@ def health_decision(new: FlinkJob, previous: Sequence[JobView],
         return HealthDecision("wait", f"job {j.jid} is {j.state}", j.jid)
     if active:
         j = active[0]
-        return HealthDecision("stale", f"job {j.jid} ({j.name}, {j.state}) runs another version; provisioning "
-                                       "replaces it", j.jid)
+        return HealthDecision("stale", f"job {j.jid} ({j.name}, {j.state}) runs another version; provisioning replaces it", j.jid)
     path, why = restore_candidate(new, previous, restore_paths)
     last = next((j for j in previous if j.state in TERMINAL_STATES), None)
     state = f"job {last.jid} is {last.state}" if last else "no job is running"

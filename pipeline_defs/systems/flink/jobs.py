@@ -78,8 +78,14 @@ def job_state(details: Any) -> str:
     return state
 
 
-def wait_running(jobs: JobsClient, job_id: str, timeout: float, *, sleep: Callable[[float], None] = time.sleep,
-                 clock: Callable[[], float] = time.monotonic) -> str:
+def wait_running(
+    jobs: JobsClient,
+    job_id: str,
+    timeout: float,
+    *,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+) -> str:
     """The job's state (job_state) once RUNNING or terminal, or the last seen after `timeout`."""
     deadline = clock() + timeout
     state = "UNKNOWN"
@@ -114,12 +120,18 @@ def submit_job(job: FlinkJob, gateway: GatewayClient, *, restore_path: str | Non
 
 
 def _metadata(job: FlinkJob, **extra: Any) -> dict[str, Any]:
-    return {"job_name": job.name, "hash": job.hash, "output_topic": job.output_topic, "statement": job.sql,
-            **{k: v for k, v in extra.items() if v is not None}}
+    return {
+        "job_name": job.name,
+        "hash": job.hash,
+        "output_topic": job.output_topic,
+        "statement": job.sql,
+        **{k: v for k, v in extra.items() if v is not None},
+    }
 
 
-def provision_job(job: FlinkJob, gateway: GatewayClient, jobs: JobsClient, *, dry_run: bool,
-                  savepoint_dir: str | None = None, wait_seconds: float = 30.0) -> JobOutcome:
+def provision_job(
+    job: FlinkJob, gateway: GatewayClient, jobs: JobsClient, *, dry_run: bool, savepoint_dir: str | None = None, wait_seconds: float = 30.0
+) -> JobOutcome:
     mine = jobs_of(jobs.overview(), job.object_name)
     active = [j for j in mine if j.state in ACTIVE_STATES]
     same = [j for j in active if j.name == job.name]
@@ -145,8 +157,10 @@ def provision_job(job: FlinkJob, gateway: GatewayClient, jobs: JobsClient, *, dr
         if compat.compatible:
             changes.append(f"submit job {job.name} from the savepoint of {old.jid}: {compat.reason}")
         else:
-            changes.append(f"submit job {job.name} from the earliest offsets: {compat.reason}; the state is rebuilt "
-                           "from the source topic (the old job's savepoint is kept for a rollback)")
+            changes.append(
+                f"submit job {job.name} from the earliest offsets: {compat.reason}; the state is rebuilt "
+                "from the source topic (the old job's savepoint is kept for a rollback)"
+            )
     md = _metadata(job, restore_from=restore)
     if dry_run:
         return JobOutcome(job.object_name, _would(action), changes, md)
@@ -168,8 +182,9 @@ def provision_job(job: FlinkJob, gateway: GatewayClient, jobs: JobsClient, *, dr
     return JobOutcome(job.object_name, action, changes, md)
 
 
-def job_health(job: FlinkJob, gateway: GatewayClient, jobs: JobsClient, *, dry_run: bool,
-               wait_seconds: float = 30.0) -> tuple[HealthDecision, JobOutcome]:
+def job_health(
+    job: FlinkJob, gateway: GatewayClient, jobs: JobsClient, *, dry_run: bool, wait_seconds: float = 30.0
+) -> tuple[HealthDecision, JobOutcome]:
     """Resubmit a missing, FAILED or CANCELED job from its latest retained checkpoint (see decisions.health_decision).
 
     Returns the decision and what was done; the caller owns retries and backoff."""

@@ -34,8 +34,9 @@ def _resolver(spec: Any) -> fsql.SourceResolver:
         t = tables.get(name)
         if t is None or not t.captured:
             raise fsql.CompileError(f"table {name} is not a captured table of the source")
-        return fsql.SourceTable(t.topic, tuple(fsql.SourceColumn(c.name, c.type) for c in t.columns if c.type is not None),
-                                tuple(t.primary_key))
+        return fsql.SourceTable(
+            t.topic, tuple(fsql.SourceColumn(c.name, c.type) for c in t.columns if c.type is not None), tuple(t.primary_key)
+        )
 
     return resolve
 
@@ -60,23 +61,34 @@ class FlinkPlugin(registry.EnginePlugin):
         problems = []
         for i, o in enumerate(spec.engine.objects):
             if o.source is not None and (o.source.table not in tables or not tables[o.source.table].captured):
-                problems.append((f"engine.objects[{i}].source.table",
-                                 f"{o.source.table!r} is not a captured table of the source ({', '.join(t for t in tables if tables[t].captured)})"))
+                problems.append(
+                    (
+                        f"engine.objects[{i}].source.table",
+                        f"{o.source.table!r} is not a captured table of the source ({', '.join(t for t in tables if tables[t].captured)})",
+                    )
+                )
         if problems:
             return problems
         # a column that is not there is reported at the field that names it, not at the aggregate compiled from it
-        columns = {o.name: [c.name for c in o.columns] or [c.name for c in tables[o.source.table].columns]
-                   for o in spec.engine.objects if o.source is not None}
+        columns = {
+            o.name: [c.name for c in o.columns] or [c.name for c in tables[o.source.table].columns]
+            for o in spec.engine.objects
+            if o.source is not None
+        }
         for i, o in enumerate(spec.engine.objects):
             if o.source is not None:
                 for field, col in [("timestamp", o.timestamp), *((f"key[{k}]", c) for k, c in enumerate(o.key))]:
                     if col is not None and col not in columns[o.name]:
-                        problems.append((f"engine.objects[{i}].{field}",
-                                         f"{col!r} is not a column of {o.name} ({', '.join(columns[o.name])})"))
+                        problems.append(
+                            (f"engine.objects[{i}].{field}", f"{col!r} is not a column of {o.name} ({', '.join(columns[o.name])})")
+                        )
             elif o.aggregate.from_ in columns and o.aggregate.group_by not in columns[o.aggregate.from_]:
-                problems.append((f"engine.objects[{i}].aggregate.group_by",
-                                 f"{o.aggregate.group_by!r} is not a column of {o.aggregate.from_} "
-                                 f"({', '.join(columns[o.aggregate.from_])})"))
+                problems.append(
+                    (
+                        f"engine.objects[{i}].aggregate.group_by",
+                        f"{o.aggregate.group_by!r} is not a column of {o.aggregate.from_} ({', '.join(columns[o.aggregate.from_])})",
+                    )
+                )
         if problems:
             return problems
         resolve = _resolver(spec)  # once: it derives every source table's columns
@@ -95,29 +107,63 @@ class FlinkPlugin(registry.EnginePlugin):
             if o.aggregate is None:
                 continue
             a, src = o.aggregate, spec.engine.object(o.aggregate.from_)
-            out.append(registry.AggregateOutput(
-                name=o.name, topic=o.output_topic, source_table=src.source.table, group_by=a.group_by,
-                event_time=src.timestamp or "", window_ms=duration_ms(a.window.size), grace_ms=duration_ms(a.window.grace),
-                name_field=a.group_by, count_field=a.count_as, window_start_field=a.window_start_as,
-                window_end_field=a.window_end_as, key_field=a.group_by, value_format="JSON"))
+            out.append(
+                registry.AggregateOutput(
+                    name=o.name,
+                    topic=o.output_topic,
+                    source_table=src.source.table,
+                    group_by=a.group_by,
+                    event_time=src.timestamp or "",
+                    window_ms=duration_ms(a.window.size),
+                    grace_ms=duration_ms(a.window.grace),
+                    name_field=a.group_by,
+                    count_field=a.count_as,
+                    window_start_field=a.window_start_as,
+                    window_end_field=a.window_end_as,
+                    key_field=a.group_by,
+                    value_format="JSON",
+                )
+            )
         return out
 
     def lineage(self, spec: Any, g: GraphBuilder, topics: Mapping[str, Key]) -> dict[str, Key]:
         out: dict[str, Key] = {}
         for job in compiled(spec):
             src = spec.engine.object(spec.engine.object(job.object_name).aggregate.from_)
-            key = g.add(LineageNode(
-                ("flink", asset_key_component(job.object_name)), "flink_job", job.object_name, "flink", "flink", job,
-                {"job_name": job.name, "statement_hash": job.hash, "statement": job.sql, "properties": dict(job.properties),
-                 "output_topic": job.output_topic, "state_shape": dict(job.shape)},
-                job.hash, f"Flink SQL job {job.object_name}: the windowed COUNT, updated on every change", frozenset({"flink"})),
-                topics[src.source.table])
+            key = g.add(
+                LineageNode(
+                    ("flink", asset_key_component(job.object_name)),
+                    "flink_job",
+                    job.object_name,
+                    "flink",
+                    "flink",
+                    job,
+                    {
+                        "job_name": job.name,
+                        "statement_hash": job.hash,
+                        "statement": job.sql,
+                        "properties": dict(job.properties),
+                        "output_topic": job.output_topic,
+                        "state_shape": dict(job.shape),
+                    },
+                    job.hash,
+                    f"Flink SQL job {job.object_name}: the windowed COUNT, updated on every change",
+                    frozenset({"flink"}),
+                ),
+                topics[src.source.table],
+            )
             # Flink's upsert-kafka sink never creates its topic (it leans on the broker's auto-creation, with the
             # broker's partition count, and only on its first write): the control plane creates it with the spec's
             # settings, so an aggregate with no input yet is not reported missing
             tp = TopicProps(job.output_topic, spec.kafka.partitions, spec.kafka.replication_factor, created_by_engine=False)
-            out[job.object_name] = g.add(topic_node(tp, {"producer": f"Flink job {job.object_name}", "key_format": "json",
-                                                         "value_format": "json"}, spec_hash([job.output_topic, job.object_name])), key)
+            out[job.object_name] = g.add(
+                topic_node(
+                    tp,
+                    {"producer": f"Flink job {job.object_name}", "key_format": "json", "value_format": "json"},
+                    spec_hash([job.output_topic, job.object_name]),
+                ),
+                key,
+            )
         return out
 
     def provision(self, node: LineageNode, lineage: Lineage, resources: Any, *, dry_run: bool) -> Outcome:
@@ -127,15 +173,18 @@ class FlinkPlugin(registry.EnginePlugin):
             out = provision_job(node.desired, gateway, jobs, dry_run=dry_run, savepoint_dir=None)
         except FlinkError as e:
             # a statement the gateway failed says what, not where: name both endpoints
-            raise ProvisionFailure(f"{node.name}: {e} (Flink SQL Gateway {gateway.base_url}, JobManager {jobs.base_url})",
-                                   {"gateway_url": gateway.base_url, "rest_url": jobs.base_url}) from None
+            raise ProvisionFailure(
+                f"{node.name}: {e} (Flink SQL Gateway {gateway.base_url}, JobManager {jobs.base_url})",
+                {"gateway_url": gateway.base_url, "rest_url": jobs.base_url},
+            ) from None
         state = out.metadata.get("state")
         if not dry_run and out.action in ("created", "updated") and state not in (None, "RUNNING"):
             hint = " (its tasks have no free task slot: every slot of the TaskManagers is taken)" if state == SCHEDULING else ""
             raise ProvisionFailure(
                 f"{node.name}: job {out.metadata.get('job_id')} is {state}, not RUNNING, after the wait{hint}; "
                 f"see {jobs.base_url}/#/job/running/{out.metadata.get('job_id')}/exceptions",
-                {k: v for k, v in out.metadata.items() if k != "statement"})
+                {k: v for k, v in out.metadata.items() if k != "statement"},
+            )
         return out
 
     def rebuild_from_source(self, spec: Any, agg: registry.AggregateOutput, resources: Any) -> str:
@@ -147,24 +196,40 @@ class FlinkPlugin(registry.EnginePlugin):
     def checks(self, node: LineageNode, lineage: Lineage) -> list:
         job: fsql.FlinkJob = node.desired
 
-        @dg.asset_check(asset=dg.AssetKey(list(node.key)), name="job_running",
-                        description="the job is RUNNING with the spec's statement hash (its name embeds the hash)")
+        @dg.asset_check(
+            asset=dg.AssetKey(list(node.key)),
+            name="job_running",
+            description="the job is RUNNING with the spec's statement hash (its name embeds the hash)",
+        )
         def job_running(flink: FlinkResource) -> dg.AssetCheckResult:
             client = flink.get_jobs_client()
             mine = jobs_of(client.overview(), job.object_name)
             running = [j for j in mine if j.state == "RUNNING"]
             exact = [j for j in running if j.name == job.name]
-            md = {"expected_job_name": job.name, "statement_hash": job.hash,
-                  "jobs": dg.MetadataValue.json([{"id": j.jid, "name": j.name, "state": j.state} for j in mine[:10]])}
+            md = {
+                "expected_job_name": job.name,
+                "statement_hash": job.hash,
+                "jobs": dg.MetadataValue.json([{"id": j.jid, "name": j.name, "state": j.state} for j in mine[:10]]),
+            }
             if exact:
                 state = job_state(client.job(exact[0].jid))
                 if state == "RUNNING":
                     return dg.AssetCheckResult(passed=True, metadata={**md, "job_id": exact[0].jid})
-                return dg.AssetCheckResult(passed=False, metadata={
-                    **md, "job_id": exact[0].jid, "problem": f"job {exact[0].jid} is RUNNING but not all its tasks are "
-                                                             "(no free task slot?)"})
-            why = (f"a job of another statement runs ({running[0].name})" if running else
-                   f"no job is RUNNING (latest: {mine[0].state})" if mine else "no job of this aggregate exists")
+                return dg.AssetCheckResult(
+                    passed=False,
+                    metadata={
+                        **md,
+                        "job_id": exact[0].jid,
+                        "problem": f"job {exact[0].jid} is RUNNING but not all its tasks are (no free task slot?)",
+                    },
+                )
+            why = (
+                f"a job of another statement runs ({running[0].name})"
+                if running
+                else f"no job is RUNNING (latest: {mine[0].state})"
+                if mine
+                else "no job of this aggregate exists"
+            )
             return dg.AssetCheckResult(passed=False, metadata={**md, "problem": why})
 
         return [job_running]
@@ -187,29 +252,42 @@ def _repair_job(lineage: Lineage) -> dg.JobDefinition:
         for name in config.objects or list(nodes):
             decision, out = job_health(nodes[name].desired, flink.get_gateway_client(), flink.get_jobs_client(), dry_run=False)
             context.log.info(f"{name}: {decision.action} ({decision.reason}) -> {out.action}")
-            context.log_event(dg.AssetMaterialization(asset_key=dg.AssetKey(list(nodes[name].key)),
-                                                      metadata={"action": out.action, "reason": decision.reason,
-                                                                "job_id": str(out.metadata.get("job_id", "")),
-                                                                "restore_from": str(out.metadata.get("restore_from") or "")}))
+            context.log_event(
+                dg.AssetMaterialization(
+                    asset_key=dg.AssetKey(list(nodes[name].key)),
+                    metadata={
+                        "action": out.action,
+                        "reason": decision.reason,
+                        "job_id": str(out.metadata.get("job_id", "")),
+                        "restore_from": str(out.metadata.get("restore_from") or ""),
+                    },
+                )
+            )
 
-    @dg.job(tags={"cdc/operation": "repair_flink", **job_tags("repair_flink_jobs")}, description="Resubmit missing or failed Flink jobs from their latest checkpoint.")
+    @dg.job(
+        tags={"cdc/operation": "repair_flink", **job_tags("repair_flink_jobs")},
+        description="Resubmit missing or failed Flink jobs from their latest checkpoint.",
+    )
     def repair_flink_jobs():
         repair_flink()
 
     return repair_flink_jobs
 
 
-def flink_health_sensor(lineage: Lineage, interval_seconds: int = 30,
-                        clock: Callable[[], float] = time.time) -> dg.SensorDefinition:
+def flink_health_sensor(lineage: Lineage, interval_seconds: int = 30, clock: Callable[[], float] = time.time) -> dg.SensorDefinition:
     from pipeline_defs.systems.connect.healing import HealthPolicy
 
     policy = HealthPolicy.from_env()
     nodes = {n.name: n for n in lineage.by_system("flink")}
 
-    @dg.sensor(name="flink_health", minimum_interval_seconds=interval_seconds, default_status=dg.DefaultSensorStatus.RUNNING,
-               job_name="repair_flink_jobs",
-               description="A missing, FAILED or CANCELED Flink job is resubmitted from its latest checkpoint, with the "
-                           "connectors' backoff; past the last attempt the incident is raised as a failed check.")
+    @dg.sensor(
+        name="flink_health",
+        minimum_interval_seconds=interval_seconds,
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        job_name="repair_flink_jobs",
+        description="A missing, FAILED or CANCELED Flink job is resubmitted from its latest checkpoint, with the "
+        "connectors' backoff; past the last attempt the incident is raised as a failed check.",
+    )
     def flink_health(context: dg.SensorEvaluationContext, flink: FlinkResource):
         memory: dict[str, dict] = json.loads(context.cursor) if context.cursor else {}
         try:
@@ -235,17 +313,32 @@ def flink_health_sensor(lineage: Lineage, interval_seconds: int = 30,
             if mem["attempts"] >= policy.max_restarts:
                 if not mem.get("raised"):
                     mem["raised"] = True
-                    events.append(dg.AssetCheckEvaluation(
-                        asset_key=dg.AssetKey(list(node.key)), check_name="job_running", passed=False,
-                        severity=dg.AssetCheckSeverity.ERROR, metadata={"attempts": mem["attempts"], "reason": d.reason},
-                        description=f"{name}: still not running after {mem['attempts']} resubmissions; stopped, needs a person"))
+                    events.append(
+                        dg.AssetCheckEvaluation(
+                            asset_key=dg.AssetKey(list(node.key)),
+                            check_name="job_running",
+                            passed=False,
+                            severity=dg.AssetCheckSeverity.ERROR,
+                            metadata={"attempts": mem["attempts"], "reason": d.reason},
+                            description=f"{name}: still not running after {mem['attempts']} resubmissions; stopped, needs a person",
+                        )
+                    )
                 continue
             mem["attempts"] += 1
             mem["last"] = now
-            requests.append(dg.RunRequest(run_key=f"flink:{name}:{d.job_id or 'none'}:{mem['attempts']}", job_name="repair_flink_jobs",
-                                          tags={"cdc/flink_job": name, "cdc/reason": d.reason[:200]},
-                                          run_config={"ops": {"repair_flink": {"config": {"objects": [name]}}}}))
-        return dg.SensorResult(run_requests=requests, asset_events=events, cursor=json.dumps(memory),
-                               skip_reason=None if requests or events else ("; ".join(notes) or "every Flink job RUNNING"))
+            requests.append(
+                dg.RunRequest(
+                    run_key=f"flink:{name}:{d.job_id or 'none'}:{mem['attempts']}",
+                    job_name="repair_flink_jobs",
+                    tags={"cdc/flink_job": name, "cdc/reason": d.reason[:200]},
+                    run_config={"ops": {"repair_flink": {"config": {"objects": [name]}}}},
+                )
+            )
+        return dg.SensorResult(
+            run_requests=requests,
+            asset_events=events,
+            cursor=json.dumps(memory),
+            skip_reason=None if requests or events else ("; ".join(notes) or "every Flink job RUNNING"),
+        )
 
     return flink_health

@@ -62,8 +62,9 @@ FLINK_TYPES = ("STRING", "BOOLEAN", "INT", "BIGINT", "DOUBLE", "BYTES")
 
 def _ident(value: Any) -> str:
     if not isinstance(value, str) or not _IDENT.fullmatch(value):
-        raise ValueError(f"{value!r} is not a valid Flink SQL identifier here (a letter first, then letters, digits, "
-                         "underscores; at most 128)")
+        raise ValueError(
+            f"{value!r} is not a valid Flink SQL identifier here (a letter first, then letters, digits, underscores; at most 128)"
+        )
     return value
 
 
@@ -98,8 +99,9 @@ def _property_value(value: Any) -> str:
     elif isinstance(value, int | float):
         value = str(value)
     if not isinstance(value, str) or not _PROPERTY_VALUE.fullmatch(value):
-        raise ValueError(f"{value!r} is not a valid Flink configuration value (text without quotes or control "
-                         "characters, a number or a boolean)")
+        raise ValueError(
+            f"{value!r} is not a valid Flink configuration value (text without quotes or control characters, a number or a boolean)"
+        )
     return value
 
 
@@ -114,8 +116,9 @@ def parse_duration(text: Any) -> tuple[int, str]:
     norm = re.sub(r"\s+", " ", text.strip().upper()) if isinstance(text, str) else None
     m = _DURATION.fullmatch(norm) if norm else None
     if not m:
-        raise ValueError(f"{text!r} is not a valid duration: a whole number and a unit (MILLISECONDS, SECONDS, "
-                         "MINUTES, HOURS, DAYS), e.g. '1 MINUTE'")
+        raise ValueError(
+            f"{text!r} is not a valid duration: a whole number and a unit (MILLISECONDS, SECONDS, MINUTES, HOURS, DAYS), e.g. '1 MINUTE'"
+        )
     return int(m.group(1)), m.group(2).rstrip("S")
 
 
@@ -141,8 +144,7 @@ def _render(text: Any, *, positive: bool) -> str:
 
 def _as_text(v: Any) -> Any:
     if not isinstance(v, str):
-        raise ValueError(f"{v!r} is not a valid duration: write a number and a unit, "
-                         "e.g. '1 MINUTE'")
+        raise ValueError(f"{v!r} is not a valid duration: write a number and a unit, e.g. '1 MINUTE'")
     return v
 
 
@@ -157,6 +159,7 @@ PositiveDuration = Annotated[str, BeforeValidator(_as_text), AfterValidator(lamb
 
 
 # ------------------------------------------------------------------------------------------ models
+
 
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -202,8 +205,9 @@ class FlinkAggregate(_Model):
         names = [self.group_by, self.count_as, self.window_start_as, self.window_end_as]
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
-            raise ValueError(f"output column names must differ: {', '.join(dupes)} used twice among group_by, "
-                             "count_as, window_start_as, window_end_as")
+            raise ValueError(
+                f"output column names must differ: {', '.join(dupes)} used twice among group_by, count_as, window_start_as, window_end_as"
+            )
         return self
 
 
@@ -231,8 +235,7 @@ class FlinkObject(_Model):
         if self.source is not None and self.topic is not None:
             raise ValueError("'topic' belongs to aggregates; a source object reads its table's CDC topic")
         if self.source is not None and self.timestamp is None:
-            raise ValueError("a source object needs 'timestamp': the event-time column (epoch milliseconds) that "
-                             "windows follow")
+            raise ValueError("a source object needs 'timestamp': the event-time column (epoch milliseconds) that windows follow")
         names = [c.name for c in self.columns]
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
@@ -293,14 +296,16 @@ class FlinkEngine(_Model):
                 continue
             src = by_name.get(o.aggregate.from_)
             if src is None:
-                raise ValueError(f"object {o.name!r}: aggregate.from {o.aggregate.from_!r} is not an object of "
-                                 f"this engine (objects: {', '.join(names)})")
+                raise ValueError(
+                    f"object {o.name!r}: aggregate.from {o.aggregate.from_!r} is not an object of this engine (objects: {', '.join(names)})"
+                )
             if src.source is None:
-                raise ValueError(f"object {o.name!r}: aggregate.from {o.aggregate.from_!r} must be a source object "
-                                 "(an aggregate over an aggregate is not supported)")
+                raise ValueError(
+                    f"object {o.name!r}: aggregate.from {o.aggregate.from_!r} must be a source object "
+                    "(an aggregate over an aggregate is not supported)"
+                )
             if src.columns and o.aggregate.group_by not in {c.name for c in src.columns}:
-                raise ValueError(f"object {o.name!r}: group_by {o.aggregate.group_by!r} is not a column of "
-                                 f"{src.name!r}")
+                raise ValueError(f"object {o.name!r}: group_by {o.aggregate.group_by!r} is not a column of {src.name!r}")
         topics = [o.output_topic for o in self.objects if o.aggregate is not None]
         dupes = sorted({t for t in topics if topics.count(t) > 1})
         if dupes:

@@ -183,13 +183,16 @@ def source_columns(obj: FlinkObject, table: SourceTable) -> list[tuple[str, str]
     cols = []
     for c in table.columns:
         if c.name.startswith(RESERVED_PREFIX):
-            raise CompileError(f"object {obj.name}: source column {c.name!r} starts with {RESERVED_PREFIX!r}, "
-                               "which is reserved for CDC metadata")
+            raise CompileError(
+                f"object {obj.name}: source column {c.name!r} starts with {RESERVED_PREFIX!r}, which is reserved for CDC metadata"
+            )
         try:
             cols.append((c.name, NEUTRAL_TO_FLINK[Neutral(c.type)]))
         except (KeyError, ValueError):
-            raise CompileError(f"object {obj.name}: source column {c.name!r} has type {c.type!r}, not a neutral "
-                               f"type ({', '.join(n.value for n in Neutral)})") from None
+            raise CompileError(
+                f"object {obj.name}: source column {c.name!r} has type {c.type!r}, not a neutral "
+                f"type ({', '.join(n.value for n in Neutral)})"
+            ) from None
     return cols
 
 
@@ -223,22 +226,27 @@ def compile_job(engine: FlinkEngine, name: str, resolve: SourceResolver, bootstr
     a = agg_obj.aggregate
     src = engine.object(a.from_)
     if not bootstrap_servers or any(ch in bootstrap_servers for ch in "'\n\r"):
-        raise CompileError(f"object {name}: Kafka bootstrap servers {bootstrap_servers!r} are empty or contain a "
-                           "quote or line break")
+        raise CompileError(f"object {name}: Kafka bootstrap servers {bootstrap_servers!r} are empty or contain a quote or line break")
     table = resolve(src.source.table)
     cols = source_columns(src, table)
     types = dict(cols)
     key = list(src.key) or list(table.primary_key)
     if not key:
-        raise CompileError(f"object {src.name}: table {src.source.table} has no primary key and the object "
-                           "declares no 'key'; without one an update or delete cannot be matched to its row")
+        raise CompileError(
+            f"object {src.name}: table {src.source.table} has no primary key and the object "
+            "declares no 'key'; without one an update or delete cannot be matched to its row"
+        )
     for role, col in [("timestamp", src.timestamp), ("group_by", a.group_by), *(("key", k) for k in key)]:
         if col not in types:
-            raise CompileError(f"object {src.name if role != 'group_by' else name}: {role} column {col!r} is not a "
-                               f"column of {src.name} ({', '.join(types)})")
+            raise CompileError(
+                f"object {src.name if role != 'group_by' else name}: {role} column {col!r} is not a "
+                f"column of {src.name} ({', '.join(types)})"
+            )
     if types[src.timestamp] != "BIGINT":
-        raise CompileError(f"object {src.name}: timestamp column {src.timestamp!r} is {types[src.timestamp]}; "
-                           "event time must be epoch milliseconds (BIGINT)")
+        raise CompileError(
+            f"object {src.name}: timestamp column {src.timestamp!r} is {types[src.timestamp]}; "
+            "event time must be epoch milliseconds (BIGINT)"
+        )
     bad = [f"{c} {t}" for c, t in cols if t not in FLINK_TYPES]
     if bad:
         raise CompileError(f"object {src.name}: unsupported column types: {', '.join(bad)}")
@@ -247,19 +255,20 @@ def compile_job(engine: FlinkEngine, name: str, resolve: SourceResolver, bootstr
     ts, g = _q(src.timestamp), _q(a.group_by)
     source_ddl = (
         f"CREATE TABLE {_q(src.name)} (\n  "
-        + ",\n  ".join([f"{_q(c)} {t}" for c, t in cols] + [f"{_q(OP)} STRING", f"{_q(DELETED)} STRING",
-                                                              f"{_q(PROC_TIME)} AS PROCTIME()"])
+        + ",\n  ".join([f"{_q(c)} {t}" for c, t in cols] + [f"{_q(OP)} STRING", f"{_q(DELETED)} STRING", f"{_q(PROC_TIME)} AS PROCTIME()"])
         + "\n) WITH (\n  "
-        + _with({
-            "connector": "kafka",
-            "topic": table.topic,
-            "properties.bootstrap.servers": bootstrap_servers,
-            # first start (no state): read the whole topic; a restore takes its offsets from the state
-            "scan.startup.mode": "earliest-offset",
-            "format": "json",
-            "json.fail-on-missing-field": "false",
-            "json.ignore-parse-errors": "false",
-        })
+        + _with(
+            {
+                "connector": "kafka",
+                "topic": table.topic,
+                "properties.bootstrap.servers": bootstrap_servers,
+                # first start (no state): read the whole topic; a restore takes its offsets from the state
+                "scan.startup.mode": "earliest-offset",
+                "format": "json",
+                "json.fail-on-missing-field": "false",
+                "json.ignore-parse-errors": "false",
+            }
+        )
         + "\n)"
     )
     sink_ddl = (
@@ -270,14 +279,16 @@ def compile_job(engine: FlinkEngine, name: str, resolve: SourceResolver, bootstr
         f"{_q(a.window_end_as)} BIGINT NOT NULL,\n  "
         f"PRIMARY KEY ({g}, {_q(a.window_start_as)}) NOT ENFORCED\n"
         ") WITH (\n  "
-        + _with({
-            "connector": "upsert-kafka",
-            "topic": agg_obj.output_topic,
-            "properties.bootstrap.servers": bootstrap_servers,
-            "key.format": "json",
-            "value.format": "json",
-            "value.fields-include": "ALL",
-        })
+        + _with(
+            {
+                "connector": "upsert-kafka",
+                "topic": agg_obj.output_topic,
+                "properties.bootstrap.servers": bootstrap_servers,
+                "key.format": "json",
+                "value.format": "json",
+                "value.fields-include": "ALL",
+            }
+        )
         + "\n)"
     )
     keys = ", ".join(_q(k) for k in key)
@@ -324,4 +335,3 @@ def compile_job(engine: FlinkEngine, name: str, resolve: SourceResolver, bootstr
 
 def compile_jobs(engine: FlinkEngine, resolve: SourceResolver, bootstrap_servers: str) -> list[FlinkJob]:
     return [compile_job(engine, o.name, resolve, bootstrap_servers) for o in engine.aggregates]
-

@@ -27,9 +27,16 @@ def topic_key(topic: str) -> tuple[str, str]:
 
 def topic_node(props: TopicProps, facts: dict[str, Any], code_version: str) -> LineageNode:
     return LineageNode(
-        key=topic_key(props.name), kind="kafka_topic", name=props.name, group="kafka", system="kafka",
-        desired=props, metadata={"topic": props.name, **facts}, code_version=code_version,
-        description=f"Kafka topic {props.name}", kinds=frozenset({"kafka"}),
+        key=topic_key(props.name),
+        kind="kafka_topic",
+        name=props.name,
+        group="kafka",
+        system="kafka",
+        desired=props,
+        metadata={"topic": props.name, **facts},
+        code_version=code_version,
+        description=f"Kafka topic {props.name}",
+        kinds=frozenset({"kafka"}),
     )
 
 
@@ -43,8 +50,10 @@ class KafkaTopics(registry.System):
         from resources.schema_registry import SchemaRegistryResource
 
         # the registry is only reached by the checks of Avro topics (compose profile)
-        return {"kafka": KafkaResource(bootstrap_servers=ep.KAFKA_BOOTSTRAP_SERVERS.get()),
-                "schema_registry": SchemaRegistryResource(url=ep.SCHEMA_REGISTRY_URL.get())}
+        return {
+            "kafka": KafkaResource(bootstrap_servers=ep.KAFKA_BOOTSTRAP_SERVERS.get()),
+            "schema_registry": SchemaRegistryResource(url=ep.SCHEMA_REGISTRY_URL.get()),
+        }
 
     def checks(self, node: LineageNode, lineage: Lineage) -> list:
         from pipeline_defs.systems.kafka.schemas import schema_checks
@@ -66,8 +75,13 @@ class KafkaTopics(registry.System):
         if info is None:
             return Outcome(t.name, "would_create", changes, {"exists": False})
         counts = kafka.topic_counts([t.name]).get(t.name)
-        md = {"topic": t.name, "partitions": info.partitions, "replication": info.replication,
-              "records": counts.records if counts else 0, "end_offset": counts.end_offset if counts else 0}
+        md = {
+            "topic": t.name,
+            "partitions": info.partitions,
+            "replication": info.replication,
+            "records": counts.records if counts else 0,
+            "end_offset": counts.end_offset if counts else 0,
+        }
         action = "created" if changes else ("observed" if t.created_by_engine else "unchanged")
         return Outcome(t.name, action if not dry_run else would(action), changes, md)
 

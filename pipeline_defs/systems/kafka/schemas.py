@@ -20,8 +20,11 @@ def schema_checks(node: LineageNode) -> list[dg.AssetChecksDefinition]:
     topic = node.name
     subjects = [f"{topic}-{side}" for side in sides]
 
-    @dg.asset_check(asset=dg.AssetKey(list(node.key)), name="schemas_registered",
-                    description=f"Schema Registry holds {', '.join(subjects)} (Avro) at an evolvable compatibility level")
+    @dg.asset_check(
+        asset=dg.AssetKey(list(node.key)),
+        name="schemas_registered",
+        description=f"Schema Registry holds {', '.join(subjects)} (Avro) at an evolvable compatibility level",
+    )
     def schemas_registered(schema_registry: SchemaRegistryResource) -> dg.AssetCheckResult:
         client = schema_registry.get_client()
         rows, problems = [], []
@@ -36,8 +39,14 @@ def schema_checks(node: LineageNode) -> list[dg.AssetChecksDefinition]:
             if level not in EVOLVABLE:
                 problems.append(f"{subject} compatibility is {level}; an added column would be refused or break readers")
             rows.append(dg.TableRecord({"subject": subject, "version": latest.version, "compatibility": level}))
-        md = {"subjects": dg.MetadataValue.table(rows, schema=dg.TableSchema(columns=[
-            dg.TableColumn("subject"), dg.TableColumn("version", "int"), dg.TableColumn("compatibility")]))}
+        md = {
+            "subjects": dg.MetadataValue.table(
+                rows,
+                schema=dg.TableSchema(
+                    columns=[dg.TableColumn("subject"), dg.TableColumn("version", "int"), dg.TableColumn("compatibility")]
+                ),
+            )
+        }
         if problems:
             md["problem"] = "; ".join(problems)
         return dg.AssetCheckResult(passed=not problems, metadata=md)

@@ -1,7 +1,6 @@
 """ksqlDB checks: the object matches the spec (kind, columns, formats, topic, event time, window),
 and the persistent query that writes an aggregate is RUNNING."""
 
-
 import dagster as dg
 
 from pipeline_defs.core.nodes import Lineage, LineageNode
@@ -38,6 +37,9 @@ def ksql_checks(node: LineageNode, lineage: Lineage) -> list[dg.AssetChecksDefin
         if not queries:
             return dg.AssetCheckResult(passed=False, metadata={"problem": f"no persistent query writes {props.name}"})
         q = queries[0]
-        return dg.AssetCheckResult(passed=q.is_running, metadata={"query_id": q.id, "state": q.state or "UNKNOWN",
-                                                                    "status_count": dg.MetadataValue.json(dict(q.status_count))})
+        return dg.AssetCheckResult(
+            passed=q.is_running,
+            metadata={"query_id": q.id, "state": q.state or "UNKNOWN", "status_count": dg.MetadataValue.json(dict(q.status_count))},
+        )
+
     return [shape, query]

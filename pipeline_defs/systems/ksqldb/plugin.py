@@ -1,7 +1,6 @@
 """The ksqlDB engine plug-in: its objects and aggregate topics in the lineage, their provisioning
 and checks, the query-health sensor and the repair job."""
 
-
 from collections.abc import Mapping
 from typing import Any
 
@@ -50,11 +49,23 @@ class KsqlDbPlugin(registry.EnginePlugin):
             a = o.aggregate
             stream = c.engine.object(a.from_)
             _, vf = c.formats(o)
-            out.append(registry.AggregateOutput(
-                name=o.name, topic=c.output_topic(o), source_table=stream.source.table, group_by=a.group_by,
-                event_time=stream.timestamp or "", window_ms=duration_ms(a.window.size), grace_ms=duration_ms(a.window.grace),
-                name_field=a.value_key_column, count_field=a.count_as, window_start_field=a.window_start_as,
-                window_end_field=a.window_end_as, key_field=None, value_format=vf))
+            out.append(
+                registry.AggregateOutput(
+                    name=o.name,
+                    topic=c.output_topic(o),
+                    source_table=stream.source.table,
+                    group_by=a.group_by,
+                    event_time=stream.timestamp or "",
+                    window_ms=duration_ms(a.window.size),
+                    grace_ms=duration_ms(a.window.grace),
+                    name_field=a.value_key_column,
+                    count_field=a.count_as,
+                    window_start_field=a.window_start_as,
+                    window_end_field=a.window_end_as,
+                    key_field=None,
+                    value_format=vf,
+                )
+            )
         return out
 
     def lineage(self, spec: Any, g: GraphBuilder, topics: Mapping[str, Key]) -> dict[str, Key]:
@@ -67,19 +78,42 @@ class KsqlDbPlugin(registry.EnginePlugin):
             topic = c.output_topic(o)
             kf, vf = c.formats(o)
             node = LineageNode(
-                ("ksqldb", asset_key_component(o.name)), f"ksql_{o.kind}", o.name, "ksqldb", "ksqldb",
+                ("ksqldb", asset_key_component(o.name)),
+                f"ksql_{o.kind}",
+                o.name,
+                "ksqldb",
+                "ksqldb",
                 props_of(c, o.name),
-                {"object": o.name, "kind": o.kind, "topic": topic, "key_format": kf, "value_format": vf,
-                 "statement": st.statement, "properties": props,
-                 "columns": [f"{col.name} {col.type}{' KEY' if col.key else ''}" for col in c.object_columns(o)]},
-                spec_hash([st, props]), f"ksqlDB {o.kind} {o.name}", frozenset({"ksqldb"}))
+                {
+                    "object": o.name,
+                    "kind": o.kind,
+                    "topic": topic,
+                    "key_format": kf,
+                    "value_format": vf,
+                    "statement": st.statement,
+                    "properties": props,
+                    "columns": [f"{col.name} {col.type}{' KEY' if col.key else ''}" for col in c.object_columns(o)],
+                },
+                spec_hash([st, props]),
+                f"ksqlDB {o.kind} {o.name}",
+                frozenset({"ksqldb"}),
+            )
             upstream = topics[o.source.table] if o.aggregate is None else keys[o.aggregate.from_]
             keys[o.name] = g.add(node, upstream)
             if o.aggregate is not None:
-                tp = TopicProps(topic, spec.kafka.partitions, spec.kafka.replication_factor, created_by_engine=True,
-                                avro_sides=tuple(side for side, f in (("key", kf), ("value", vf)) if f == "AVRO"))
-                out[o.name] = g.add(topic_node(tp, {"producer": f"ksqlDB {o.name}", "key_format": kf, "value_format": vf},
-                                               spec_hash([topic, kf, vf, o.name])), keys[o.name])
+                tp = TopicProps(
+                    topic,
+                    spec.kafka.partitions,
+                    spec.kafka.replication_factor,
+                    created_by_engine=True,
+                    avro_sides=tuple(side for side, f in (("key", kf), ("value", vf)) if f == "AVRO"),
+                )
+                out[o.name] = g.add(
+                    topic_node(
+                        tp, {"producer": f"ksqlDB {o.name}", "key_format": kf, "value_format": vf}, spec_hash([topic, kf, vf, o.name])
+                    ),
+                    keys[o.name],
+                )
         return out
 
     def provision(self, node: LineageNode, lineage: Lineage, resources: Any, *, dry_run: bool) -> Outcome:
@@ -104,15 +138,25 @@ class KsqlDbPlugin(registry.EnginePlugin):
 def props_of(c: KsqlCompiler, name: str) -> KsqlObjectProps:
     o = c.engine.object(name)
     kf, vf = c.formats(o)
-    return KsqlObjectProps(o.name, o.kind, c.statement(o), c.properties(),
-                           tuple((col.name, col.type, bool(col.key)) for col in c.object_columns(o)), kf, vf,
-                           c.output_topic(o), o.aggregate.from_ if o.aggregate else None)
+    return KsqlObjectProps(
+        o.name,
+        o.kind,
+        c.statement(o),
+        c.properties(),
+        tuple((col.name, col.type, bool(col.key)) for col in c.object_columns(o)),
+        kf,
+        vf,
+        c.output_topic(o),
+        o.aggregate.from_ if o.aggregate else None,
+    )
 
 
 def _repair_job(spec: Any, lineage: Lineage) -> dg.JobDefinition:
     nodes = {n.name: n for n in lineage.by_system("ksqldb")}
 
-    @dg.op(description="Recreate the selected ksqlDB objects (and what they read) in dependency order; a query that is not RUNNING is dropped and created again.")
+    @dg.op(
+        description="Recreate the selected ksqlDB objects (and what they read) in dependency order; a query that is not RUNNING is dropped and created again."
+    )
     def repair_ksql(context: dg.OpExecutionContext, config: KsqlSelection, ksqldb: KsqlDbResource) -> None:
         wanted = set(config.objects) or set(nodes)
         unknown = wanted - set(nodes)
@@ -133,12 +177,19 @@ def _repair_job(spec: Any, lineage: Lineage) -> dg.JobDefinition:
                         client.drop("TABLE" if obj.kind == "table" else "STREAM", obj.name, delete_topic=False)
                 out = kprov.provision_object(nodes[obj.name].desired, client, dry_run=False)
                 context.log.info(f"{obj.name}: {out.action}")
-                context.log_event(dg.AssetMaterialization(asset_key=dg.AssetKey(list(nodes[obj.name].key)),
-                                                          metadata={"action": out.action, "query_state": out.metadata.get("query_state", "")}))
+                context.log_event(
+                    dg.AssetMaterialization(
+                        asset_key=dg.AssetKey(list(nodes[obj.name].key)),
+                        metadata={"action": out.action, "query_state": out.metadata.get("query_state", "")},
+                    )
+                )
         finally:
             client.close()
 
-    @dg.job(tags={"cdc/operation": "repair_ksql", **job_tags("repair_ksql_queries")}, description="Recreate ksqlDB objects whose persistent query is missing or not RUNNING.")
+    @dg.job(
+        tags={"cdc/operation": "repair_ksql", **job_tags("repair_ksql_queries")},
+        description="Recreate ksqlDB objects whose persistent query is missing or not RUNNING.",
+    )
     def repair_ksql_queries():
         repair_ksql()
 
@@ -148,9 +199,13 @@ def _repair_job(spec: Any, lineage: Lineage) -> dg.JobDefinition:
 def _health_sensor(spec: Any, interval_seconds: int = 60) -> dg.SensorDefinition:
     aggregates = [o.name for o in spec.engine.objects if o.aggregate is not None]
 
-    @dg.sensor(name="ksqldb_health", minimum_interval_seconds=interval_seconds,
-               default_status=dg.DefaultSensorStatus.RUNNING, job_name="repair_ksql_queries",
-               description="A persistent query that is missing or not RUNNING gets a run that recreates it in dependency order.")
+    @dg.sensor(
+        name="ksqldb_health",
+        minimum_interval_seconds=interval_seconds,
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        job_name="repair_ksql_queries",
+        description="A persistent query that is missing or not RUNNING gets a run that recreates it in dependency order.",
+    )
     def ksqldb_health(context: dg.SensorEvaluationContext, ksqldb: KsqlDbResource):
         client = ksqldb.get_client()
         try:
@@ -166,9 +221,14 @@ def _health_sensor(spec: Any, interval_seconds: int = 60) -> dg.SensorDefinition
                 continue
             state = "missing" if q is None else (q.state or "UNKNOWN")
             incident = f"{q.id if q else 'none'}:{state}"
-            requests.append(dg.RunRequest(run_key=f"ksql:{name}:{incident}", job_name="repair_ksql_queries",
-                                          tags={"cdc/ksql_object": name, "cdc/reason": state},
-                                          run_config={"ops": {"repair_ksql": {"config": {"objects": [name]}}}}))
+            requests.append(
+                dg.RunRequest(
+                    run_key=f"ksql:{name}:{incident}",
+                    job_name="repair_ksql_queries",
+                    tags={"cdc/ksql_object": name, "cdc/reason": state},
+                    run_config={"ops": {"repair_ksql": {"config": {"objects": [name]}}}},
+                )
+            )
         if not requests:
             return dg.SkipReason(f"{len(aggregates)} persistent quer{'y' if len(aggregates) == 1 else 'ies'} RUNNING")
         return requests

@@ -29,6 +29,7 @@ class KsqlObjectProps:
     topic: str
     reads: str | None  # the object an aggregate reads
 
+
 _WITH = re.compile(r"\b(KAFKA_TOPIC|TIMESTAMP)\s*=\s*'((?:[^']|'')*)'", re.I)
 _WINDOW = re.compile(r"WINDOW\s+TUMBLING\s*\(\s*SIZE\s+(\d+\s+\w+?)S?\s*(?:,\s*GRACE\s+PERIOD\s+(\d+\s+\w+?)S?\s*)?\)", re.I)
 
@@ -82,7 +83,10 @@ def metadata(desc: SourceDescription | None) -> dict[str, Any]:
         return {"exists": False}
     queries = list(desc.write_queries)
     md: dict[str, Any] = {
-        "type": desc.type, "topic": desc.topic, "key_format": desc.key_format, "value_format": desc.value_format,
+        "type": desc.type,
+        "topic": desc.topic,
+        "key_format": desc.key_format,
+        "value_format": desc.value_format,
         "window_type": desc.window_type or "",
         "columns": [f"{f.name} {f.type}{' KEY' if f.kind == 'KEY' else ''}" for f in desc.fields],
     }
@@ -107,8 +111,7 @@ def provision_object(p: KsqlObjectProps, ksql: KsqlDbClient, *, dry_run: bool) -
             # none of these can change in place: drop (which also terminates the writing query,
             # ksqlDB >= 0.15) and create again; the topic and its data stay, the query's state is
             # rebuilt from its source topic (auto.offset.reset decides from where)
-            changes += [f"DROP {'TABLE' if desc.type.upper() == 'TABLE' else 'STREAM'} {name} ({'; '.join(found)})",
-                        stmt.statement]
+            changes += [f"DROP {'TABLE' if desc.type.upper() == 'TABLE' else 'STREAM'} {name} ({'; '.join(found)})", stmt.statement]
             md["drift"] = found
             md["state_rebuilt"] = "the object is recreated; its state is rebuilt from its source topic"
     if dry_run:

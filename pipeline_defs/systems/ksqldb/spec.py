@@ -40,9 +40,7 @@ KSQL_SYSTEM_COLUMNS = frozenset({"ROWTIME", "ROWPARTITION", "ROWOFFSET", "WINDOW
 
 def _ksql_ident(value: str) -> str:
     if not isinstance(value, str) or not _KSQL_IDENT.fullmatch(value):
-        raise ValueError(
-            f"{value!r} is not a valid ksqlDB identifier (letters, digits, _; must start with a letter)"
-        )
+        raise ValueError(f"{value!r} is not a valid ksqlDB identifier (letters, digits, _; must start with a letter)")
     if value != value.upper():
         raise ValueError(f"{value!r} must be upper case (ksqlDB folds unquoted identifiers to upper case; write {value.upper()!r})")
     if value in KSQL_RESERVED:
@@ -156,5 +154,3 @@ class KsqlDbEngine(Model):
 
     def object(self, name: str) -> KsqlObject | None:
         return next((o for o in self.objects if o.name == name), None)
-
-

@@ -93,10 +93,7 @@ class KsqlCompiler:
         ]
 
     def properties(self) -> dict[str, str]:
-        return {
-            k: ("true" if v is True else "false" if v is False else str(v))
-            for k, v in self.engine.streams_properties.items()
-        }
+        return {k: ("true" if v is True else "false" if v is False else str(v)) for k, v in self.engine.streams_properties.items()}
 
     def order(self) -> list[KsqlObject]:
         """Objects in dependency order (an aggregate after the stream it reads), otherwise in
@@ -128,18 +125,12 @@ class KsqlCompiler:
             with_ = [f"KAFKA_TOPIC={_lit(topic)}", f"KEY_FORMAT={_lit(kf)}", f"VALUE_FORMAT={_lit(vf)}"]
             if o.timestamp:
                 with_.append(f"TIMESTAMP={_lit(o.timestamp)}")
-            text = (
-                f"CREATE {keyword} IF NOT EXISTS {o.name} (\n{cols}\n) WITH (\n  "
-                + ",\n  ".join(with_)
-                + "\n);"
-            )
+            text = f"CREATE {keyword} IF NOT EXISTS {o.name} (\n{cols}\n) WITH (\n  " + ",\n  ".join(with_) + "\n);"
             return EngineStatement(o.name, o.kind, text)
         a = o.aggregate
         with_ = [f"KAFKA_TOPIC={_lit(topic)}", f"KEY_FORMAT={_lit(kf)}", f"VALUE_FORMAT={_lit(vf)}"]
         text = (
-            f"CREATE TABLE IF NOT EXISTS {o.name} WITH (\n  "
-            + ",\n  ".join(with_)
-            + "\n) AS\nSELECT\n"
+            f"CREATE TABLE IF NOT EXISTS {o.name} WITH (\n  " + ",\n  ".join(with_) + "\n) AS\nSELECT\n"
             f"  {a.group_by},\n"
             f"  AS_VALUE({a.group_by}) AS {a.value_key_column},\n"
             f"  COUNT(*) AS {a.count_as},\n"
@@ -154,5 +145,3 @@ class KsqlCompiler:
 
     def statements(self) -> list[EngineStatement]:
         return [self.statement(o) for o in self.order()]
-
-

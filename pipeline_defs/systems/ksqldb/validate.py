@@ -57,7 +57,11 @@ def cross_validate(spec, tables: Mapping[str, SourceTable], fmt: str) -> Problem
                         (
                             f"{op}.columns[{ci_}].type",
                             f"{col.type} does not fit source column {t.name}.{oc.name} {oc.native_type} "
-                            + (f"(allowed: {', '.join(sorted(allowed))})" if allowed else "(the connectors do not write this type in one engine-readable form)"),
+                            + (
+                                f"(allowed: {', '.join(sorted(allowed))})"
+                                if allowed
+                                else "(the connectors do not write this type in one engine-readable form)"
+                            ),
                         )
                     )
             keys = [c.name for c in o.columns if c.key]
@@ -109,7 +113,10 @@ def cross_validate(spec, tables: Mapping[str, SourceTable], fmt: str) -> Problem
             for i in range(1, len(names)):
                 if names[i] in names[:i]:
                     problems.append(
-                        (f"{ap}.{labels[i]}", f"{names[i]!r} is already used by {labels[names.index(names[i])]} (ksqlDB needs distinct column names)")
+                        (
+                            f"{ap}.{labels[i]}",
+                            f"{names[i]!r} is already used by {labels[names.index(names[i])]} (ksqlDB needs distinct column names)",
+                        )
                     )
     # topics: one producer each
     topic_owner = {t.topic: "the CDC source of " + t.name for t in tables.values() if t.captured}

@@ -58,9 +58,7 @@ def catalog_probes(oracle: OracleSpec) -> list[Probe]:
             "SELECT GRANTEE, OWNER, TABLE_NAME, PRIVILEGE, COMMON FROM DBA_TAB_PRIVS WHERE GRANTEE IN (:g1, :g2)",
             grantees,
         ),
-        Probe(
-            "role_privs", "SELECT GRANTEE, GRANTED_ROLE, COMMON FROM DBA_ROLE_PRIVS WHERE GRANTEE IN (:g1, :g2)", grantees
-        ),
+        Probe("role_privs", "SELECT GRANTEE, GRANTED_ROLE, COMMON FROM DBA_ROLE_PRIVS WHERE GRANTEE IN (:g1, :g2)", grantees),
         Probe("database", "SELECT LOG_MODE, SUPPLEMENTAL_LOG_DATA_MIN, SUPPLEMENTAL_LOG_DATA_ALL FROM V$DATABASE"),
         Probe("log_groups", "SELECT OWNER, TABLE_NAME, LOG_GROUP_TYPE FROM DBA_LOG_GROUPS WHERE OWNER = :owner", {"owner": user}),
         Probe("primary_keys", PK_PROBE_SQL, {"owner": user}),
@@ -103,16 +101,13 @@ def parse_catalog(results: Mapping[str, Sequence[Mapping[str, Any]]]) -> Catalog
     s = CatalogState()
     s.roles = {r["ROLE"] for r in results.get("roles", ())}
     s.users = {
-        r["USERNAME"]: {"default_tablespace": r["DEFAULT_TABLESPACE"], "common": _yes(r.get("COMMON"))}
-        for r in results.get("users", ())
+        r["USERNAME"]: {"default_tablespace": r["DEFAULT_TABLESPACE"], "common": _yes(r.get("COMMON"))} for r in results.get("users", ())
     }
     for r in results.get("quotas", ()):
         s.quotas[(r["USERNAME"], r["TABLESPACE_NAME"])] = int(r["MAX_BYTES"])
     s.tables = {(r["OWNER"], r["TABLE_NAME"]) for r in results.get("tables", ())}
     s.sys_privs = {(r["GRANTEE"], r["PRIVILEGE"], _yes(r["COMMON"])) for r in results.get("sys_privs", ())}
-    s.tab_privs = {
-        (r["GRANTEE"], r["OWNER"], r["TABLE_NAME"], r["PRIVILEGE"], _yes(r["COMMON"])) for r in results.get("tab_privs", ())
-    }
+    s.tab_privs = {(r["GRANTEE"], r["OWNER"], r["TABLE_NAME"], r["PRIVILEGE"], _yes(r["COMMON"])) for r in results.get("tab_privs", ())}
     s.role_privs = {(r["GRANTEE"], r["GRANTED_ROLE"], _yes(r["COMMON"])) for r in results.get("role_privs", ())}
     db = list(results.get("database", ()))
     if db:
@@ -243,7 +238,6 @@ def read_catalog(oracle: OracleSpec, query: Callable[[str, Mapping[str, Any] | N
     return state
 
 
-
 # --------------------------------------------------------------------------------------------------
 # Checks: (passed, details)
 # --------------------------------------------------------------------------------------------------
@@ -256,7 +250,7 @@ FIRST_BOOT_HINT = (
     "In the compose stack ARCHIVELOG and supplemental logging are turned on by "
     "compose/oracle/init/01_archivelog_supplemental_logging.sql, which the Oracle image runs only on the database's "
     "first boot; if that boot was interrupted, follow compose/README.md, section \"Oracle's first boot was "
-    "interrupted\" (run the script by hand, or recreate the oracle-data volume)."
+    'interrupted" (run the script by hand, or recreate the oracle-data volume).'
 )
 
 
@@ -277,9 +271,7 @@ def check_supplemental_logging(oracle: OracleSpec, state: CatalogState) -> Check
     owner = ident(oracle.user.name)
     minimal = str(state.supplemental_log_data_min).upper()
     all_db = str(state.supplemental_log_data_all).upper() == "YES"
-    missing = [
-        f"{owner}.{ident(t.name)}" for t in oracle.tables if (owner, ident(t.name), ALL_COLUMN_LOGGING) not in state.log_groups
-    ]
+    missing = [f"{owner}.{ident(t.name)}" for t in oracle.tables if (owner, ident(t.name), ALL_COLUMN_LOGGING) not in state.log_groups]
     min_ok = minimal in ("YES", "IMPLICIT")
     passed = min_ok and (all_db or not missing)
     details: dict[str, Any] = {
@@ -288,7 +280,9 @@ def check_supplemental_logging(oracle: OracleSpec, state: CatalogState) -> Check
         "tables_without_all_column_logging": [] if all_db else missing,
     }
     if not min_ok:
-        details["problem"] = f"minimal supplemental logging is {state.supplemental_log_data_min}; run {DATABASE_SUPPLEMENTAL_LOG_SQL} in CDB$ROOT"
+        details["problem"] = (
+            f"minimal supplemental logging is {state.supplemental_log_data_min}; run {DATABASE_SUPPLEMENTAL_LOG_SQL} in CDB$ROOT"
+        )
         details["remedy"] = FIRST_BOOT_HINT
     elif not passed:
         details["problem"] = "no (ALL) COLUMNS supplemental logging on: " + ", ".join(missing)
@@ -338,7 +332,9 @@ def check_primary_keys(oracle: OracleSpec, state: CatalogState) -> CheckResult:
         elif key not in state.primary_keys:
             without_pk.append(fq)
         elif primary_key_columns(t) and state.primary_keys[key] != primary_key_columns(t):
-            mismatched.append(f"{fq} has PRIMARY KEY ({', '.join(state.primary_keys[key])}), spec says ({', '.join(primary_key_columns(t))})")
+            mismatched.append(
+                f"{fq} has PRIMARY KEY ({', '.join(state.primary_keys[key])}), spec says ({', '.join(primary_key_columns(t))})"
+            )
     passed = not (missing_tables or without_pk or mismatched)
     details: dict[str, Any] = {
         "tables_without_primary_key": without_pk,

@@ -1,7 +1,6 @@
 """Oracle asset checks: ARCHIVELOG, supplemental logging, the role's and user's grants, primary
 keys. Each reads the catalog once and judges it with the pure functions of catalog.py."""
 
-
 from typing import Any
 
 import dagster as dg
@@ -19,8 +18,9 @@ def read_catalog(source: OracleSource, oracle: OracleResource) -> cat.CatalogSta
 
 def _result(check: tuple[bool, dict[str, Any]]) -> dg.AssetCheckResult:
     passed, details = check
-    return dg.AssetCheckResult(passed=passed, metadata={k: (v if isinstance(v, (int, float, str, bool)) else dg.MetadataValue.json(v))
-                                                        for k, v in details.items()})
+    return dg.AssetCheckResult(
+        passed=passed, metadata={k: (v if isinstance(v, (int, float, str, bool)) else dg.MetadataValue.json(v)) for k, v in details.items()}
+    )
 
 
 def oracle_checks(node: LineageNode, lineage: Lineage) -> list[dg.AssetChecksDefinition]:
@@ -33,19 +33,28 @@ def oracle_checks(node: LineageNode, lineage: Lineage) -> list[dg.AssetChecksDef
         def archivelog(oracle: OracleResource) -> dg.AssetCheckResult:
             return _result(cat.check_archivelog(read_catalog(source, oracle)))
 
-        @dg.asset_check(asset=key, name="supplemental_logging", additional_deps=tables,
-                        description="minimal supplemental logging on the database, all-column logging on captured tables")
+        @dg.asset_check(
+            asset=key,
+            name="supplemental_logging",
+            additional_deps=tables,
+            description="minimal supplemental logging on the database, all-column logging on captured tables",
+        )
         def supplemental(oracle: OracleResource) -> dg.AssetCheckResult:
             return _result(cat.check_supplemental_logging(source, read_catalog(source, oracle)))
 
         # the role's SELECT grants on the tables are made by the table assets: judge after them
-        @dg.asset_check(asset=key, name="role_grants", additional_deps=tables,
-                        description="the CDC role holds every grant in the spec (DBA_SYS_PRIVS, DBA_TAB_PRIVS, DBA_ROLE_PRIVS)")
+        @dg.asset_check(
+            asset=key,
+            name="role_grants",
+            additional_deps=tables,
+            description="the CDC role holds every grant in the spec (DBA_SYS_PRIVS, DBA_TAB_PRIVS, DBA_ROLE_PRIVS)",
+        )
         def role_grants(oracle: OracleResource) -> dg.AssetCheckResult:
             return _result(cat.check_role_grants(source, read_catalog(source, oracle)))
 
         return [archivelog, supplemental, role_grants]
     if node.kind == "oracle_user":
+
         @dg.asset_check(asset=key, name="user_grants", description="the CDC user holds its roles and grants")
         def user_grants(oracle: OracleResource) -> dg.AssetCheckResult:
             return _result(cat.check_user_grants(source, read_catalog(source, oracle)))
@@ -53,12 +62,18 @@ def oracle_checks(node: LineageNode, lineage: Lineage) -> list[dg.AssetChecksDef
         return [user_grants]
     table = source.table(node.desired.part)
 
-    @dg.asset_check(asset=key, name="primary_key",
-                    description="the table has a primary key (the CDC record key and the engine's table key come from it)")
+    @dg.asset_check(
+        asset=key,
+        name="primary_key",
+        description="the table has a primary key (the CDC record key and the engine's table key come from it)",
+    )
     def pk(oracle: OracleResource) -> dg.AssetCheckResult:
         state = read_catalog(source, oracle)
         cols = state.primary_keys.get((source.user.name, table.name), ())
         want = cat.primary_key_columns(table)
-        return dg.AssetCheckResult(passed=bool(cols) and tuple(cols) == tuple(want),
-                                   metadata={"primary_key": ", ".join(cols) or "(none)", "expected": ", ".join(want)})
+        return dg.AssetCheckResult(
+            passed=bool(cols) and tuple(cols) == tuple(want),
+            metadata={"primary_key": ", ".join(cols) or "(none)", "expected": ", ".join(want)},
+        )
+
     return [pk]

@@ -226,7 +226,6 @@ class DebeziumOracleSource(CdcSource):
         return ("LOG_MINING_FLUSH_" + re.sub(r"[^A-Z0-9_]", "_", connector_name.upper()))[:128]
 
 
-
 FLAVORS: dict[str, CdcSource] = {s.flavor: s for s in (ConfluentOracleSource(), DebeziumOracleSource())}
 
 

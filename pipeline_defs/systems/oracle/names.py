@@ -46,12 +46,8 @@ ROW_EXPRESSIONS = frozenset(SQL_EXPRESSIONS)
 def _oracle_ident(value: str, *, what: str = "Oracle identifier", reserved: bool = True) -> str:
     if not isinstance(value, str) or not _ORACLE_IDENT.fullmatch(value):
         if isinstance(value, str) and _ORACLE_IDENT.fullmatch(value.upper()):
-            raise ValueError(
-                f"{value!r} must be upper case (Oracle folds unquoted names to upper case; write {value.upper()!r})"
-            )
-        raise ValueError(
-            f"{value!r} is not a valid {what} (unquoted: a letter first, then A-Z, 0-9, _, $, #)"
-        )
+            raise ValueError(f"{value!r} must be upper case (Oracle folds unquoted names to upper case; write {value.upper()!r})")
+        raise ValueError(f"{value!r} is not a valid {what} (unquoted: a letter first, then A-Z, 0-9, _, $, #)")
     if len(value.encode()) > 128:
         raise ValueError(f"{value!r} is longer than 128 bytes, the Oracle identifier limit")
     if reserved and value in ORACLE_RESERVED:
@@ -75,11 +71,8 @@ def _oracle_object_ref(value: str) -> str:
         raise ValueError(f"{value!r} is not an Oracle object name")
     parts = value.split(".")
     if len(parts) > 2 or not all(_ORACLE_IDENT.fullmatch(p) for p in parts):
-        raise ValueError(
-            f"{value!r} is not a valid Oracle object name ([SCHEMA.]NAME, each part a letter first, then A-Z, 0-9, _, $, #)"
-        )
+        raise ValueError(f"{value!r} is not a valid Oracle object name ([SCHEMA.]NAME, each part a letter first, then A-Z, 0-9, _, $, #)")
     return value
-
 
 
 def _system_privilege(value: str) -> str:
@@ -92,6 +85,7 @@ def _object_privilege(value: str) -> str:
     if value not in OBJECT_PRIVILEGES:
         raise ValueError(f"{value!r} is not an allowed object privilege (one of {', '.join(sorted(OBJECT_PRIVILEGES))})")
     return value
+
 
 OracleName = Annotated[str, AfterValidator(_oracle_name)]
 OracleRef = Annotated[str, AfterValidator(_oracle_ref)]

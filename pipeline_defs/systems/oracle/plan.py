@@ -121,4 +121,3 @@ def desired_statements(oracle: OracleSpec, *, user_password: str, database_suppl
 def redacted_plan(statements: Iterable[Statement]) -> list[dict[str, str]]:
     """Loggable/metadata form of a plan."""
     return [{"kind": s.kind, "sql": s.display} for s in statements]
-

@@ -63,8 +63,7 @@ def partition(source: OracleSource, statements: list[Statement]) -> dict[str, li
         table = _owner_of(s.sql, user, tables)
         if table is not None:
             out[table].append(s)
-        elif s.kind == "role" or (s.kind == "grant" and s.sql.rstrip().endswith(f" TO {role}")) \
-                or s.sql.startswith("ALTER DATABASE"):
+        elif s.kind == "role" or (s.kind == "grant" and s.sql.rstrip().endswith(f" TO {role}")) or s.sql.startswith("ALTER DATABASE"):
             out["role"].append(s)
         else:
             out["user"].append(s)
@@ -72,8 +71,18 @@ def partition(source: OracleSource, statements: list[Statement]) -> dict[str, li
 
 
 def _node(kind: str, name: str, key: Key, source: OracleSource, part: str, metadata: dict, version: Any) -> LineageNode:
-    return LineageNode(key, kind, name, "oracle", "oracle", OracleObject(source, part), metadata, spec_hash(version),
-                       _DESCRIPTIONS[kind].format(name=name), frozenset({"oracle", "sql"}))
+    return LineageNode(
+        key,
+        kind,
+        name,
+        "oracle",
+        "oracle",
+        OracleObject(source, part),
+        metadata,
+        spec_hash(version),
+        _DESCRIPTIONS[kind].format(name=name),
+        frozenset({"oracle", "sql"}),
+    )
 
 
 class OracleSourcePlugin(registry.SourcePlugin):
@@ -93,12 +102,18 @@ class OracleSourcePlugin(registry.SourcePlugin):
         from resources import endpoints as ep
         from resources.oracle import OracleResource
 
-        return {"oracle": OracleResource(
-            host=ep.ORACLE_HOST.get(), port=int(ep.ORACLE_PORT.get()), service_name=ep.ORACLE_SERVICE_NAME.get(),
-            user=ep.ORACLE_USER.get(), password=dg.EnvVar(ep.ORACLE_PASSWORD_ENV),
-            admin_user=ep.ORACLE_ADMIN_USER.get(), admin_password=dg.EnvVar(ep.ORACLE_ADMIN_PASSWORD_ENV),
-            as_sysdba=ep.ORACLE_ADMIN_USER.get().lower() == "sys",
-        )}
+        return {
+            "oracle": OracleResource(
+                host=ep.ORACLE_HOST.get(),
+                port=int(ep.ORACLE_PORT.get()),
+                service_name=ep.ORACLE_SERVICE_NAME.get(),
+                user=ep.ORACLE_USER.get(),
+                password=dg.EnvVar(ep.ORACLE_PASSWORD_ENV),
+                admin_user=ep.ORACLE_ADMIN_USER.get(),
+                admin_password=dg.EnvVar(ep.ORACLE_ADMIN_PASSWORD_ENV),
+                as_sysdba=ep.ORACLE_ADMIN_USER.get().lower() == "sys",
+            )
+        }
 
     # ------------------------------------------------------------------ spec
     def cross_validate(self, spec: Any) -> registry.Problems:
@@ -110,10 +125,16 @@ class OracleSourcePlugin(registry.SourcePlugin):
     def tables(self, spec: Any) -> list[registry.SourceTable]:
         src: OracleSource = spec.source
         captured = {t for c in src.connectors for t in c.tables}
-        return [registry.SourceTable(
-            t.name, f"{src.user.name}.{t.name}", topic_for(src, t.name),
-            tuple(registry.SourceColumn(c.name, neutral_type(c.type_info), c.primary_key, c.type) for c in t.columns),
-            captured=t.capture and t.name in captured) for t in src.tables]
+        return [
+            registry.SourceTable(
+                t.name,
+                f"{src.user.name}.{t.name}",
+                topic_for(src, t.name),
+                tuple(registry.SourceColumn(c.name, neutral_type(c.type_info), c.primary_key, c.type) for c in t.columns),
+                captured=t.capture and t.name in captured,
+            )
+            for t in src.tables
+        ]
 
     def wire_format(self, spec: Any) -> str:
         return spec.source.format
@@ -122,22 +143,54 @@ class OracleSourcePlugin(registry.SourcePlugin):
     def lineage(self, spec: Any, g: GraphBuilder) -> dict[str, Key]:
         src: OracleSource = spec.source
         grants = [g_ for g_ in role_grants(src) if g_.kind == "object" and g_.owner == ident(src.user.name)]
-        role_key = g.add(_node("oracle_role", src.role.name, ("oracle", "role", asset_key_component(src.role.name)), src, "role",
-                               {"role": src.role.name, "system_privileges": len(src.role.system_privileges),
-                                "object_privileges": len(src.role.object_privileges) + len(grants),
-                                "granted_roles": list(src.role.granted_roles)},
-                               [src.role, [(x.owner, x.object_name, x.privilege) for x in grants]]))
-        user_key = g.add(_node("oracle_user", src.user.name, ("oracle", "user", asset_key_component(src.user.name)), src, "user",
-                               {"user": src.user.name, "default_tablespace": src.user.default_tablespace,
-                                "password_env": src.user.password_env}, src.user), role_key)
+        role_key = g.add(
+            _node(
+                "oracle_role",
+                src.role.name,
+                ("oracle", "role", asset_key_component(src.role.name)),
+                src,
+                "role",
+                {
+                    "role": src.role.name,
+                    "system_privileges": len(src.role.system_privileges),
+                    "object_privileges": len(src.role.object_privileges) + len(grants),
+                    "granted_roles": list(src.role.granted_roles),
+                },
+                [src.role, [(x.owner, x.object_name, x.privilege) for x in grants]],
+            )
+        )
+        user_key = g.add(
+            _node(
+                "oracle_user",
+                src.user.name,
+                ("oracle", "user", asset_key_component(src.user.name)),
+                src,
+                "user",
+                {"user": src.user.name, "default_tablespace": src.user.default_tablespace, "password_env": src.user.password_env},
+                src.user,
+            ),
+            role_key,
+        )
         table_keys: dict[str, Key] = {}
         for t in src.tables:
             q = f"{src.user.name}.{t.name}"
-            table_keys[t.name] = g.add(_node(
-                "oracle_table", q, ("oracle", "table", asset_key_component(t.name)), src, t.name,
-                {"table": q, "columns": [f"{c.name} {c.type}{' PRIMARY KEY' if c.primary_key else ''}" for c in t.columns],
-                 "captured": t.capture, "topic": topic_for(src, t.name) if t.capture else None},
-                [src.user.name, t]), user_key)
+            table_keys[t.name] = g.add(
+                _node(
+                    "oracle_table",
+                    q,
+                    ("oracle", "table", asset_key_component(t.name)),
+                    src,
+                    t.name,
+                    {
+                        "table": q,
+                        "columns": [f"{c.name} {c.type}{' PRIMARY KEY' if c.primary_key else ''}" for c in t.columns],
+                        "captured": t.capture,
+                        "topic": topic_for(src, t.name) if t.capture else None,
+                    },
+                    [src.user.name, t],
+                ),
+                user_key,
+            )
         flavor = flavor_of(src)
         configs = flavor.connector_configs(spec)
         topics: dict[str, Key] = {}
@@ -145,19 +198,48 @@ class OracleSourcePlugin(registry.SourcePlugin):
             cfg = {**configs[conn.name], "name": conn.name}
             redo = redo_log_topic(src, conn.name, cfg)
             props = ConnectorProps(
-                conn.name, "source", cfg, tuple(topic_for(src, t) for t in conn.tables), COMPATIBLE,
-                (PreTopic(redo, 1, spec.kafka.replication_factor,
-                          {"cleanup.policy": "delete", "retention.ms": str(FLAVORS["confluent"].REDO_RETENTION_MS)}),) if redo else ())
-            ck = g.add(connector_node(props, description=f"Kafka Connect source {conn.name}: captures Oracle changes into Kafka",
-                                      metadata={"flavor": src.flavor, "tables": [f"{src.user.name}.{t}" for t in conn.tables],
-                                                "topics": list(props.topics)}, code_version=spec_hash(cfg)),
-                       *(table_keys[t] for t in conn.tables))
+                conn.name,
+                "source",
+                cfg,
+                tuple(topic_for(src, t) for t in conn.tables),
+                COMPATIBLE,
+                (
+                    PreTopic(
+                        redo,
+                        1,
+                        spec.kafka.replication_factor,
+                        {"cleanup.policy": "delete", "retention.ms": str(FLAVORS["confluent"].REDO_RETENTION_MS)},
+                    ),
+                )
+                if redo
+                else (),
+            )
+            ck = g.add(
+                connector_node(
+                    props,
+                    description=f"Kafka Connect source {conn.name}: captures Oracle changes into Kafka",
+                    metadata={"flavor": src.flavor, "tables": [f"{src.user.name}.{t}" for t in conn.tables], "topics": list(props.topics)},
+                    code_version=spec_hash(cfg),
+                ),
+                *(table_keys[t] for t in conn.tables),
+            )
             for t in conn.tables:
                 topic = topic_for(src, t)
-                tp = TopicProps(topic, spec.kafka.partitions, spec.kafka.replication_factor, created_by_engine=False,
-                                avro_sides=("key", "value") if src.format == "avro" else ())
-                topics[t] = g.add(topic_node(tp, {"producer": conn.name, "table": f"{src.user.name}.{t}", "format": src.format},
-                                             spec_hash([topic, src.format, conn.name])), ck)
+                tp = TopicProps(
+                    topic,
+                    spec.kafka.partitions,
+                    spec.kafka.replication_factor,
+                    created_by_engine=False,
+                    avro_sides=("key", "value") if src.format == "avro" else (),
+                )
+                topics[t] = g.add(
+                    topic_node(
+                        tp,
+                        {"producer": conn.name, "table": f"{src.user.name}.{t}", "format": src.format},
+                        spec_hash([topic, src.format, conn.name]),
+                    ),
+                    ck,
+                )
         return topics
 
     # ------------------------------------------------------------------ provisioning
@@ -187,19 +269,24 @@ class OracleSourcePlugin(registry.SourcePlugin):
         return oracle_checks(node, lineage)
 
     # ------------------------------------------------------------------ data
-    def source_counts(self, spec: Any, resources: Any, agg: registry.AggregateOutput,
-                      since_ms: int | None) -> dict[tuple[str, int], int]:
+    def source_counts(self, spec: Any, resources: Any, agg: registry.AggregateOutput, since_ms: int | None) -> dict[tuple[str, int], int]:
         src: OracleSource = spec.source
         for name in (src.user.name, agg.source_table, agg.group_by, agg.event_time):
             ident(name)  # validated by the spec; asserted again before it reaches SQL
         g, ts, qualified = agg.group_by, agg.event_time, f"{src.user.name}.{agg.source_table}"
         with resources.oracle.client() as client:
             newest = client.query(f"SELECT {g} AS GROUP_VALUE, MAX({ts}) AS EVENT_TIME FROM {qualified} GROUP BY {g}")
-            recent = [] if since_ms is None else client.query(
-                f"SELECT {g} AS GROUP_VALUE, {ts} AS EVENT_TIME FROM {qualified} WHERE {ts} >= :since",
-                {"since": dt.datetime.fromtimestamp(since_ms / 1000, tz=dt.UTC).replace(tzinfo=None)})
-        rows = rows_with_newest([(r["GROUP_VALUE"], r["EVENT_TIME"]) for r in recent],
-                                [(r["GROUP_VALUE"], r["EVENT_TIME"]) for r in newest])
+            recent = (
+                []
+                if since_ms is None
+                else client.query(
+                    f"SELECT {g} AS GROUP_VALUE, {ts} AS EVENT_TIME FROM {qualified} WHERE {ts} >= :since",
+                    {"since": dt.datetime.fromtimestamp(since_ms / 1000, tz=dt.UTC).replace(tzinfo=None)},
+                )
+            )
+        rows = rows_with_newest(
+            [(r["GROUP_VALUE"], r["EVENT_TIME"]) for r in recent], [(r["GROUP_VALUE"], r["EVENT_TIME"]) for r in newest]
+        )
         return count_windows(rows, agg.window_ms)
 
     def seed_values(self, spec: Any, table: str, column: str) -> list[str]:

@@ -97,7 +97,6 @@ class SourceConnector(Model):
     flavor_config: dict[Literal["confluent", "debezium"], dict[ConfigKey, ConfigValue]] = {}
 
 
-
 class OracleSource(Model):
     """Oracle 19c: the CDC role and user, the tables, and the CDC connectors that capture them.
 

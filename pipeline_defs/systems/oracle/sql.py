@@ -100,13 +100,24 @@ class OracleSpec(Protocol):
 
 _PRIVILEGE_WORDS = re.compile(r"[A-Za-z_]+( [A-Za-z_]+){0,4}")
 # 19c: passwords are at most 30 bytes; a quoted password may hold any printable character but '"'.
-_PASSWORD = re.compile(r'[\x20\x21\x23-\x7e]{1,30}')
+_PASSWORD = re.compile(r"[\x20\x21\x23-\x7e]{1,30}")
 # Oracle-supplied roles that a spec may list among privileges; granting them is a role grant (DBA_ROLE_PRIVS).
 PREDEFINED_ROLES = frozenset(
     {
-        "CONNECT", "RESOURCE", "DBA", "EXECUTE_CATALOG_ROLE", "SELECT_CATALOG_ROLE", "DELETE_CATALOG_ROLE",
-        "LOGSTDBY_ADMINISTRATOR", "GATHER_SYSTEM_STATISTICS", "RECOVERY_CATALOG_OWNER", "SCHEDULER_ADMIN",
-        "AQ_ADMINISTRATOR_ROLE", "AQ_USER_ROLE", "DATAPUMP_EXP_FULL_DATABASE", "DATAPUMP_IMP_FULL_DATABASE",
+        "CONNECT",
+        "RESOURCE",
+        "DBA",
+        "EXECUTE_CATALOG_ROLE",
+        "SELECT_CATALOG_ROLE",
+        "DELETE_CATALOG_ROLE",
+        "LOGSTDBY_ADMINISTRATOR",
+        "GATHER_SYSTEM_STATISTICS",
+        "RECOVERY_CATALOG_OWNER",
+        "SCHEDULER_ADMIN",
+        "AQ_ADMINISTRATOR_ROLE",
+        "AQ_USER_ROLE",
+        "DATAPUMP_EXP_FULL_DATABASE",
+        "DATAPUMP_IMP_FULL_DATABASE",
     }
 )
 ALL_COLUMN_LOGGING = "ALL COLUMN LOGGING"
@@ -172,9 +183,7 @@ def quota_bytes(quota: str) -> int:
 def quote_password(password: str) -> str:
     """A double-quoted password literal for IDENTIFIED BY (DDL takes no binds). Never echoes the value."""
     if not isinstance(password, str) or not _PASSWORD.fullmatch(password):
-        raise ValueError(
-            "the Oracle user password must be 1-30 printable ASCII characters without a double quote"
-        )
+        raise ValueError("the Oracle user password must be 1-30 printable ASCII characters without a double quote")
     return f'"{password}"'
 
 
@@ -287,4 +296,3 @@ def _dedupe(grants: Iterable[Grant]) -> list[Grant]:
             seen.add(g)
             out.append(g)
     return out
-

@@ -22,8 +22,15 @@ def cross_validate(ora: OracleSource) -> Problems:
     dupes(problems, ora.role.object_privileges, "source.role.object_privileges[{}]", "object grant", key=lambda g: (g.privilege, g.object))
     dupes(problems, ora.role.granted_roles, "source.role.granted_roles[{}]", "role")
     dupes(problems, ora.user.roles, "source.user.roles[{}]", "role grant", key=lambda g: (g.name, g.container_all))
-    dupes(problems, ora.user.system_privileges, "source.user.system_privileges[{}]", "system privilege grant", key=lambda g: (g.privilege, g.container_all))
-    dupes(problems,
+    dupes(
+        problems,
+        ora.user.system_privileges,
+        "source.user.system_privileges[{}]",
+        "system privilege grant",
+        key=lambda g: (g.privilege, g.container_all),
+    )
+    dupes(
+        problems,
         ora.user.object_privileges,
         "source.user.object_privileges[{}]",
         "object grant",
@@ -38,7 +45,9 @@ def cross_validate(ora: OracleSource) -> Problems:
     ):
         for i, g in enumerate(grants):
             if g.container_all and not ora.user.container_all:
-                problems.append((f"{path}[{i}].container_all", "a CONTAINER=ALL grant needs a common user (source.user.container_all: true)"))
+                problems.append(
+                    (f"{path}[{i}].container_all", "a CONTAINER=ALL grant needs a common user (source.user.container_all: true)")
+                )
 
     dupes(problems, ora.tables, "source.tables[{}].name", "table", key=lambda t: t.name)
     for ti, t in enumerate(ora.tables):
@@ -90,7 +99,9 @@ def cross_validate(ora: OracleSource) -> Problems:
             else:
                 producer_of_table[tname] = c.name
             if fmt == "json" and len(t.primary_key) > 1:
-                problems.append((p, f"table {tname} has a composite primary key; format json writes keys with StringConverter (one column)"))
+                problems.append(
+                    (p, f"table {tname} has a composite primary key; format json writes keys with StringConverter (one column)")
+                )
         for k in list(c.config) + [k for fc in c.flavor_config.values() for k in fc]:
             if k in ("name", "connector.class"):
                 problems.append((f"source.connectors[{ci}].config" + key_path(k), f"{k!r} is derived and cannot be overridden"))

@@ -83,8 +83,7 @@ class CatalogState:
 
 
 _SETTINGS_SQL = (
-    "SELECT name, setting FROM pg_settings "
-    "WHERE name IN ('wal_level', 'max_replication_slots', 'max_wal_senders', 'server_version_num')"
+    "SELECT name, setting FROM pg_settings WHERE name IN ('wal_level', 'max_replication_slots', 'max_wal_senders', 'server_version_num')"
 )
 _ROLE_SQL = "SELECT rolname, rolcanlogin, rolreplication, rolsuper FROM pg_roles WHERE rolname = %s"
 _ADMIN_SUPER_SQL = "SELECT rolsuper FROM pg_roles WHERE rolname = current_user"
@@ -114,9 +113,7 @@ _GRANTS_SQL = (
     "SELECT c.relname, has_table_privilege(%s, c.oid, 'SELECT') AS can_select FROM pg_class c "
     "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = %s AND c.relname = ANY(%s)"
 )
-_PUB_SQL = (
-    "SELECT pubname, puballtables, pubinsert, pubupdate, pubdelete, pubtruncate FROM pg_publication WHERE pubname = %s"
-)
+_PUB_SQL = "SELECT pubname, puballtables, pubinsert, pubupdate, pubdelete, pubtruncate FROM pg_publication WHERE pubname = %s"
 _PUB_TABLES_SQL = "SELECT schemaname, tablename FROM pg_publication_tables WHERE pubname = %s"
 _SLOTS_SQL = (
     "SELECT slot_name, plugin, slot_type, database, active, active_pid, "

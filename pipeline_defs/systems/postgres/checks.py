@@ -68,9 +68,11 @@ def check_slot(source: PostgresSource, state: CatalogState, connector: PgConnect
     slot = state.slots.get(connector.slot_name)
     if slot is None:
         return False, {
-            "connector": connector.name, "slot_name": connector.slot_name, "exists": False,
+            "connector": connector.name,
+            "slot_name": connector.slot_name,
+            "exists": False,
             "problem": f"replication slot {connector.slot_name} does not exist (Debezium creates it when "
-                       f"connector {connector.name} first starts: is it running?)",
+            f"connector {connector.name} first starts: is it running?)",
         }
     md = {"connector": connector.name, "exists": True, **_slot_md(slot)}
     parts = []
@@ -91,8 +93,13 @@ def check_publication(source: PostgresSource, state: CatalogState) -> CheckResul
     want = {qualified_name(source, t) for t in source.captured}
     pub = state.publication
     if pub is None:
-        return False, {"publication": source.publication, "exists": False, "missing_tables": sorted(want),
-                       "extra_tables": [], "problem": f"publication {source.publication} does not exist"}
+        return False, {
+            "publication": source.publication,
+            "exists": False,
+            "missing_tables": sorted(want),
+            "extra_tables": [],
+            "problem": f"publication {source.publication} does not exist",
+        }
     missing, extra = sorted(want - pub.tables), sorted(pub.tables - want)
     lacking = [a for a in PUBLISH_ACTIONS if a not in pub.actions]
     parts = []
@@ -104,8 +111,15 @@ def check_publication(source: PostgresSource, state: CatalogState) -> CheckResul
         parts.append("tables in the publication but not captured: " + ", ".join(extra))
     if lacking:
         parts.append("publication does not publish: " + ", ".join(lacking))
-    md = {"publication": pub.name, "exists": True, "all_tables": pub.all_tables, "tables": sorted(pub.tables),
-          "missing_tables": missing, "extra_tables": [] if pub.all_tables else extra, "unpublished_actions": lacking}
+    md = {
+        "publication": pub.name,
+        "exists": True,
+        "all_tables": pub.all_tables,
+        "tables": sorted(pub.tables),
+        "missing_tables": missing,
+        "extra_tables": [] if pub.all_tables else extra,
+        "unpublished_actions": lacking,
+    }
     return not parts, _problem(md, parts)
 
 
@@ -116,8 +130,11 @@ def check_role(source: PostgresSource, state: CatalogState, *, tables: bool = Tr
     name = source.role.name
     if role is None:
         return False, {"role": name, "exists": False, "problem": f"role {name} does not exist"}
-    no_select = [qualified_name(source, t) for t in source.captured
-                 if tables and not (state.tables.get(t.name) and state.tables[t.name].select_granted)]
+    no_select = [
+        qualified_name(source, t)
+        for t in source.captured
+        if tables and not (state.tables.get(t.name) and state.tables[t.name].select_granted)
+    ]
     parts = []
     for attr, ok in (("LOGIN", role.login), ("REPLICATION", role.replication)):
         if not ok:
@@ -131,9 +148,15 @@ def check_role(source: PostgresSource, state: CatalogState, *, tables: bool = Tr
     if role.password_matches is False:
         parts.append(f"role {name}'s password differs from {source.role.password_env}")
     md: dict[str, Any] = {
-        "role": name, "exists": True, "login": role.login, "replication": role.replication,
-        "connect": role.connect, "schema_usage": role.schema_usage, "missing_select": no_select,
-        "superuser": role.superuser, "password_matches": role.password_matches,
+        "role": name,
+        "exists": True,
+        "login": role.login,
+        "replication": role.replication,
+        "connect": role.connect,
+        "schema_usage": role.schema_usage,
+        "missing_select": no_select,
+        "superuser": role.superuser,
+        "password_matches": role.password_matches,
     }
     if role.superuser:
         md["note"] = f"role {name} is a superuser: more than Debezium needs (LOGIN REPLICATION + SELECT)"
@@ -155,10 +178,17 @@ def check_primary_keys(source: PostgresSource, state: CatalogState, table: str |
         elif list(ts.primary_key) != t.primary_key:
             have, want = ", ".join(ts.primary_key), ", ".join(t.primary_key)
             mismatched.append(f"{q} has PRIMARY KEY ({have}), spec says ({want})")
-    parts = ([f"missing tables: {', '.join(missing)}"] if missing else []) + (
-        [f"no primary key: {', '.join(without_pk)}"] if without_pk else []) + mismatched
-    md = {"missing_tables": missing, "tables_without_primary_key": without_pk, "primary_key_mismatches": mismatched,
-          "primary_keys": {qualified_name(source, n): list(ts.primary_key) for n, ts in sorted(state.tables.items())}}
+    parts = (
+        ([f"missing tables: {', '.join(missing)}"] if missing else [])
+        + ([f"no primary key: {', '.join(without_pk)}"] if without_pk else [])
+        + mismatched
+    )
+    md = {
+        "missing_tables": missing,
+        "tables_without_primary_key": without_pk,
+        "primary_key_mismatches": mismatched,
+        "primary_keys": {qualified_name(source, n): list(ts.primary_key) for n, ts in sorted(state.tables.items())},
+    }
     return not parts, _problem(md, parts)
 
 
@@ -173,14 +203,24 @@ def check_table(source: PostgresSource, state: CatalogState, table: str) -> Chec
     if ts is None:
         return False, {"table": q, "exists": False, "problem": f"table {q} does not exist"}
     missing = [c.name for c in t.columns if c.name not in ts.columns]
-    wrong = [f"{c.name} is {ts.columns[c.name]}, spec says {c.type_info.catalog()}" for c in t.columns
-             if c.name in ts.columns and ts.columns[c.name] != c.type_info.catalog()]
+    wrong = [
+        f"{c.name} is {ts.columns[c.name]}, spec says {c.type_info.catalog()}"
+        for c in t.columns
+        if c.name in ts.columns and ts.columns[c.name] != c.type_info.catalog()
+    ]
     extra = [c for c in ts.columns if t.column(c) is None]
     parts = ([f"missing columns: {', '.join(missing)}"] if missing else []) + wrong
     if ts.replica_identity != t.replica_identity:
         parts.append(f"replica identity is {ts.replica_identity}, spec says {t.replica_identity}")
-    md = {"table": q, "exists": True, "columns": ts.columns, "missing_columns": missing, "type_mismatches": wrong,
-          "extra_columns": extra, "replica_identity": ts.replica_identity}
+    md = {
+        "table": q,
+        "exists": True,
+        "columns": ts.columns,
+        "missing_columns": missing,
+        "type_mismatches": wrong,
+        "extra_columns": extra,
+        "replica_identity": ts.replica_identity,
+    }
     return not parts, _problem(md, parts)
 
 
@@ -191,8 +231,9 @@ def managed_slots(source: PostgresSource) -> set[str]:
 def unmanaged_slots(source: PostgresSource, state: CatalogState) -> list[str]:
     """Logical slots on the source database that no connector of the spec names: typically left
     by a removed connector, holding WAL (candidates for sql.drop_slot_statement)."""
-    return sorted(n for n, s in state.slots.items()
-                  if s.slot_type == "logical" and s.database == source.database and n not in managed_slots(source))
+    return sorted(
+        n for n, s in state.slots.items() if s.slot_type == "logical" and s.database == source.database and n not in managed_slots(source)
+    )
 
 
 def _severity(slot: SlotState, warn: int, error: int) -> tuple[str, str | None]:
@@ -222,7 +263,12 @@ def check_wal_retention(source: PostgresSource, state: CatalogState) -> CheckRes
         if why:
             parts.append(why)
         worst = max(worst, sev, key=order.__getitem__)
-    md = {"severity": worst, "warn_bytes": warn, "error_bytes": error, "slots": slots,
-          "max_retained_wal_bytes": max((s["retained_wal_bytes"] or 0 for s in slots), default=0),
-          "unmanaged_slots": unmanaged_slots(source, state)}
+    md = {
+        "severity": worst,
+        "warn_bytes": warn,
+        "error_bytes": error,
+        "slots": slots,
+        "max_retained_wal_bytes": max((s["retained_wal_bytes"] or 0 for s in slots), default=0),
+        "unmanaged_slots": unmanaged_slots(source, state),
+    }
     return worst == "OK", _problem(md, parts)

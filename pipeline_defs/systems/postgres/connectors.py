@@ -67,9 +67,7 @@ def _str(v: object) -> str:
     return str(v)
 
 
-def connector_config(
-    source: PostgresSource, connector: PgConnector, endpoints: ConnectEndpoints | None = None
-) -> dict[str, str]:
+def connector_config(source: PostgresSource, connector: PgConnector, endpoints: ConnectEndpoints | None = None) -> dict[str, str]:
     """The connector's full config (all values strings, as Connect stores them); the spec's
     ``config`` overrides are applied last."""
     ep = endpoints or ConnectEndpoints()
@@ -142,9 +140,7 @@ def required_plugins(config: Mapping[str, str]) -> set[str]:
     return out
 
 
-def create_request(
-    source: PostgresSource, connector: PgConnector, endpoints: ConnectEndpoints | None = None
-) -> dict[str, object]:
+def create_request(source: PostgresSource, connector: PgConnector, endpoints: ConnectEndpoints | None = None) -> dict[str, object]:
     """Body of ``POST /connectors``; ``initial_state`` (Kafka 3.5+) only when the spec sets it."""
     body: dict[str, object] = {"name": connector.name, "config": connector_config(source, connector, endpoints)}
     if connector.initial_state is not None:

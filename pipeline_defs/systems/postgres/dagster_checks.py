@@ -14,9 +14,13 @@ from pipeline_defs.systems.postgres import checks as pc
 
 def _result(check: tuple[bool, dict[str, Any]], severity: dg.AssetCheckSeverity = dg.AssetCheckSeverity.ERROR) -> dg.AssetCheckResult:
     passed, details = check
-    return dg.AssetCheckResult(passed=passed, severity=severity,
-                               metadata={k: (v if isinstance(v, (int, float, str, bool)) else dg.MetadataValue.json(v))
-                                         for k, v in details.items() if v is not None})
+    return dg.AssetCheckResult(
+        passed=passed,
+        severity=severity,
+        metadata={
+            k: (v if isinstance(v, (int, float, str, bool)) else dg.MetadataValue.json(v)) for k, v in details.items() if v is not None
+        },
+    )
 
 
 def postgres_checks(node: LineageNode, lineage: Lineage) -> list[dg.AssetChecksDefinition]:
@@ -27,13 +31,22 @@ def postgres_checks(node: LineageNode, lineage: Lineage) -> list[dg.AssetChecksD
         return cat.read_catalog(src, context.resources.postgres.get_client().query)
 
     if node.kind == "postgres_role":
-        @dg.asset_check(asset=key, name="wal_level_logical", required_resource_keys={"postgres"},
-                        description="wal_level=logical and enough replication slots and WAL senders")
+
+        @dg.asset_check(
+            asset=key,
+            name="wal_level_logical",
+            required_resource_keys={"postgres"},
+            description="wal_level=logical and enough replication slots and WAL senders",
+        )
         def wal(context) -> dg.AssetCheckResult:
             return _result(pc.check_wal_level(src, state(context)))
 
-        @dg.asset_check(asset=key, name="role_grants", required_resource_keys={"postgres"},
-                        description="the CDC role has LOGIN REPLICATION, CONNECT and schema USAGE (SELECT: each table's matches_spec)")
+        @dg.asset_check(
+            asset=key,
+            name="role_grants",
+            required_resource_keys={"postgres"},
+            description="the CDC role has LOGIN REPLICATION, CONNECT and schema USAGE (SELECT: each table's matches_spec)",
+        )
         def role(context) -> dg.AssetCheckResult:
             # the SELECT grants belong to the table nodes (provisioned after the role), so their checks judge them;
             # here they would fail every first provisioning, which runs this check before the tables exist
@@ -43,8 +56,12 @@ def postgres_checks(node: LineageNode, lineage: Lineage) -> list[dg.AssetChecksD
     if node.kind == "postgres_table":
         table = node.desired.part.split(":", 1)[1]
 
-        @dg.asset_check(asset=key, name="matches_spec", required_resource_keys={"postgres"},
-                        description="columns, primary key, replica identity and the CDC role's SELECT equal the spec")
+        @dg.asset_check(
+            asset=key,
+            name="matches_spec",
+            required_resource_keys={"postgres"},
+            description="columns, primary key, replica identity and the CDC role's SELECT equal the spec",
+        )
         def table_check(context) -> dg.AssetCheckResult:
             s = state(context)
             ok, md = pc.check_table(src, s, table)
@@ -58,13 +75,21 @@ def postgres_checks(node: LineageNode, lineage: Lineage) -> list[dg.AssetChecksD
 
         return [table_check]
 
-    @dg.asset_check(asset=key, name="covers_captured_tables", required_resource_keys={"postgres"},
-                    description="the publication exists and lists exactly the captured tables")
+    @dg.asset_check(
+        asset=key,
+        name="covers_captured_tables",
+        required_resource_keys={"postgres"},
+        description="the publication exists and lists exactly the captured tables",
+    )
     def publication(context) -> dg.AssetCheckResult:
         return _result(pc.check_publication(src, state(context)))
 
-    @dg.asset_check(asset=key, name="slots_active", required_resource_keys={"postgres"},
-                    description="each connector's replication slot exists, uses pgoutput and is streaming")
+    @dg.asset_check(
+        asset=key,
+        name="slots_active",
+        required_resource_keys={"postgres"},
+        description="each connector's replication slot exists, uses pgoutput and is streaming",
+    )
     def slots(context) -> dg.AssetCheckResult:
         s = state(context)
         results = [pc.check_slot(src, s, c) for c in src.connectors]
@@ -74,9 +99,13 @@ def postgres_checks(node: LineageNode, lineage: Lineage) -> list[dg.AssetChecksD
             md["problem"] = "; ".join(p for p in problems if p)
         return _result((all(r[0] for r in results), md))
 
-    @dg.asset_check(asset=key, name="wal_retention", required_resource_keys={"postgres"},
-                    description=f"retained WAL per slot under {src.wal_retention.warn_bytes} bytes (WARN) and "
-                                f"{src.wal_retention.error_bytes} bytes (ERROR); an inactive slot WARNs")
+    @dg.asset_check(
+        asset=key,
+        name="wal_retention",
+        required_resource_keys={"postgres"},
+        description=f"retained WAL per slot under {src.wal_retention.warn_bytes} bytes (WARN) and "
+        f"{src.wal_retention.error_bytes} bytes (ERROR); an inactive slot WARNs",
+    )
     def retention(context) -> dg.AssetCheckResult:
         passed, md = pc.check_wal_retention(src, state(context))
         # before a restart would fail for lack of WAL: WARN; once it would (or WAL was lost): ERROR

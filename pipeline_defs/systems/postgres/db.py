@@ -27,13 +27,17 @@ class PostgresApplyError(RuntimeError):
         super().__init__(f"{statement.display}: {message}")
 
 
-def connect(
-    host: str, port: int, dbname: str, user: str, password: str, *, connect_timeout: int = 10
-) -> psycopg.Connection:
+def connect(host: str, port: int, dbname: str, user: str, password: str, *, connect_timeout: int = 10) -> psycopg.Connection:
     """An autocommit connection (apply() opens its own transaction)."""
     return psycopg.connect(
-        host=host, port=port, dbname=dbname, user=user, password=password, autocommit=True,
-        connect_timeout=connect_timeout, application_name="cdc-control-plane",
+        host=host,
+        port=port,
+        dbname=dbname,
+        user=user,
+        password=password,
+        autocommit=True,
+        connect_timeout=connect_timeout,
+        application_name="cdc-control-plane",
     )
 
 

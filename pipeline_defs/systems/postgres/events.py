@@ -56,9 +56,7 @@ def since_param(ts_type: str, since: dt.datetime | int | None) -> Any:
     return since if ts_type == "TIMESTAMPTZ" else since.replace(tzinfo=None)
 
 
-def event_query(
-    source: PostgresSource, table: str, group_col: str, ts_col: str, since: dt.datetime | int | None
-) -> tuple[str, list[Any]]:
+def event_query(source: PostgresSource, table: str, group_col: str, ts_col: str, since: dt.datetime | int | None) -> tuple[str, list[Any]]:
     """SQL + params: ``group_value`` (text), ``event_ms`` (bigint) for every row whose event time
     is at or after ``since`` (all rows with an event time when None)."""
     t, g, ts, base = _columns(source, table, group_col, ts_col)
@@ -104,7 +102,12 @@ def window_counts(rows: list[dict[str, Any]]) -> dict[tuple[str, int], int]:
 
 def source_window_counts(
     query: Callable[[str, Sequence[Any] | None], list[dict[str, Any]]],
-    source: PostgresSource, table: str, group_col: str, ts_col: str, window_ms: int, since_ms: int | None,
+    source: PostgresSource,
+    table: str,
+    group_col: str,
+    ts_col: str,
+    window_ms: int,
+    since_ms: int | None,
 ) -> dict[tuple[str, int], int]:
     """Run :func:`window_count_query` through ``query`` (db.query_fn): what SourcePlugin.source_events returns."""
     sql, params = window_count_query(source, table, group_col, ts_col, window_ms, since_ms)

@@ -19,16 +19,106 @@ import re
 # names unquoted, where a reserved word breaks the statement.
 PG_RESERVED = frozenset(
     [
-        "ALL", "ANALYSE", "ANALYZE", "AND", "ANY", "ARRAY", "AS", "ASC", "ASYMMETRIC", "AUTHORIZATION", "BINARY",
-        "BOTH", "CASE", "CAST", "CHECK", "COLLATE", "COLLATION", "COLUMN", "CONCURRENTLY", "CONSTRAINT", "CREATE",
-        "CROSS", "CURRENT_CATALOG", "CURRENT_DATE", "CURRENT_ROLE", "CURRENT_SCHEMA", "CURRENT_TIME",
-        "CURRENT_TIMESTAMP", "CURRENT_USER", "DEFAULT", "DEFERRABLE", "DESC", "DISTINCT", "DO", "ELSE", "END",
-        "EXCEPT", "FALSE", "FETCH", "FOR", "FOREIGN", "FREEZE", "FROM", "FULL", "GRANT", "GROUP", "HAVING", "ILIKE",
-        "IN", "INITIALLY", "INNER", "INTERSECT", "INTO", "IS", "ISNULL", "JOIN", "LATERAL", "LEADING", "LEFT", "LIKE",
-        "LIMIT", "LOCALTIME", "LOCALTIMESTAMP", "NATURAL", "NOT", "NOTNULL", "NULL", "OFFSET", "ON", "ONLY", "OR",
-        "ORDER", "OUTER", "OVERLAPS", "PLACING", "PRIMARY", "REFERENCES", "RETURNING", "RIGHT", "SELECT",
-        "SESSION_USER", "SIMILAR", "SOME", "SYMMETRIC", "TABLE", "TABLESAMPLE", "THEN", "TO", "TRAILING", "TRUE",
-        "UNION", "UNIQUE", "USER", "USING", "VARIADIC", "VERBOSE", "WHEN", "WHERE", "WINDOW", "WITH"
+        "ALL",
+        "ANALYSE",
+        "ANALYZE",
+        "AND",
+        "ANY",
+        "ARRAY",
+        "AS",
+        "ASC",
+        "ASYMMETRIC",
+        "AUTHORIZATION",
+        "BINARY",
+        "BOTH",
+        "CASE",
+        "CAST",
+        "CHECK",
+        "COLLATE",
+        "COLLATION",
+        "COLUMN",
+        "CONCURRENTLY",
+        "CONSTRAINT",
+        "CREATE",
+        "CROSS",
+        "CURRENT_CATALOG",
+        "CURRENT_DATE",
+        "CURRENT_ROLE",
+        "CURRENT_SCHEMA",
+        "CURRENT_TIME",
+        "CURRENT_TIMESTAMP",
+        "CURRENT_USER",
+        "DEFAULT",
+        "DEFERRABLE",
+        "DESC",
+        "DISTINCT",
+        "DO",
+        "ELSE",
+        "END",
+        "EXCEPT",
+        "FALSE",
+        "FETCH",
+        "FOR",
+        "FOREIGN",
+        "FREEZE",
+        "FROM",
+        "FULL",
+        "GRANT",
+        "GROUP",
+        "HAVING",
+        "ILIKE",
+        "IN",
+        "INITIALLY",
+        "INNER",
+        "INTERSECT",
+        "INTO",
+        "IS",
+        "ISNULL",
+        "JOIN",
+        "LATERAL",
+        "LEADING",
+        "LEFT",
+        "LIKE",
+        "LIMIT",
+        "LOCALTIME",
+        "LOCALTIMESTAMP",
+        "NATURAL",
+        "NOT",
+        "NOTNULL",
+        "NULL",
+        "OFFSET",
+        "ON",
+        "ONLY",
+        "OR",
+        "ORDER",
+        "OUTER",
+        "OVERLAPS",
+        "PLACING",
+        "PRIMARY",
+        "REFERENCES",
+        "RETURNING",
+        "RIGHT",
+        "SELECT",
+        "SESSION_USER",
+        "SIMILAR",
+        "SOME",
+        "SYMMETRIC",
+        "TABLE",
+        "TABLESAMPLE",
+        "THEN",
+        "TO",
+        "TRAILING",
+        "TRUE",
+        "UNION",
+        "UNIQUE",
+        "USER",
+        "USING",
+        "VARIADIC",
+        "VERBOSE",
+        "WHEN",
+        "WHERE",
+        "WINDOW",
+        "WITH",
     ]
 )
 MAX_IDENT = 63  # NAMEDATALEN - 1
@@ -51,10 +141,7 @@ def upper_ident(value: object, what: str = "table or column name") -> str:
                 f"{value!r} must be upper case (it is always quoted, and the CDC topics and JSON fields "
                 f"carry it as written; write {value.upper()!r})"
             )
-        raise ValueError(
-            f"{value!r} is not a valid {what}: an upper-case letter first, then A-Z, 0-9 or _, "
-            f"at most {MAX_IDENT} characters"
-        )
+        raise ValueError(f"{value!r} is not a valid {what}: an upper-case letter first, then A-Z, 0-9 or _, at most {MAX_IDENT} characters")
     _reserved(value, what)
     return value
 
@@ -63,8 +150,7 @@ def lower_ident(value: object, what: str = "name") -> str:
     """``cdc_reader``: a lower-case letter or _ first, then a-z, 0-9, _ (at most 63), not reserved."""
     if not isinstance(value, str) or not _LOWER.fullmatch(value):
         raise ValueError(
-            f"{value!r} is not a valid {what}: a lower-case letter or _ first, then a-z, 0-9 or _, "
-            f"at most {MAX_IDENT} characters"
+            f"{value!r} is not a valid {what}: a lower-case letter or _ first, then a-z, 0-9 or _, at most {MAX_IDENT} characters"
         )
     _reserved(value, what)
     if value.startswith("pg_"):
@@ -75,9 +161,7 @@ def lower_ident(value: object, what: str = "name") -> str:
 def slot_ident(value: object) -> str:
     """A replication slot name: PostgreSQL allows only a-z, 0-9 and _ (at most 63)."""
     if not isinstance(value, str) or not _SLOT.fullmatch(value):
-        raise ValueError(
-            f"{value!r} is not a valid replication slot name: only a-z, 0-9 and _, 1 to {MAX_IDENT} characters"
-        )
+        raise ValueError(f"{value!r} is not a valid replication slot name: only a-z, 0-9 and _, 1 to {MAX_IDENT} characters")
     return value
 
 

@@ -50,8 +50,7 @@ def _role_part(source: PostgresSource, state: CatalogState, cdc_password: str | 
     if role is None:
         if cdc_password is None:
             raise ValueError(
-                f"role {source.role.name} does not exist and no password was given to create it "
-                f"(set {source.role.password_env})"
+                f"role {source.role.name} does not exist and no password was given to create it (set {source.role.password_env})"
             )
         return out + [S.create_role(source, cdc_password), S.grant_connect(source), S.grant_schema_usage(source)]
     if not (role.login and role.replication):

@@ -40,8 +40,18 @@ class PgObject:
 
 
 def _node(kind: str, name: str, key: Key, source: PostgresSource, part: str, metadata: dict, version: Any) -> LineageNode:
-    return LineageNode(key, kind, name, "postgres", "postgres", PgObject(source, part), metadata, spec_hash(version),
-                       _DESCRIPTIONS[kind].format(name=name), frozenset({"postgres", "sql"}))
+    return LineageNode(
+        key,
+        kind,
+        name,
+        "postgres",
+        "postgres",
+        PgObject(source, part),
+        metadata,
+        spec_hash(version),
+        _DESCRIPTIONS[kind].format(name=name),
+        frozenset({"postgres", "sql"}),
+    )
 
 
 def _secret(name: str) -> str | None:
@@ -74,10 +84,16 @@ class PostgresSourcePlugin(registry.SourcePlugin):
     def tables(self, spec: Any) -> list[registry.SourceTable]:
         src: PostgresSource = spec.source
         captured = {t for c in src.connectors for t in c.tables}
-        return [registry.SourceTable(
-            t.name, qualified_name(src, t), cdc_topic(src, t),
-            tuple(registry.SourceColumn(c.name, column_neutral_type(c.type), c.primary_key, c.type) for c in t.columns),
-            captured=t.capture and t.name in captured) for t in src.tables]
+        return [
+            registry.SourceTable(
+                t.name,
+                qualified_name(src, t),
+                cdc_topic(src, t),
+                tuple(registry.SourceColumn(c.name, column_neutral_type(c.type), c.primary_key, c.type) for c in t.columns),
+                captured=t.capture and t.name in captured,
+            )
+            for t in src.tables
+        ]
 
     def wire_format(self, spec: Any) -> str:
         return "json"
@@ -85,38 +101,81 @@ class PostgresSourcePlugin(registry.SourcePlugin):
     # ------------------------------------------------------------------ lineage
     def lineage(self, spec: Any, g: GraphBuilder) -> dict[str, Key]:
         src: PostgresSource = spec.source
-        role_key = g.add(_node("postgres_role", src.role.name, ("postgres", "role", asset_key_component(src.role.name)), src, "role",
-                               {"role": src.role.name, "database": src.database, "password_env": src.role.password_env},
-                               [src.role, src.database, src.schema_name]))
+        role_key = g.add(
+            _node(
+                "postgres_role",
+                src.role.name,
+                ("postgres", "role", asset_key_component(src.role.name)),
+                src,
+                "role",
+                {"role": src.role.name, "database": src.database, "password_env": src.role.password_env},
+                [src.role, src.database, src.schema_name],
+            )
+        )
         table_keys: dict[str, Key] = {}
         for t in src.tables:
             q = qualified_name(src, t)
-            table_keys[t.name] = g.add(_node(
-                "postgres_table", q, ("postgres", "table", asset_key_component(t.name)), src, f"table:{t.name}",
-                {"table": q, "columns": [f"{c.name} {c.type}{' PRIMARY KEY' if c.primary_key else ''}" for c in t.columns],
-                 "captured": t.capture, "replica_identity": t.replica_identity, "topic": cdc_topic(src, t) if t.capture else None},
-                [src.schema_name, t]), role_key)
-        pub_key = g.add(_node("postgres_publication", src.publication, ("postgres", "publication", asset_key_component(src.publication)),
-                              src, "publication", {"publication": src.publication, "tables": [t.name for t in src.captured],
-                                                   "slots": [c.slot_name for c in src.connectors]},
-                              [src.publication, [t.name for t in src.captured], [c.slot_name for c in src.connectors]]),
-                        *(table_keys[t.name] for t in src.captured))
+            table_keys[t.name] = g.add(
+                _node(
+                    "postgres_table",
+                    q,
+                    ("postgres", "table", asset_key_component(t.name)),
+                    src,
+                    f"table:{t.name}",
+                    {
+                        "table": q,
+                        "columns": [f"{c.name} {c.type}{' PRIMARY KEY' if c.primary_key else ''}" for c in t.columns],
+                        "captured": t.capture,
+                        "replica_identity": t.replica_identity,
+                        "topic": cdc_topic(src, t) if t.capture else None,
+                    },
+                    [src.schema_name, t],
+                ),
+                role_key,
+            )
+        pub_key = g.add(
+            _node(
+                "postgres_publication",
+                src.publication,
+                ("postgres", "publication", asset_key_component(src.publication)),
+                src,
+                "publication",
+                {"publication": src.publication, "tables": [t.name for t in src.captured], "slots": [c.slot_name for c in src.connectors]},
+                [src.publication, [t.name for t in src.captured], [c.slot_name for c in src.connectors]],
+            ),
+            *(table_keys[t.name] for t in src.captured),
+        )
         endpoints = ConnectEndpoints(replication_factor=spec.kafka.replication_factor, partitions=spec.kafka.partitions)
         topics: dict[str, Key] = {}
         for conn in src.connectors:
             cfg = connector_config(src, conn, endpoints)
-            props = ConnectorProps(conn.name, "source", cfg, tuple(cdc_topic(src, t) for t in conn.tables), COMPATIBLE,
-                                   initial_state=conn.initial_state)
-            ck = g.add(connector_node(props, description=f"Kafka Connect source {conn.name}: Debezium captures PostgreSQL changes "
-                                                         f"(slot {conn.slot_name}, publication {src.publication})",
-                                      metadata={"tables": [qualified_name(src, t) for t in conn.tables], "slot": conn.slot_name,
-                                                "topics": list(props.topics)}, code_version=spec_hash(cfg)),
-                       pub_key, *(table_keys[t] for t in conn.tables))
+            props = ConnectorProps(
+                conn.name, "source", cfg, tuple(cdc_topic(src, t) for t in conn.tables), COMPATIBLE, initial_state=conn.initial_state
+            )
+            ck = g.add(
+                connector_node(
+                    props,
+                    description=f"Kafka Connect source {conn.name}: Debezium captures PostgreSQL changes "
+                    f"(slot {conn.slot_name}, publication {src.publication})",
+                    metadata={
+                        "tables": [qualified_name(src, t) for t in conn.tables],
+                        "slot": conn.slot_name,
+                        "topics": list(props.topics),
+                    },
+                    code_version=spec_hash(cfg),
+                ),
+                pub_key,
+                *(table_keys[t] for t in conn.tables),
+            )
             for t in conn.tables:
                 topic = cdc_topic(src, t)
                 tp = TopicProps(topic, spec.kafka.partitions, spec.kafka.replication_factor, created_by_engine=False)
-                topics[t] = g.add(topic_node(tp, {"producer": conn.name, "table": qualified_name(src, t), "format": "json"},
-                                             spec_hash([topic, conn.name])), ck)
+                topics[t] = g.add(
+                    topic_node(
+                        tp, {"producer": conn.name, "table": qualified_name(src, t), "format": "json"}, spec_hash([topic, conn.name])
+                    ),
+                    ck,
+                )
         return topics
 
     # ------------------------------------------------------------------ provisioning
@@ -156,8 +215,7 @@ class PostgresSourcePlugin(registry.SourcePlugin):
         return postgres_checks(node, lineage)
 
     # ------------------------------------------------------------------ data
-    def source_counts(self, spec: Any, resources: Any, agg: registry.AggregateOutput,
-                      since_ms: int | None) -> dict[tuple[str, int], int]:
+    def source_counts(self, spec: Any, resources: Any, agg: registry.AggregateOutput, since_ms: int | None) -> dict[tuple[str, int], int]:
         sql, params = window_count_query(spec.source, agg.source_table, agg.group_by, agg.event_time, agg.window_ms, since_ms)
         return window_counts(resources.postgres.get_client().query(sql, params))
 
@@ -188,6 +246,8 @@ def s_secrets(statements) -> set[str]:
 def _removed_slots(src: PostgresSource, state: cat.CatalogState) -> list[str]:
     """Logical slots of this database named with the spec's slot prefix that no connector names."""
     wanted = {c.slot_name for c in src.connectors}
-    return sorted(n for n, s in state.slots.items()
-                  if s.slot_type == "logical" and s.database == src.database and n not in wanted
-                  and n.startswith(src.slot_prefix))
+    return sorted(
+        n
+        for n, s in state.slots.items()
+        if s.slot_type == "logical" and s.database == src.database and n not in wanted and n.startswith(src.slot_prefix)
+    )

@@ -290,18 +290,32 @@ def cross_validate(source: PostgresSource, path: str = "source") -> list[tuple[s
     for i, name in _dupes([c.name for c in source.connectors]):
         p.append((f"{path}.connectors[{i}].name", f"duplicate connector name {name!r}"))
     for i, slot in _dupes([c.slot_name for c in source.connectors]):
-        p.append((f"{path}.connectors[{i}].slot_name",
-                  f"replication slot {slot!r} is already used by another connector (one slot per connector)"))
+        p.append(
+            (
+                f"{path}.connectors[{i}].slot_name",
+                f"replication slot {slot!r} is already used by another connector (one slot per connector)",
+            )
+        )
     for ci, conn in enumerate(source.connectors):
         if not conn.slot_name.startswith(source.slot_prefix):
-            p.append((f"{path}.connectors[{ci}].slot_name",
-                      f"{conn.slot_name!r} must start with source.slot_prefix {source.slot_prefix!r} (the slots this "
-                      "control plane manages, and drops once their connector leaves the spec)"))
+            p.append(
+                (
+                    f"{path}.connectors[{ci}].slot_name",
+                    f"{conn.slot_name!r} must start with source.slot_prefix {source.slot_prefix!r} (the slots this "
+                    "control plane manages, and drops once their connector leaves the spec)",
+                )
+            )
         for key, value in conn.config.items():
             if _SENSITIVE_KEY.search(key) and not (isinstance(value, str) and _PLACEHOLDER.fullmatch(value)):
-                p.append((f"{path}.connectors[{ci}].config.{key}",
-                          ("a secret cannot be written in the spec; use a config provider placeholder such as "
-                          "${env:VARIABLE} (value not shown)")))
+                p.append(
+                    (
+                        f"{path}.connectors[{ci}].config.{key}",
+                        (
+                            "a secret cannot be written in the spec; use a config provider placeholder such as "
+                            "${env:VARIABLE} (value not shown)"
+                        ),
+                    )
+                )
         for ti, name in enumerate(conn.tables):
             tp = f"{path}.connectors[{ci}].tables[{ti}]"
             table = source.table(name)
@@ -322,8 +336,12 @@ def cross_validate(source: PostgresSource, path: str = "source") -> list[tuple[s
         listed, captured = set(source.publication_tables), {t.name for t in source.captured}
         for i, name in enumerate(source.publication_tables):
             if name not in captured:
-                p.append((f"{path}.publication_tables[{i}]",
-                          f"{name!r} is not a captured table; the publication holds exactly the captured tables"))
+                p.append(
+                    (
+                        f"{path}.publication_tables[{i}]",
+                        f"{name!r} is not a captured table; the publication holds exactly the captured tables",
+                    )
+                )
         for i, name in _dupes(list(source.publication_tables)):
             p.append((f"{path}.publication_tables[{i}]", f"duplicate table {name!r}"))
         for name in sorted(captured - listed):

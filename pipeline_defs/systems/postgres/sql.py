@@ -87,9 +87,7 @@ def verifier_matches(verifier: str | None, password: str) -> bool:
     if not m:
         return False
     stored, server = _scram_keys(password, base64.b64decode(m.group(2)), int(m.group(1)))
-    return hmac.compare_digest(stored, base64.b64decode(m.group(3))) and hmac.compare_digest(
-        server, base64.b64decode(m.group(4))
-    )
+    return hmac.compare_digest(stored, base64.b64decode(m.group(3))) and hmac.compare_digest(server, base64.b64decode(m.group(4)))
 
 
 def _password_statement(node: str, head: str, password: str) -> Statement:
@@ -130,9 +128,7 @@ def grant_schema_usage(source: PostgresSource) -> Statement:
 
 
 def create_table(source: PostgresSource, table: PgTable) -> Statement:
-    defs = [
-        f"{quote_ident(c.name)} {c.type_info.render()}" + (" NOT NULL" if c.primary_key else "") for c in table.columns
-    ]
+    defs = [f"{quote_ident(c.name)} {c.type_info.render()}" + (" NOT NULL" if c.primary_key else "") for c in table.columns]
     pk = ", ".join(quote_ident(c) for c in table.primary_key)
     defs.append(f"PRIMARY KEY ({pk})")
     return plain(f"table:{table.name}", f"CREATE TABLE {qualified(source.schema_name, table.name)} ({', '.join(defs)})")
@@ -191,8 +187,7 @@ def insert_row(source: PostgresSource, table: PgTable, row: Mapping[str, Any], *
             values.append(f"CAST(%s AS {t.render()})")
             params.append(bind_value(t, row[c.name]))
     sql = (
-        f"INSERT INTO {qualified(source.schema_name, table.name)} ({', '.join(names)}) "
-        f"VALUES ({', '.join(values)}) ON CONFLICT DO NOTHING"
+        f"INSERT INTO {qualified(source.schema_name, table.name)} ({', '.join(names)}) VALUES ({', '.join(values)}) ON CONFLICT DO NOTHING"
     )
     return plain(node or f"table:{table.name}", sql, params)
 
@@ -244,8 +239,5 @@ def drop_slot_statement(slot: str) -> Statement:
     walsender (``pg_terminate_backend(active_pid)``) would only make Debezium reconnect and keep it.
     """
     slot_ident(slot)
-    sql = (
-        "SELECT slot_name AS dropped, pg_drop_replication_slot(slot_name) FROM pg_replication_slots "
-        "WHERE slot_name = %s AND NOT active"
-    )
+    sql = "SELECT slot_name AS dropped, pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = %s AND NOT active"
     return Statement(node=f"slot:{slot}", sql=sql, display=f"{sql}  -- slot {slot}", params=(slot,))

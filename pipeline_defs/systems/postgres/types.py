@@ -28,9 +28,7 @@ from dataclasses import dataclass
 
 from pipeline_defs.core.types import Neutral
 
-PG_TYPES_HELP = (
-    "TEXT, VARCHAR(n), INTEGER, BIGINT, BOOLEAN, DOUBLE PRECISION, NUMERIC(p,s), TIMESTAMP, TIMESTAMPTZ, DATE, BYTEA"
-)
+PG_TYPES_HELP = "TEXT, VARCHAR(n), INTEGER, BIGINT, BOOLEAN, DOUBLE PRECISION, NUMERIC(p,s), TIMESTAMP, TIMESTAMPTZ, DATE, BYTEA"
 
 _VARCHAR = re.compile(r"VARCHAR\((\d{1,8})\)")
 _NUMERIC = re.compile(r"NUMERIC\((\d{1,4})(?:,(\d{1,4}))?\)")

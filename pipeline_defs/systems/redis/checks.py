@@ -2,7 +2,6 @@
 every document equals the source's count for its NAME and window, under the right key) and
 ``fresh`` (WARN: the newest window closed recently)."""
 
-
 import re
 import time
 from typing import Any
@@ -58,11 +57,16 @@ def redis_checks(node: LineageNode) -> list[dg.AssetChecksDefinition]:
     freshness_ms = int(p.freshness_minutes * 60_000)
 
     @dg.multi_asset_check(
-        specs=[dg.AssetCheckSpec(matches_name, asset=key, blocking=True,
-                                 description=f"for every NAME, the count in Redis equals the {source.kind} rows of that NAME in the "
-                                             "same window, under the key keyspace + separator + NAME, in a whole window"),
-               dg.AssetCheckSpec(FRESH, asset=key,
-                                 description=f"the newest window in Redis closed within {p.freshness_minutes} minutes")],
+        specs=[
+            dg.AssetCheckSpec(
+                matches_name,
+                asset=key,
+                blocking=True,
+                description=f"for every NAME, the count in Redis equals the {source.kind} rows of that NAME in the "
+                "same window, under the key keyspace + separator + NAME, in a whole window",
+            ),
+            dg.AssetCheckSpec(FRESH, asset=key, description=f"the newest window in Redis closed within {p.freshness_minutes} minutes"),
+        ],
         required_resource_keys={"redis", *source.resource_keys},
         name="data_checks_" + re.sub(r"[^A-Za-z0-9_]", "_", node.key[-1]),
         can_subset=True,
@@ -71,21 +75,36 @@ def redis_checks(node: LineageNode) -> list[dg.AssetChecksDefinition]:
         wanted = {k.name for k in context.selected_asset_check_keys}
         report = compare_once(p, context.resources)
         if matches_name in wanted:
-            md: dict[str, Any] = {"keys_checked": report.keys_checked, "matched": report.matched,
-                                  "mismatches": len(report.mismatches), "redis_events": report.redis_events,
-                                  "source_events": report.source_events}
+            md: dict[str, Any] = {
+                "keys_checked": report.keys_checked,
+                "matched": report.matched,
+                "mismatches": len(report.mismatches),
+                "redis_events": report.redis_events,
+                "source_events": report.source_events,
+            }
             if report.mismatches:
                 md["mismatch_table"] = mismatch_table(report.mismatches)
             yield dg.AssetCheckResult(
-                asset_key=key, check_name=matches_name, passed=report.passed, metadata=md,
-                description=None if report.passed else
-                f"{len(report.mismatches)} mismatch(es): " + ", ".join(f"{m.name} ({m.problem})" for m in report.mismatches[:5]))
+                asset_key=key,
+                check_name=matches_name,
+                passed=report.passed,
+                metadata=md,
+                description=None
+                if report.passed
+                else f"{len(report.mismatches)} mismatch(es): " + ", ".join(f"{m.name} ({m.problem})" for m in report.mismatches[:5]),
+            )
         if FRESH in wanted:
             lag = freshness_lag_ms(report, int(time.time() * 1000))
             yield dg.AssetCheckResult(
-                asset_key=key, check_name=FRESH, passed=lag is not None and lag <= freshness_ms,
+                asset_key=key,
+                check_name=FRESH,
+                passed=lag is not None and lag <= freshness_ms,
                 severity=dg.AssetCheckSeverity.WARN,
-                metadata={"lag_seconds": round(lag / 1000, 1) if lag is not None else -1, "keys": report.keys_checked,
-                          "bound_seconds": freshness_ms // 1000})
+                metadata={
+                    "lag_seconds": round(lag / 1000, 1) if lag is not None else -1,
+                    "keys": report.keys_checked,
+                    "bound_seconds": freshness_ms // 1000,
+                },
+            )
 
     return [data_checks]

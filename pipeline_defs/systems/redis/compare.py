@@ -42,9 +42,13 @@ class Mismatch:
 
     def as_row(self) -> dict[str, Any]:
         return {
-            "name": self.name, "problem": self.problem, "key": self.key,
-            "window_start": _iso(self.window_start), "window_end": _iso(self.window_end),
-            "redis_count": self.redis_count, "source_count": self.source_count,
+            "name": self.name,
+            "problem": self.problem,
+            "key": self.key,
+            "window_start": _iso(self.window_start),
+            "window_end": _iso(self.window_end),
+            "redis_count": self.redis_count,
+            "source_count": self.source_count,
         }
 
 
@@ -79,7 +83,6 @@ def _iso(ms: int | None) -> str:
     if ms is None:
         return ""
     return dt.datetime.fromtimestamp(ms / 1000, tz=dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
 
 
 def count_windows(source_events: Iterable[tuple[str, Any]], window_ms: int) -> dict[tuple[str, int], int]:
@@ -176,8 +179,7 @@ def compare_with_source(
     report.matched, report.redis_events, report.newest_window_end = matched, redis_events, newest_end
     for name in sorted(n for n, v in newest.items() if v >= 0):
         latest = newest[name]
-        mismatches.append(Mismatch(name, "missing_in_redis", f"{shape.key_prefix}{name}", latest, latest + w,
-                                   None, counts[(name, latest)]))
+        mismatches.append(Mismatch(name, "missing_in_redis", f"{shape.key_prefix}{name}", latest, latest + w, None, counts[(name, latest)]))
     mismatches.sort(key=lambda m: (m.problem != "unreadable_key", m.name))
     return report
 

@@ -18,14 +18,18 @@ def persistence_state(info: dict[str, Any], config: dict[str, str]) -> tuple[boo
     aof = str(config.get("appendonly", "no")).lower() == "yes" or str(info.get("aof_enabled", 0)) == "1"
     save = str(config.get("save", "")).strip()
     md: dict[str, Any] = {
-        "aof": aof, "appendfsync": config.get("appendfsync", ""), "rdb_save": save or "(none)",
+        "aof": aof,
+        "appendfsync": config.get("appendfsync", ""),
+        "rdb_save": save or "(none)",
         "aof_last_write_status": str(info.get("aof_last_write_status", "")),
         "rdb_last_bgsave_status": str(info.get("rdb_last_bgsave_status", "")),
     }
     persistent = aof or bool(save)
     if not persistent:
-        md["problem"] = ("Redis runs with neither AOF (appendonly no) nor RDB snapshots (save \"\"): a restart loses every "
-                         "key; set appendonly yes (appendfsync everysec) or a save schedule")
+        md["problem"] = (
+            'Redis runs with neither AOF (appendonly no) nor RDB snapshots (save ""): a restart loses every '
+            "key; set appendonly yes (appendfsync everysec) or a save schedule"
+        )
     elif aof and md["aof_last_write_status"] not in ("", "ok"):
         persistent = False
         md["problem"] = f"AOF is on but its last write failed ({md['aof_last_write_status']})"
@@ -41,11 +45,14 @@ def read_persistence(r: Any) -> tuple[bool, dict[str, Any]]:
 
 
 def persistence_check(node: LineageNode) -> dg.AssetChecksDefinition:
-    @dg.asset_check(asset=dg.AssetKey(list(node.key)), name="persistence", required_resource_keys={"redis"},
-                    description="Redis persists its keys (AOF or RDB snapshots): a restart must not lose the aggregates")
+    @dg.asset_check(
+        asset=dg.AssetKey(list(node.key)),
+        name="persistence",
+        required_resource_keys={"redis"},
+        description="Redis persists its keys (AOF or RDB snapshots): a restart must not lose the aggregates",
+    )
     def persistence(context) -> dg.AssetCheckResult:
         ok, md = read_persistence(context.resources.redis.get_client().r)
-        return dg.AssetCheckResult(passed=ok, severity=dg.AssetCheckSeverity.WARN, metadata=md,
-                                   description=md.get("problem"))
+        return dg.AssetCheckResult(passed=ok, severity=dg.AssetCheckSeverity.WARN, metadata=md, description=md.get("problem"))
 
     return persistence

@@ -1,7 +1,6 @@
 """The Redis sink plug-in: the sink connector and the Redis keys in the lineage, the data check
 against the source, and the sensor that runs it when new aggregates arrive."""
 
-
 import json
 import time
 from collections.abc import Callable, Mapping
@@ -58,28 +57,51 @@ class RedisSinkPlugin(registry.SinkPlugin):
         return {"redis": RedisResource(url=ep.REDIS_URL.get(), password=password)}
 
     def cross_validate(self, spec: Any, sink: RedisSink, index: int, agg: registry.AggregateOutput) -> registry.Problems:
-        return [(f"sinks[{index}].config" + (f".{k}" if k.isidentifier() else f"[{k!r}]"), f"{k!r} is derived and cannot be overridden")
-                for k in sink.config if k in ("name", "connector.class", "topics")]
+        return [
+            (f"sinks[{index}].config" + (f".{k}" if k.isidentifier() else f"[{k!r}]"), f"{k!r} is derived and cannot be overridden")
+            for k in sink.config
+            if k in ("name", "connector.class", "topics")
+        ]
 
     def lineage(self, spec: Any, sink: RedisSink, agg: registry.AggregateOutput, g: GraphBuilder, topic: Key) -> None:
         cfg = sink_config(spec, sink, agg)
         props = ConnectorProps(sink.name, "sink", cfg, (agg.topic,), COMPATIBLE, initial_state=sink.initial_state)
-        sk = g.add(connector_node(props, description=f"Kafka Connect sink {sink.name}: writes the aggregate into Redis",
-                                  metadata={"topic": agg.topic}, code_version=spec_hash(cfg)), topic)
+        sk = g.add(
+            connector_node(
+                props,
+                description=f"Kafka Connect sink {sink.name}: writes the aggregate into Redis",
+                metadata={"topic": agg.topic},
+                code_version=spec_hash(cfg),
+            ),
+            topic,
+        )
         space = keyspace(sink, agg)
         prefix = key_prefix(sink, agg)
         values = expected_group_values(spec, agg)
         shape = AggregateShape(prefix, agg.name_field, agg.count_field, agg.window_start_field, agg.window_end_field, agg.window_ms)
         keys = tuple(prefix + v for v in values)
-        g.add(LineageNode(
-            ("redis", asset_key_component(space)), "redis_keys", space, "redis", "redis",
-            RedisKeysProps(spec, sink.name, agg, shape, keys, spec.checks.freshness_minutes),
-            {"key_pattern": prefix + "*", "command": sink.command, "example_key": prefix + (values or ["<value>"])[0],
-             "expected_keys": list(keys), "value_fields": [agg.name_field, agg.count_field, agg.window_start_field, agg.window_end_field],
-             "freshness_minutes": spec.checks.freshness_minutes},
-            spec_hash([space, sink.separator, cfg]),
-            f"Redis aggregates {space}{sink.separator}<{agg.group_by}> (JSON: the count of the latest window per {agg.group_by})",
-            frozenset({"redis"})), sk)
+        g.add(
+            LineageNode(
+                ("redis", asset_key_component(space)),
+                "redis_keys",
+                space,
+                "redis",
+                "redis",
+                RedisKeysProps(spec, sink.name, agg, shape, keys, spec.checks.freshness_minutes),
+                {
+                    "key_pattern": prefix + "*",
+                    "command": sink.command,
+                    "example_key": prefix + (values or ["<value>"])[0],
+                    "expected_keys": list(keys),
+                    "value_fields": [agg.name_field, agg.count_field, agg.window_start_field, agg.window_end_field],
+                    "freshness_minutes": spec.checks.freshness_minutes,
+                },
+                spec_hash([space, sink.separator, cfg]),
+                f"Redis aggregates {space}{sink.separator}<{agg.group_by}> (JSON: the count of the latest window per {agg.group_by})",
+                frozenset({"redis"}),
+            ),
+            sk,
+        )
 
     def provision(self, node: LineageNode, lineage: Lineage, resources: Any, *, dry_run: bool) -> Outcome:
         p: RedisKeysProps = node.desired
@@ -88,8 +110,11 @@ class RedisSinkPlugin(registry.SinkPlugin):
         docs = resources.redis.get_client().read_prefix(p.shape.key_prefix)
         counts = [d.get(p.shape.count_field) for d in docs.values() if isinstance(d, Mapping)]
         ends = [d.get(p.shape.window_end_field) for d in docs.values() if isinstance(d, Mapping)]
-        md = {"keys": len(docs), "total_events": int(sum(c for c in counts if isinstance(c, int | float))),
-              "key_prefix": p.shape.key_prefix}
+        md = {
+            "keys": len(docs),
+            "total_events": int(sum(c for c in counts if isinstance(c, int | float))),
+            "key_prefix": p.shape.key_prefix,
+        }
         if any(isinstance(e, int) for e in ends):
             md["newest_window_end_ms"] = max(e for e in ends if isinstance(e, int))
         return Outcome(node.name, "observed", [], md)
@@ -116,16 +141,21 @@ class RedisSinkPlugin(registry.SinkPlugin):
         return [data_quality_sensor(lineage), build_rebuild_sensor(spec, lineage)]
 
 
-def data_quality_sensor(lineage: Lineage, interval_seconds: int = 60, min_run_interval_seconds: int | None = None,
-                        clock: Callable[[], float] = time.time) -> dg.SensorDefinition:
+def data_quality_sensor(
+    lineage: Lineage, interval_seconds: int = 60, min_run_interval_seconds: int | None = None, clock: Callable[[], float] = time.time
+) -> dg.SensorDefinition:
     gap = min_run_interval_seconds if min_run_interval_seconds is not None else settings().dq_min_interval_seconds
     props = [n.desired for n in lineage.by_kind("redis_keys")]
     topics = sorted({p.agg.topic for p in props})
     groups = [f"connect-{p.sink}" for p in props]
 
-    @dg.sensor(name="data_quality_trigger", minimum_interval_seconds=interval_seconds,
-               default_status=dg.DefaultSensorStatus.RUNNING, job_name="data_quality",
-               description=f"When the aggregate topic or the sink's progress advances, run the data checks (at most every {gap}s).")
+    @dg.sensor(
+        name="data_quality_trigger",
+        minimum_interval_seconds=interval_seconds,
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        job_name="data_quality",
+        description=f"When the aggregate topic or the sink's progress advances, run the data checks (at most every {gap}s).",
+    )
     def data_quality_trigger(context: dg.SensorEvaluationContext, kafka: KafkaResource):
         state = json.loads(context.cursor) if context.cursor else {}
         kc = kafka.get_client()

@@ -11,7 +11,6 @@ offset. Anything else is one incident naming the cause: the run fails, and the c
 evaluation carries the mismatch table.
 """
 
-
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -152,15 +151,19 @@ def rebuild_sink(p: Any, connect: Any, kafka: Any, resources: Any, log: Any) -> 
 
         done = stop_write_resume(connect, p.sink, write)
         res.action = "replayed"
-        res.detail.append(f"replayed {p.agg.topic} from " + ", ".join(f"p{e['partition']['kafka_partition']}:"
-                                                                       f"{e['offset']['kafka_offset']}" for e in entries)
-                          + f" for {len(needed)} NAME(s); deleted {len(deleted)} wrong key(s) first; {done['message']}")
+        res.detail.append(
+            f"replayed {p.agg.topic} from "
+            + ", ".join(f"p{e['partition']['kafka_partition']}:{e['offset']['kafka_offset']}" for e in entries)
+            + f" for {len(needed)} NAME(s); deleted {len(deleted)} wrong key(s) first; {done['message']}"
+        )
     else:
         log.warning(f"{p.sink}: {plan.cause}; rebuilding the topic from the engine")
         cause = rd.cdc_topics_complete(_cdc_watermarks(p, kafka))
         if cause:
-            raise registry.CannotRebuild(f"{plan.cause}, and the engine could not rebuild it: {cause}. A new snapshot "
-                                         "of the source (reset the CDC connector's offsets) is needed first")
+            raise registry.CannotRebuild(
+                f"{plan.cause}, and the engine could not rebuild it: {cause}. A new snapshot "
+                "of the source (reset the CDC connector's offsets) is needed first"
+            )
         engine = registry.engine_of(p.spec)
         connect.stop(p.sink)  # nothing half-rebuilt reaches Redis
         wait_stopped(connect, p.sink)
@@ -191,8 +194,7 @@ def _cdc_watermarks(p: Any, kafka: Any) -> dict[str, dict[int, tuple[int, int]] 
     return {topic: None if got is None else dict(got.watermarks)}
 
 
-def _wait_topic_has(kafka: Any, agg: registry.AggregateOutput, needed: dict[str, int],
-                    timeout: float = ENGINE_TIMEOUT_SECONDS) -> None:
+def _wait_topic_has(kafka: Any, agg: registry.AggregateOutput, needed: dict[str, int], timeout: float = ENGINE_TIMEOUT_SECONDS) -> None:
     deadline = time.monotonic() + timeout
     while True:
         marks, records = scan_topic(kafka, agg)
@@ -208,12 +210,22 @@ def _wait_topic_has(kafka: Any, agg: registry.AggregateOutput, needed: dict[str,
 
 
 def _evaluation(node: LineageNode, check: str, report: CompareReport, run_id: str, description: str) -> dg.AssetCheckEvaluation:
-    md: dict[str, Any] = {"keys_checked": report.keys_checked, "matched": report.matched,
-                          "mismatches": len(report.mismatches), rd.REBUILD_MARK: run_id}
+    md: dict[str, Any] = {
+        "keys_checked": report.keys_checked,
+        "matched": report.matched,
+        "mismatches": len(report.mismatches),
+        rd.REBUILD_MARK: run_id,
+    }
     if report.mismatches:
         md["mismatch_table"] = mismatch_table(report.mismatches)
-    return dg.AssetCheckEvaluation(asset_key=dg.AssetKey(list(node.key)), check_name=check, passed=report.passed,
-                                   severity=dg.AssetCheckSeverity.ERROR, metadata=md, description=description)
+    return dg.AssetCheckEvaluation(
+        asset_key=dg.AssetKey(list(node.key)),
+        check_name=check,
+        passed=report.passed,
+        severity=dg.AssetCheckSeverity.ERROR,
+        metadata=md,
+        description=description,
+    )
 
 
 def rebuild_job(spec: Any, lineage: Lineage) -> dg.JobDefinition:
@@ -221,8 +233,10 @@ def rebuild_job(spec: Any, lineage: Lineage) -> dg.JobDefinition:
     source, engine = registry.source_of(spec), registry.engine_of(spec)
     check = DATA_CHECK_PREFIX + source.kind
 
-    @dg.op(description="Replay the selected Redis sinks until Redis matches the source again (see rebuild_redis).",
-           required_resource_keys={"redis", "connect", "kafka", *source.resource_keys, *engine.resource_keys})
+    @dg.op(
+        description="Replay the selected Redis sinks until Redis matches the source again (see rebuild_redis).",
+        required_resource_keys={"redis", "connect", "kafka", *source.resource_keys, *engine.resource_keys},
+    )
     def rebuild(context: dg.OpExecutionContext, config: RebuildConfig) -> list:
         unknown = sorted(set(config.sinks) - set(nodes))
         if unknown:
@@ -245,14 +259,27 @@ def rebuild_job(spec: Any, lineage: Lineage) -> dg.JobDefinition:
                 context.log.info(f"{sink}: {line}")
             rows.append(dg.TableRecord({"sink": sink, "action": res.action, "detail": " | ".join(res.detail)}))
             if res.report is not None:
-                what = (f"after rebuild_redis ({res.action}): " + ("Redis matches the source" if res.report.passed else
-                        f"{len(res.report.mismatches)} mismatch(es) remain: " + "; ".join(res.detail)))
+                what = f"after rebuild_redis ({res.action}): " + (
+                    "Redis matches the source"
+                    if res.report.passed
+                    else f"{len(res.report.mismatches)} mismatch(es) remain: " + "; ".join(res.detail)
+                )
                 context.log_event(_evaluation(node, check, res.report, context.run_id, what))
             if res.action == "failed":
-                failures.append({"sink": sink, "detail": " | ".join(res.detail),
-                                 "mismatches": [m.as_row() for m in (res.report.mismatches if res.report else [])]})
-        context.add_output_metadata({"sinks": dg.MetadataValue.table(rows, schema=dg.TableSchema(columns=[
-            dg.TableColumn("sink"), dg.TableColumn("action"), dg.TableColumn("detail")]))})
+                failures.append(
+                    {
+                        "sink": sink,
+                        "detail": " | ".join(res.detail),
+                        "mismatches": [m.as_row() for m in (res.report.mismatches if res.report else [])],
+                    }
+                )
+        context.add_output_metadata(
+            {
+                "sinks": dg.MetadataValue.table(
+                    rows, schema=dg.TableSchema(columns=[dg.TableColumn("sink"), dg.TableColumn("action"), dg.TableColumn("detail")])
+                )
+            }
+        )
         # the incident is raised by the next op: events logged by an op that raises are not kept
         return failures
 
@@ -264,14 +291,21 @@ def rebuild_job(spec: Any, lineage: Lineage) -> dg.JobDefinition:
         md: dict[str, Any] = {"sink": first["sink"], "cause": first["detail"]}
         if first["mismatches"]:
             md["mismatch_table"] = _rows_table(first["mismatches"])
-        what = ("rebuild_redis could not heal " + ", ".join(f["sink"] for f in failures) + ": " + first["detail"]
-                + "; automatic rebuilds stopped until the data check passes again")
+        what = (
+            "rebuild_redis could not heal "
+            + ", ".join(f["sink"] for f in failures)
+            + ": "
+            + first["detail"]
+            + "; automatic rebuilds stopped until the data check passes again"
+        )
         context.log.error(what)
         raise dg.Failure(what, metadata=md)
 
-    @dg.job(tags={"cdc/operation": "rebuild_redis", **job_tags("rebuild_redis")},
-            description="Heal the data of Redis sinks: stop, move offsets back (or rebuild the topic from the engine), "
-                        "resume, wait for zero lag, compare again (run config ops.rebuild.config.sinks).")
+    @dg.job(
+        tags={"cdc/operation": "rebuild_redis", **job_tags("rebuild_redis")},
+        description="Heal the data of Redis sinks: stop, move offsets back (or rebuild the topic from the engine), "
+        "resume, wait for zero lag, compare again (run config ops.rebuild.config.sinks).",
+    )
     def rebuild_redis():
         raise_if_unhealed(rebuild())
 
@@ -282,4 +316,5 @@ def _rows_table(rows: list[dict]) -> dg.MetadataValue:
     cols = ["name", "problem", "key", "window_start", "window_end", "redis_count", "source_count"]
     return dg.MetadataValue.table(
         records=[dg.TableRecord({c: ("" if r.get(c) is None else r[c]) for c in cols}) for r in rows[:200]],
-        schema=dg.TableSchema(columns=[dg.TableColumn(c, "int" if c.endswith("count") else "string") for c in cols]))
+        schema=dg.TableSchema(columns=[dg.TableColumn(c, "int" if c.endswith("count") else "string") for c in cols]),
+    )

@@ -70,8 +70,7 @@ class RebuildDecision:
     detail: dict = field(default_factory=dict)
 
 
-def decide_rebuild(sink: str, obs: CheckObservation | None, mem: SinkMemory, now: float,
-                   policy: HealthPolicy) -> RebuildDecision:
+def decide_rebuild(sink: str, obs: CheckObservation | None, mem: SinkMemory, now: float, policy: HealthPolicy) -> RebuildDecision:
     """One sink, one tick. ``mem`` is updated in place."""
     if obs is None:
         return RebuildDecision(sink, "none", "no_evaluation")
@@ -139,8 +138,9 @@ class ReplayPlan:
         return not self.missing and not self.cause
 
 
-def plan_replay(records: Iterable[TopicRecord], needed: Mapping[str, int], watermarks: Mapping[int, tuple[int, int]] | None,
-                topic: str) -> ReplayPlan:
+def plan_replay(
+    records: Iterable[TopicRecord], needed: Mapping[str, int], watermarks: Mapping[int, tuple[int, int]] | None, topic: str
+) -> ReplayPlan:
     """Per partition the smallest offset among the LAST records of each needed (name, window start):
     from there on every wanted key receives its final value, and keys that are right see at most
     their own window's later updates. ``watermarks`` None: the topic does not exist."""
@@ -154,11 +154,15 @@ def plan_replay(records: Iterable[TopicRecord], needed: Mapping[str, int], water
     if missing:
         truncated = {p: lo for p, (lo, _) in watermarks.items() if lo > 0}
         if all(hi == 0 for _, hi in watermarks.values()):
-            cause = (f"the aggregate topic {topic} is empty (deleted and created again, e.g. by a client with "
-                     "auto.create.topics.enable, or never written)")
+            cause = (
+                f"the aggregate topic {topic} is empty (deleted and created again, e.g. by a client with "
+                "auto.create.topics.enable, or never written)"
+            )
         elif truncated:
-            cause = (f"the aggregate topic {topic} no longer holds the windows needed (retention deleted records up to "
-                     f"offset {', '.join(f'p{p}:{lo}' for p, lo in sorted(truncated.items()))})")
+            cause = (
+                f"the aggregate topic {topic} no longer holds the windows needed (retention deleted records up to "
+                f"offset {', '.join(f'p{p}:{lo}' for p, lo in sorted(truncated.items()))})"
+            )
         else:
             cause = f"the aggregate topic {topic} holds no record of the needed windows (the engine never wrote them)"
         return ReplayPlan({}, missing, cause)
@@ -183,6 +187,8 @@ def cdc_topics_complete(watermarks: Mapping[str, Mapping[int, tuple[int, int]] |
             continue
         cut = {p: lo for p, (lo, _) in marks.items() if lo > 0}
         if cut:
-            problems.append(f"the CDC topic {topic} was truncated (records before offset "
-                            f"{', '.join(f'p{p}:{lo}' for p, lo in sorted(cut.items()))} are gone)")
+            problems.append(
+                f"the CDC topic {topic} was truncated (records before offset "
+                f"{', '.join(f'p{p}:{lo}' for p, lo in sorted(cut.items()))} are gone)"
+            )
     return "; ".join(problems)

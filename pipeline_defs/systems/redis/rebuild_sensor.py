@@ -41,17 +41,22 @@ def observation(record: Any) -> rd.CheckObservation | None:
     return rd.CheckObservation(int(record.id), passed, problems, rd.REBUILD_MARK in md)
 
 
-def build_rebuild_sensor(spec: Any, lineage: Lineage, *, policy: HealthPolicy | None = None,
-                         clock: Callable[[], float] = time.time, interval_seconds: int = 30) -> dg.SensorDefinition:
+def build_rebuild_sensor(
+    spec: Any, lineage: Lineage, *, policy: HealthPolicy | None = None, clock: Callable[[], float] = time.time, interval_seconds: int = 30
+) -> dg.SensorDefinition:
     policy = policy or HealthPolicy.from_env()
     check = DATA_CHECK_PREFIX + registry.source_of(spec).kind
     nodes = {n.desired.sink: n for n in lineage.by_kind("redis_keys")}
     keys = {sink: dg.AssetCheckKey(dg.AssetKey(list(n.key)), check) for sink, n in nodes.items()}
 
-    @dg.sensor(name=SENSOR_NAME, minimum_interval_seconds=interval_seconds, default_status=dg.DefaultSensorStatus.RUNNING,
-               job_name="rebuild_redis",
-               description=f"When {check} fails with keys missing or counts wrong, request rebuild_redis for that sink "
-                           "(the connectors' backoff; one incident when attempts are spent or a rebuild's re-check fails).")
+    @dg.sensor(
+        name=SENSOR_NAME,
+        minimum_interval_seconds=interval_seconds,
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        job_name="rebuild_redis",
+        description=f"When {check} fails with keys missing or counts wrong, request rebuild_redis for that sink "
+        "(the connectors' backoff; one incident when attempts are spent or a rebuild's re-check fails).",
+    )
     def redis_rebuild(context: dg.SensorEvaluationContext):
         memory = rd.RebuildMemory.from_cursor(context.cursor)
         latest = context.instance.event_log_storage.get_latest_asset_check_execution_by_key(list(keys.values()))
@@ -67,17 +72,42 @@ def build_rebuild_sensor(spec: Any, lineage: Lineage, *, policy: HealthPolicy | 
             notes.append(f"{sink}: {d.reason}")
             tags = {CONNECTOR_TAG: sink, "cdc/reason": d.reason}
             if d.action == "rebuild":
-                requests.append(dg.RunRequest(run_key=f"rebuild:{sink}:{obs.record_id}:{d.attempt}", job_name="rebuild_redis",
-                                              tags=tags, run_config={"ops": {"rebuild": {"config": {"sinks": [sink]}}}}))
+                requests.append(
+                    dg.RunRequest(
+                        run_key=f"rebuild:{sink}:{obs.record_id}:{d.attempt}",
+                        job_name="rebuild_redis",
+                        tags=tags,
+                        run_config={"ops": {"rebuild": {"config": {"sinks": [sink]}}}},
+                    )
+                )
             elif d.action == "incident":
-                what = (f"{sink}: {check} still fails after {d.attempt} rebuild(s) ({', '.join(d.detail.get('problems', []))}): "
-                        "automatic rebuilds stopped, needs a person")
-                events.append(dg.AssetCheckEvaluation(asset_key=key.asset_key, check_name=check, passed=False,
-                                                      severity=dg.AssetCheckSeverity.ERROR, description=what,
-                                                      metadata={"rebuilds": d.attempt, rd.REBUILD_MARK: "sensor"}))
-                requests.append(dg.RunRequest(run_key=f"rebuild:{sink}:{obs.record_id}:incident", job_name="rebuild_redis",
-                                              tags=tags, run_config={"ops": {"rebuild": {"config": {"sinks": [sink], "incident": what}}}}))
-        return dg.SensorResult(run_requests=requests, asset_events=events, cursor=memory.to_cursor(),
-                               skip_reason=None if requests or events else "; ".join(notes) or "no Redis sink")
+                what = (
+                    f"{sink}: {check} still fails after {d.attempt} rebuild(s) ({', '.join(d.detail.get('problems', []))}): "
+                    "automatic rebuilds stopped, needs a person"
+                )
+                events.append(
+                    dg.AssetCheckEvaluation(
+                        asset_key=key.asset_key,
+                        check_name=check,
+                        passed=False,
+                        severity=dg.AssetCheckSeverity.ERROR,
+                        description=what,
+                        metadata={"rebuilds": d.attempt, rd.REBUILD_MARK: "sensor"},
+                    )
+                )
+                requests.append(
+                    dg.RunRequest(
+                        run_key=f"rebuild:{sink}:{obs.record_id}:incident",
+                        job_name="rebuild_redis",
+                        tags=tags,
+                        run_config={"ops": {"rebuild": {"config": {"sinks": [sink], "incident": what}}}},
+                    )
+                )
+        return dg.SensorResult(
+            run_requests=requests,
+            asset_events=events,
+            cursor=memory.to_cursor(),
+            skip_reason=None if requests or events else "; ".join(notes) or "no Redis sink",
+        )
 
     return redis_rebuild

@@ -60,8 +60,7 @@ PLUGINS: tuple[Plugin, ...] = (
         jar="kafka-connect-oracle-cdc-2.14.2-test-double.jar",
         version="2.14.2",
         title="TEST DOUBLE of confluentinc/kafka-connect-oracle-cdc 2.14.2 (source)",
-        services={"org.apache.kafka.connect.source.SourceConnector":
-                  ("io.confluent.connect.oracle.cdc.OracleCdcSourceConnector",)},
+        services={"org.apache.kafka.connect.source.SourceConnector": ("io.confluent.connect.oracle.cdc.OracleCdcSourceConnector",)},
     ),
 )
 
@@ -105,7 +104,8 @@ def _manifest(plugin: Plugin) -> bytes:
         f"Implementation-Title: {plugin.title}",
         f"Implementation-Version: {plugin.version}",
         "Implementation-Vendor: cdc-control-plane tests (not a product artifact)",
-        "", "",
+        "",
+        "",
     ]
     return "\r\n".join(lines).encode()
 
@@ -136,8 +136,19 @@ def _build_one(plugin: Plugin, lib: Path, out_root: Path, javac: str, digest: st
     with tempfile.TemporaryDirectory(prefix=f"{plugin.name}-", dir=out_root) as tmp:
         classes = Path(tmp) / "classes"
         classes.mkdir()
-        cmd = [javac, "--release", JAVA_RELEASE, "-encoding", "UTF-8", "-Xlint:all,-serial,-processing",
-               "-cp", f"{lib}/*", "-d", str(classes), *sources]
+        cmd = [
+            javac,
+            "--release",
+            JAVA_RELEASE,
+            "-encoding",
+            "UTF-8",
+            "-Xlint:all,-serial,-processing",
+            "-cp",
+            f"{lib}/*",
+            "-d",
+            str(classes),
+            *sources,
+        ]
         proc = subprocess.run(cmd, capture_output=True, text=True)
         if proc.returncode != 0:
             raise BuildError(f"javac failed for {plugin.name}:\n{proc.stdout}\n{proc.stderr}")

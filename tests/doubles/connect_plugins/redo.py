@@ -44,8 +44,13 @@ SEED_OWNER = "C##MYUSER"
 SEED_TYPES: dict[str, dict[str, str]] = {
     "POC_USERDATA": {"ID": "VARCHAR2(50)", "NAME": "VARCHAR2(50)"},
     "POC_CLICKSTREAM": {
-        "EVENTID": "VARCHAR2(50)", "ID": "VARCHAR2(50)", "NAME": "VARCHAR2(50)", "SESSIONID": "VARCHAR2(50)",
-        "EVENTTYPE": "VARCHAR2(50)", "PAGEURL": "VARCHAR2(255)", "EVENTTIMESTAMP": "TIMESTAMP(6)",
+        "EVENTID": "VARCHAR2(50)",
+        "ID": "VARCHAR2(50)",
+        "NAME": "VARCHAR2(50)",
+        "SESSIONID": "VARCHAR2(50)",
+        "EVENTTYPE": "VARCHAR2(50)",
+        "PAGEURL": "VARCHAR2(255)",
+        "EVENTTIMESTAMP": "TIMESTAMP(6)",
     },
 }
 SEED_PK: dict[str, list[str]] = {"POC_USERDATA": ["ID"], "POC_CLICKSTREAM": ["EVENTID"]}
@@ -119,9 +124,17 @@ class RedoLog:
         return scns
 
     @staticmethod
-    def change(op: str, table: str, row: Mapping[str, Any], *, owner: str = SEED_OWNER,
-               database: str = SEED_DATABASE, pk: Sequence[str] | None = None,
-               types: Mapping[str, str] | None = None, **extra: Any) -> dict[str, Any]:
+    def change(
+        op: str,
+        table: str,
+        row: Mapping[str, Any],
+        *,
+        owner: str = SEED_OWNER,
+        database: str = SEED_DATABASE,
+        pk: Sequence[str] | None = None,
+        types: Mapping[str, str] | None = None,
+        **extra: Any,
+    ) -> dict[str, Any]:
         """One change line; pk/types default to the seed's definition of `table` when it is a seed table."""
         line: dict[str, Any] = {"op": op, "owner": owner, "table": table, "database": database, "row": dict(row)}
         seed_name = next((s for s in SEED_TYPES if table == s or table.startswith(s + "_")), table)
