@@ -133,7 +133,8 @@ def _time_page(browser, url: str, done, timeout: float) -> tuple[float | None, d
 
 def ui_times(env: dict[str, str], timeout: float) -> list[list]:
     """Rows: webserver start -> location loaded; the global lineage with its groups collapsed (the page's
-    default) until every group box is drawn with its status; one group expanded; every group expanded."""
+    default) until every group box is drawn with its status; the largest group expanded, and every group
+    expanded, until the first view is drawn with its statuses."""
     sys.path.insert(0, str(REPO / "tests" / "integration"))
     from urllib.parse import urlencode
 
@@ -153,6 +154,12 @@ def ui_times(env: dict[str, str], timeout: float) -> list[list]:
             browser = HeadlessChromium(*VIEWPORT)
             try:
                 browser.before_load("try { localStorage.setItem('asset-graph-direction', JSON.stringify('vertical')); } catch (e) {}")
+
+                # the UI draws only the asset nodes inside the viewport (a 400-asset group draws ~15): "drawn" is
+                # the first view with its nodes and every status fetched
+                def in_view(p: dict) -> str:
+                    return f"{p.get('assets', 0)} asset nodes in view"
+
                 pages = [
                     (
                         f"global lineage, {len(sizes)} groups collapsed (default)",
@@ -163,14 +170,14 @@ def ui_times(env: dict[str, str], timeout: float) -> list[list]:
                     (
                         f"group '{largest}' expanded ({sizes[largest]} assets)",
                         f"{base}/asset-groups?" + urlencode({"expanded": f"global@global:{largest}"}),
-                        lambda p: p["assets"] >= sizes[largest],
-                        lambda p: f"{p.get('assets', 0)}/{sizes[largest]} assets",
+                        lambda p: p["assets"] > 0 and not p["fetching"],
+                        in_view,
                     ),
                     (
                         f"every group expanded ({len(nodes)} assets)",
                         f"{base}/asset-groups?" + urlencode({"expanded": ",".join(f"global@global:{g}" for g in sizes)}),
-                        lambda p: p["assets"] >= len(nodes),
-                        lambda p: f"{p.get('assets', 0)}/{len(nodes)} assets",
+                        lambda p: p["assets"] > 0 and not p["fetching"],
+                        in_view,
                     ),
                 ]
                 for label, url, done, shown in pages:
