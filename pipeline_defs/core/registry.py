@@ -139,9 +139,16 @@ class SourcePlugin(System):
         starting at or after ``since_ms`` plus each group's newest window (None: only the newest).
         The data check compares them with Redis."""
 
-    @abstractmethod
     def seed_values(self, spec: Any, table: str, column: str) -> list[str]:
-        """Distinct values of ``column`` in the table's initial and demo rows, in order."""
+        """Distinct values of ``column`` in the table's initial and demo rows, in order (the source
+        models hold their tables' rows as ``initial_rows`` and ``demo_rows``)."""
+        t = spec.source.table(table)
+        out: list[str] = []
+        for row in [*t.initial_rows, *t.demo_rows] if t else []:
+            v = row.get(column)
+            if v is not None and str(v) not in out:
+                out.append(str(v))
+        return out
 
     @abstractmethod
     def insert_demo_rows(self, spec: Any, resources: Any) -> dict[str, int]:

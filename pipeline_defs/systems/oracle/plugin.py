@@ -289,15 +289,6 @@ class OracleSourcePlugin(registry.SourcePlugin):
         )
         return count_windows(rows, agg.window_ms)
 
-    def seed_values(self, spec: Any, table: str, column: str) -> list[str]:
-        t = spec.source.table(table)
-        out: list[str] = []
-        for row in [*t.initial_rows, *t.demo_rows] if t else []:
-            v = row.get(column)
-            if v is not None and str(v) not in out:
-                out.append(str(v))
-        return out
-
     def insert_demo_rows(self, spec: Any, resources: Any) -> dict[str, int]:
         src: OracleSource = spec.source
         applied = unchanged = 0

@@ -219,15 +219,6 @@ class PostgresSourcePlugin(registry.SourcePlugin):
         sql, params = window_count_query(spec.source, agg.source_table, agg.group_by, agg.event_time, agg.window_ms, since_ms)
         return window_counts(resources.postgres.get_client().query(sql, params))
 
-    def seed_values(self, spec: Any, table: str, column: str) -> list[str]:
-        t = spec.source.table(table)
-        out: list[str] = []
-        for row in [*t.initial_rows, *t.demo_rows] if t else []:
-            v = row.get(column)
-            if v is not None and str(v) not in out:
-                out.append(str(v))
-        return out
-
     def insert_demo_rows(self, spec: Any, resources: Any) -> dict[str, int]:
         client = resources.postgres.get_client()
         inserted = present = 0
