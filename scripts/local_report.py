@@ -31,19 +31,20 @@ def main(timeout: float = float(os.environ.get("CDC_RUN_MAIN_TIMEOUT", "180"))) 
 def _wait_and_print(spec, lineage, resources, timeout: float) -> int:
     nodes = lineage.by_kind("redis_keys")
     deadline = time.monotonic() + timeout
+    client = resources.redis.get_client()
     while True:
-        results = [(n, *compare_once(n.desired, resources)) for n in nodes]
-        missing = [k for n, docs, _ in results for k in n.desired.expected_keys if k not in docs]
-        if all(r.passed for _, _, r in results) and not missing:
+        reports = [(n, compare_once(n.desired, resources)) for n in nodes]
+        present = client.json_mget([k for n in nodes for k in n.desired.expected_keys])
+        missing = [k for k, doc in present.items() if doc is None]
+        if all(r.passed for _, r in reports) and not missing:
             break
         if time.monotonic() > deadline:
-            for n, _, r in results:
+            for n, r in reports:
                 for m in r.mismatches[:10]:
                     print(f"run-main: {n.name}: {m.name}: {m.problem} (redis {m.redis_count}, source {m.source_count})", file=sys.stderr)
             print(f"run-main: Redis did not match the source within {timeout:.0f}s; missing keys: {missing}", file=sys.stderr)
             return 1
         time.sleep(1)
-    client = resources.redis.get_client()
     source = registry.source_of(spec)
     for n in nodes:
         p = n.desired
