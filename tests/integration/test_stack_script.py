@@ -137,7 +137,7 @@ def test_up_twice_kill_minus_9_status_down(home):
         assert (home / "run" / "postgres" / "socket" / ".s.PGSQL.35432").exists()
 
         overview = _http_json("http://127.0.0.1:38081/overview")
-        assert overview["taskmanagers"] == 1 and overview["slots-total"] == 2
+        assert overview["taskmanagers"] == 1 and overview["slots-total"] == 4
         assert _http_json("http://127.0.0.1:38091/v1/info")["version"] == "2.2.1"
 
         second = run("up")

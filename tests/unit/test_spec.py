@@ -11,6 +11,7 @@ import copy
 import datetime as dt
 import itertools
 import json
+import os
 import re
 from pathlib import Path
 
@@ -406,6 +407,8 @@ def test_default_path_and_env_override(tmp_path, monkeypatch, spec):
     monkeypatch.delenv("CDC_SOURCE_FLAVOR", raising=False)
     monkeypatch.delenv("CDC_FORMAT", raising=False)
     monkeypatch.delenv("CDC_PROFILE", raising=False)
+    for var in [v for v in os.environ if v.startswith("CDC_CONNECT_")]:  # a session stack exports its addresses
+        monkeypatch.delenv(var)
     assert load_spec() == spec
     other = tmp_path / "other.yaml"
     other.write_text(THREE.read_text())
