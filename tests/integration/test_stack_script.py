@@ -21,18 +21,19 @@ pytestmark = pytest.mark.integration
 
 REPO = Path(__file__).resolve().parents[2]
 COMPONENTS = ["redis", "postgres", "kafka", "connect", "flink-jobmanager", "flink-taskmanager", "flink-gateway"]
+# below Linux's ephemeral range (32768-60999): a client socket can never hold one of these when the stack binds
 PORTS = {
-    "STACK_KAFKA_PORT": "39092",
-    "STACK_CONTROLLER_PORT": "39093",
-    "STACK_CONNECT_PORT": "38083",
-    "STACK_REDIS_PORT": "36379",
-    "STACK_POSTGRES_PORT": "35432",
-    "STACK_FLINK_REST_PORT": "38081",
-    "STACK_FLINK_GATEWAY_PORT": "38091",
-    "STACK_FLINK_RPC_PORT": "36123",
-    "STACK_FLINK_BLOB_PORT": "36124",
-    "STACK_FLINK_TM_RPC_PORT": "36125",
-    "STACK_FLINK_TM_DATA_PORT": "36126",
+    "STACK_KAFKA_PORT": "29092",
+    "STACK_CONTROLLER_PORT": "29093",
+    "STACK_CONNECT_PORT": "28083",
+    "STACK_REDIS_PORT": "26379",
+    "STACK_POSTGRES_PORT": "25432",
+    "STACK_FLINK_REST_PORT": "28081",
+    "STACK_FLINK_GATEWAY_PORT": "28091",
+    "STACK_FLINK_RPC_PORT": "26123",
+    "STACK_FLINK_BLOB_PORT": "26124",
+    "STACK_FLINK_TM_RPC_PORT": "26125",
+    "STACK_FLINK_TM_DATA_PORT": "26126",
 }
 
 
@@ -91,16 +92,16 @@ def test_up_twice_kill_minus_9_status_down(home):
         first = run("up")
         assert first.returncode == 0, first.stdout + first.stderr
         assert (
-            "ports kafka=39092 controller=39093 connect=38083 redis=36379 postgres=35432 flink-rest=38081 "
-            "flink-gateway=38091 flink-rpc=36123 flink-blob=36124"
+            "ports kafka=29092 controller=29093 connect=28083 redis=26379 postgres=25432 flink-rest=28081 "
+            "flink-gateway=28091 flink-rpc=26123 flink-blob=26124"
         ) in first.stdout
         for line in (
-            "export KAFKA_CONNECT_URL=http://127.0.0.1:38083",
-            "export POSTGRES_PORT=35432",
+            "export KAFKA_CONNECT_URL=http://127.0.0.1:28083",
+            "export POSTGRES_PORT=25432",
             "export POSTGRES_DB=cdc",
             "export POSTGRES_ADMIN_USER=cdc_admin",
-            "export FLINK_REST_URL=http://127.0.0.1:38081",
-            "export FLINK_GATEWAY_URL=http://127.0.0.1:38091",
+            "export FLINK_REST_URL=http://127.0.0.1:28081",
+            "export FLINK_GATEWAY_URL=http://127.0.0.1:28091",
         ):
             assert line in first.stdout
 
@@ -123,7 +124,7 @@ def test_up_twice_kill_minus_9_status_down(home):
 
         import psycopg2
 
-        conn = psycopg2.connect(host="127.0.0.1", port=35432, dbname="cdc", user="cdc_admin", password=creds["POSTGRES_ADMIN_PASSWORD"])
+        conn = psycopg2.connect(host="127.0.0.1", port=25432, dbname="cdc", user="cdc_admin", password=creds["POSTGRES_ADMIN_PASSWORD"])
         with conn, conn.cursor() as cur:
             cur.execute(
                 "SELECT current_setting('wal_level'), current_setting('max_wal_senders')::int, "
@@ -134,11 +135,11 @@ def test_up_twice_kill_minus_9_status_down(home):
             wal_level, senders, slots, cluster_name, superuser, scram = cur.fetchone()
         conn.close()
         assert (wal_level, superuser, scram) == ("logical", True, True) and senders >= 4 and slots >= 4
-        assert (home / "run" / "postgres" / "socket" / ".s.PGSQL.35432").exists()
+        assert (home / "run" / "postgres" / "socket" / ".s.PGSQL.25432").exists()
 
-        overview = _http_json("http://127.0.0.1:38081/overview")
+        overview = _http_json("http://127.0.0.1:28081/overview")
         assert overview["taskmanagers"] == 1 and overview["slots-total"] == 4
-        assert _http_json("http://127.0.0.1:38091/v1/info")["version"] == "2.2.1"
+        assert _http_json("http://127.0.0.1:28091/v1/info")["version"] == "2.2.1"
 
         second = run("up")
         assert second.returncode == 0, second.stdout + second.stderr
@@ -149,7 +150,7 @@ def test_up_twice_kill_minus_9_status_down(home):
         assert [line.split()[:2] for line in status.stdout.splitlines()] == [[c, "ready"] for c in COMPONENTS]
 
         # kill -9 the TaskManager and Redis (with a JSON document in it): `up` brings back just those two
-        rcli = ["redis-cli", "-h", "127.0.0.1", "-p", "36379"]
+        rcli = ["redis-cli", "-h", "127.0.0.1", "-p", "26379"]
         assert (
             subprocess.run([*rcli, "JSON.SET", "doc", "$", '{"n": 1}'], check=False, capture_output=True, text=True).stdout.strip() == "OK"
         )
@@ -167,7 +168,7 @@ def test_up_twice_kill_minus_9_status_down(home):
             else:
                 assert after[c] == before[c] and f"{c} already up" in third.stdout
         rid = (home / "run" / "flink-taskmanager.resource-id").read_text().strip()
-        assert rid in [tm["id"] for tm in _http_json("http://127.0.0.1:38081/taskmanagers")["taskmanagers"]]
+        assert rid in [tm["id"] for tm in _http_json("http://127.0.0.1:28081/taskmanagers")["taskmanagers"]]
         got = subprocess.run([*rcli, "JSON.GET", "doc"], check=False, capture_output=True, text=True).stdout.strip()
         assert json.loads(got) == {"n": 1}  # AOF: the restart kept the data
         assert _pids_with(str(home))
@@ -179,5 +180,5 @@ def test_up_twice_kill_minus_9_status_down(home):
     assert _pids_with(str(home)) == []
     assert cluster_name and re.fullmatch(r"cdcstack-[0-9a-f]{8}", cluster_name)
     assert _pids_with(f"{cluster_name}:") == []
-    assert _pids_with("redis-server 127.0.0.1:36379") == []
+    assert _pids_with("redis-server 127.0.0.1:26379") == []
     assert run("status").returncode == 1

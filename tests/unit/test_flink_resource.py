@@ -376,6 +376,7 @@ def test_503_is_retried_then_answers(fake):
 
 def test_resource_owns_both_clients_and_names_the_endpoint_when_unreachable(monkeypatch):
     monkeypatch.setenv("FLINK_GATEWAY_URL", "http://nohost.invalid:8091")
+    monkeypatch.delenv("FLINK_REST_URL", raising=False)  # a session stack exports its own
     resource = FlinkResource(max_retries=1, backoff_seconds=0.01, timeout_seconds=2)
     gw = resource.get_gateway_client()
     assert gw is resource.get_gateway_client() and gw.base_url == "http://nohost.invalid:8091"
