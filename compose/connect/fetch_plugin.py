@@ -57,7 +57,13 @@ def unpack(archive: Path, name: str, dest: Path) -> list[str]:
             members = tf.getnames()
             for m in members:
                 _inside(dest, m)
-            tf.extractall(dest, filter="data")
+            if hasattr(tarfile, "data_filter"):
+                tf.extractall(dest, filter="data")
+            else:  # Python < 3.11.4 has no extraction filters: refuse what the data filter would not vouch for
+                for member in tf.getmembers():
+                    if not (member.isfile() or member.isdir()):
+                        raise FetchError(f"archive member {member.name!r} is a link or device; refused")
+                tf.extractall(dest)  # every member checked above
     else:
         raise FetchError(f"{name}: not a .zip or .tar.gz archive")
     return sorted({m.split("/", 1)[0] for m in members if m.strip("/")})
