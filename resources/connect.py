@@ -12,7 +12,6 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
 from typing import Any, Self
 from urllib.parse import quote
 
@@ -23,63 +22,29 @@ from pydantic import Field
 
 from resources import retry
 from resources._http import ClientOwner
+from resources.connect_errors import ConnectError, ConnectorConfigInvalid, ConnectorNotFound, ConnectUnreachable
+from resources.connect_state import ApplyResult, ValidationResult, config_diff, connector_health, normalize_config
 from resources.endpoints import KAFKA_CONNECT_URL
-from resources.errors import ResourceError, Unreachable
 from resources.read_cache import ReadCache
 from resources.redaction import REDACTED, is_sensitive_key, redact_mapping, scrub, secret_values
 from resources.retry import Backoff, send_with_retry
 
 log = logging.getLogger(__name__)
 
-
-class ConnectError(ResourceError):
-    system = "Kafka Connect"
-
-
-class ConnectorNotFound(ConnectError):
-    pass
-
-
-class ConnectorConfigInvalid(ConnectError):
-    """400 on create/update: the worker's validation rejected the config."""
-
-
-class ConnectUnreachable(Unreachable, ConnectError):
-    pass
-
-
-@dataclass(frozen=True)
-class ApplyResult:
-    name: str
-    action: str  # "created" | "updated" | "unchanged"
-    changed_keys: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class ValidationResult:
-    connector_class: str
-    error_count: int
-    errors: dict[str, list[str]] = field(default_factory=dict)
-
-    @property
-    def ok(self) -> bool:
-        return self.error_count == 0
-
-
-def normalize_config(config: Mapping[str, Any]) -> dict[str, str]:
-    """Connect stores every value as a string; compare in that form (True -> "true", 1 -> "1")."""
-    out = {}
-    for k, v in config.items():
-        if v is None:
-            continue
-        out[str(k)] = str(v).lower() if isinstance(v, bool) else str(v)
-    return out
-
-
-def config_diff(desired: Mapping[str, Any], actual: Mapping[str, Any]) -> list[str]:
-    """Keys whose normalized values differ, including keys present on one side only."""
-    d, a = normalize_config(desired), normalize_config(actual)
-    return sorted(k for k in d.keys() | a.keys() if d.get(k) != a.get(k))
+# the errors and the pure config/status judgements live beside this module; callers import them from here too
+__all__ = [
+    "ApplyResult",
+    "ConnectError",
+    "ConnectUnreachable",
+    "ConnectorConfigInvalid",
+    "ConnectorNotFound",
+    "KafkaConnectClient",
+    "KafkaConnectResource",
+    "ValidationResult",
+    "config_diff",
+    "connector_health",
+    "normalize_config",
+]
 
 
 class KafkaConnectClient:
@@ -316,27 +281,6 @@ class KafkaConnectClient:
 
     def redacted(self, config: Mapping[str, Any]) -> dict[str, Any]:
         return redact_mapping(config, self.sensitive_keys)
-
-
-def connector_health(status: Mapping[str, Any]) -> tuple[str, list[dict]]:
-    """("RUNNING"|"FAILED"|..., failed instances) judged on the connector *and* every task:
-    the two levels can disagree (a FAILED connector with a RUNNING task, Strimzi #12542)."""
-    failed = []
-    conn = status.get("connector", {})
-    if conn.get("state") == "FAILED":
-        failed.append({"instance": "connector", "state": "FAILED", "trace": conn.get("trace", "")})
-    for t in status.get("tasks", []):
-        if t.get("state") == "FAILED":
-            failed.append({"instance": f"task {t.get('id')}", "state": "FAILED", "trace": t.get("trace", "")})
-    if failed:
-        return "FAILED", failed
-    states = {conn.get("state")} | {t.get("state") for t in status.get("tasks", [])}
-    if states == {"RUNNING"}:
-        return "RUNNING", []
-    for s in ("PAUSED", "STOPPED", "RESTARTING", "UNASSIGNED"):
-        if s in states:
-            return s, []
-    return str(conn.get("state", "UNKNOWN")), []
 
 
 class KafkaConnectResource(ClientOwner):
