@@ -1,14 +1,23 @@
-"""What the HTTP clients share: credentials kept out of URLs, tolerant JSON reading, and the one
-client lifetime style (see `ClientOwner`)."""
+"""What the HTTP clients share: credentials kept out of URLs, tolerant JSON reading, one httpx
+client per instance with secrets scrubbed from what it raises (`HttpClient`), and the one client
+lifetime style of the resources (`ClientOwner`)."""
 
 from __future__ import annotations
 
 import json
-from typing import Any
+import time
+from collections.abc import Callable, Mapping
+from typing import Any, Self
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 import dagster as dg
 from pydantic import PrivateAttr
+
+from resources import retry
+from resources._lazy import lazy_import
+from resources.redaction import scrub
+
+httpx = lazy_import("httpx")
 
 
 def split_userinfo(url: str, username: str | None, password: str | None) -> tuple[str, str | None, str | None]:
@@ -31,6 +40,61 @@ def json_or_none(resp: Any) -> Any:
         return resp.json()
     except (json.JSONDecodeError, UnicodeDecodeError):
         return None
+
+
+class HttpClient:
+    """One httpx.Client per instance and its lifetime (`close()` or `with`); every text a subclass
+    raises or logs goes through `_clean`, which removes the password it was given.
+
+    Subclasses keep what differs on purpose: their retry rule (resources/retry.py), error mapping
+    and headers."""
+
+    system = "HTTP"
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        username: str | None = None,
+        password: str | None = None,
+        timeout: float = 30.0,
+        max_retries: int = 5,
+        backoff: retry.Backoff,
+        transport: Any = None,
+        sleep: Callable[[float], None] = time.sleep,
+        headers: Mapping[str, str] | None = None,
+    ):
+        url, username, password = split_userinfo(url, username, password)
+        if password and not username:
+            raise ValueError(f"{self.system} basic auth needs a username when a password is set")
+        self.base_url = url.rstrip("/")
+        self.max_retries = max_retries
+        self._backoff = backoff
+        self._sleep = sleep
+        self._secrets: set[str] = {password} if password else set()
+        self._http = httpx.Client(
+            base_url=self.base_url,
+            auth=httpx.BasicAuth(username, password or "") if username else None,
+            timeout=timeout,
+            transport=transport,
+            headers=dict(headers or {}),
+        )
+
+    def close(self) -> None:
+        self._http.close()
+
+    @property
+    def closed(self) -> bool:
+        return self._http.is_closed
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _clean(self, text: str) -> str:
+        return scrub(text, self._secrets)
 
 
 class ClientOwner(dg.ConfigurableResource):

@@ -14,14 +14,13 @@ import logging
 import re
 import time
 from collections.abc import Callable, Mapping
-from typing import Any, Self
+from typing import Any
 
 from resources import retry
-from resources._http import json_or_none, split_userinfo
+from resources._http import HttpClient, json_or_none
 from resources._lazy import lazy_import
 from resources.errors import ResourceError, Unreachable
 from resources.read_cache import ReadCache
-from resources.redaction import scrub
 
 httpx = lazy_import("httpx")
 
@@ -93,7 +92,7 @@ def check_job_id(job_id: str, what: str = "job") -> str:
     return job_id
 
 
-class FlinkRestClient:
+class FlinkRestClient(HttpClient):
     """Base of the JobManager and SQL Gateway clients: one httpx.Client, retries per resources/retry.py."""
 
     system = "Flink REST"
@@ -111,17 +110,15 @@ class FlinkRestClient:
         transport: Any = None,
         sleep: Callable[[float], None] = time.sleep,
     ):
-        url, username, password = split_userinfo(url, username, password)
-        self.base_url = url.rstrip("/")
-        self.max_retries = max_retries
-        self._backoff = retry.Backoff(base=backoff, cap=backoff_max, jitter="full")
-        self._sleep = sleep
-        self._secrets = {password} if password else set()
-        self._http = httpx.Client(
-            base_url=self.base_url,
+        super().__init__(
+            url,
+            username=username,
+            password=password,
             timeout=timeout,
+            max_retries=max_retries,
+            backoff=retry.Backoff(base=backoff, cap=backoff_max, jitter="full"),
             transport=transport,
-            auth=httpx.BasicAuth(username, password or "") if username else None,
+            sleep=sleep,
             headers={"Accept": "application/json"},
         )
         self._reads = ReadCache()
@@ -129,22 +126,6 @@ class FlinkRestClient:
     def cached_reads(self) -> contextlib.AbstractContextManager[None]:
         """Within the block listings are read once (resources.read_cache); a write clears them."""
         return self._reads.scope()
-
-    def close(self) -> None:
-        self._http.close()
-
-    @property
-    def closed(self) -> bool:
-        return self._http.is_closed
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def _clean(self, text: str) -> str:
-        return scrub(text, self._secrets)
 
     def _send(self, method: str, path: str, *, json: Any = None, params: Any = None, idempotent: bool = True) -> Any:
         """The answer, whatever its status (after retries of transient ones)."""

@@ -13,12 +13,12 @@ import logging
 import re
 import time
 from collections.abc import Callable, Mapping
-from typing import Any, Self
+from typing import Any
 
 from pydantic import Field
 
 from resources import retry
-from resources._http import ClientOwner, json_or_none, split_userinfo
+from resources._http import ClientOwner, HttpClient, json_or_none
 from resources._lazy import lazy_import
 from resources.endpoints import KSQLDB_URL
 from resources.ksqldb_entities import (
@@ -48,7 +48,6 @@ from resources.ksqldb_errors import (
     KsqlServerNotReady,
     KsqlStatementError,
 )
-from resources.redaction import scrub
 
 httpx = lazy_import("httpx")
 
@@ -67,11 +66,13 @@ _QUERY_ID = re.compile(r"^[A-Za-z0-9_-]+$")
 # Client
 
 
-class KsqlDbClient:
+class KsqlDbClient(HttpClient):
     """Synchronous ksqlDB REST client. One instance per run; close() it (or use `with`).
 
     It remembers the last commandSequenceNumber it saw and sends it with later requests, so a
     client must not outlive the server's command topic (a wiped server would answer 50301)."""
+
+    system = "ksqlDB"
 
     def __init__(
         self,
@@ -87,45 +88,22 @@ class KsqlDbClient:
         transport: httpx.BaseTransport | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ):
-        url, username, password = split_userinfo(url, username, password)
-        if password and not username:
-            raise ValueError("ksqlDB basic auth needs a username when a password is set")
-        self.base_url = url.rstrip("/")
-        self.max_retries = max_retries
-        self.backoff = backoff
-        self.backoff_max = backoff_max
-        self.max_retry_after = max_retry_after
         # equal jitter ([ceiling/2, ceiling]) and a server's Retry-After honoured up to a cap
-        self._backoff = retry.Backoff(base=backoff, cap=backoff_max, jitter="equal", max_retry_after=max_retry_after)
-        self._sleep = sleep
-        self._secrets = {password} if password else set()
+        super().__init__(
+            url,
+            username=username,
+            password=password,
+            timeout=timeout,
+            max_retries=max_retries,
+            backoff=retry.Backoff(base=backoff, cap=backoff_max, jitter="equal", max_retry_after=max_retry_after),
+            transport=transport,
+            sleep=sleep,
+        )
         # Highest commandSequenceNumber this client has seen; sent back so a read issued after a
         # write waits until the server has applied that write (what the ksql CLI does).
         self._last_command_seq = -1
-        self._http = httpx.Client(
-            base_url=self.base_url,
-            auth=httpx.BasicAuth(username, password or "") if username else None,
-            timeout=timeout,
-            transport=transport,
-        )
-
-    def close(self) -> None:
-        self._http.close()
-
-    @property
-    def closed(self) -> bool:
-        return self._http.is_closed
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     # -- HTTP plumbing ------------------------------------------------------------------------
-
-    def _scrub(self, text: str) -> str:
-        return scrub(text, self._secrets)
 
     def _send(
         self, method: str, path: str, *, body: Any = None, accept: str, replayable: bool, retries: int | None = None
@@ -138,13 +116,13 @@ class KsqlDbClient:
             backoff=self._backoff,
             what=f"{method} {path}",
             unreachable=lambda exc, attempts: KsqlDbUnreachable(
-                self._scrub(
+                self._clean(
                     f"ksqlDB at {self.base_url} did not answer {method} {path} after {attempts} attempt(s): {type(exc).__name__}: {exc}"
                 )
             ),
             sleep=self._sleep,
             log=log,
-            clean=self._scrub,
+            clean=self._clean,
         )
 
     def _raise_for_error(self, resp: httpx.Response, path: str) -> None:
@@ -153,13 +131,13 @@ class KsqlDbClient:
         body = json_or_none(resp)
         if isinstance(body, Mapping) and "error_code" in body:
             code = body.get("error_code")
-            message = self._scrub(str(body.get("message", "")))
+            message = self._clean(str(body.get("message", "")))
             if body.get("@type") == "statement_error":
                 raise KsqlStatementError(
                     message,
                     status=resp.status_code,
                     error_code=code,
-                    statement_text=self._scrub(str(body.get("statementText", ""))),
+                    statement_text=self._clean(str(body.get("statementText", ""))),
                     entities=list(body.get("entities") or []),
                 )
             cls = KsqlServerNotReady if resp.status_code == 503 else KsqlAuthError if resp.status_code in (401, 403) else KsqlGenericError
@@ -169,7 +147,7 @@ class KsqlDbClient:
                 error_code=code,
                 server_message=message,
             )
-        text = self._scrub(resp.text.strip()[:300])
+        text = self._clean(resp.text.strip()[:300])
         cls = KsqlAuthError if resp.status_code in (401, 403) else KsqlGenericError
         raise cls(f"ksqlDB {path} failed (HTTP {resp.status_code}): {text}", status=resp.status_code, server_message=text)
 
@@ -214,7 +192,7 @@ class KsqlDbClient:
                 if e.status == "ERROR":
                     # The command was queued but failed when the server executed it.
                     raise KsqlStatementError(
-                        self._scrub(e.message), status=resp.status_code, error_code=None, statement_text=self._scrub(e.statement_text)
+                        self._clean(e.message), status=resp.status_code, error_code=None, statement_text=self._clean(e.statement_text)
                     )
         return entities
 
@@ -281,7 +259,7 @@ class KsqlDbClient:
                 # Errors after the header arrive in-band, as one more line.
                 raise KsqlGenericError(
                     f"ksqlDB pull query failed mid-stream (error_code {item.get('error_code')}): "
-                    f"{self._scrub(str(item.get('message', '')))}",
+                    f"{self._clean(str(item.get('message', '')))}",
                     status=resp.status_code,
                     error_code=item.get("error_code"),
                 )

@@ -21,13 +21,13 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Self
+from typing import Any
 from urllib.parse import quote
 
 from pydantic import Field
 
 from resources import retry
-from resources._http import ClientOwner, split_userinfo
+from resources._http import ClientOwner, HttpClient
 from resources._lazy import lazy_import
 from resources.endpoints import SCHEMA_REGISTRY_URL
 from resources.errors import ResourceError, Unreachable
@@ -105,8 +105,10 @@ class Compatibility:
     source: str  # "subject" or "global"
 
 
-class SchemaRegistryClient:
+class SchemaRegistryClient(HttpClient):
     """Read-only Schema Registry client; every call is a GET, so every failure is safe to retry."""
+
+    system = "Schema Registry"
 
     def __init__(
         self,
@@ -121,36 +123,17 @@ class SchemaRegistryClient:
         transport: httpx.BaseTransport | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ):
-        url, username, password = split_userinfo(url, username, password)
-        if password and not username:
-            raise ValueError("Schema Registry basic auth needs a username when a password is set")
-        self.base_url = url.rstrip("/")
-        self.max_retries = max_retries
-        self.backoff = backoff
-        self.backoff_max = backoff_max
-        self._backoff = retry.Backoff(base=backoff, cap=backoff_max, jitter="full")
-        self._sleep = sleep
-        self._secrets = {password} if password else set()
-        self._http = httpx.Client(
-            base_url=self.base_url,
-            auth=httpx.BasicAuth(username, password or "") if username else None,
+        super().__init__(
+            url,
+            username=username,
+            password=password,
             timeout=timeout,
+            max_retries=max_retries,
+            backoff=retry.Backoff(base=backoff, cap=backoff_max, jitter="full"),
             transport=transport,
+            sleep=sleep,
             headers={"Accept": f"{SR_V1_JSON}, application/json"},
         )
-
-    def close(self) -> None:
-        self._http.close()
-
-    @property
-    def closed(self) -> bool:
-        return self._http.is_closed
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     def _get(self, path: str, params: dict[str, str] | None = None) -> Any:
         resp = retry.send_with_retry(
