@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Mapping
-from typing import Any, Self
+from typing import Any, Literal, Self
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 import dagster as dg
@@ -50,6 +50,12 @@ class HttpClient:
     and headers."""
 
     system = "HTTP"
+    # per-system defaults: how many retries, the backoff ceiling and its jitter, the Accept header
+    MAX_RETRIES = 5
+    BACKOFF_MAX = 8.0
+    JITTER: Literal["full", "equal"] = "full"
+    MAX_RETRY_AFTER: float | None = None  # > 0: a server's Retry-After wins over the computed delay, capped
+    HEADERS: Mapping[str, str] = {}
 
     def __init__(
         self,
@@ -58,18 +64,24 @@ class HttpClient:
         username: str | None = None,
         password: str | None = None,
         timeout: float = 30.0,
-        max_retries: int = 5,
-        backoff: retry.Backoff,
+        max_retries: int | None = None,
+        backoff: float = 0.5,
+        backoff_max: float | None = None,
+        max_retry_after: float | None = None,
         transport: Any = None,
         sleep: Callable[[float], None] = time.sleep,
-        headers: Mapping[str, str] | None = None,
     ):
         url, username, password = split_userinfo(url, username, password)
         if password and not username:
             raise ValueError(f"{self.system} basic auth needs a username when a password is set")
         self.base_url = url.rstrip("/")
-        self.max_retries = max_retries
-        self._backoff = backoff
+        self.max_retries = self.MAX_RETRIES if max_retries is None else max_retries
+        self._backoff = retry.Backoff(
+            base=backoff,
+            cap=self.BACKOFF_MAX if backoff_max is None else backoff_max,
+            jitter=self.JITTER,
+            max_retry_after=self.MAX_RETRY_AFTER if max_retry_after is None else max_retry_after,
+        )
         self._sleep = sleep
         self._secrets: set[str] = {password} if password else set()
         self._http = httpx.Client(
@@ -77,7 +89,7 @@ class HttpClient:
             auth=httpx.BasicAuth(username, password or "") if username else None,
             timeout=timeout,
             transport=transport,
-            headers=dict(headers or {}),
+            headers=dict(self.HEADERS),
         )
 
     def close(self) -> None:

@@ -12,8 +12,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import re
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from resources import retry
@@ -97,30 +96,11 @@ class FlinkRestClient(HttpClient):
 
     system = "Flink REST"
 
-    def __init__(
-        self,
-        url: str,
-        *,
-        username: str | None = None,
-        password: str | None = None,
-        timeout: float = 30.0,
-        max_retries: int = 3,
-        backoff: float = 0.5,
-        backoff_max: float = 8.0,
-        transport: Any = None,
-        sleep: Callable[[float], None] = time.sleep,
-    ):
-        super().__init__(
-            url,
-            username=username,
-            password=password,
-            timeout=timeout,
-            max_retries=max_retries,
-            backoff=retry.Backoff(base=backoff, cap=backoff_max, jitter="full"),
-            transport=transport,
-            sleep=sleep,
-            headers={"Accept": "application/json"},
-        )
+    MAX_RETRIES = 3
+    HEADERS = {"Accept": "application/json"}
+
+    def __init__(self, url: str, **kwargs: Any):
+        super().__init__(url, **kwargs)
         self._reads = ReadCache()
 
     def cached_reads(self) -> contextlib.AbstractContextManager[None]:

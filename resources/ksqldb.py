@@ -11,8 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import re
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from pydantic import Field
@@ -74,34 +73,13 @@ class KsqlDbClient(HttpClient):
 
     system = "ksqlDB"
 
-    def __init__(
-        self,
-        url: str,
-        *,
-        username: str | None = None,
-        password: str | None = None,
-        timeout: float = 30.0,
-        max_retries: int = 5,
-        backoff: float = 0.5,
-        backoff_max: float = 10.0,
-        max_retry_after: float = 30.0,
-        transport: httpx.BaseTransport | None = None,
-        sleep: Callable[[float], None] = time.sleep,
-    ):
-        # equal jitter ([ceiling/2, ceiling]) and a server's Retry-After honoured up to a cap
-        super().__init__(
-            url,
-            username=username,
-            password=password,
-            timeout=timeout,
-            max_retries=max_retries,
-            backoff=retry.Backoff(base=backoff, cap=backoff_max, jitter="equal", max_retry_after=max_retry_after),
-            transport=transport,
-            sleep=sleep,
-        )
-        # Highest commandSequenceNumber this client has seen; sent back so a read issued after a
-        # write waits until the server has applied that write (what the ksql CLI does).
-        self._last_command_seq = -1
+    # equal jitter ([ceiling/2, ceiling]) and a server's Retry-After honoured up to a cap
+    BACKOFF_MAX = 10.0
+    JITTER = "equal"
+    MAX_RETRY_AFTER = 30.0
+    # Highest commandSequenceNumber this client has seen; sent back so a read issued after a
+    # write waits until the server has applied that write (what the ksql CLI does).
+    _last_command_seq = -1
 
     # -- HTTP plumbing ------------------------------------------------------------------------
 

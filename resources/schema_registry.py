@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import json
 import logging
-import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
@@ -110,30 +108,7 @@ class SchemaRegistryClient(HttpClient):
 
     system = "Schema Registry"
 
-    def __init__(
-        self,
-        url: str,
-        *,
-        username: str | None = None,
-        password: str | None = None,
-        timeout: float = 30.0,
-        max_retries: int = 5,
-        backoff: float = 0.5,
-        backoff_max: float = 8.0,
-        transport: httpx.BaseTransport | None = None,
-        sleep: Callable[[float], None] = time.sleep,
-    ):
-        super().__init__(
-            url,
-            username=username,
-            password=password,
-            timeout=timeout,
-            max_retries=max_retries,
-            backoff=retry.Backoff(base=backoff, cap=backoff_max, jitter="full"),
-            transport=transport,
-            sleep=sleep,
-            headers={"Accept": f"{SR_V1_JSON}, application/json"},
-        )
+    HEADERS = {"Accept": f"{SR_V1_JSON}, application/json"}
 
     def _get(self, path: str, params: dict[str, str] | None = None) -> Any:
         resp = retry.send_with_retry(
