@@ -32,7 +32,7 @@ def _offset_scn(env, name: str, above: int, timeout: float = 60.0) -> int:
     deadline = time.monotonic() + timeout
     scn = None
     while time.monotonic() < deadline:
-        scn = ret.resume_scn(env.connect.offsets(name))
+        scn = ret.resume_scn(env.connect.offsets(name), env.database)
         if scn is not None and scn > above:
             return scn
         time.sleep(0.5)
@@ -69,7 +69,7 @@ def test_offsets_then_purges_give_ok_warn_error(env):
     for name in CONNECTORS:  # the connectors go down and keep their position (KIP-875 STOPPED)
         env.connect.stop(name)
     for name in CONNECTORS:
-        assert ret.resume_scn(env.connect.offsets(name)) == scns[name]
+        assert ret.resume_scn(env.connect.offsets(name), env.database) == scns[name]
     for _ in range(3):
         env.db.switch_logfile()  # archived 1..4, online groups 3, 4 and current 5
 

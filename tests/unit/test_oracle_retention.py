@@ -21,6 +21,10 @@ def test_resume_scn_reads_both_flavors_offsets():
     # several partitions: the oldest position decides; offsets without an SCN are no position
     assert ret.resume_scn([{"offset": {"scn": "10"}}, {"offset": {"scn": 7}}, {"offset": None}]) == 7
     assert ret.resume_scn([]) is None
+    # a deleted connector's offsets stay in Connect under its name: another database's partition is not a position
+    stale = [{"partition": {"database": "OLDDB"}, "offset": {"scn": 3}}, {"partition": {"database": "ORCLCDB"}, "offset": {"scn": 9}}]
+    assert ret.resume_scn(stale, "orclcdb") == 9 and ret.resume_scn(stale) == 3
+    assert ret.resume_scn([{"partition": {"server": "OLDDB"}, "offset": {"scn": "3"}}], "ORCLCDB") is None
     assert ret.resume_scn([{"offset": {"lcr_position": "0000abc"}}]) is None
     assert ret.resume_scn([{"offset": {"scn": "not-a-number", "x": True}}]) is None
 

@@ -44,7 +44,7 @@ def log_retention(source: OracleSource, oracle: OracleResource, connect: Any) ->
     offsets: dict[str, int | None] = {}
     for c in source.connectors:
         try:
-            offsets[c.name] = ret.resume_scn(client.offsets(c.name))
+            offsets[c.name] = ret.resume_scn(client.offsets(c.name), source.database)
         except ConnectorNotFound:
             offsets[c.name] = None  # not registered: the connector checks say so; no position to lose yet
     with oracle.admin_client() as admin:

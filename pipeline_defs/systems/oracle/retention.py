@@ -16,7 +16,8 @@ Offset shapes (``{"partition": {...}, "offset": {...}}`` entries):
 * Confluent Oracle CDC: closed source, and no public document shows its offset; what this reads is
   what the contract double writes (partition ``{"database": <pdb or sid>}``, offset ``{"scn": n, ...}``)
   and, for safety, any ``scn``-named key holding an integer or a decimal string.
-The resume SCN of a connector is the lowest of those over all its partitions.
+The resume SCN of a connector is the lowest of those over its partitions that name the spec's
+database (``source.database`` is both flavors' SID / topic prefix here).
 """
 
 from __future__ import annotations
@@ -45,10 +46,28 @@ def _as_scn(value: Any) -> int | None:
     return None
 
 
-def resume_scn(offsets: Iterable[Mapping[str, Any]]) -> int | None:
-    """The lowest SCN a connector would mine from on restart, or None when it has no SCN offset yet."""
+# partition keys naming the database a position belongs to (Confluent double: database; Debezium: server)
+_PARTITION_DB_KEYS = ("database", "server")
+
+
+def belongs_to(entry: Mapping[str, Any], database: str | None) -> bool:
+    """Whether an offset entry is this database's: Connect keeps the offsets of a connector name
+    after the connector is deleted, so one re-created against another database (or SID / topic
+    prefix) still lists the old partition, which it never resumes from."""
+    part = entry.get("partition") or {}
+    if database is None or not isinstance(part, Mapping):
+        return True
+    named = [str(part[k]) for k in _PARTITION_DB_KEYS if k in part]
+    return not named or any(n.upper() == database.upper() for n in named)
+
+
+def resume_scn(offsets: Iterable[Mapping[str, Any]], database: str | None = None) -> int | None:
+    """The lowest SCN a connector would mine from on restart (over the partitions of `database`),
+    or None when it has no SCN offset yet."""
     found = []
     for entry in offsets:
+        if not belongs_to(entry, database):
+            continue
         off = entry.get("offset") or {}
         if not isinstance(off, Mapping):
             continue
