@@ -4,10 +4,10 @@ writes the aggregate, DROP the table (its topic is kept: the sink reads it), CRE
 ``auto.offset.reset=earliest``. The new query has a new id, hence a new consumer group and empty
 state: it re-reads its source objects' topics from the first record and writes every window again.
 
-Before anything is dropped, every CDC topic the aggregate reads (through the objects it is built on)
-must still hold its whole history (low watermark 0 on every partition); otherwise the rebuilt counts
-would silently miss the cut records, so the rebuild refuses, naming each topic, what was cut, and the
-event time before which windows cannot be rebuilt."""
+Before anything is dropped, every topic the aggregate re-reads (the CDC topics, and the topics of
+the derived streams it is built on, which keep running) must still hold its whole history (low
+watermark 0 on every partition); otherwise the rebuilt counts would silently miss the cut records,
+so the rebuild refuses, naming each topic, the offsets cut and the time of its oldest record left."""
 
 from __future__ import annotations
 
@@ -21,19 +21,30 @@ from pipeline_defs.systems.ksqldb.statements import KsqlCompiler
 WAIT_SECONDS = 60.0
 
 
+def _upstream(o: Any) -> str | None:
+    """The object `o` is computed from (None: it reads a CDC topic). A ``deltas`` stream (a stream of
+    +1/-1 per change that an aggregate may sum) is read through getattr: specs without it still load."""
+    if o.aggregate is not None:
+        return o.aggregate.from_
+    deltas = getattr(o, "deltas", None)
+    return deltas.from_ if deltas is not None else None
+
+
 def source_topics(c: KsqlCompiler, name: str) -> dict[str, str]:
-    """{CDC topic: the object reading it} for every source object upstream of `name`."""
+    """{topic: what it is} for every topic the recreated aggregate `name` re-reads, directly or
+    through the objects it is built on: the CDC topics, and the topics of derived streams between."""
     out: dict[str, str] = {}
-    todo, seen = [name], set()
-    while todo:
-        o = c.engine.object(todo.pop())
-        if o is None or o.name in seen:
-            continue
-        seen.add(o.name)
+    o = c.engine.object(name)
+    seen = {name}
+    while o is not None and (up := _upstream(o)) is not None and up not in seen:
+        seen.add(up)
+        o = c.engine.object(up)
+        if o is None:
+            break
         if o.source is not None:
-            out[c.output_topic(o)] = o.name
-        if o.aggregate is not None:
-            todo.append(o.aggregate.from_)
+            out[c.output_topic(o)] = f"the CDC topic {c.output_topic(o)} (read by {o.name})"
+        else:
+            out[c.output_topic(o)] = f"the topic {c.output_topic(o)} of {o.name} (which {name} reads)"
     return out
 
 
@@ -41,6 +52,8 @@ def _first_event_time(kafka: Any, topic: str, marks: dict[int, tuple[int, int]])
     """The oldest record time still in the topic (the Kafka timestamp of each partition's first record)."""
     from confluent_kafka import TopicPartition
 
+    if all(hi <= lo for lo, hi in marks.values()):
+        return None  # nothing left to read
     c = kafka._consumer()  # no group, no commits: a plain read
     try:
         c.assign([TopicPartition(topic, p, lo) for p, (lo, hi) in marks.items() if hi > lo])
@@ -63,17 +76,17 @@ def check_sources_complete(c: KsqlCompiler, agg: AggregateOutput, kafka: Any) ->
     topics = source_topics(c, agg.name)
     counts = kafka.topic_counts(list(topics))
     problems = []
-    for topic, reader in sorted(topics.items()):
+    for topic, what in sorted(topics.items()):
         got = counts.get(topic)
         if got is None:
-            problems.append(f"the CDC topic {topic} (read by {reader}) does not exist")
+            problems.append(f"{what} does not exist")
             continue
         marks = dict(got.watermarks)
         cut = {p: lo for p, (lo, _) in marks.items() if lo > 0}
         if cut:
             since = _first_event_time(kafka, topic, marks)
             problems.append(
-                f"the CDC topic {topic} (read by {reader}) lost its records before offset "
+                f"{what} lost its records before offset "
                 + ", ".join(f"p{p}:{lo}" for p, lo in sorted(cut.items()))
                 + (f" (it now starts at records of {since})" if since else "")
             )
