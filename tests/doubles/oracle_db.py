@@ -650,7 +650,9 @@ class FakeOracleDatabase:
         """RMAN DELETE ARCHIVELOG: the archived copies of sequences <= through_sequence, or of logs that
         end at or before until_scn (NEXT_CHANGE# <= until_scn), are removed from disk; their rows stay
         with DELETED='YES', STATUS='D', as in the control file. Online logs are untouched (the newest
-        `online_log_groups - 1` archived sequences are still on disk as online groups). Returns how many."""
+        `online_log_groups - 1` archived sequences are still on disk as online groups). With a redo_dir
+        the new horizon goes to <redo_dir>/archived-logs.<database>.json for the CDC source double,
+        which then fails to resume below it (ORA-01291). Returns how many."""
         if (through_sequence is None) == (until_scn is None):
             raise ValueError("purge_archived_logs: give through_sequence or until_scn")
         n = 0
@@ -659,7 +661,28 @@ class FakeOracleDatabase:
             if hit and row["DELETED"] == "NO":
                 row["DELETED"], row["STATUS"] = "YES", "D"
                 n += 1
+        self._publish_redo_horizon()
         return n
+
+    def redo_horizon(self) -> int:
+        """The oldest SCN mining can start from: the first change of the oldest log in the unbroken
+        chain of logs still on disk (archived copies not deleted, or still an online group) ending at
+        the current one."""
+        on_disk = {r["SEQUENCE#"]: r["FIRST_CHANGE#"] for r in self.archived_logs if r["DELETED"] == "NO"}
+        on_disk.update({r["SEQUENCE#"]: r["FIRST_CHANGE#"] for r in self.online_logs() if r["STATUS"] != "UNUSED"})
+        seq = self._log_sequence
+        while seq - 1 in on_disk:
+            seq -= 1
+        return on_disk[seq]
+
+    def _publish_redo_horizon(self) -> None:
+        # the CDC source double (another process) refuses to resume below it, as LogMiner would
+        if self.redo_dir is None:
+            return
+        path = self.redo_dir / f"archived-logs.{self.redo_database}.json"
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps({"database": self.redo_database, "horizon_scn": self.redo_horizon()}))
+        os.replace(tmp, path)
 
     def online_logs(self) -> list[dict[str, Any]]:
         """V$LOG: the CURRENT group and the groups still holding the newest archived sequences."""

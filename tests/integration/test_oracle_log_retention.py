@@ -1,7 +1,8 @@
 """The Oracle redo-retention guard on the real Connect worker: the Confluent Oracle CDC contract double
 commits its offset SCNs through Connect, the Oracle double archives and (as RMAN would) purges logs,
 and the `log_retention` check reads both: OK, then WARN once the purge brings the oldest redo within
-the spec's margin of a stopped connector's position, then ERROR once the log it needs is gone."""
+the spec's margin of a stopped connector's position, then ERROR once the log it needs is gone; resumed
+then, the connector fails as LogMiner does (ORA-01291 missing logfile)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from pipeline_defs.definitions import build_definitions
 from pipeline_defs.spec import parse_spec
 from pipeline_defs.systems.oracle import retention as ret
 from pipeline_defs.systems.oracle.catalog import insert_statement
-from tests.integration.pipeline_env import _spec_text, checks, insert_click, pipeline_env, run
+from tests.integration.pipeline_env import _spec_text, checks, insert_click, pipeline_env, run, wait_state
 
 pytestmark = pytest.mark.integration
 CHECK = "oracle/role/C__CDC_PRIVS:log_retention"
@@ -98,3 +99,8 @@ def test_offsets_then_purges_give_ok_warn_error(env):
     finally:
         for name in CONNECTORS:
             env.connect.resume(name)
+    # and it does: the CDC source double, like LogMiner, cannot resume without the log
+    for name in CONNECTORS:
+        status = wait_state(env, name, "FAILED", timeout=60)
+        trace = " ".join(t.get("trace") or "" for t in status.get("tasks", []))
+        assert f"ORA-01291: missing logfile: resuming at SCN {scns[name] + 1}" in trace, status

@@ -92,7 +92,9 @@ def test_double_archives_purges_and_answers_the_probes(oracle_db, oracle_resourc
     assert current[0]["CURRENT_SCN"] >= archived[-1]["NEXT_CHANGE#"]
     assert ret.horizon(ret.log_files(archived, online)).scn == first["FIRST_CHANGE#"]
 
+    assert db.redo_horizon() == first["FIRST_CHANGE#"]
     assert db.purge_archived_logs(through_sequence=2) == 2
+    assert db.redo_horizon() == archived[2]["FIRST_CHANGE#"]
     with oracle_resource.admin_client() as admin:
         left = admin.query(ret.ARCHIVED_LOGS_SQL)
         gone = admin.query("SELECT SEQUENCE# FROM V$ARCHIVED_LOG WHERE DELETED = 'YES' AND STATUS = 'D'")
@@ -107,3 +109,16 @@ def test_double_archives_purges_and_answers_the_probes(oracle_db, oracle_resourc
     assert ret.horizon(ret.log_files([], online)).scn == online[0]["FIRST_CHANGE#"]
     with pytest.raises(ValueError, match="through_sequence or until_scn"):
         db.purge_archived_logs()
+
+
+def test_purge_publishes_the_horizon_for_the_cdc_source_double(tmp_path):
+    import json
+
+    from tests.doubles.oracle_db import FakeOracleDatabase
+
+    db = FakeOracleDatabase(redo_dir=tmp_path, redo_database="RETDB")
+    rows = [db.switch_logfile() for _ in range(4)]
+    assert not (tmp_path / "archived-logs.RETDB.json").exists()  # nothing purged: every log since the start
+    db.purge_archived_logs(through_sequence=2)
+    published = json.loads((tmp_path / "archived-logs.RETDB.json").read_text())
+    assert published == {"database": "RETDB", "horizon_scn": rows[2]["FIRST_CHANGE#"]}
