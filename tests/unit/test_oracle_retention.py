@@ -27,6 +27,9 @@ def test_resume_scn_reads_both_flavors_offsets():
     assert ret.resume_scn([{"partition": {"server": "OLDDB"}, "offset": {"scn": "3"}}], "ORCLCDB") is None
     assert ret.resume_scn([{"offset": {"lcr_position": "0000abc"}}]) is None
     assert ret.resume_scn([{"offset": {"scn": "not-a-number", "x": True}}]) is None
+    # any integer *scn key counts, the lowest wins; other keys and Debezium's composite commit_scn do not
+    assert ret.resume_scn([{"offset": {"scn": 900, "safe_resume_scn": "850", "pos": 3, "txId": 12}}]) == 850
+    assert ret.resume_scn([{"offset": {"scn": "40", "commit_scn": "41:1:tx", "description": 1}}]) == 40
 
 
 def _arch(seq, first, thread=1):

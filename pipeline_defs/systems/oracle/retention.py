@@ -14,14 +14,17 @@ Offset shapes (``{"partition": {...}, "offset": {...}}`` entries):
   ``"snapshot_scn"``, where the first streaming run rewinds to
   (debezium/debezium ``OracleOffsetContext.getOffset`` and ``CommitScn.store``).
 * Confluent Oracle CDC: closed source, and no public document shows its offset; what this reads is
-  what the contract double writes (partition ``{"database": <pdb or sid>}``, offset ``{"scn": n, ...}``)
-  and, for safety, any ``scn``-named key holding an integer or a decimal string.
+  what the contract double writes (partition ``{"database": <pdb or sid>}``, offset ``{"scn": n, ...}``).
+  Its redo-log records carry a ``SAFE_RESUME_SCN`` column, so the real offset may name its position
+  differently: every key ending in ``scn`` with an integer (or decimal string) value counts, and the
+  lowest wins (the conservative reading).
 The resume SCN of a connector is the lowest of those over its partitions that name the spec's
 database (``source.database`` is both flavors' SID / topic prefix here).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -30,8 +33,9 @@ ARCHIVED_LOGS_SQL = "SELECT THREAD#, SEQUENCE#, FIRST_CHANGE#, NEXT_CHANGE# FROM
 ONLINE_LOGS_SQL = "SELECT THREAD#, SEQUENCE#, FIRST_CHANGE#, STATUS FROM V$LOG"
 CURRENT_SCN_SQL = "SELECT CURRENT_SCN FROM V$DATABASE"
 
-# offset keys that hold a position the connector may need to mine from again
-_RESUME_KEYS = ("scn", "snapshot_scn")
+# offset keys that hold an SCN: the lowest integer among them is where mining may have to restart
+# (Debezium's commit_scn, "<scn>:<thread>:<txids>", is never below its scn and is no integer anyway)
+_SCN_KEY = re.compile(r"(^|_)scn$", re.I)
 
 CheckResult = tuple[bool, dict[str, Any]]
 
@@ -71,8 +75,8 @@ def resume_scn(offsets: Iterable[Mapping[str, Any]], database: str | None = None
         off = entry.get("offset") or {}
         if not isinstance(off, Mapping):
             continue
-        for k in _RESUME_KEYS:
-            scn = _as_scn(off.get(k))
+        for k, v in off.items():
+            scn = _as_scn(v) if _SCN_KEY.search(str(k)) else None
             if scn is not None:
                 found.append(scn)
     return min(found) if found else None
