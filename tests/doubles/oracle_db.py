@@ -1612,6 +1612,7 @@ class _Executor:
             "SUPPLEMENTAL_LOG_DATA_UI",
             "SUPPLEMENTAL_LOG_DATA_ALL",
             "CURRENT_SCN",
+            "RESETLOGS_CHANGE#",
         ),
         # Oracle Database Reference 19c, V$ARCHIVED_LOG and V$LOG
         "V$ARCHIVED_LOG": (
@@ -1773,6 +1774,7 @@ class _Executor:
                     "SUPPLEMENTAL_LOG_DATA_UI": "NO",
                     "SUPPLEMENTAL_LOG_DATA_ALL": db.supplemental_log_data_all,
                     "CURRENT_SCN": db.current_scn,
+                    "RESETLOGS_CHANGE#": 1,  # one incarnation: the archived logs' RESETLOGS_CHANGE#
                 }
             ]
         if src == "V$ARCHIVED_LOG":

@@ -50,6 +50,10 @@ def test_horizon_is_the_start_of_the_unbroken_chain():
     # every archived copy purged: the online logs remain
     assert ret.horizon(ret.log_files([], online)).scn == 400
     assert ret.horizon([]).scn is None
+    # logs of an earlier incarnation (sequences restart after OPEN RESETLOGS) do not count
+    old_inc = [{**_arch(9, 50), "RESETLOGS_CHANGE#": 7}, {**_arch(10, 60), "RESETLOGS_CHANGE#": 7}]
+    mixed = [{**_arch(s, s * 100), "RESETLOGS_CHANGE#": 40} for s in (1, 2, 3, 4)] + old_inc
+    assert ret.horizon(ret.log_files(mixed, online, 40)).scn == 100
     # RAC: every thread must cover the SCN
     rac = ret.horizon(ret.log_files([_arch(1, 100, 1), _arch(2, 200, 1), _arch(7, 150, 2)], []))
     assert rac.scn == 150
@@ -93,6 +97,7 @@ def test_double_archives_purges_and_answers_the_probes(oracle_db, oracle_resourc
     # consecutive logs meet: each NEXT_CHANGE# is the next log's FIRST_CHANGE#
     assert all(a["NEXT_CHANGE#"] == b["FIRST_CHANGE#"] for a, b in itertools.pairwise(archived))
     assert current[0]["CURRENT_SCN"] >= archived[-1]["NEXT_CHANGE#"]
+    assert {r["RESETLOGS_CHANGE#"] for r in archived} == {current[0]["RESETLOGS_CHANGE#"]}
     assert ret.horizon(ret.log_files(archived, online)).scn == first["FIRST_CHANGE#"]
 
     assert db.redo_horizon() == first["FIRST_CHANGE#"]

@@ -51,8 +51,10 @@ def log_retention(source: OracleSource, oracle: OracleResource, connect: Any) ->
         archived = admin.query(ret.ARCHIVED_LOGS_SQL)
         online = admin.query(ret.ONLINE_LOGS_SQL)
         current = admin.query(ret.CURRENT_SCN_SQL)
-    current_scn = int(current[0]["CURRENT_SCN"]) if current and current[0].get("CURRENT_SCN") is not None else None
-    hz = ret.horizon(ret.log_files(archived, online))
+    db = current[0] if current else {}
+    current_scn = int(db["CURRENT_SCN"]) if db.get("CURRENT_SCN") is not None else None
+    incarnation = int(db["RESETLOGS_CHANGE#"]) if db.get("RESETLOGS_CHANGE#") is not None else None
+    hz = ret.horizon(ret.log_files(archived, online, incarnation))
     return ret.judge(offsets, hz, current_scn, source.log_retention.warn_margin_scn, _RETENTION_FIX[source.flavor])
 
 

@@ -29,9 +29,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-ARCHIVED_LOGS_SQL = "SELECT THREAD#, SEQUENCE#, FIRST_CHANGE#, NEXT_CHANGE# FROM V$ARCHIVED_LOG WHERE DELETED = 'NO' AND STATUS = 'A'"
+ARCHIVED_LOGS_SQL = (
+    "SELECT THREAD#, SEQUENCE#, FIRST_CHANGE#, NEXT_CHANGE#, RESETLOGS_CHANGE# FROM V$ARCHIVED_LOG WHERE DELETED = 'NO' AND STATUS = 'A'"
+)
 ONLINE_LOGS_SQL = "SELECT THREAD#, SEQUENCE#, FIRST_CHANGE#, STATUS FROM V$LOG"
-CURRENT_SCN_SQL = "SELECT CURRENT_SCN FROM V$DATABASE"
+CURRENT_SCN_SQL = "SELECT CURRENT_SCN, RESETLOGS_CHANGE# FROM V$DATABASE"
 
 # offset keys that hold an SCN: the lowest integer among them is where mining may have to restart
 # (Debezium's commit_scn, "<scn>:<thread>:<txids>", is never below its scn and is no integer anyway)
@@ -100,10 +102,18 @@ class Horizon:
     gap: str | None = None  # a missing sequence that cut the chain, for the metadata
 
 
-def log_files(archived: Sequence[Mapping[str, Any]], online: Sequence[Mapping[str, Any]]) -> list[LogFile]:
+def log_files(
+    archived: Sequence[Mapping[str, Any]], online: Sequence[Mapping[str, Any]], resetlogs_change: int | None = None
+) -> list[LogFile]:
     """V$ARCHIVED_LOG rows (already filtered to DELETED='NO', STATUS='A') and V$LOG rows -> log files.
-    An online log that was never used (STATUS UNUSED) holds nothing."""
-    out = [LogFile(int(r["THREAD#"]), int(r["SEQUENCE#"]), int(r["FIRST_CHANGE#"]), False) for r in archived]
+    Archived logs of an earlier incarnation (another RESETLOGS_CHANGE# than V$DATABASE's: sequences
+    restart at 1 after OPEN RESETLOGS) cannot be mined into this one; an online log that was never used
+    (STATUS UNUSED) holds nothing."""
+    out = [
+        LogFile(int(r["THREAD#"]), int(r["SEQUENCE#"]), int(r["FIRST_CHANGE#"]), False)
+        for r in archived
+        if resetlogs_change is None or r.get("RESETLOGS_CHANGE#") is None or int(r["RESETLOGS_CHANGE#"]) == resetlogs_change
+    ]
     out += [
         LogFile(int(r["THREAD#"]), int(r["SEQUENCE#"]), int(r["FIRST_CHANGE#"]), True)
         for r in online
