@@ -477,6 +477,13 @@ class FakeOracleDatabase:
         self._xid = itertools.count(1)
         if self.redo_dir is not None:
             self.redo_dir.mkdir(parents=True, exist_ok=True)
+        # redo logs (V$LOG, V$ARCHIVED_LOG): one thread, `online_log_groups` groups used in turn; the
+        # current log started at the SCN the database opened with
+        self.online_log_groups = 3
+        self.archived_logs: list[dict[str, Any]] = []
+        self._log_sequence = 1
+        self._log_first_change = self.current_scn
+        self._log_first_time = self.now()
 
     def __repr__(self) -> str:
         return f"FakeOracleDatabase({self.host}:{self.port}, users={sorted(self.users)})"
@@ -586,6 +593,129 @@ class FakeOracleDatabase:
             return []
         entries = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
         return [e for e in entries if e.get("minable", True)] if minable_only else entries
+
+    # ---- redo logs: log switches and RMAN's archived-log deletion -----------------------------------
+
+    def switch_logfile(self) -> dict[str, Any]:
+        """ALTER SYSTEM ARCHIVE LOG CURRENT: the current online log is archived (a V$ARCHIVED_LOG row
+        with DELETED='NO', STATUS='A', covering [FIRST_CHANGE#, NEXT_CHANGE#)) and the next sequence
+        becomes CURRENT from NEXT_CHANGE#, which later commits never go below. Returns the new row."""
+        with self._redo_lock:
+            nxt = self.current_scn
+            self._scn = max(self._scn, nxt + 1)
+            now = self.now()
+            row = {
+                "RECID": len(self.archived_logs) + 1,
+                "STAMP": 1100000000 + len(self.archived_logs),
+                "NAME": f"/opt/oracle/oradata/{self.redo_database}/archivelog/1_{self._log_sequence}_1100000000.dbf",
+                "DEST_ID": 1,
+                "THREAD#": 1,
+                "SEQUENCE#": self._log_sequence,
+                "RESETLOGS_CHANGE#": 1,
+                "RESETLOGS_TIME": dt.datetime(2026, 1, 1),
+                "RESETLOGS_ID": 1100000000,
+                "FIRST_CHANGE#": self._log_first_change,
+                "FIRST_TIME": self._log_first_time,
+                "NEXT_CHANGE#": nxt,
+                "NEXT_TIME": now,
+                "BLOCKS": 2048,
+                "BLOCK_SIZE": 512,
+                "CREATOR": "ARCH",
+                "REGISTRAR": "ARCH",
+                "STANDBY_DEST": "NO",
+                "ARCHIVED": "YES",
+                "APPLIED": "NO",
+                "DELETED": "NO",
+                "STATUS": "A",
+                "COMPLETION_TIME": now,
+                "DICTIONARY_BEGIN": "NO",
+                "DICTIONARY_END": "NO",
+                "END_OF_REDO": "NO",
+                "BACKUP_COUNT": 0,
+                "ARCHIVAL_THREAD#": 1,
+                "ACTIVATION#": 2718281828,
+                "IS_RECOVERY_DEST_FILE": "YES",
+                "COMPRESSED": "NO",
+                "FAL": "NO",
+                "END_OF_REDO_TYPE": None,
+                "BACKED_BY_VSS": "NO",
+                "CON_ID": 0,
+            }
+            self.archived_logs.append(row)
+            self._log_sequence += 1
+            self._log_first_change, self._log_first_time = nxt, now
+            return dict(row)
+
+    def purge_archived_logs(self, *, through_sequence: int | None = None, until_scn: int | None = None) -> int:
+        """RMAN DELETE ARCHIVELOG: the archived copies of sequences <= through_sequence, or of logs that
+        end at or before until_scn (NEXT_CHANGE# <= until_scn), are removed from disk; their rows stay
+        with DELETED='YES', STATUS='D', as in the control file. Online logs are untouched (the newest
+        `online_log_groups - 1` archived sequences are still on disk as online groups). With a redo_dir
+        the new horizon goes to <redo_dir>/archived-logs.<database>.json for the CDC source double,
+        which then fails to resume below it (ORA-01291). Returns how many."""
+        if (through_sequence is None) == (until_scn is None):
+            raise ValueError("purge_archived_logs: give through_sequence or until_scn")
+        n = 0
+        for row in self.archived_logs:
+            hit = row["SEQUENCE#"] <= through_sequence if through_sequence is not None else row["NEXT_CHANGE#"] <= until_scn
+            if hit and row["DELETED"] == "NO":
+                row["DELETED"], row["STATUS"] = "YES", "D"
+                n += 1
+        self._publish_redo_horizon()
+        return n
+
+    def redo_horizon(self) -> int:
+        """The oldest SCN mining can start from: the first change of the oldest log in the unbroken
+        chain of logs still on disk (archived copies not deleted, or still an online group) ending at
+        the current one."""
+        on_disk = {r["SEQUENCE#"]: r["FIRST_CHANGE#"] for r in self.archived_logs if r["DELETED"] == "NO"}
+        on_disk.update({r["SEQUENCE#"]: r["FIRST_CHANGE#"] for r in self.online_logs() if r["STATUS"] != "UNUSED"})
+        seq = self._log_sequence
+        while seq - 1 in on_disk:
+            seq -= 1
+        return on_disk[seq]
+
+    def _publish_redo_horizon(self) -> None:
+        # the CDC source double (another process) refuses to resume below it, as LogMiner would
+        if self.redo_dir is None:
+            return
+        path = self.redo_dir / f"archived-logs.{self.redo_database}.json"
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps({"database": self.redo_database, "horizon_scn": self.redo_horizon()}))
+        os.replace(tmp, path)
+
+    def online_logs(self) -> list[dict[str, Any]]:
+        """V$LOG: the CURRENT group and the groups still holding the newest archived sequences."""
+        rows = []
+        recent = self.archived_logs[-(self.online_log_groups - 1) :] if self.online_log_groups > 1 else []
+        for a in recent:
+            rows.append(
+                self._log_row(a["SEQUENCE#"], "INACTIVE", "YES", a["FIRST_CHANGE#"], a["FIRST_TIME"], a["NEXT_CHANGE#"], a["NEXT_TIME"])
+            )
+        rows.append(
+            self._log_row(self._log_sequence, "CURRENT", "NO", self._log_first_change, self._log_first_time, 18446744073709551615, None)
+        )
+        used = len(rows)
+        for g in range(used, self.online_log_groups):
+            rows.append({**self._log_row(0, "UNUSED", "YES", 0, None, 0, None), "GROUP#": g + 1})
+        return rows
+
+    def _log_row(self, seq: int, status: str, archived: str, first: int, first_time: Any, nxt: int, next_time: Any) -> dict[str, Any]:
+        return {
+            "GROUP#": (seq - 1) % self.online_log_groups + 1 if seq else self.online_log_groups,
+            "THREAD#": 1,
+            "SEQUENCE#": seq,
+            "BYTES": 209715200,
+            "BLOCKSIZE": 512,
+            "MEMBERS": 1,
+            "ARCHIVED": archived,
+            "STATUS": status,
+            "FIRST_CHANGE#": first,
+            "FIRST_TIME": first_time,
+            "NEXT_CHANGE#": nxt,
+            "NEXT_TIME": next_time,
+            "CON_ID": 0,
+        }
 
     # ---- driver entry point ------------------------------------------------------------------------
 
@@ -1481,6 +1611,61 @@ class _Executor:
             "SUPPLEMENTAL_LOG_DATA_PK",
             "SUPPLEMENTAL_LOG_DATA_UI",
             "SUPPLEMENTAL_LOG_DATA_ALL",
+            "CURRENT_SCN",
+            "RESETLOGS_CHANGE#",
+        ),
+        # Oracle Database Reference 19c, V$ARCHIVED_LOG and V$LOG
+        "V$ARCHIVED_LOG": (
+            "RECID",
+            "STAMP",
+            "NAME",
+            "DEST_ID",
+            "THREAD#",
+            "SEQUENCE#",
+            "RESETLOGS_CHANGE#",
+            "RESETLOGS_TIME",
+            "RESETLOGS_ID",
+            "FIRST_CHANGE#",
+            "FIRST_TIME",
+            "NEXT_CHANGE#",
+            "NEXT_TIME",
+            "BLOCKS",
+            "BLOCK_SIZE",
+            "CREATOR",
+            "REGISTRAR",
+            "STANDBY_DEST",
+            "ARCHIVED",
+            "APPLIED",
+            "DELETED",
+            "STATUS",
+            "COMPLETION_TIME",
+            "DICTIONARY_BEGIN",
+            "DICTIONARY_END",
+            "END_OF_REDO",
+            "BACKUP_COUNT",
+            "ARCHIVAL_THREAD#",
+            "ACTIVATION#",
+            "IS_RECOVERY_DEST_FILE",
+            "COMPRESSED",
+            "FAL",
+            "END_OF_REDO_TYPE",
+            "BACKED_BY_VSS",
+            "CON_ID",
+        ),
+        "V$LOG": (
+            "GROUP#",
+            "THREAD#",
+            "SEQUENCE#",
+            "BYTES",
+            "BLOCKSIZE",
+            "MEMBERS",
+            "ARCHIVED",
+            "STATUS",
+            "FIRST_CHANGE#",
+            "FIRST_TIME",
+            "NEXT_CHANGE#",
+            "NEXT_TIME",
+            "CON_ID",
         ),
         "DBA_LOG_GROUPS": ("OWNER", "LOG_GROUP_NAME", "TABLE_NAME", "LOG_GROUP_TYPE", "ALWAYS", "GENERATED"),
         "ALL_LOG_GROUPS": ("OWNER", "LOG_GROUP_NAME", "TABLE_NAME", "LOG_GROUP_TYPE", "ALWAYS", "GENERATED"),
@@ -1495,7 +1680,9 @@ class _Executor:
     def _source(self, src: str) -> list[dict[str, Any]]:
         db = self.db
         if src.startswith(("DBA_", "V$")) and src in self._VIEW_COLUMNS:
-            if not (self._can_read_dictionary() or (src == "V$DATABASE" and db.has_object_priv(self.user, "SYS", "V_$DATABASE", "SELECT"))):
+            if not (
+                self._can_read_dictionary() or (src.startswith("V$") and db.has_object_priv(self.user, "SYS", "V_" + src[1:], "SELECT"))
+            ):
                 raise ora_error(942)
         if src == "DUAL":
             return [{"DUMMY": "X"}]
@@ -1586,8 +1773,14 @@ class _Executor:
                     "SUPPLEMENTAL_LOG_DATA_PK": "NO",
                     "SUPPLEMENTAL_LOG_DATA_UI": "NO",
                     "SUPPLEMENTAL_LOG_DATA_ALL": db.supplemental_log_data_all,
+                    "CURRENT_SCN": db.current_scn,
+                    "RESETLOGS_CHANGE#": 1,  # one incarnation: the archived logs' RESETLOGS_CHANGE#
                 }
             ]
+        if src == "V$ARCHIVED_LOG":
+            return [dict(r) for r in db.archived_logs]
+        if src == "V$LOG":
+            return db.online_logs()
         if src in ("DBA_LOG_GROUPS", "ALL_LOG_GROUPS"):
             tables = (
                 db.tables.values() if src == "DBA_LOG_GROUPS" else [t for t in db.tables.values() if self._can_access_table(t, "SELECT")]

@@ -77,6 +77,7 @@ def test_checks_cover_every_system():
         ("oracle", "supplemental_logging"),
         ("oracle", "role_grants"),
         ("oracle", "primary_key"),
+        ("oracle", "log_retention"),
         ("connect", "plugins_installed"),
         ("connect", "running"),
         ("connect", "config_matches_spec"),

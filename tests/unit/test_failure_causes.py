@@ -14,6 +14,7 @@ TRACES = {
     "authentication_failed": 'org.postgresql.util.PSQLException: FATAL: password authentication failed for user "cdc_reader"',
     "missing_privilege": "org.postgresql.util.PSQLException: ERROR: permission denied for table POC_CLICKSTREAM",
     "log_settings": 'io.debezium.DebeziumException: Postgres server wal_level property must be "logical" but is: replica',
+    "change_log_purged": "org.apache.kafka.connect.errors.ConnectException: ORA-01291: missing logfile: resuming at SCN 1796143428264",
     "publication_missing": 'org.postgresql.util.PSQLException: ERROR: publication "cdc_pub" does not exist',
     "invalid_config": "org.apache.kafka.common.config.ConfigException: Invalid value x for configuration poll.interval.ms",
     "unknown_column_type": "org.apache.kafka.connect.errors.DataException: unsupported column type 'tsvector'",
@@ -33,6 +34,15 @@ def test_the_table_says_which_causes_a_restart_can_fix():
     restartable = {c.name for c in CAUSES if c.restartable}
     assert restartable == {"network", "broker_unavailable", "rebalance", "timeout"}
     assert all(c.fix for c in CAUSES)
+
+
+def test_purged_change_logs_of_each_source_are_one_cause():
+    for trace in (
+        "io.debezium.DebeziumException: None of log files contains offset SCN: 2174541, re-snapshot is required.",
+        "org.postgresql.util.PSQLException: ERROR: requested WAL segment 000000010000000000000002 has already been removed",
+        'ERROR: can no longer get changes from replication slot "cdc_slot"',
+    ):
+        assert classify(trace).name == "change_log_purged", trace
 
 
 def test_unknown_is_transient_and_named():

@@ -1,7 +1,7 @@
 """Which failures a restart can fix: a table of known causes, matched against a task's trace.
 
 A user-actionable cause (bad password, missing grant, wal_level or supplemental logging wrong,
-publication missing, invalid config, a column type the connector cannot read) fails again on
+the change log purged below the connector's position, publication missing, invalid config, a column type the connector cannot read) fails again on
 every restart: the health sensor raises the incident at once, with the cause and the fix in words,
 and runs no restart loop. A transient cause (network, broker unavailable, rebalance, timeout)
 keeps the backoff. An unknown cause is treated as transient, and the incident names it unknown.
@@ -60,6 +60,21 @@ CAUSES: tuple[Cause, ...] = (
         "the database does not write the change log the connector reads: set wal_level=logical (PostgreSQL, restart "
         "needed) or turn on ARCHIVELOG and supplemental logging (Oracle); the source checks say which",
         (r"wal_level", r"logical decoding requires", r"supplemental logging", r"ORA-01325", r"archive ?log mode", r"ORA-00257"),
+    ),
+    Cause(
+        "change_log_purged",
+        False,
+        "the change log the connector must resume from is gone (Oracle archived redo logs deleted, PostgreSQL WAL "
+        "removed): restore the logs from backup, or take a new snapshot (reset_connector_offsets); the source's "
+        "log_retention / wal_retention check shows the horizon",
+        (
+            r"ORA-01291",
+            r"missing logfile",
+            r"None of (the )?log files contains offset SCN",
+            r"re-snapshot is required",
+            r"requested WAL segment \S+ has already been removed",
+            r"can no longer get changes from replication slot",
+        ),
     ),
     Cause(
         "publication_missing",

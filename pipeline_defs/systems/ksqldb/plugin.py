@@ -123,6 +123,15 @@ class KsqlDbPlugin(registry.EnginePlugin):
         finally:
             client.close()
 
+    def rebuild_from_source(self, spec: Any, agg: registry.AggregateOutput, resources: Any) -> str:
+        from pipeline_defs.systems.ksqldb.rebuild import rebuild_aggregate
+
+        client = resources.ksqldb.get_client()
+        try:
+            return rebuild_aggregate(spec, agg, client, resources.kafka.get_client())
+        finally:
+            client.close()
+
     def checks(self, node: LineageNode, lineage: Lineage) -> list:
         from pipeline_defs.systems.ksqldb.checks import ksql_checks
 

@@ -97,6 +97,15 @@ class SourceConnector(Model):
     flavor_config: dict[Literal["confluent", "debezium"], dict[ConfigKey, ConfigValue]] = {}
 
 
+class LogRetention(Model):
+    """Thresholds of the redo-retention guard: WARN while a connector's resume SCN is less than
+    ``warn_margin_scn`` ahead of the oldest redo still available (V$ARCHIVED_LOG + V$LOG); ERROR
+    (fixed) once it is behind it. SCNs advance at the database's own rate (each commit, and a
+    steady background rate), so set the margin from V$ARCHIVED_LOG's FIRST_CHANGE# over a day."""
+
+    warn_margin_scn: int = Field(50_000_000, ge=1)
+
+
 class OracleSource(Model):
     """Oracle 19c: the CDC role and user, the tables, and the CDC connectors that capture them.
 
@@ -115,6 +124,7 @@ class OracleSource(Model):
     user: User
     tables: list[Table] = Field(min_length=1)
     connectors: list[SourceConnector] = Field(min_length=1)
+    log_retention: LogRetention = LogRetention()
 
     def table(self, name: str) -> Table | None:
         return next((t for t in self.tables if t.name == name), None)

@@ -158,10 +158,11 @@ def rebuild_sink(p: Any, connect: Any, kafka: Any, resources: Any, log: Any) -> 
         )
     else:
         log.warning(f"{p.sink}: {plan.cause}; rebuilding the topic from the engine")
+        lost = _lost_windows(plan.missing)
         cause = rd.cdc_topics_complete(_cdc_watermarks(p, kafka))
         if cause:
             raise registry.CannotRebuild(
-                f"{plan.cause}, and the engine could not rebuild it: {cause}. A new snapshot "
+                f"{plan.cause}, and the engine could not rebuild it: {cause}; {lost}. A new snapshot "
                 "of the source (reset the CDC connector's offsets) is needed first"
             )
         engine = registry.engine_of(p.spec)
@@ -170,8 +171,8 @@ def rebuild_sink(p: Any, connect: Any, kafka: Any, resources: Any, log: Any) -> 
         try:
             try:
                 res.detail.append(engine.rebuild_from_source(p.spec, p.agg, resources))
-            except ResourceError as e:  # the engine is down or refused: a person fixes that first
-                raise registry.CannotRebuild(f"{plan.cause}, and the engine could not rebuild it: {e}") from None
+            except (ResourceError, registry.CannotRebuild) as e:  # the engine is down or refused: a person fixes that first
+                raise registry.CannotRebuild(f"{plan.cause}, and the engine could not rebuild it: {e}; {lost}") from None
             _wait_topic_has(kafka, p.agg, needed)
             _delete_wrong_keys(redis, report)
             res.detail.append(write_when_stopped(lambda: connect.reset_offsets(p.sink), p.sink) or "sink offsets reset")
@@ -185,6 +186,18 @@ def rebuild_sink(p: Any, connect: Any, kafka: Any, resources: Any, log: Any) -> 
     if not res.report.passed:
         res.action = "failed"
     return res
+
+
+def _lost_windows(missing: dict[str, int]) -> str:
+    """What stays wrong in Redis: each NAME's newest window the topic no longer holds."""
+    import datetime as dt
+
+    def iso(ms: int) -> str:
+        return dt.datetime.fromtimestamp(ms / 1000, tz=dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+    shown = sorted(missing.items())[:20]
+    more = f" and {len(missing) - len(shown)} more" if len(missing) > len(shown) else ""
+    return "not rebuilt: the window of " + ", ".join(f"{n} starting {iso(w)}" for n, w in shown) + more
 
 
 def _cdc_watermarks(p: Any, kafka: Any) -> dict[str, dict[int, tuple[int, int]] | None]:

@@ -42,7 +42,8 @@ import io.confluent.connect.oracle.cdc.OracleCdcSourceConnectorConfig.StartFrom;
  * Source partition {"database": ${databaseName}}; source offset {"scn": SCN of the change, "pos": byte
  * offset just after its line}. On restart the task resumes at "pos" when that is still a line boundary of
  * the file, else it re-reads the file skipping SCNs up to "scn" (so an offset written by hand as
- * {"scn": n} works too).
+ * {"scn": n} works too). Resuming below the oldest redo the database still holds (DoubleDatabase.redoHorizon)
+ * fails the task with ORA-01291.
  *
  * Changes marked "minable": false (see RedoEvent) are never streamed; snapshots include them.
  *
@@ -117,6 +118,7 @@ public class OracleCdcSourceTask extends SourceTask {
             log.info("{}: start.from=force_current: stored offsets ignored, streaming from byte {} of {}", connectorName,
                     position, redoFile);
         } else if (resumable) {
+            requireRedo(((Number) offset.get("scn")).longValue() + 1, config.databaseName());
             resume(offset);
         } else {
             switch (from.mode) {
@@ -157,6 +159,20 @@ public class OracleCdcSourceTask extends SourceTask {
             throw new ConnectException("Cannot create the redo log consumer for "
                     + OracleCdcSourceConnectorConfig.REDO_LOG_CONSUMER_BOOTSTRAP + "=" + servers + ": "
                     + LicenseTopic.rootMessage(e), e);
+        }
+    }
+
+    /**
+     * LogMiner can only start where a log still covers the SCN: resuming below the oldest log left fails
+     * as DBMS_LOGMNR does for a range without its log file (ORA-01291). The real connector's exact text
+     * is not public; the ORA code is LogMiner's.
+     */
+    private static void requireRedo(long needScn, String database) {
+        Long horizon = DoubleDatabase.redoHorizon(database);
+        if (horizon != null && needScn < horizon) {
+            throw new ConnectException("ORA-01291: missing logfile: resuming at SCN " + needScn + " of " + database
+                    + " needs a redo log that was deleted (the oldest log still available starts at SCN " + horizon
+                    + "); restore the archived logs or take a new snapshot");
         }
     }
 
