@@ -65,7 +65,9 @@ CAUSES: tuple[Cause, ...] = (
         "publication_missing",
         False,
         "the PostgreSQL publication the connector reads is missing or does not hold the table: run provision_pipeline",
-        (r"publication \S+ does not exist", r"publication .* not found"),
+        # Debezium PostgreSQL 3.6.1 with publication.autocreate.mode=disabled, on the restart after the walsender
+        # said 'publication "x" does not exist': "Publication autocreation is disabled, please create one ..."
+        (r"publication \S+ does not exist", r"publication .* not found", r"Publication autocreation is disabled"),
     ),
     Cause(
         "invalid_config",
