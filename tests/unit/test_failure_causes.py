@@ -95,7 +95,12 @@ def test_transient_failure_keeps_the_backoff():
 
 
 def _running() -> dict:
-    return {"c1": {"status": {"connector": {"state": "RUNNING"}, "tasks": [{"id": 0, "state": "RUNNING"}]}, "info": {"config": {"name": "c1", "k": "v"}}}}
+    return {
+        "c1": {
+            "status": {"connector": {"state": "RUNNING"}, "tasks": [{"id": 0, "state": "RUNNING"}]},
+            "info": {"config": {"name": "c1", "k": "v"}},
+        }
+    }
 
 
 def test_after_a_person_fixes_a_user_actionable_cause_the_next_failure_is_judged_again():
