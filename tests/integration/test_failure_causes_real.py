@@ -3,13 +3,15 @@ a dropped publication or a revoked REPLICATION attribute, and the connector_heal
 simulated hour against a real Dagster instance, raises the incident at once with the cause and the fix in
 words, and requests no restart: Connect keeps the task FAILED with the same trace. A wrong password is shown
 as Debezium 3.6.1 really behaves: its task keeps RUNNING in its own retry loop, which the sensor cannot tell
-from health (see test_wrong_password_is_retried_inside_the_task_forever).
+from health; the role_grants check names it (test_wrong_password_is_retried_inside_the_task_forever).
 
 Everything carries the module's own tag (role, schema, publication, slot, connector, topics): the session
 stack's other tests are never touched, and close() removes it all."""
 
 from __future__ import annotations
 
+import json
+import os
 import time
 import uuid
 
@@ -21,6 +23,7 @@ from pipeline_defs.lineage import build_lineage
 from pipeline_defs.systems.connect.causes import classify
 from pipeline_defs.systems.connect.healing import HealthPolicy
 from pipeline_defs.systems.connect.health import build_connector_health_sensor
+from pipeline_defs.systems.postgres.dagster_checks import postgres_checks
 from resources.connect import connector_health
 from tests.integration.local_env import LocalPipeline, renamed_spec, wait_until
 
@@ -48,6 +51,7 @@ class Source:
         src = self.p.spec.source
         self.role, self.pub, self.schema = src.role.name, src.publication, src.schema_name
         self.name = src.connectors[0].name
+        self.slot = src.connectors[0].slot_name
         lineage = build_lineage(self.p.spec)
         self.node = next(n for n in lineage.by_system("connect") if n.name == self.name)
         self.source_keys = [dg.AssetKey(list(n.key)) for n in lineage.by_system("postgres")]
@@ -133,10 +137,20 @@ def assert_incident_without_restart(src: Source, cause: str, words: list[str]) -
     assert connector_health(after)[0] == "FAILED" and _trace(after) == trace, "Connect saw no restart"
 
 
+def slot_active(src: Source) -> bool:
+    with src.p.pg() as conn:
+        row = conn.execute("SELECT active FROM pg_replication_slots WHERE slot_name = %s", [src.slot]).fetchone()
+    return bool(row and row[0])
+
+
 def heal(src: Source) -> None:
     """A person's fix is in; they restart the task; the sensor sees it healthy (and forgets the incident)."""
     src.connect.restart(src.name, include_tasks=True, only_failed=True)
     src.wait("RUNNING")
+    wait_until("slot streaming", lambda: slot_active(src), 30)  # RUNNING shows at once; streaming proves the fix
+    src.insert(f"healed-{uuid.uuid4().hex[:6]}")
+    time.sleep(1)
+    assert connector_health(src.status())[0] == "RUNNING" and slot_active(src)
     src.clock.now += 30
     result = src.tick()
     assert isinstance(result, dg.SensorResult) and not result.run_requests
@@ -148,7 +162,12 @@ def test_dropped_publication_is_an_incident_at_once_and_not_restarted(src):
     src.insert("cause-pub")  # the walsender decodes it and finds no publication
     assert_incident_without_restart(src, "publication_missing", ["publication_missing", "publication", "provision_pipeline"])
     pub_key = next(k for k in src.source_keys if k.path[1] == "publication")
-    src.provision([pub_key])  # the fix the incident names
+    src.provision([pub_key])  # the fix the incident names, in its two steps:
+    # PostgreSQL 15 decodes each change with the catalog as of that change: the row written while the publication
+    # was gone fails again after it is back ('publication "..." does not exist' in the change callback), so the
+    # slot is moved past it
+    with src.p.pg() as conn:
+        conn.execute("SELECT pg_replication_slot_advance(%s, pg_current_wal_lsn())", [src.slot])
     heal(src)
 
 
@@ -160,3 +179,45 @@ def test_revoked_replication_is_an_incident_at_once_and_not_restarted(src):
     finally:
         src.p.sql(f'ALTER ROLE "{src.role}" REPLICATION')
     heal(src)
+
+
+def _role_check(src: Source) -> dg.AssetCheckResult:
+    """The product's role_grants check, run with the real postgres resource."""
+    lineage = build_lineage(src.p.spec)
+    [role] = lineage.by_kind("postgres_role")
+    [check] = [c for c in postgres_checks(role, lineage) if next(iter(c.check_keys)).name == "role_grants"]
+    with dg.build_op_context(resources={"postgres": src.resources["postgres"]}) as ctx:
+        return check(ctx)
+
+
+def test_wrong_password_is_retried_inside_the_task_forever(src):
+    """Debezium 3.6.1 wraps a failed login at task start in a RetriableException ("Couldn't obtain encoding for
+    database") and retries it every retriable.restart.connector.wait.ms without bound (errors.max.retries only
+    bounds streaming errors): the task stays RUNNING, Connect holds no trace, so the sensor has nothing to
+    classify and, rightly, nothing to restart. What names the cause and the fix is the role_grants check, which
+    compares the role's stored SCRAM verifier with the password the connectors use."""
+    assert _role_check(src).passed
+    src.p.sql(f"ALTER ROLE \"{src.role}\" PASSWORD 'not-the-secret-{uuid.uuid4().hex[:6]}'")
+    try:
+        src.connect.restart(src.name, include_tasks=True, only_failed=False)  # the task logs in again
+        time.sleep(4)  # several of Debezium's 1 s retries
+        status = src.status()
+        assert connector_health(status)[0] == "RUNNING" and not _trace(status), status
+        assert not slot_active(src)  # nothing streams: the task is in its login retry loop
+        for _ in range(5):
+            result = src.tick()
+            assert isinstance(result, dg.SensorResult) and not result.run_requests
+            src.clock.now += 150
+        check = _role_check(src)
+        md = {k: v.value for k, v in check.metadata.items()}
+        assert not check.passed and md["password_matches"] is False
+        assert f"role {src.role}'s password differs from POSTGRES_CDC_PASSWORD" in md["problem"]
+        assert "provision_pipeline" in md["fix"]
+        assert os.environ["POSTGRES_CDC_PASSWORD"] not in json.dumps(md)
+    finally:
+        role_key = next(k for k in src.source_keys if k.path[1] == "role")
+        src.provision([role_key])  # the fix the check names
+    assert _role_check(src).passed
+    # Debezium's next retry logs in: the slot streams again, with no restart by anyone
+    wait_until("slot active again", lambda: slot_active(src), 30)
+    assert connector_health(src.status())[0] == "RUNNING"
