@@ -102,8 +102,7 @@ def test_killed_broker_is_ridden_out_without_restarts_and_nothing_is_lost(broker
         config = connect.get_config(name)
         assert config["producer.override.delivery.timeout.ms"] == "6000"  # the worker accepted the override
 
-        pid = broker.kill_broker()
-        assert not (broker.home / "run" / "kafka.pid").exists() or broker.kafka_pid() == pid
+        broker.kill_broker()  # kill -9 of the pid in <home>/run/kafka.pid, waited until gone
         for row in OUTAGE_ROWS:
             p.sql((f'INSERT INTO "{p.schema}"."POC_USERDATA" ("ID", "NAME") VALUES (%s, %s)', [row, "outage"]))
         outage_start = time.monotonic()
