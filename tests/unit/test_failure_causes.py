@@ -25,6 +25,40 @@ TRACES = {
 }
 
 
+# Traces the real Debezium PostgreSQL 3.6.1 task wrote on the local stack (tests/integration/test_failure_causes_real.py
+# produces them), the stack frames cut to the first of each exception
+REAL_TRACES = {
+    "publication_missing": (
+        "org.apache.kafka.connect.errors.ConnectException: An exception occurred in the change event producer. "
+        "This connector will be stopped.\n"
+        "\tat io.debezium.pipeline.ErrorHandler.setProducerThrowable(ErrorHandler.java:67)\n"
+        "Caused by: org.apache.kafka.connect.errors.ConnectException: Publication autocreation is disabled, please create "
+        "one and restart the connector.\n"
+        "\tat io.debezium.connector.postgresql.connection.PostgresReplicationConnection.initPublication("
+        "PostgresReplicationConnection.java:242)\n"
+    ),
+    # after the publication was created again: the change written while it was missing is decoded with the catalog
+    # of its time
+    "publication_missing_after_recreate": (
+        "org.apache.kafka.connect.errors.ConnectException: An exception occurred in the change event producer. "
+        "This connector will be stopped.\n"
+        'Caused by: org.postgresql.util.PSQLException: ERROR: publication "e2e_70c617_pub" does not exist\n'
+        '  Where: slot "e2e_70c617_userdata", output plugin "pgoutput", in the change callback, associated LSN 0/309D758\n'
+    ),
+    "missing_privilege": (
+        "org.apache.kafka.connect.errors.ConnectException: An exception occurred in the change event producer. "
+        "This connector will be stopped.\n"
+        "\tat io.debezium.pipeline.ErrorHandler.setProducerThrowable(ErrorHandler.java:67)\n"
+        "Caused by: io.debezium.jdbc.JdbcConnectionException: FATAL: must be superuser or replication role to start walsender\n"
+    ),
+}
+
+
+@pytest.mark.parametrize("cause", sorted(REAL_TRACES))
+def test_real_debezium_traces_are_recognised(cause):
+    assert classify(REAL_TRACES[cause]).name == cause.removesuffix("_after_recreate")
+
+
 @pytest.mark.parametrize("cause", sorted(TRACES))
 def test_each_known_cause_is_recognised(cause):
     assert classify(TRACES[cause]).name == cause
@@ -76,3 +110,25 @@ def test_transient_failure_keeps_the_backoff():
     assert (d.action, d.reason, d.detail["cause"]) == ("restart", "failed", "network")
     [d] = decide({"c1": {"k": "v"}}, _failed(TRACES["network"]), {}, mem, 60.0, policy)
     assert d.action == "none" and d.reason == "backoff"
+
+
+def _running() -> dict:
+    return {
+        "c1": {
+            "status": {"connector": {"state": "RUNNING"}, "tasks": [{"id": 0, "state": "RUNNING"}]},
+            "info": {"config": {"name": "c1", "k": "v"}},
+        }
+    }
+
+
+def test_after_a_person_fixes_a_user_actionable_cause_the_next_failure_is_judged_again():
+    mem, policy = Memory(), HealthPolicy()
+    [d] = decide({"c1": {"k": "v"}}, _failed(TRACES["publication_missing"]), {}, mem, 0.0, policy)
+    assert d.action == "incident"
+    [d] = decide({"c1": {"k": "v"}}, _running(), {}, mem, 600.0, policy)  # fixed and restarted by a person
+    assert d.reason == "healthy"
+    [d] = decide({"c1": {"k": "v"}}, _failed(TRACES["missing_privilege"]), {}, mem, 700.0, policy)
+    assert (d.action, d.reason) == ("incident", "missing_privilege")
+    [d] = decide({"c1": {"k": "v"}}, _running(), {}, mem, 800.0, policy)
+    [d] = decide({"c1": {"k": "v"}}, _failed(TRACES["network"]), {}, mem, 900.0, policy)
+    assert (d.action, d.detail["cause"]) == ("restart", "network")

@@ -9,8 +9,8 @@ from pydantic import ValidationError
 
 from pipeline_defs.core.types import Neutral
 from pipeline_defs.systems.postgres import cdc_topic, column_neutral_type, connector_config, cross_validate, secret_keys
-from pipeline_defs.systems.postgres.catalog import CatalogState, PublicationState, SlotState
-from pipeline_defs.systems.postgres.checks import check_slot, check_wal_level, check_wal_retention
+from pipeline_defs.systems.postgres.catalog import CatalogState, PublicationState, RoleState, SlotState
+from pipeline_defs.systems.postgres.checks import check_role, check_slot, check_wal_level, check_wal_retention
 from pipeline_defs.systems.postgres.connectors import ConnectEndpoints, create_request
 from pipeline_defs.systems.postgres.idents import quote_ident
 from pipeline_defs.systems.postgres.plan import demo_row_statements, desired_statements, plan
@@ -302,6 +302,18 @@ def _slot(name="cdc_pg_clicks", active=True, retained=0, db="cdc") -> SlotState:
 def test_wal_level_check_gives_the_fix():
     ok, md = check_wal_level(src(), CatalogState(wal_level="replica", max_replication_slots=10, max_wal_senders=10))
     assert not ok and "ALTER SYSTEM SET wal_level = logical" in md["fix"] and "'replica'" in md["problem"]
+
+
+def test_role_check_names_a_password_that_differs_and_the_fix():
+    s = src()
+    role = RoleState("cdc_reader", login=True, replication=True, superuser=False, connect=True, schema_usage=True)
+    assert check_role(s, CatalogState(role=role), tables=False)[0]  # not compared: passes
+    role.password_matches = False
+    ok, md = check_role(s, CatalogState(role=role), tables=False)
+    assert not ok and "password differs from POSTGRES_CDC_PASSWORD" in md["problem"]
+    assert "provision_pipeline" in md["fix"] and "${env:POSTGRES_CDC_PASSWORD}" in md["fix"]
+    role.password_matches = True
+    assert check_role(s, CatalogState(role=role), tables=False)[0]
 
 
 def test_slot_and_retention_checks():

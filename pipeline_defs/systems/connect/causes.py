@@ -79,8 +79,13 @@ CAUSES: tuple[Cause, ...] = (
     Cause(
         "publication_missing",
         False,
-        "the PostgreSQL publication the connector reads is missing or does not hold the table: run provision_pipeline",
-        (r"publication \S+ does not exist", r"publication .* not found"),
+        "the PostgreSQL publication the connector reads is missing or does not hold the table: run provision_pipeline "
+        "to recreate it. Changes written while it was missing cannot be decoded through the slot (PostgreSQL looks the "
+        "publication up as of each change), so the task fails on them again until the slot is moved past them "
+        "(pg_replication_slot_advance, those changes are skipped) or dropped for a new snapshot",
+        # Debezium PostgreSQL 3.6.1 with publication.autocreate.mode=disabled, on the restart after the walsender
+        # said 'publication "x" does not exist': "Publication autocreation is disabled, please create one ..."
+        (r"publication \S+ does not exist", r"publication .* not found", r"Publication autocreation is disabled"),
     ),
     Cause(
         "invalid_config",

@@ -204,7 +204,9 @@ def _maybe_reset(mem: ConnectorMemory, now: float, policy: HealthPolicy) -> None
     mem.incident_since = None
     if mem.healthy_since is None:
         mem.healthy_since = now
-    if mem.restarts and (now - mem.healthy_since) / 60 >= policy.wait_minutes(mem.restarts):
+    # an incident raised without restarts (a cause a restart cannot fix) ends at the first healthy look: only a
+    # person's fix and restart makes it RUNNING, and its next failure must be judged again, not stay silenced
+    if (mem.restarts or mem.exhausted) and (now - mem.healthy_since) / 60 >= policy.wait_minutes(mem.restarts):
         mem.restarts = 0
         mem.last_restart = None
         mem.exhausted = False

@@ -158,6 +158,12 @@ def check_role(source: PostgresSource, state: CatalogState, *, tables: bool = Tr
         "superuser": role.superuser,
         "password_matches": role.password_matches,
     }
+    if role.password_matches is False:
+        md["fix"] = (
+            f"run provision_pipeline: it sets role {name}'s password from {source.role.password_env}, the variable the "
+            f"connectors' ${{env:{source.role.password_env}}} resolves to in the Connect worker (or set that variable in "
+            "the worker's environment and restart the worker)"
+        )
     if role.superuser:
         md["note"] = f"role {name} is a superuser: more than Debezium needs (LOGIN REPLICATION + SELECT)"
     return not parts, _problem(md, parts)

@@ -106,6 +106,8 @@ def connector_config(source: PostgresSource, connector: PgConnector, endpoints: 
         "max.batch.size": str(tune.max_batch_size),
         "max.queue.size": str(tune.max_queue_size),
         "heartbeat.interval.ms": str(tune.heartbeat_interval_ms),
+        "errors.max.retries": str(tune.errors_max_retries),
+        "retriable.restart.connector.wait.ms": str(tune.retriable_restart_wait_ms),
         "topic.creation.default.replication.factor": str(ep.replication_factor),
         "topic.creation.default.partitions": str(ep.partitions),
         # several connectors may share one prefix: distinct JMX MBean names

@@ -155,6 +155,11 @@ class DebeziumTuning(_Model):
     # write, so the slot stops retaining WAL; 0 disables
     heartbeat_interval_ms: int = Field(10_000, ge=0, le=3_600_000)
     snapshot_mode: Literal["initial", "no_data", "when_needed", "never"] = "initial"
+    # Debezium's own retries of a retriable streaming error (errors.max.retries, default unlimited): with no
+    # bound a permanent one (REPLICATION revoked) keeps the task RUNNING in a retry loop the control plane never
+    # sees; bounded, the task FAILS and the health sensor classifies the trace (restart with backoff or incident)
+    errors_max_retries: int = Field(3, ge=0, le=1000)
+    retriable_restart_wait_ms: int = Field(10_000, ge=100, le=3_600_000)  # retriable.restart.connector.wait.ms
 
     @model_validator(mode="after")
     def _queue_over_batch(self):
