@@ -47,7 +47,7 @@ class KsqlDbPlugin(registry.EnginePlugin):
             if o.aggregate is None:
                 continue
             a = o.aggregate
-            stream = c.engine.object(a.from_)
+            stream = c.base_stream(o)
             _, vf = c.formats(o)
             out.append(
                 registry.AggregateOutput(
@@ -98,7 +98,10 @@ class KsqlDbPlugin(registry.EnginePlugin):
                 f"ksqlDB {o.kind} {o.name}",
                 frozenset({"ksqldb"}),
             )
-            upstream = topics[o.source.table] if o.aggregate is None else keys[o.aggregate.from_]
+            if o.source is not None:
+                upstream = topics[o.source.table]
+            else:
+                upstream = keys[o.aggregate.from_ if o.aggregate is not None else o.deltas.from_]
             keys[o.name] = g.add(node, upstream)
             if o.aggregate is not None:
                 tp = TopicProps(
@@ -147,7 +150,7 @@ def props_of(c: KsqlCompiler, name: str) -> KsqlObjectProps:
         kf,
         vf,
         c.output_topic(o),
-        o.aggregate.from_ if o.aggregate else None,
+        o.aggregate.from_ if o.aggregate else o.deltas.from_ if o.deltas else None,
     )
 
 
@@ -164,7 +167,10 @@ def _repair_job(spec: Any, lineage: Lineage) -> dg.JobDefinition:
             raise dg.Failure(f"not in the spec: {', '.join(sorted(unknown))}")
         compiler = KsqlCompiler(spec)
         # include everything upstream of a wanted object, then walk in dependency order
-        closure = set(wanted) | {o.aggregate.from_ for o in compiler.engine.objects if o.name in wanted and o.aggregate}
+        closure = set(wanted)
+        for o in reversed(compiler.order()):  # upstream of upstream too (aggregate -> deltas -> stream)
+            if o.name in closure and (o.aggregate or o.deltas):
+                closure.add(o.aggregate.from_ if o.aggregate else o.deltas.from_)
         client = ksqldb.get_client()
         try:
             for obj in compiler.order():

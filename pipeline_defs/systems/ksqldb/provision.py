@@ -31,6 +31,8 @@ class KsqlObjectProps:
 
 
 _WITH = re.compile(r"\b(KAFKA_TOPIC|TIMESTAMP)\s*=\s*'((?:[^']|'')*)'", re.I)
+_FROM = re.compile(r"\bFROM\s+(`[^`]+`|\w+)", re.I)
+_AGG = re.compile(r"\b(COUNT\s*\(\s*\*\s*\)|SUM\s*\(\s*\w+\s*\))", re.I)
 _WINDOW = re.compile(r"WINDOW\s+TUMBLING\s*\(\s*SIZE\s+(\d+\s+\w+?)S?\s*(?:,\s*GRACE\s+PERIOD\s+(\d+\s+\w+?)S?\s*)?\)", re.I)
 
 
@@ -47,11 +49,24 @@ def data_facts(statement: str) -> dict[str, str]:
     """What in a CREATE statement decides the data: topic, event-time column, window size/grace."""
     facts = {k.upper(): v.replace("''", "'") for k, v in _WITH.findall(statement or "")}
     facts.setdefault("TIMESTAMP", "(record time)")
+    if m := _FROM.search(statement or ""):
+        facts["READS"] = m.group(1).strip("`").upper()
+    if m := _AGG.search(statement or ""):
+        facts["AGGREGATE"] = re.sub(r"\s+", "", m.group(1)).upper()
     m = _WINDOW.search(statement or "")
     if m:
         facts["WINDOW SIZE"] = " ".join(m.group(1).upper().split())
         facts["GRACE PERIOD"] = " ".join((m.group(2) or "(default)").upper().split())
     return facts
+
+
+def insert_statements(p: KsqlObjectProps) -> list[str]:
+    """The ``INSERT INTO`` statements that follow an object's CREATE (a deltas stream has one)."""
+    return [s.strip() + ";" for s in re.split(r";\s*(?=INSERT\s+INTO\b)", p.statement.statement, flags=re.I)[1:]]
+
+
+def _norm(sql: str) -> str:
+    return " ".join(sql.replace(";", " ").split()).upper()
 
 
 def drift(p: KsqlObjectProps, desc: SourceDescription) -> list[str]:
@@ -64,7 +79,9 @@ def drift(p: KsqlObjectProps, desc: SourceDescription) -> list[str]:
     if sorted(want) != sorted(have):
         diffs.append(f"columns: missing {sorted(set(want) - set(have))}, unexpected {sorted(set(have) - set(want))}")
     kf, vf = p.key_format, p.value_format
-    if desc.key_format.upper() != kf.upper():
+    keyless = not any(k for _, _, k in p.columns)
+    # a key-less CSAS may get KEY_FORMAT NONE from ksqlDB whatever its source's key format was
+    if desc.key_format.upper() != kf.upper() and not (keyless and desc.key_format.upper() == "NONE"):
         diffs.append(f"key format {desc.key_format} != {kf}")
     if desc.value_format.upper() != vf.upper():
         diffs.append(f"value format {desc.value_format} != {vf}")
@@ -75,7 +92,16 @@ def drift(p: KsqlObjectProps, desc: SourceDescription) -> list[str]:
         for k in sorted(set(want_f) | set(have_f)):
             if k != "KAFKA_TOPIC" and have_f.get(k) != want_f.get(k):
                 diffs.append(f"{k.lower()} {have_f.get(k, '(none)')} != {want_f.get(k, '(none)')}")
+    have_inserts = {_norm(q.query_string) for q in desc.write_queries if _is_insert(q.id)}
+    for ins in insert_statements(p):
+        if _norm(ins) not in have_inserts:
+            diffs.append(f"missing writer: {' '.join(ins.split())[:160]}")
     return diffs
+
+
+def _is_insert(query_id: str) -> bool:
+    # QueryIdUtil: INSERT INTO queries are INSERTQUERY_<n>; the CSAS/CTAS that created the object is not
+    return query_id.upper().startswith("INSERTQUERY_")
 
 
 def metadata(desc: SourceDescription | None) -> dict[str, Any]:
@@ -117,6 +143,10 @@ def provision_object(p: KsqlObjectProps, ksql: KsqlDbClient, *, dry_run: bool) -
     if dry_run:
         return Outcome(name, would(action), changes, md)
     if action == "updated":
+        # DROP terminates the creating query but refuses while INSERT INTO queries write the object
+        for q in desc.write_queries:
+            if _is_insert(q.id):
+                ksql.terminate(q.id)
         ksql.drop(desc.type, name, delete_topic=False)
     if action in ("created", "updated"):
         ksql.execute(stmt.statement, dict(p.properties))
