@@ -106,7 +106,12 @@ def cross_validate(spec, tables: Mapping[str, SourceTable], fmt: str) -> Problem
                 problems.append((f"{dp}.from", f"{d.from_} must be a stream over a CDC topic"))
             else:
                 if src.changes is None:
-                    problems.append((f"{dp}.from", f"{d.from_} declares no 'changes' (op type and before image), so updates and deletes cannot be told apart"))
+                    problems.append(
+                        (
+                            f"{dp}.from",
+                            f"{d.from_} declares no 'changes' (op type and before image), so updates and deletes cannot be told apart",
+                        )
+                    )
                 if src.timestamp is None:
                     problems.append((f"{dp}.from", f"{d.from_} declares no event-time 'timestamp'; the deltas are windowed by it"))
                 if not any(c.name == d.group_by for c in src.columns):
