@@ -60,6 +60,18 @@ def data_facts(statement: str) -> dict[str, str]:
     return facts
 
 
+def _type_text(t: str) -> str:
+    return re.sub(r"\s+", "", t.replace("`", "")).upper()
+
+
+def _field_type(schema: Mapping[str, Any] | None, flat: str) -> str:
+    """A DESCRIBE field's type as the spec writes it; a STRUCT with its fields (SchemaInfo.fields)."""
+    if not schema or str(schema.get("type", "")).upper() != "STRUCT" or not schema.get("fields"):
+        return _type_text(flat)
+    inner = ",".join(f"{f['name']}{_field_type(f.get('schema'), str((f.get('schema') or {}).get('type', '')))}" for f in schema["fields"])
+    return _type_text(f"STRUCT<{inner}>")
+
+
 def insert_statements(p: KsqlObjectProps) -> list[str]:
     """The ``INSERT INTO`` statements that follow an object's CREATE (a deltas stream has one)."""
     return [s.strip() + ";" for s in re.split(r";\s*(?=INSERT\s+INTO\b)", p.statement.statement, flags=re.I)[1:]]
@@ -74,8 +86,8 @@ def drift(p: KsqlObjectProps, desc: SourceDescription) -> list[str]:
     kind = "TABLE" if p.kind == "table" else "STREAM"
     if desc.type.upper() != kind:
         diffs.append(f"type {desc.type} != {kind}")
-    want = [(n, t.upper(), k) for n, t, k in p.columns]
-    have = [(f.name, f.type.upper(), f.kind == "KEY") for f in desc.fields if f.name not in ("WINDOWSTART", "WINDOWEND")]
+    want = [(n, _type_text(t), k) for n, t, k in p.columns]
+    have = [(f.name, _field_type(f.schema, f.type), f.kind == "KEY") for f in desc.fields if f.name not in ("WINDOWSTART", "WINDOWEND")]
     if sorted(want) != sorted(have):
         diffs.append(f"columns: missing {sorted(set(want) - set(have))}, unexpected {sorted(set(have) - set(want))}")
     kf, vf = p.key_format, p.value_format
