@@ -164,6 +164,8 @@ def test_deltas_without_their_insert_writer_are_drift_and_recreated(provisioned)
     out = provision_object(p, client, dry_run=False)
     assert out.action == "updated"
     assert drift(p, describe(client, DELTAS)) == []
+    # the old deltas would be counted again by the recreated queries: their topic goes with the stream
+    assert double.deleted_topics == [DELTAS]
     # with both writers again, an update terminates the INSERT query itself before its DROP
     stale = _props(_spec(lambda d: _obj(d, DELTAS)["deltas"].update(delta_as="CHANGE")))[DELTAS]
     assert provision_object(stale, client, dry_run=False).action == "updated"

@@ -147,8 +147,9 @@ def provision_object(p: KsqlObjectProps, ksql: KsqlDbClient, *, dry_run: bool) -
         action = "updated" if found else "unchanged"
         if found:
             # none of these can change in place: drop (which also terminates the writing query,
-            # ksqlDB >= 0.15) and create again; the topic and its data stay, the query's state is
-            # rebuilt from its source topic (auto.offset.reset decides from where)
+            # ksqlDB >= 0.15) and create again; the topic and its data stay (a deltas stream's do not:
+            # see below), the query's state is rebuilt from its source topic (auto.offset.reset decides
+            # from where)
             changes += [f"DROP {'TABLE' if desc.type.upper() == 'TABLE' else 'STREAM'} {name} ({'; '.join(found)})", stmt.statement]
             md["drift"] = found
             md["state_rebuilt"] = "the object is recreated; its state is rebuilt from its source topic"
@@ -156,10 +157,12 @@ def provision_object(p: KsqlObjectProps, ksql: KsqlDbClient, *, dry_run: bool) -
         return Outcome(name, would(action), changes, md)
     if action == "updated":
         # DROP terminates the creating query but refuses while INSERT INTO queries write the object
-        for q in desc.write_queries:
-            if _is_insert(q.id):
-                ksql.terminate(q.id)
-        ksql.drop(desc.type, name, delete_topic=False)
+        inserts = [q for q in desc.write_queries if _is_insert(q.id)]
+        for q in inserts:
+            ksql.terminate(q.id)
+        # a deltas topic is derived state: the new queries rebuild it from the CDC topic, so the old
+        # records must go, or the aggregate would count them twice
+        ksql.drop(desc.type, name, delete_topic=bool(insert_statements(p)))
     if action in ("created", "updated"):
         ksql.execute(stmt.statement, dict(p.properties))
         desc = describe(ksql, name)
