@@ -39,6 +39,13 @@ and creates real topics, and the windowed count aggregate the pipeline generates
   offsets are not committed; records ksqlDB would skip (bad JSON, null group, null/invalid timestamp)
   go to the aggregation's processing_log. No emission order across windows or keys is promised: wait
   for a state (emitted_counts(), counts()) rather than a sequence.
+- Stateless stream queries (tests/doubles/ksql_projection.py): CREATE STREAM ... WITH (TIMESTAMP=..) AS SELECT
+  <column | s->f | literal | CAST(.. AS ..) | CASE WHEN .. END> FROM <key-less JSON stream> [WHERE a = b AND ..]
+  and INSERT INTO <stream> SELECT ... (a second writer: query id INSERTQUERY_<n>; the result schema must equal
+  the target's; it blocks DROP of its source and target until terminated, EngineContext#throwIfInsertQueriesExist)
+  run a thread producing one JSON record per passing row, right away; expressions as tests/doubles/ksql_expr.py
+  documents. The windowed aggregate also takes SUM(<INTEGER/BIGINT column>) in place of COUNT(*) (a stream with a
+  TIMESTAMP column gives the aggregate its event time, whatever the record timestamp).
 - DROP/TERMINATE stop the thread; fail_query() stops it and sets state ERROR; a thread that dies
   (e.g. its topic was deleted) turns its query to ERROR. Pull queries on the table read the live
   state. DROP ... DELETE TOPIC deletes the real topic. Other persistent-query shapes are refused.
