@@ -104,14 +104,14 @@ def drift(p: KsqlObjectProps, desc: SourceDescription) -> list[str]:
         for k in sorted(set(want_f) | set(have_f)):
             if k != "KAFKA_TOPIC" and have_f.get(k) != want_f.get(k):
                 diffs.append(f"{k.lower()} {have_f.get(k, '(none)')} != {want_f.get(k, '(none)')}")
-    have_inserts = {_norm(q.query_string) for q in desc.write_queries if _is_insert(q.id)}
+    have_inserts = {_norm(q.query_string) for q in desc.write_queries if is_insert(q.id)}
     for ins in insert_statements(p):
         if _norm(ins) not in have_inserts:
             diffs.append(f"missing writer: {' '.join(ins.split())[:160]}")
     return diffs
 
 
-def _is_insert(query_id: str) -> bool:
+def is_insert(query_id: str) -> bool:
     # QueryIdUtil: INSERT INTO queries are INSERTQUERY_<n>; the CSAS/CTAS that created the object is not
     return query_id.upper().startswith("INSERTQUERY_")
 
@@ -157,7 +157,7 @@ def provision_object(p: KsqlObjectProps, ksql: KsqlDbClient, *, dry_run: bool) -
         return Outcome(name, would(action), changes, md)
     if action == "updated":
         # DROP terminates the creating query but refuses while INSERT INTO queries write the object
-        inserts = [q for q in desc.write_queries if _is_insert(q.id)]
+        inserts = [q for q in desc.write_queries if is_insert(q.id)]
         for q in inserts:
             ksql.terminate(q.id)
         # a deltas topic is derived state: the new queries rebuild it from the CDC topic, so the old
