@@ -1,13 +1,14 @@
 """The row expressions the ksqlDB double evaluates in persistent stream queries (CSAS, INSERT INTO).
 
-Only what this project's statements use, each a documented ksqlDB 0.29 construct
-(confluentinc/ksql docs/developer-guide/ksqldb-reference/, tag v0.29.0):
-- column references and struct dereference ``S->F`` (operators.md "Struct dereference"; a missing
-  struct or field gives NULL);
-- literals: '' strings, integers (INTEGER, BIGINT beyond 32 bits), NULL, TRUE/FALSE;
-- ``CAST(x AS BIGINT|INTEGER|STRING|DOUBLE|BOOLEAN)`` (scalar-functions.md "CAST"; NULL stays NULL);
-- ``CASE WHEN c THEN x [WHEN ...] [ELSE y] END`` (operators.md / select-push-query.md "CASE"): the
-  first WHEN whose condition is TRUE, else ELSE, else NULL; every result must have one type;
+Only what this project's statements use, each a ksqlDB 0.29 construct (confluentinc/ksql: the grammar
+ksqldb-parser/src/main/antlr4/io/confluent/ksql/parser/SqlBase.g4 and docs/developer-guide/ksqldb-reference/):
+- column references and struct dereference ``S->F`` (``#dereference``, operators.md "STRUCT dereference"; a
+  NULL struct gives NULL);
+- literals: '' strings, integers with an optional minus (``number: MINUS? INTEGER_VALUE``; INTEGER, BIGINT
+  beyond 32 bits), NULL, TRUE/FALSE;
+- ``CAST(x AS BIGINT|INTEGER|STRING|DOUBLE|BOOLEAN)`` (``#cast``; NULL stays NULL);
+- ``CASE WHEN c THEN x [WHEN ...] [ELSE y] END`` (``#searchedCase``): the first WHEN whose condition is
+  TRUE, else ELSE, else NULL; every result must have one type;
 - conditions ``x = y``, ``<>``/``!=``, ``<``, ``<=``, ``>``, ``>=``, ``x IS [NOT] NULL`` joined by
   AND: a comparison with NULL is not TRUE (SQL three-valued logic), so such a WHEN or WHERE fails.
 Anything else raises SqlError: the double refuses what it does not evaluate.

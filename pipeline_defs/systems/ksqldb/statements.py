@@ -185,11 +185,14 @@ class KsqlCompiler:
     def _deltas_statements(self, o: KsqlObject, vf: str, topic: str) -> str:
         """Two persistent queries into one stream: the CSAS turns every change record into +1 at the
         row's own group value and event time (-1 for a delete, whose record carries the deleted row);
-        the INSERT INTO takes 1 away at an update's before-image. ksqlDB 0.29 constructs, each
-        documented in confluentinc/ksql docs/developer-guide/ksqldb-reference/: CSAS with
-        ``TIMESTAMP`` (create-stream-as-select.md: the column is the event time of downstream
-        queries), ``INSERT INTO ... SELECT`` (insert-into.md), ``CASE`` (operators.md, 'CASE'),
-        struct dereference ``->`` (operators.md, 'Struct dereference'), ``CAST`` (scalar-functions.md).
+        the INSERT INTO takes 1 away at an update's before-image. ksqlDB 0.29 constructs (confluentinc/ksql,
+        docs/developer-guide/ksqldb-reference/ and the grammar ksqldb-parser/.../parser/SqlBase.g4): CSAS with
+        ``TIMESTAMP`` (create-stream-as-select.md: the event time of downstream queries and of the records it
+        writes), ``INSERT INTO ... SELECT`` (insert-into.md: an existing stream, the same schema), ``CASE WHEN``
+        (SqlBase.g4 ``#searchedCase``), ``CAST`` (``#cast``; ``-1`` is ``number: MINUS? INTEGER_VALUE``), the
+        struct dereference ``->`` (operators.md "STRUCT dereference", ``#dereference``), ``SUM``
+        (aggregate-functions.md). SUM is order-independent, so a retraction and an addition may reach the
+        aggregate in any order (INSERT INTO output is not timestamp-ordered with other writers, insert-into.md).
         The key-less stream is partitioned like its source; the aggregate repartitions by group."""
         d = o.deltas
         src = self._obj(d.from_)
