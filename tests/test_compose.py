@@ -7,7 +7,8 @@ without running containers is checked with the real tools:
 - compose/dagster.yaml as a real DagsterInstance on a real PostgreSQL (tests/fixtures_postgres.py), running a job;
 - the Dockerfiles: parsed (dockerfile-parse), linted (hadolint), the user-code build context rebuilt and the
   project built from exactly what the Dockerfile copies, the Connect image's Maven Central step replayed against
-  the local Maven repository (checksums, plugin layout);
+  the local Maven repository (checksums, plugin layout), its Redis sink stage built with Maven from exactly the
+  build context the Dockerfile and its .dockerignore let through;
 - the shell healthchecks linted (shellcheck) and the Oracle init SQL compared with what the Oracle asset checks query.
 
 A missing tool fails the test (never skips): scripts/bootstrap installs the Debian packages, the dev extras the rest.
@@ -883,13 +884,17 @@ CONNECT_ARCHIVES = {  # build arg holding the checksum -> (version arg, archive 
 }
 
 
-def _connect_stages() -> tuple[list[str], list[str]]:
-    """The RUN steps of the plugins stage and the COPY lines of the final stage."""
+def _connect_stage(index: int) -> list[dict]:
     structure = _dockerfile(CONNECT_DOCKERFILE).structure
     froms = [i for i, x in enumerate(structure) if x["instruction"] == "FROM"]
-    assert len(froms) == 2, "connect/Dockerfile: expected a plugins stage and the worker stage"
-    first, second = structure[froms[0] : froms[1]], structure[froms[1] :]
-    return ([x["value"] for x in first if x["instruction"] == "RUN"], [x["value"] for x in second if x["instruction"] == "COPY"])
+    assert len(froms) == 3, "connect/Dockerfile: expected a plugins stage, the redis-sink build stage and the worker stage"
+    return structure[froms[index] : (froms[index + 1] if index + 1 < len(froms) else len(structure))]
+
+
+def _connect_stages() -> tuple[list[str], list[str]]:
+    """The RUN steps of the plugins stage and the COPY lines of the final stage."""
+    first, last = _connect_stage(0), _connect_stage(2)
+    return ([x["value"] for x in first if x["instruction"] == "RUN"], [x["value"] for x in last if x["instruction"] == "COPY"])
 
 
 def _plugin_stage_args() -> dict[str, str | None]:
@@ -930,10 +935,17 @@ def test_connect_dockerfile_installs_every_plugin_from_a_checksummed_archive(raw
     assert args["MAVEN_CENTRAL"] == "https://repo1.maven.org/maven2"
     assert args["CONFLUENT_HUB"].startswith("https://")
     assert ["--from=plugins", "/plugins/", "/usr/share/confluent-hub-components/"] in [shlex.split(c) for c in copies]
+    # our sink, built in the image from the repository (the build context is the repository root)
+    assert ["--from=redis-sink", "/build/target/plugin/", "/usr/share/confluent-hub-components/cdcplane-redis-json/"] in [
+        shlex.split(c) for c in copies
+    ]
+    assert raw_compose["services"]["connect"]["build"]["context"] == ".."
+    assert raw_compose["services"]["connect"]["build"]["dockerfile"] == "compose/connect/Dockerfile"
     # the healthcheck waits for exactly these plugins
     hc = (COMPOSE_DIR / "connect" / "healthcheck.sh").read_text()
     for cls in (
         "io.confluent.connect.oracle.cdc.OracleCdcSourceConnector",
+        "com.cdcplane.redis.RedisJsonSinkConnector",
         "com.redis.kafka.connect.RedisSinkConnector",
         "io.debezium.connector.oracle.OracleConnector",
         "io.confluent.connect.avro.AvroConverter",
@@ -1024,6 +1036,62 @@ def test_connect_plugin_step_replays_with_local_archives(tmp_path):
     assert proc.returncode != 0
     assert not plugins.exists(), "a step ran although the first archive had no checksum"
     assert "ORACLE_CDC_SHA256" in proc.stderr and "Pinned downloads" in proc.stderr
+
+
+def _dockerignore_allows(ignore_lines: list[str], rel: str) -> bool:
+    """BuildKit's rule for this file's shape: `**` then `!path` exceptions; the last matching line wins."""
+    allowed = False
+    for line in (x.strip() for x in ignore_lines):
+        if not line or line.startswith("#"):
+            continue
+        neg, pat = line.startswith("!"), line.lstrip("!").rstrip("/")
+        if pat == "**" or rel == pat or rel.startswith(pat + "/"):
+            allowed = neg
+    return allowed
+
+
+def test_connect_redis_sink_stage_builds_our_plugin_from_its_build_context(tmp_path):
+    """Rebuild the Connect image's build context from what compose/connect/Dockerfile COPYs, filtered by its
+    .dockerignore as BuildKit does, and run the redis-sink stage's RUN step as written (Maven against the local
+    repository): it lays out the plugin directory the worker stage copies, with the connector class the spec names
+    for `cdcplane-redis-json` and without the jars the worker provides."""
+    from pipeline_defs.systems.redis.spec import PLUGINS
+
+    stage = _connect_stage(1)
+    assert stage[0]["value"].split()[0].startswith("maven:3.9.9-eclipse-temurin-17")
+    workdir = next(x["value"] for x in stage if x["instruction"] == "WORKDIR")
+    ignore = (COMPOSE_DIR / "connect" / "Dockerfile.dockerignore").read_text().splitlines()
+    ctx = tmp_path / "build"
+    for value in (x["value"] for x in stage if x["instruction"] == "COPY"):
+        src, dest = shlex.split(value)
+        path = ROOT / src.rstrip("/")
+        assert path.exists() and _dockerignore_allows(ignore, src.rstrip("/")), f"{src}: not in the build context"
+        target = ctx / dest.removeprefix("./").rstrip("/")
+        if path.is_dir():
+            shutil.copytree(
+                path,
+                target,
+                ignore=lambda d, names: [n for n in names if not _dockerignore_allows(ignore, str(Path(d, n).relative_to(ROOT)))],
+            )
+        else:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(path, target)
+    assert not (ctx / "src" / "test").exists() and not (ctx / "target").exists()
+    (step,) = [x["value"] for x in stage if x["instruction"] == "RUN"]
+    # offline against the local repository: the image build resolves the same pinned artifacts from Maven Central
+    script = step.replace("mvn ", f"{_tool('mvn')} -o -Dmaven.repo.local={_local_maven_repo()} ", 1)
+    proc = subprocess.run(["sh", "-c", script], cwd=ctx, capture_output=True, text=True, timeout=600, check=False)
+    assert proc.returncode == 0, f"{workdir}: {proc.stdout}{proc.stderr}"
+    plugin = ctx / "target" / "plugin"
+    jars = sorted(p.name for p in plugin.glob("*.jar"))
+    (ours,) = [j for j in jars if j.startswith("redis-json-sink-")]
+    assert any(j.startswith("jedis-") for j in jars), jars
+    assert not any(j.startswith(("connect-api-", "kafka-clients-", "slf4j-api-")) for j in jars), jars
+    services = zipfile.ZipFile(plugin / ours).read("META-INF/services/org.apache.kafka.connect.sink.SinkConnector").decode()
+    assert PLUGINS["cdcplane-redis-json"] in services.split()
+    # every other COPY of the Dockerfile gets through the ignore file too
+    for src in _copy_sources(CONNECT_DOCKERFILE):
+        assert _dockerignore_allows(ignore, src), f"Dockerfile.dockerignore hides {src}"
 
 
 def test_fetch_plugin_refuses_archive_members_outside_the_plugin_directory(tmp_path):

@@ -9,6 +9,7 @@ plugins="$(curl -fsS --max-time 10 "http://localhost:${port}/connector-plugins?c
 missing=0
 for cls in \
     io.confluent.connect.oracle.cdc.OracleCdcSourceConnector \
+    com.cdcplane.redis.RedisJsonSinkConnector \
     com.redis.kafka.connect.RedisSinkConnector \
     io.debezium.connector.oracle.OracleConnector \
     io.confluent.connect.avro.AvroConverter; do

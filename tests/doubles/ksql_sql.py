@@ -349,6 +349,12 @@ class Query:
 
 
 @dataclass
+class InsertInto:
+    target: str
+    select: Select
+
+
+@dataclass
 class SetProperty:
     key: str
     value: Any  # None for UNSET
@@ -473,6 +479,8 @@ def parse_statement(text: str) -> Any:
         return Terminate("ALL" if qid.upper() == "ALL" else qid)
     if m := re.fullmatch(rf"DROP\s+(STREAM|TABLE)\s+(IF\s+EXISTS\s+)?({NAME})(\s+DELETE\s+TOPIC)?", s, _F):
         return Drop(m.group(1).upper(), ident(m.group(3)), bool(m.group(2)), bool(m.group(4)))
+    if m := re.fullmatch(rf"INSERT\s+INTO\s+({NAME})\s+(SELECT\b.*)", s, _F):
+        return InsertInto(ident(m.group(1)), parse_select(m.group(2)))
     if head in ("SELECT", "PRINT"):
         return Query(parse_select(s)) if head == "SELECT" else Query(Select([], ""))
     if m := re.fullmatch(r"SET\s+'([^']+)'\s*=\s*'([^']*)'", s, _F):

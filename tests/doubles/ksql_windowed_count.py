@@ -132,8 +132,10 @@ class WindowedCount:
         start = ts - ts % self.size_ms
         return start, start + self.size_ms
 
-    def add(self, group: Any, group_key: bytes, ts: int, task: int = 0) -> tuple[bool, list[WindowUpdate]]:
-        """Apply one record with event time `ts` on `task`. Returns (counted, updates to forward now)."""
+    def add(self, group: Any, group_key: bytes, ts: int, task: int = 0, amount: int = 1) -> tuple[bool, list[WindowUpdate]]:
+        """Apply one record with event time `ts` on `task`: COUNT(*) adds 1, SUM(x) adds x (`amount`; a
+        NULL x adds 0 -- ksqlDB's SumKudaf skips nulls but the record still updates the window).
+        Returns (counted, updates to forward now)."""
         start, end = self.window_of(ts)
         observed = max(self.stream_time.get(task, -1), ts)
         self.stream_time[task] = observed
@@ -141,7 +143,7 @@ class WindowedCount:
             self.dropped_late += 1
             return False, []
         w = self._windows.setdefault((group, start), [0, ts])
-        w[0] += 1
+        w[0] += amount
         w[1] = max(w[1], ts)
         self._keys[group] = group_key
         if self.thread_cache_bytes == 0:  # no cache: KStreamWindowAggregate forwards every update

@@ -39,6 +39,13 @@ and creates real topics, and the windowed count aggregate the pipeline generates
   offsets are not committed; records ksqlDB would skip (bad JSON, null group, null/invalid timestamp)
   go to the aggregation's processing_log. No emission order across windows or keys is promised: wait
   for a state (emitted_counts(), counts()) rather than a sequence.
+- Stateless stream queries (tests/doubles/ksql_projection.py): CREATE STREAM ... WITH (TIMESTAMP=..) AS SELECT
+  <column | s->f | literal | CAST(.. AS ..) | CASE WHEN .. END> FROM <key-less JSON stream> [WHERE a = b AND ..]
+  and INSERT INTO <stream> SELECT ... (a second writer: query id INSERTQUERY_<n>; the result schema must equal
+  the target's; it blocks DROP of its source and target until terminated, EngineContext#throwIfInsertQueriesExist)
+  run a thread producing one JSON record per passing row, right away; expressions as tests/doubles/ksql_expr.py
+  documents. The windowed aggregate also takes SUM(<INTEGER/BIGINT column>) in place of COUNT(*) (a stream with a
+  TIMESTAMP column gives the aggregate its event time, whatever the record timestamp).
 - DROP/TERMINATE stop the thread; fail_query() stops it and sets state ERROR; a thread that dies
   (e.g. its topic was deleted) turns its query to ERROR. Pull queries on the table read the live
   state. DROP ... DELETE TOPIC deletes the real topic. Other persistent-query shapes are refused.
@@ -59,6 +66,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tests.doubles._http import DoubleServer, Reply, Request
+from tests.doubles.ksql_expr import check_cond, parse_cond, parse_expr, type_of
+from tests.doubles.ksql_projection import KafkaProjection, ProjectionPlan
 from tests.doubles.ksql_sql import (
     NAME,
     Column,
@@ -66,6 +75,7 @@ from tests.doubles.ksql_sql import (
     CreateSource,
     Describe,
     Drop,
+    InsertInto,
     Query,
     Select,
     SetProperty,
@@ -466,7 +476,8 @@ class KsqlDbDouble(DoubleServer):
         for q in self._meta.queries.values():
             if q.plan is None or q.id in self._aggregations or q.state != "RUNNING":
                 continue
-            agg = KafkaAggregation(q.plan, self.kafka_bootstrap or "")
+            runner = KafkaProjection if isinstance(q.plan, ProjectionPlan) else KafkaAggregation
+            agg = runner(q.plan, self.kafka_bootstrap or "")
             self._aggregations[q.id] = agg
             try:
                 agg.start()
@@ -518,6 +529,7 @@ class KsqlDbDouble(DoubleServer):
         if src.timestamp and by_name[src.timestamp].type not in ("BIGINT", "TIMESTAMP"):
             raise refuse("the TIMESTAMP column must be BIGINT epoch millis (TIMESTAMP_FORMAT is not simulated)")
         outputs: list[tuple[str, str]] = []
+        sum_column: str | None = None
         key_column = group
         for item, col in zip(sel.items, columns, strict=True):
             e = re.sub(r"\s+", "", item.expr).upper()
@@ -528,6 +540,13 @@ class KsqlDbDouble(DoubleServer):
                 key_column = col.name
                 continue
             what = {f"AS_VALUE({g})": "group", "COUNT(*)": "count", "WINDOWSTART": "windowstart", "WINDOWEND": "windowend"}.get(e)
+            if sm := re.fullmatch(r"SUM\(([A-Z_][A-Z0-9_]*)\)", e):
+                summed = ident(sm.group(1))
+                if by_name.get(summed) is None or by_name[summed].type not in ("INTEGER", "BIGINT"):
+                    raise refuse(f"SUM over an INTEGER/BIGINT column of the stream only, not {item.expr!r}")
+                if sum_column is not None and sum_column != summed:
+                    raise refuse("one SUM column per aggregate")
+                what, sum_column = "count", summed
             if what is None:
                 raise refuse(f"unsupported projection {item.expr!r}")
             outputs.append((col.name, what))
@@ -558,6 +577,7 @@ class KsqlDbDouble(DoubleServer):
             commit_interval_ms=_streams_int(streams, "commit.interval.ms", DEFAULT_COMMIT_INTERVAL_MS),
             cache_max_bytes=_streams_int(streams, "cache.max.bytes.buffering", DEFAULT_CACHE_MAX_BYTES),
             stream_threads=_streams_int(streams, "num.stream.threads", DEFAULT_STREAM_THREADS, minimum=1),
+            sum_column=sum_column,
         )
 
     # -- statements ---------------------------------------------------------------------------
@@ -579,6 +599,8 @@ class KsqlDbDouble(DoubleServer):
                 "sourceDescription": self._description(st, src, stmt.extended),
                 "warnings": [],
             }
+        if isinstance(stmt, InsertInto):
+            return self._insert_into(st, stmt, text, props)
         if isinstance(stmt, Terminate):
             return self._terminate(st, stmt, text)
         if isinstance(stmt, Drop):
@@ -746,10 +768,18 @@ class KsqlDbDouble(DoubleServer):
             self._check_upgrade(existing, columns)
         partitions = int(s.props.get("PARTITIONS", src.partitions))
         replicas = int(s.props.get("REPLICAS", src.replicas))
+        timestamp = str(s.props.get("TIMESTAMP") or "").upper()
+        if timestamp and timestamp not in {c.name for c in columns}:
+            raise SqlError(f"The TIMESTAMP column set in the WITH clause does not exist in the schema: '{timestamp}'")
         plan = None
         if self.kafka_bootstrap is not None:
             have = self._topic_info(st, topic)
-            plan = self._aggregation_plan(s, src, columns, key_fmt, value_fmt, topic, props, have[0] if have is not None else partitions)
+            if s.kind == "STREAM" and not sel.group_by:
+                plan = self._projection_plan(sel, src, columns, value_fmt, topic, props, timestamp or None)
+            else:
+                plan = self._aggregation_plan(
+                    s, src, columns, key_fmt, value_fmt, topic, props, have[0] if have is not None else partitions
+                )
             if have is None:  # TopicCreateInjector: a windowed table's topic is not compacted
                 st.topic_ops.append(("create", topic, partitions, replicas, {"cleanup.policy": "delete"}))
             else:
@@ -758,7 +788,7 @@ class KsqlDbDouble(DoubleServer):
         # CREATE OR REPLACE upgrades the running query in place and keeps its id.
         qid = old_query.id if old_query else f"{'CTAS' if s.kind == 'TABLE' else 'CSAS'}_{s.name}_{seq}"
         if plan is not None:
-            plan.query_id = qid
+            plan.query_id, plan.sink = qid, s.name
             plan.consumer_group = f"_confluent-ksql-{self.service_id}query_{qid}"
         st.sources[s.name] = Source(
             name=s.name,
@@ -773,11 +803,79 @@ class KsqlDbDouble(DoubleServer):
             reads=[src.name],
             partitions=partitions,
             replicas=replicas,
+            timestamp=timestamp,
         )
         st.queries[qid] = PersistentQuery(qid, text, s.name, topic, [src.name], dict(props), plan=plan)
         if st.kafka_topics is not None:
             st.kafka_topics.add(topic)
         return _status(text, f"{s.kind.lower()}/`{s.name}`/create", f"Created query with ID {qid}", qid, seq)
+
+    def _projection_plan(
+        self, sel: Select, src: Source, columns: list[Column], value_fmt: str, topic: str, props: dict[str, Any], sink_ts: str | None
+    ) -> ProjectionPlan:
+        """Validate that a CSAS / INSERT INTO is the stateless projection the Kafka-backed mode runs."""
+        if src.kind != "STREAM" or sel.window or sel.partition_by or sel.having:
+            raise SqlError(
+                "ksqlDB test double (Kafka-backed mode): stream projections run over a STREAM without WINDOW, PARTITION BY or HAVING only"
+            )
+        if src.key_columns or src.value_format != "JSON" or value_fmt != "JSON":
+            raise SqlError("ksqlDB test double (Kafka-backed mode): stream projections run over key-less JSON streams into JSON only")
+        types = {c.name: c.type for c in src.value_columns}
+        outputs = []
+        for item, col in zip(sel.items, columns, strict=True):
+            if item.expr == "*":
+                raise SqlError("ksqlDB test double (Kafka-backed mode): SELECT * is not simulated in stream projections")
+            outputs.append((col.name, parse_expr(item.expr)))
+        where = None
+        if sel.where:
+            where = parse_cond(sel.where)
+            check_cond(where, types)
+        reset = next((str(props[k]).lower() for k in _OFFSET_RESET_KEYS if k in props), "latest")
+        return ProjectionPlan(
+            query_id="",
+            sink="",
+            sink_topic=topic,
+            source=src.name,
+            source_topic=src.topic,
+            source_columns=types,
+            source_timestamp=src.timestamp or None,
+            outputs=outputs,
+            where=where,
+            sink_timestamp=sink_ts,
+            offset_reset=reset,
+            consumer_group="",
+        )
+
+    def _insert_into(self, st: _Metastore, s: InsertInto, text: str, props: dict[str, Any]) -> dict[str, Any]:
+        """INSERT INTO <stream> SELECT ...: one more persistent query writing an existing stream
+        (insert-into.md: the result schema must match the target's; the target must be a stream)."""
+        target = st.sources.get(s.target)
+        if target is None:
+            raise SqlError(f"{s.target} does not exist.")
+        if target.kind != "STREAM":
+            raise SqlError(f"INSERT INTO can only be used to insert into a stream. {s.target} is a table.")
+        sel = s.select
+        src = st.sources.get(sel.source)
+        if src is None:
+            raise SqlError(f"{sel.source} does not exist.")
+        if sel.group_by or sel.window or src.kind != "STREAM":
+            raise SqlError("ksqlDB test double: INSERT INTO ... SELECT from a stream without GROUP BY / WINDOW only")
+        columns = self._project(sel, src, "STREAM", s.target)
+        have = [(c.name, c.type, c.key) for c in columns]
+        want = [(c.name, c.type, c.key) for c in target.columns if not c.header]
+        if have != want:
+            raise SqlError(f"Incompatible schema between results and sink.\nResult schema is {have}\nSink schema is {want}")
+        plan = None
+        if self.kafka_bootstrap is not None:
+            # records keep the input ROWTIME; the target's readers take event time from its TIMESTAMP column
+            plan = self._projection_plan(sel, src, columns, target.value_format, target.topic, props, None)
+        seq = st.next_seq(text)
+        qid = f"INSERTQUERY_{seq}"
+        if plan is not None:
+            plan.query_id, plan.sink = qid, s.target
+            plan.consumer_group = f"_confluent-ksql-{self.service_id}query_{qid}"
+        st.queries[qid] = PersistentQuery(qid, text, s.target, target.topic, [src.name], dict(props), plan=plan)
+        return _status(text, f"stream/`{s.target}`/create", f"Created query with ID {qid}", qid, seq)
 
     def _project(self, sel: Select, src: Source, kind: str, sink: str) -> list[Column]:
         by_name = {c.name: c for c in src.columns}
@@ -838,6 +936,8 @@ class KsqlDbDouble(DoubleServer):
     def _expr_type(self, expr: str, by_name: dict[str, Column]) -> tuple[str, str | None, str | None]:
         """(SQL type, referenced column, function name) of a projection expression."""
         e = expr.strip()
+        if "->" in e or re.match(r"(?:CASE|CAST)\b", e, re.I):  # tests/doubles/ksql_expr.py evaluates these
+            return type_of(parse_expr(e), {c.name: c.type for c in by_name.values()}), None, "EXPR"
         if re.fullmatch(rf"(?:{NAME}\.)?{NAME}", e):
             ref = ident(e.split(".")[-1])
             return self._column_type(ref, by_name), ref, None
@@ -964,6 +1064,16 @@ class KsqlDbDouble(DoubleServer):
             raise SqlError(
                 f"Cannot drop {s.name}.\nThe following streams and/or tables read from this source: "
                 f"[{', '.join(readers)}].\nYou need to drop them before dropping {s.name}."
+            )
+        # EngineContext#throwIfInsertQueriesExist: INSERT INTO queries reading or writing it block the DROP
+        inserts = [q for q in st.queries.values() if q.id.startswith("INSERTQUERY_") and (q.sink == s.name or s.name in q.sources)]
+        if inserts:
+            reading = sorted(q.id for q in inserts if s.name in q.sources)
+            writing = sorted(q.id for q in inserts if q.sink == s.name)
+            raise SqlError(
+                f"Cannot drop {s.name}.\nThe following queries read from this source: [{', '.join(reading)}].\n"
+                f"The following queries write into this source: [{', '.join(writing)}].\n"
+                f"You need to terminate them before dropping {s.name}."
             )
         # Since 0.15 DROP terminates the query that created the source.
         for qid in [q.id for q in st.queries.values() if q.sink == s.name]:
@@ -1110,6 +1220,7 @@ class AggregationPlan:
     commit_interval_ms: int = DEFAULT_COMMIT_INTERVAL_MS
     cache_max_bytes: int = DEFAULT_CACHE_MAX_BYTES
     stream_threads: int = DEFAULT_STREAM_THREADS
+    sum_column: str | None = None  # SUM(<column>) instead of COUNT(*)
 
 
 class KafkaAggregation:
@@ -1345,7 +1456,8 @@ class KafkaAggregation:
         # the repartition topic (as many partitions as the source), chosen by murmur2 of the group key
         task = m.partition() if p.group_is_key else partition_for_key(group_key, max(p.source_partitions, 1))
         with self._cond:
-            counted, updates = self._count.add(group, group_key, ts, task)
+            amount = 1 if p.sum_column is None else int(row.get(p.sum_column) or 0)
+            counted, updates = self._count.add(group, group_key, ts, task, amount)
             if not counted:
                 start, end = self._count.window_of(ts)
                 self.processing_log.append(

@@ -85,7 +85,7 @@ def pipeline_env(stack, connect_plugin_doubles, tmp_path_factory):
     for name in SPEC_CONNECTORS:
         connect.delete(name)
     kafka = KafkaResource(bootstrap_servers=stack["KAFKA_BOOTSTRAP_SERVERS"]).get_client()
-    for topic in ("USER_AGGREGATE_EVENTS",):
+    for topic in ("USER_AGGREGATE_EVENTS", "POC_CLICKSTREAM_DELTAS"):  # engine-written topics of the spec
         kafka.delete_topic(topic)
     redis = RedisResource(url=stack["REDIS_URL"]).get_client()
     redis.delete_prefix("USER_AGGREGATE_EVENTS:")

@@ -144,7 +144,7 @@ def test_failed_query_is_recreated_and_the_aggregation_flows_again(env):
     old = _agg_query(env)
     assert old.is_running
     with dg.build_sensor_context(instance=env.instance, resources=resources) as sctx:
-        assert sensor(sctx).skip_message == "1 persistent query RUNNING"
+        assert sensor(sctx).skip_message == "2 persistent queries RUNNING"
 
     env.ksql.fail_query(old.id)
     assert _agg_query(env).state == "ERROR" and not env.ksql.aggregation(old.id).running
@@ -171,7 +171,32 @@ def test_failed_query_is_recreated_and_the_aggregation_flows_again(env):
     doc = wait_for(lambda: redis_doc(env, "ksqlfix"), 60, "USER_AGGREGATE_EVENTS:ksqlfix in Redis")
     assert doc["USER_NAME"] == "ksqlfix" and doc["EVENT_COUNT"] == 1
     with dg.build_sensor_context(instance=env.instance, resources=resources) as sctx:
-        assert sensor(sctx).skip_message == "1 persistent query RUNNING"
+        assert sensor(sctx).skip_message == "2 persistent queries RUNNING"
+
+
+def test_failed_insert_writer_of_the_deltas_is_started_again(env):
+    """The deltas stream's INSERT INTO (an update's retraction) fails: the sensor asks for a repair of the deltas
+    stream, which terminates that query and starts it again; the stream, its CSAS and the aggregate stay."""
+    sensor = build_ksqldb_health_sensor(env.spec)
+    resources = {"ksqldb": env.resources["ksqldb"]}
+    deltas = "POC_CLICKSTREAM_DELTAS"
+    with env.resources["ksqldb"].get_client() as client:
+        writers = {q.id.split("_")[0]: q for q in client.list_queries() if deltas in q.sinks}
+    env.ksql.fail_query(writers["INSERTQUERY"].id)
+    with dg.build_sensor_context(instance=env.instance, resources=resources) as sctx:
+        [rr] = requests_of(sensor(sctx))
+    assert rr.run_config == {"ops": {"repair_ksql": {"config": {"objects": [deltas]}}}}
+    assert rr.tags == {"cdc/ksql_object": deltas, "cdc/reason": "ERROR"}
+    result = env.defs.resolve_job_def(rr.job_name).execute_in_process(run_config=rr.run_config, instance=env.instance, tags=rr.tags)
+    assert result.success
+    with env.resources["ksqldb"].get_client() as client:
+        after = {q.id.split("_")[0]: q for q in client.list_queries() if deltas in q.sinks}
+        agg = [q for q in client.list_queries() if AGG in q.sinks]
+    assert after["CSAS"].id == writers["CSAS"].id and after["INSERTQUERY"].id != writers["INSERTQUERY"].id
+    assert all(q.is_running for q in [*after.values(), *agg])
+    assert env.ksql.aggregation(after["INSERTQUERY"].id).running
+    with dg.build_sensor_context(instance=env.instance, resources=resources) as sctx:
+        assert sensor(sctx).skip_message == "2 persistent queries RUNNING"
 
 
 def test_unreachable_ksqldb_is_a_skip_naming_the_url(env):

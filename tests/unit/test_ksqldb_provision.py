@@ -17,6 +17,7 @@ pytestmark = pytest.mark.unit
 
 AGG = "USER_AGGREGATE_EVENTS"
 CLICKS = "POC_CLICKSTREAM_STREAM"
+DELTAS = "POC_CLICKSTREAM_DELTAS"
 
 
 def _spec(edit=None):
@@ -28,6 +29,13 @@ def _spec(edit=None):
 
 def _obj(doc, name):
     return next(o for o in doc["engine"]["objects"] if o["name"] == name)
+
+
+def _no_deltas(doc) -> None:
+    """The spec of a COUNT over the change records (no deltas stream): what the seed built."""
+    doc["engine"]["objects"].remove(_obj(doc, DELTAS))
+    _obj(doc, CLICKS).pop("changes")
+    _obj(doc, AGG)["aggregate"]["from"] = CLICKS
 
 
 def _props(spec) -> dict:
@@ -42,7 +50,12 @@ def _writes(double: KsqlDbDouble) -> int:
 def provisioned(ksqldb_double):  # the fixture of tests.doubles.fixtures (a pytest plugin)
     client = KsqlDbClient(ksqldb_double.url)
     outcomes = [provision_object(p, client, dry_run=False) for p in _props(_spec()).values()]
-    assert [(o.node, o.action) for o in outcomes] == [("POC_USERDATA_STREAM", "created"), (CLICKS, "created"), (AGG, "created")]
+    assert [(o.node, o.action) for o in outcomes] == [
+        ("POC_USERDATA_STREAM", "created"),
+        (CLICKS, "created"),
+        (DELTAS, "created"),
+        (AGG, "created"),
+    ]
     yield ksqldb_double, client
     client.close()
 
@@ -62,6 +75,8 @@ def test_data_facts_read_back_from_the_stored_statement(provisioned):
     assert data_facts(describe(client, AGG).statement) == {
         "KAFKA_TOPIC": AGG,
         "TIMESTAMP": "(record time)",
+        "READS": DELTAS,
+        "AGGREGATE": "SUM(DELTA)",
         "WINDOW SIZE": "1 MINUTE",
         "GRACE PERIOD": "1 MINUTE",
     }
@@ -76,7 +91,15 @@ def test_data_facts_read_back_from_the_stored_statement(provisioned):
     [
         ("window-size", lambda d: _obj(d, AGG)["aggregate"]["window"].update(size="2 MINUTES"), AGG, ["window size 1 MINUTE != 2 MINUTE"]),
         ("grace", lambda d: _obj(d, AGG)["aggregate"]["window"].update(grace="30 SECONDS"), AGG, ["grace period 1 MINUTE != 30 SECOND"]),
-        ("event-time", lambda d: _obj(d, CLICKS).pop("timestamp"), CLICKS, ["timestamp EVENTTIMESTAMP != (record time)"]),
+        (
+            "event-time",
+            lambda d: _no_deltas(d) or _obj(d, CLICKS).pop("timestamp"),
+            CLICKS,
+            [
+                "columns: missing [], unexpected [('BEFORE_STATE', 'STRUCT<NAMESTRING,EVENTTIMESTAMPBIGINT>', False), ('OP_TYPE', 'STRING', False)]",
+                "timestamp EVENTTIMESTAMP != (record time)",
+            ],
+        ),
         ("topic", lambda d: _obj(d, AGG).update(topic="user-aggregates-v2"), AGG, ["topic USER_AGGREGATE_EVENTS != user-aggregates-v2"]),
     ],
 )
@@ -102,3 +125,48 @@ def test_drifted_window_is_recreated_then_unchanged(provisioned):
     assert out.metadata["query_state"] == "RUNNING"
     again = provision_object(p, client, dry_run=False)
     assert (again.action, again.writes) == ("unchanged", 0)
+
+
+SEED_AGGREGATE = """CREATE TABLE USER_AGGREGATE_EVENTS WITH (KAFKA_TOPIC='USER_AGGREGATE_EVENTS', KEY_FORMAT='AVRO',
+VALUE_FORMAT='AVRO') AS SELECT NAME, AS_VALUE(NAME) AS USER_NAME, COUNT(*) AS EVENT_COUNT, WINDOWSTART AS WINDOW_START,
+WINDOWEND AS WINDOW_END FROM POC_CLICKSTREAM_STREAM WINDOW TUMBLING (SIZE 1 MINUTE, GRACE PERIOD 1 MINUTE) GROUP BY NAME
+EMIT CHANGES;"""
+
+
+def test_a_count_of_change_records_is_drift_from_the_count_of_rows(provisioned):
+    """An aggregate counting change records (the seed's COUNT(*) over the CDC stream, where an UPDATE or
+    DELETE is one more click) is not the spec's SUM of deltas: drift names what reads what."""
+    double, client = provisioned
+    client.drop("TABLE", AGG)
+    client.execute(SEED_AGGREGATE)
+    p = _props(_spec())[AGG]
+    assert drift(p, describe(client, AGG)) == ["aggregate COUNT(*) != SUM(DELTA)", f"reads {CLICKS} != {DELTAS}"]
+    out = provision_object(p, client, dry_run=False)
+    assert out.action == "updated"
+    assert data_facts(describe(client, AGG).statement)["AGGREGATE"] == "SUM(DELTA)"
+    assert provision_object(p, client, dry_run=False).action == "unchanged"
+
+
+def test_deltas_without_their_insert_writer_are_drift_and_recreated(provisioned):
+    """The deltas stream has two writers; a missing INSERT INTO (an update's retraction) is drift, and
+    provisioning terminates INSERT queries before the DROP (ksqlDB refuses to drop a stream they write)."""
+    double, client = provisioned
+    p = _props(_spec())[DELTAS]
+    writers = describe(client, DELTAS).write_queries
+    assert sorted(q.id.split("_")[0] for q in writers) == ["CSAS", "INSERTQUERY"]
+    insert = next(q.id for q in writers if q.id.startswith("INSERTQUERY_"))
+    client.drop("TABLE", AGG)  # its reader: a stream read by a table cannot be dropped either
+    with pytest.raises(Exception, match="write into this source"):
+        client.drop("STREAM", DELTAS)
+    client.terminate(insert)
+    found = drift(p, describe(client, DELTAS))
+    assert len(found) == 1 and found[0].startswith("missing writer: INSERT INTO POC_CLICKSTREAM_DELTAS SELECT BEFORE_STATE->NAME")
+    out = provision_object(p, client, dry_run=False)
+    assert out.action == "updated"
+    assert drift(p, describe(client, DELTAS)) == []
+    # the old deltas would be counted again by the recreated queries: their topic goes with the stream
+    assert double.deleted_topics == [DELTAS]
+    # with both writers again, an update terminates the INSERT query itself before its DROP
+    stale = _props(_spec(lambda d: _obj(d, DELTAS)["deltas"].update(delta_as="CHANGE")))[DELTAS]
+    assert provision_object(stale, client, dry_run=False).action == "updated"
+    assert sorted(q.id.split("_")[0] for q in describe(client, DELTAS).write_queries) == ["CSAS", "INSERTQUERY"]

@@ -334,7 +334,9 @@ def test_create_validation_errors_are_statement_errors(ksqldb_double):  # noqa: 
 
 
 def test_project_statements_run_idempotently(ksqldb_double):  # noqa: F811
-    """The statements pipeline_defs derives from pipeline.yaml, sent twice: created, then no-ops."""
+    """The statements pipeline_defs derives from pipeline.yaml, sent twice: created, then no-ops. The
+    deltas stream's INSERT INTO has no IF NOT EXISTS in ksqlDB (a second one is a second writer), so
+    the CREATE statements alone are re-sent; provisioning runs the INSERT only with its CREATE."""
     from pipeline_defs.spec import load_spec
     from pipeline_defs.systems.ksqldb.statements import KsqlCompiler
 
@@ -345,16 +347,22 @@ def test_project_statements_run_idempotently(ksqldb_double):  # noqa: F811
     first = [client.execute(st.statement, compiler.properties())[0] for st in statements]
     assert all(isinstance(e, CommandStatus) and e.status == "SUCCESS" for e in first)
     writes = len(ksqldb_double.commands)
-    again = [client.execute(st.statement, compiler.properties())[0] for st in statements]
+    creates = [st.statement.split(";\nINSERT INTO")[0] for st in statements]
+    again = [client.execute(text, compiler.properties())[0] for text in creates]
     assert all(is_already_exists(e) for e in again) and len(ksqldb_double.commands) == writes
     for st in statements:
         d = client.describe(st.name)
         expected = compiler.object_columns(st.name)
-        assert [(f.name, f.type, f.kind == "KEY") for f in d.fields] == [(c.name, c.type, c.key) for c in expected]
+        assert [(f.name, f.type if f.type != "STRUCT" else c.type, f.kind == "KEY") for f, c in zip(d.fields, expected, strict=True)] == [
+            (c.name, c.type, c.key) for c in expected
+        ]
         assert d.topic == compiler.output_topic(st.name)
-        assert d.raw["timestamp"] == (spec.engine.object(st.name).timestamp or "").upper()
-    (q,) = client.list_queries()
-    assert ksqldb_double.queries[q.id].properties == compiler.properties()
+        o = spec.engine.object(st.name)
+        want_ts = o.timestamp or (compiler.base_stream(o).timestamp if o.deltas else "")
+        assert d.raw["timestamp"] == (want_ts or "").upper()
+    queries = client.list_queries()
+    assert sorted(q.id.split("_")[0] for q in queries) == ["CSAS", "CTAS", "INSERTQUERY"]
+    assert all(ksqldb_double.queries[q.id].properties == compiler.properties() for q in queries)
 
 
 def test_list_and_describe(seeded):

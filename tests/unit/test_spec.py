@@ -517,12 +517,16 @@ def test_confluent_source_configs_reproduce_the_seed(spec, name, seed_text, seed
     assert derived["confluent.license"] == "${env:CONFLUENT_LICENSE}"
     seed = _seed_config(seed_text)
     # deliberate deviations, each checked here
-    deviations = {"table.inclusion.regex", "oracle.password"}
+    deviations = {"table.inclusion.regex", "oracle.password", "transforms.dropExtraFields.blacklist"}
     for k, v in seed.items():
         if k not in deviations:
             assert derived[k] == v, k
     assert seed["oracle.password"] == "password"  # the seed's literal secret, which we never write
-    assert set(derived) - set(seed) == {"confluent.license"}
+    # the operation type is kept and updates carry their before image (issue 14: updates and deletes)
+    seed_dropped = [f.strip() for f in seed["transforms.dropExtraFields.blacklist"].split(",")]
+    assert [f.strip() for f in derived["transforms.dropExtraFields.blacklist"].split(",")] == [f for f in seed_dropped if f != "op_type"]
+    assert (derived["output.op.type.field"], derived["output.before.state.field"]) == ("OP_TYPE", "BEFORE_STATE")
+    assert set(derived) - set(seed) == {"confluent.license", "output.op.type.field", "output.before.state.field"}
     # what provisioning sends is the same config, "name" included
     assert dict(connector_props(spec)[name].config) == derived
     # inclusion regex: same table selected as the seed's prefix regex, but nothing else
@@ -679,13 +683,15 @@ def test_ksql_statements(spec):
     assert [(s.name, s.kind) for s in stmts] == [
         ("POC_USERDATA_STREAM", "table"),
         ("POC_CLICKSTREAM_STREAM", "stream"),
+        ("POC_CLICKSTREAM_DELTAS", "stream"),
         ("USER_AGGREGATE_EVENTS", "table"),
     ]
     by = {s.name: s.statement for s in stmts}
-    # same columns, types and keys as the seed's CREATE statements
+    # same columns, types and keys as the seed's CREATE statements, plus the change columns of the clicks
+    change_cols = {"POC_CLICKSTREAM_STREAM": [("OP_TYPE", "STRING"), ("BEFORE_STATE", "STRUCT<NAME")]}
     for name, body in re.findall(r"CREATE (?:TABLE|STREAM) (\w+) \((.*?)\) WITH", SEED_KSQL, re.S):
         seed_cols = [tuple(c.split()[:2]) for c in body.split(",")]
-        assert _columns(by[name]) == seed_cols
+        assert _columns(by[name])[: len(seed_cols) + len(change_cols.get(name, []))] == seed_cols + change_cols.get(name, [])
     assert "ID STRING PRIMARY KEY" in by["POC_USERDATA_STREAM"]
     assert "KEY_FORMAT='AVRO'" in by["POC_USERDATA_STREAM"] and "VALUE_FORMAT='AVRO'" in by["POC_USERDATA_STREAM"]
     click = by["POC_CLICKSTREAM_STREAM"]
@@ -694,17 +700,25 @@ def test_ksql_statements(spec):
     for frag in (
         "KAFKA_TOPIC='USER_AGGREGATE_EVENTS'",
         "AS_VALUE(NAME) AS USER_NAME",
-        "COUNT(*) AS EVENT_COUNT",
+        "SUM(DELTA) AS EVENT_COUNT",
         "WINDOWSTART AS WINDOW_START",
         "WINDOWEND AS WINDOW_END",
-        "FROM POC_CLICKSTREAM_STREAM",
+        "FROM POC_CLICKSTREAM_DELTAS",
         "WINDOW TUMBLING (SIZE 1 MINUTE, GRACE PERIOD 1 MINUTE)",
         "GROUP BY NAME",
     ):
         assert frag in agg, frag
+    deltas = by["POC_CLICKSTREAM_DELTAS"]
+    for frag in (
+        "TIMESTAMP='EVENTTIMESTAMP'",
+        "CASE WHEN OP_TYPE = 'D' THEN CAST(-1 AS BIGINT) ELSE CAST(1 AS BIGINT) END AS DELTA",
+        "INSERT INTO POC_CLICKSTREAM_DELTAS\nSELECT\n  BEFORE_STATE->NAME AS NAME,\n  BEFORE_STATE->EVENTTIMESTAMP AS EVENTTIMESTAMP",
+        "WHERE OP_TYPE = 'U'",
+    ):
+        assert frag in deltas, frag
     for s in stmts:
         assert s.statement.startswith(f"CREATE {s.kind.upper()} IF NOT EXISTS {s.name}")
-        assert s.statement.endswith(";") and s.statement.count(";") == 1
+        assert s.statement.endswith(";") and s.statement.count(";") == (2 if s.name == "POC_CLICKSTREAM_DELTAS" else 1)
         assert "--" not in s.statement and "/*" not in s.statement
     assert KsqlCompiler(spec).properties() == {"auto.offset.reset": "earliest"}
     cols = KsqlCompiler(spec).object_columns("USER_AGGREGATE_EVENTS")
@@ -731,7 +745,8 @@ def test_ksql_statements(spec):
 def test_json_format_statements():
     s = load_spec(DEFAULT, env={"CDC_FORMAT": "json", "CDC_SOURCE_FLAVOR": "debezium"})
     for st in ksql_statements(s):
-        assert "KEY_FORMAT='KAFKA'" in st.statement and "VALUE_FORMAT='JSON'" in st.statement
+        # the key-less deltas stream names no key format
+        assert ("KEY_FORMAT='KAFKA'" in st.statement or st.name == "POC_CLICKSTREAM_DELTAS") and "VALUE_FORMAT='JSON'" in st.statement
         assert "AVRO" not in st.statement
 
 
@@ -745,10 +760,13 @@ def test_redis_sink_config_and_keys(spec):
     assert list(cfgs) == ["redis-sink-json"]
     c = cfgs["redis-sink-json"]
     seed = _seed_config(SEED_REDIS_SINK)
-    changed = {"key.converter", "key.converter.schema.registry.url"}
+    changed = {"key.converter", "key.converter.schema.registry.url", "connector.class"}
     for k, v in seed.items():
         if k not in changed:
             assert c[k] == v, k
+    # our sink (a key never moves back to an older window), on the window start ksqlDB puts in the value
+    assert c["connector.class"] == "com.cdcplane.redis.RedisJsonSinkConnector"
+    assert c["redis.window.field"] == "WINDOW_START"
     # fix of the windowed-key fault: key rebuilt from the value column copied with AS_VALUE
     assert c["key.converter"] == "org.apache.kafka.connect.storage.StringConverter"
     assert "key.converter.schema.registry.url" not in c
@@ -761,6 +779,7 @@ def test_redis_sink_config_and_keys(spec):
     assert set(c) - set(seed) == {
         "name",
         "redis.password",
+        "redis.window.field",
         "transforms",
         "transforms.valueToKey.type",
         "transforms.valueToKey.fields",
@@ -779,7 +798,7 @@ def test_redis_sink_config_and_keys(spec):
     assert sorted({c for p in connector_props(spec).values() for c in p.plugin_classes}) == sorted(
         {
             "io.confluent.connect.oracle.cdc.OracleCdcSourceConnector",
-            "com.redis.kafka.connect.RedisSinkConnector",
+            "com.cdcplane.redis.RedisJsonSinkConnector",
             "io.confluent.connect.avro.AvroConverter",
             "org.apache.kafka.connect.storage.StringConverter",
             "org.apache.kafka.connect.transforms.ReplaceField$Value",
@@ -787,6 +806,17 @@ def test_redis_sink_config_and_keys(spec):
             "org.apache.kafka.connect.transforms.ExtractField$Key",
         }
     )
+
+
+def test_the_seed_sink_stays_selectable_with_the_seed_config():
+    """plugin: redis-kafka-connect (0.9.1) keeps the seed's connector and config; it has no latest-window
+    guard (a late window overwrites a newer one), so no redis.window.field."""
+    doc = _doc()
+    doc["sinks"][0]["plugin"] = "redis-kafka-connect"
+    c = sink_connector_configs(parse_spec(yaml.safe_dump(doc), "seedsink.yaml"))["redis-sink-json"]
+    seed = _seed_config(SEED_REDIS_SINK)
+    assert c["connector.class"] == seed["connector.class"] == "com.redis.kafka.connect.RedisSinkConnector"
+    assert "redis.window.field" not in c and c["redis.command"] == "JSONSET"
 
 
 def test_redis_password_only_when_the_sink_names_its_env():
@@ -822,6 +852,7 @@ def test_lineage_graph(spec):
         ("connect", "clickstream_avro"),
         ("kafka", "ORCLCDB_C__MYUSER_POC_CLICKSTREAM"),
         ("ksqldb", "POC_CLICKSTREAM_STREAM"),
+        ("ksqldb", "POC_CLICKSTREAM_DELTAS"),
         ("ksqldb", "USER_AGGREGATE_EVENTS"),
         ("kafka", "USER_AGGREGATE_EVENTS"),
         ("connect", "redis-sink-json"),
@@ -995,14 +1026,14 @@ BAD_CASES = [
     ),
     (
         "aggregate-from-unknown-stream",
-        _set("engine.objects[2].aggregate.from", "CLICKS"),
-        "engine.objects[2].aggregate.from",
+        _set("engine.objects[3].aggregate.from", "CLICKS"),
+        "engine.objects[3].aggregate.from",
         "unknown ksqlDB object 'CLICKS'",
     ),
     (
         "aggregate-from-table",
-        _set("engine.objects[2].aggregate.from", "POC_USERDATA_STREAM"),
-        "engine.objects[2].aggregate.from",
+        _set("engine.objects[3].aggregate.from", "POC_USERDATA_STREAM"),
+        "engine.objects[3].aggregate.from",
         "a windowed aggregate reads a stream",
     ),
     (
@@ -1013,14 +1044,14 @@ BAD_CASES = [
     ),
     (
         "negative-window",
-        _set("engine.objects[2].aggregate.window.size", "-1 MINUTE"),
-        "engine.objects[2].aggregate.window.size",
+        _set("engine.objects[3].aggregate.window.size", "-1 MINUTE"),
+        "engine.objects[3].aggregate.window.size",
         "is not a valid duration",
     ),
     (
         "zero-window",
-        _set("engine.objects[2].aggregate.window.size", "0 MINUTES"),
-        "engine.objects[2].aggregate.window.size",
+        _set("engine.objects[3].aggregate.window.size", "0 MINUTES"),
+        "engine.objects[3].aggregate.window.size",
         "must be a positive duration",
     ),
     (
@@ -1053,8 +1084,8 @@ BAD_CASES = [
     ),
     (
         "value-key-equals-group-by",
-        _set("engine.objects[2].aggregate.value_key_column", "NAME"),
-        "engine.objects[2].aggregate.value_key_column",
+        _set("engine.objects[3].aggregate.value_key_column", "NAME"),
+        "engine.objects[3].aggregate.value_key_column",
         "already used by group_by",
     ),
     (

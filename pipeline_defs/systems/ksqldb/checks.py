@@ -27,7 +27,7 @@ def ksql_checks(node: LineageNode, lineage: Lineage) -> list[dg.AssetChecksDefin
     if props.reads is None:
         return [shape]
 
-    @dg.asset_check(asset=key, name="query_running", description="the persistent query writing this table is RUNNING")
+    @dg.asset_check(asset=key, name="query_running", description="every persistent query writing this object is RUNNING")
     def query(ksqldb: KsqlDbResource) -> dg.AssetCheckResult:
         client = ksqldb.get_client()
         try:
@@ -36,10 +36,16 @@ def ksql_checks(node: LineageNode, lineage: Lineage) -> list[dg.AssetChecksDefin
             client.close()
         if not queries:
             return dg.AssetCheckResult(passed=False, metadata={"problem": f"no persistent query writes {props.name}"})
-        q = queries[0]
+        # a deltas stream has two writers (its CSAS and an INSERT INTO): every one must run
+        down = [q for q in queries if not q.is_running]
+        q = down[0] if down else queries[0]
         return dg.AssetCheckResult(
-            passed=q.is_running,
-            metadata={"query_id": q.id, "state": q.state or "UNKNOWN", "status_count": dg.MetadataValue.json(dict(q.status_count))},
+            passed=not down,
+            metadata={
+                "query_id": ", ".join(x.id for x in queries),
+                "state": q.state or "UNKNOWN",
+                "status_count": dg.MetadataValue.json(dict(q.status_count)),
+            },
         )
 
     return [shape, query]

@@ -47,7 +47,7 @@ class KsqlDbPlugin(registry.EnginePlugin):
             if o.aggregate is None:
                 continue
             a = o.aggregate
-            stream = c.engine.object(a.from_)
+            stream = c.base_stream(o)
             _, vf = c.formats(o)
             out.append(
                 registry.AggregateOutput(
@@ -98,7 +98,10 @@ class KsqlDbPlugin(registry.EnginePlugin):
                 f"ksqlDB {o.kind} {o.name}",
                 frozenset({"ksqldb"}),
             )
-            upstream = topics[o.source.table] if o.aggregate is None else keys[o.aggregate.from_]
+            if o.source is not None:
+                upstream = topics[o.source.table]
+            else:
+                upstream = keys[o.aggregate.from_ if o.aggregate is not None else o.deltas.from_]
             keys[o.name] = g.add(node, upstream)
             if o.aggregate is not None:
                 tp = TopicProps(
@@ -156,7 +159,7 @@ def props_of(c: KsqlCompiler, name: str) -> KsqlObjectProps:
         kf,
         vf,
         c.output_topic(o),
-        o.aggregate.from_ if o.aggregate else None,
+        o.aggregate.from_ if o.aggregate else o.deltas.from_ if o.deltas else None,
     )
 
 
@@ -173,7 +176,10 @@ def _repair_job(spec: Any, lineage: Lineage) -> dg.JobDefinition:
             raise dg.Failure(f"not in the spec: {', '.join(sorted(unknown))}")
         compiler = KsqlCompiler(spec)
         # include everything upstream of a wanted object, then walk in dependency order
-        closure = set(wanted) | {o.aggregate.from_ for o in compiler.engine.objects if o.name in wanted and o.aggregate}
+        closure = set(wanted)
+        for o in reversed(compiler.order()):  # upstream of upstream too (aggregate -> deltas -> stream)
+            if o.name in closure and (o.aggregate or o.deltas):
+                closure.add(o.aggregate.from_ if o.aggregate else o.deltas.from_)
         client = ksqldb.get_client()
         try:
             for obj in compiler.order():
@@ -184,6 +190,8 @@ def _repair_job(spec: Any, lineage: Lineage) -> dg.JobDefinition:
                     if q is not None and not q.is_running:
                         context.log.warning(f"{obj.name}: query {q.id} is {q.state}; dropping and creating it again")
                         client.drop("TABLE" if obj.kind == "table" else "STREAM", obj.name, delete_topic=False)
+                if obj.deltas is not None and obj.name in wanted:
+                    closure |= _repair_deltas(context, client, compiler, nodes[obj.name].desired)
                 out = kprov.provision_object(nodes[obj.name].desired, client, dry_run=False)
                 context.log.info(f"{obj.name}: {out.action}")
                 context.log_event(
@@ -205,8 +213,36 @@ def _repair_job(spec: Any, lineage: Lineage) -> dg.JobDefinition:
     return repair_ksql_queries
 
 
+def _repair_deltas(context: Any, client: Any, compiler: KsqlCompiler, props: KsqlObjectProps) -> set[str]:
+    """A deltas stream has two writers. A failed INSERT INTO is terminated and started again (the stream and
+    its CSAS stay); a failed CSAS means recreating the stream, so the aggregates reading it are dropped first
+    (ksqlDB refuses to drop a stream something reads) and its topic with it (the new queries rebuild it from
+    the CDC topic). Returns the objects that must be created again after it."""
+    writers = [q for q in client.list_queries() if props.name in q.sinks]
+    inserts = [q for q in writers if kprov.is_insert(q.id)]
+    if any(not kprov.is_insert(q.id) and q.is_running for q in writers):
+        for q in inserts:
+            if not q.is_running:
+                context.log.warning(f"{props.name}: INSERT query {q.id} is {q.state}; terminating and starting it again")
+                client.terminate(q.id)
+        if not any(q.is_running for q in inserts):
+            for statement in kprov.insert_statements(props):
+                client.execute(statement, dict(props.properties))
+        return set()
+    readers = {o.name for o in compiler.engine.objects if o.aggregate is not None and o.aggregate.from_ == props.name}
+    context.log.warning(f"{props.name}: its CSAS is missing or not RUNNING; recreating it and what reads it: {sorted(readers)}")
+    for name in sorted(readers):
+        client.drop("TABLE", name, delete_topic=False)
+    for q in inserts:
+        client.terminate(q.id)
+    client.drop("STREAM", props.name, delete_topic=True)
+    return readers
+
+
 def _health_sensor(spec: Any, interval_seconds: int = 60) -> dg.SensorDefinition:
-    aggregates = [o.name for o in spec.engine.objects if o.aggregate is not None]
+    # the objects persistent queries write, with how many writers each has (a deltas stream: CSAS + INSERT INTO)
+    watched = {o.name: 2 if o.deltas is not None else 1 for o in spec.engine.objects if o.aggregate is not None or o.deltas is not None}
+    aggregates = list(watched)
 
     @dg.sensor(
         name="ksqldb_health",
@@ -225,9 +261,11 @@ def _health_sensor(spec: Any, interval_seconds: int = 60) -> dg.SensorDefinition
             client.close()
         requests = []
         for name in aggregates:
-            q = next((q for q in queries if name in q.sinks), None)
-            if q is not None and q.is_running:
+            writers = [q for q in queries if name in q.sinks]
+            down = [q for q in writers if not q.is_running]
+            if len(writers) >= watched[name] and not down:
                 continue
+            q = down[0] if down else None
             state = "missing" if q is None else (q.state or "UNKNOWN")
             incident = f"{q.id if q else 'none'}:{state}"
             requests.append(

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, ConfigDict, Field, model_validator
 
-from pipeline_defs.spec.fields import ConfigKey, ConfigValue, Duration, KafkaTopic, Model, PositiveDuration
+from pipeline_defs.spec.fields import ConfigKey, ConfigValue, Duration, KafkaTopic, Model, PositiveDuration, regex_check
 
 # ksqlDB: the brief's rule (letters, digits, _; letter first), upper case because ksqlDB folds
 # unquoted identifiers to upper case. Reserved = keyword tokens of SqlBase.g4 that are not in its
@@ -104,7 +104,8 @@ class Window(Model):
 class Aggregate(Model):
     """``SELECT group_by, AS_VALUE(group_by) AS value_key_column, COUNT(*) AS count_as,
     WINDOWSTART AS window_start_as, WINDOWEND AS window_end_as FROM from
-    WINDOW TUMBLING (SIZE .., GRACE PERIOD ..) GROUP BY group_by``."""
+    WINDOW TUMBLING (SIZE .., GRACE PERIOD ..) GROUP BY group_by``; over a ``deltas`` stream the
+    count is ``SUM(<delta column>)``: the rows that exist, not the change records."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=False)
     from_: KsqlName = Field(alias="from")
@@ -116,17 +117,41 @@ class Aggregate(Model):
     window_end_as: KsqlColumnName = "WINDOW_END"
 
 
+class Changes(Model):
+    """How a stream over a CDC topic tells inserts, updates and deletes apart: the source connector's
+    operation-type field and its update before-image field (a struct of the old column values), e.g.
+    the Confluent Oracle CDC source's ``output.op.type.field`` / ``output.before.state.field``."""
+
+    op_type: KsqlColumnName = "OP_TYPE"
+    before: KsqlColumnName = "BEFORE_STATE"
+    update_value: Annotated[str, AfterValidator(regex_check(re.compile(r"[A-Za-z]{1,8}"), "operation value"))] = "U"
+    delete_value: Annotated[str, AfterValidator(regex_check(re.compile(r"[A-Za-z]{1,8}"), "operation value"))] = "D"
+
+
+class Deltas(Model):
+    """A stream of +1/-1 per change of the rows of ``from`` (a stream with ``changes``): an insert or
+    snapshot row adds 1 at its own group value and event time, a delete takes 1 away there, an update
+    takes 1 away at the before-image's group value and event time and adds 1 at the new ones."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=False)
+    from_: KsqlName = Field(alias="from")
+    group_by: KsqlColumnName
+    delta_as: KsqlColumnName = "DELTA"
+
+
 KsqlFormat = Literal["AVRO", "JSON", "KAFKA"]
 
 
 class KsqlObject(Model):
-    """A ksqlDB stream/table: either over a CDC topic (``source``) or a windowed COUNT
-    (``aggregate``, always a table)."""
+    """A ksqlDB stream/table: over a CDC topic (``source``), a windowed COUNT (``aggregate``, always a
+    table) or the +1/-1 changes of a source stream's rows (``deltas``, always a stream)."""
 
     name: KsqlName
     kind: Literal["stream", "table"]
     source: KsqlSourceRef | None = None
     aggregate: Aggregate | None = None
+    deltas: Deltas | None = None
+    changes: Changes | None = None  # source streams: the connector's op-type and before-image fields
     columns: list[KsqlColumn] = []
     timestamp: KsqlColumnName | None = None  # event-time column -> WITH (TIMESTAMP='..')
     key_format: KsqlFormat | None = None
@@ -135,8 +160,8 @@ class KsqlObject(Model):
 
     @model_validator(mode="after")
     def _one_origin(self):
-        if (self.source is None) == (self.aggregate is None):
-            raise ValueError("exactly one of 'source' (read a CDC topic) or 'aggregate' must be given")
+        if [self.source, self.aggregate, self.deltas].count(None) != 2:
+            raise ValueError("exactly one of 'source' (read a CDC topic), 'aggregate' or 'deltas' must be given")
         return self
 
     @property

@@ -77,13 +77,48 @@ class KsqlCompiler:
             return self.tables[o.source.table].topic
         return o.topic or o.name
 
+    def base_stream(self, obj: KsqlObject | str) -> KsqlObject:
+        """The stream over a CDC topic that an object's rows come from (itself, or through an
+        aggregate and a deltas stream)."""
+        o = self._obj(obj)
+        while o.source is None:
+            o = self._obj(o.aggregate.from_ if o.aggregate is not None else o.deltas.from_)
+        return o
+
+    def _column_type(self, stream: KsqlObject, name: str) -> str:
+        return next((c.type for c in stream.columns if c.name == name), "STRING")
+
+    def before_fields(self, stream: KsqlObject) -> list[str]:
+        """The before-image fields the deltas streams over ``stream`` read: their group column and
+        the event-time column, in that order."""
+        out: list[str] = []
+        for o in self.engine.objects:
+            if o.deltas is not None and o.deltas.from_ == stream.name:
+                for f in (o.deltas.group_by, stream.timestamp):
+                    if f and f not in out:
+                        out.append(f)
+        return out
+
     def object_columns(self, obj: KsqlObject | str) -> list[KsqlColumn]:
         o = self._obj(obj)
-        if o.aggregate is None:
-            return list(o.columns)
+        if o.source is not None:
+            cols = list(o.columns)
+            if o.changes is not None:
+                struct = ", ".join(f"{f} {self._column_type(o, f)}" for f in self.before_fields(o))
+                # the STRUCT type is derived here, never from the spec (whose column types are an allowlist)
+                before = KsqlColumn.model_construct(name=o.changes.before, type=f"STRUCT<{struct}>", key=False)
+                cols += [KsqlColumn(name=o.changes.op_type, type="STRING"), before]
+            return cols
+        base = self.base_stream(o)
+        if o.deltas is not None:
+            d = o.deltas
+            return [
+                KsqlColumn(name=d.group_by, type=self._column_type(base, d.group_by)),
+                KsqlColumn(name=base.timestamp, type=self._column_type(base, base.timestamp)),
+                KsqlColumn(name=d.delta_as, type="BIGINT"),
+            ]
         a = o.aggregate
-        src = self.engine.object(a.from_)
-        gtype = next((c.type for c in src.columns if c.name == a.group_by), "STRING") if src else "STRING"
+        gtype = self._column_type(base, a.group_by)
         return [
             KsqlColumn(name=a.group_by, type=gtype, key=True),
             KsqlColumn(name=a.value_key_column, type=gtype),
@@ -104,7 +139,7 @@ class KsqlCompiler:
         while pending:
             progressed = False
             for o in list(pending):
-                dep = o.aggregate.from_ if o.aggregate else None
+                dep = o.aggregate.from_ if o.aggregate else o.deltas.from_ if o.deltas else None
                 if dep is None or dep in names:
                     done.append(o)
                     names.add(o.name)
@@ -119,21 +154,25 @@ class KsqlCompiler:
         kf, vf = self.formats(o)
         topic = self.output_topic(o)
         keyword = "TABLE" if o.kind == "table" else "STREAM"
-        if o.aggregate is None:
+        if o.source is not None:
             key_kw = "PRIMARY KEY" if o.kind == "table" else "KEY"
-            cols = ",\n".join(f"  {c.name} {c.type}{' ' + key_kw if c.key else ''}" for c in o.columns)
+            cols = ",\n".join(f"  {c.name} {c.type}{' ' + key_kw if c.key else ''}" for c in self.object_columns(o))
             with_ = [f"KAFKA_TOPIC={_lit(topic)}", f"KEY_FORMAT={_lit(kf)}", f"VALUE_FORMAT={_lit(vf)}"]
             if o.timestamp:
                 with_.append(f"TIMESTAMP={_lit(o.timestamp)}")
             text = f"CREATE {keyword} IF NOT EXISTS {o.name} (\n{cols}\n) WITH (\n  " + ",\n  ".join(with_) + "\n);"
             return EngineStatement(o.name, o.kind, text)
+        if o.deltas is not None:
+            return EngineStatement(o.name, "stream", self._deltas_statements(o, vf, topic))
         a = o.aggregate
+        frm = self._obj(a.from_)
+        count = f"SUM({frm.deltas.delta_as})" if frm.deltas is not None else "COUNT(*)"
         with_ = [f"KAFKA_TOPIC={_lit(topic)}", f"KEY_FORMAT={_lit(kf)}", f"VALUE_FORMAT={_lit(vf)}"]
         text = (
             f"CREATE TABLE IF NOT EXISTS {o.name} WITH (\n  " + ",\n  ".join(with_) + "\n) AS\nSELECT\n"
             f"  {a.group_by},\n"
             f"  AS_VALUE({a.group_by}) AS {a.value_key_column},\n"
-            f"  COUNT(*) AS {a.count_as},\n"
+            f"  {count} AS {a.count_as},\n"
             f"  WINDOWSTART AS {a.window_start_as},\n"
             f"  WINDOWEND AS {a.window_end_as}\n"
             f"FROM {a.from_}\n"
@@ -142,6 +181,42 @@ class KsqlCompiler:
             "EMIT CHANGES;"
         )
         return EngineStatement(o.name, "table", text)
+
+    def _deltas_statements(self, o: KsqlObject, vf: str, topic: str) -> str:
+        """Two persistent queries into one stream: the CSAS turns every change record into +1 at the
+        row's own group value and event time (-1 for a delete, whose record carries the deleted row);
+        the INSERT INTO takes 1 away at an update's before-image. ksqlDB 0.29 constructs (confluentinc/ksql,
+        docs/developer-guide/ksqldb-reference/ and the grammar ksqldb-parser/.../parser/SqlBase.g4): CSAS with
+        ``TIMESTAMP`` (create-stream-as-select.md: the event time of downstream queries and of the records it
+        writes), ``INSERT INTO ... SELECT`` (insert-into.md: an existing stream, the same schema), ``CASE WHEN``
+        (SqlBase.g4 ``#searchedCase``), ``CAST`` (``#cast``; ``-1`` is ``number: MINUS? INTEGER_VALUE``), the
+        struct dereference ``->`` (operators.md "STRUCT dereference", ``#dereference``), ``SUM``
+        (aggregate-functions.md). SUM is order-independent, so a retraction and an addition may reach the
+        aggregate in any order (INSERT INTO output is not timestamp-ordered with other writers, insert-into.md).
+        The key-less stream is partitioned like its source; the aggregate repartitions by group."""
+        d = o.deltas
+        src = self._obj(d.from_)
+        ch = src.changes
+        ts = src.timestamp
+        with_ = [f"KAFKA_TOPIC={_lit(topic)}", f"VALUE_FORMAT={_lit(vf)}", f"TIMESTAMP={_lit(ts)}"]
+        csas = (
+            f"CREATE STREAM IF NOT EXISTS {o.name} WITH (\n  " + ",\n  ".join(with_) + "\n) AS\nSELECT\n"
+            f"  {d.group_by},\n"
+            f"  {ts},\n"
+            f"  CASE WHEN {ch.op_type} = {_lit(ch.delete_value)} THEN CAST(-1 AS BIGINT) ELSE CAST(1 AS BIGINT) END AS {d.delta_as}\n"
+            f"FROM {src.name}\n"
+            "EMIT CHANGES;"
+        )
+        insert = (
+            f"INSERT INTO {o.name}\nSELECT\n"
+            f"  {ch.before}->{d.group_by} AS {d.group_by},\n"
+            f"  {ch.before}->{ts} AS {ts},\n"
+            f"  CAST(-1 AS BIGINT) AS {d.delta_as}\n"
+            f"FROM {src.name}\n"
+            f"WHERE {ch.op_type} = {_lit(ch.update_value)}\n"
+            "EMIT CHANGES;"
+        )
+        return csas + "\n" + insert
 
     def statements(self) -> list[EngineStatement]:
         return [self.statement(o) for o in self.order()]

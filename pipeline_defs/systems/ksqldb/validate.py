@@ -79,6 +79,12 @@ def cross_validate(spec, tables: Mapping[str, SourceTable], fmt: str) -> Problem
                 problems.append((f"{op}.value_format", f"the connectors write {want_v} values (source.format {fmt})"))
             if o.key_format not in (None, want_k):
                 problems.append((f"{op}.key_format", f"the connectors write {want_k} keys (source.format {fmt})"))
+            if o.changes is not None:
+                if o.kind != "stream":
+                    problems.append((f"{op}.changes", "only a stream reads change records (a table keeps the latest row per key)"))
+                for attr in ("op_type", "before"):
+                    if any(c.name == getattr(o.changes, attr) for c in o.columns):
+                        problems.append((f"{op}.changes.{attr}", f"{getattr(o.changes, attr)!r} is already a column of {o.name}"))
             if o.timestamp is not None:
                 tc = next((c for c in o.columns if c.name == o.timestamp), None)
                 if tc is None:
@@ -87,6 +93,31 @@ def cross_validate(spec, tables: Mapping[str, SourceTable], fmt: str) -> Problem
                     problems.append((f"{op}.timestamp", f"the event-time column must be BIGINT (epoch millis) or TIMESTAMP, not {tc.type}"))
                 elif tc.key:
                     problems.append((f"{op}.timestamp", "the event-time column must be a value column"))
+        elif o.deltas is not None:
+            d, dp = o.deltas, f"{op}.deltas"
+            if o.kind != "stream":
+                problems.append((f"{op}.kind", "deltas are a stream (+1/-1 per change)"))
+            if o.columns or o.timestamp is not None or o.changes is not None:
+                problems.append((op, "a deltas stream's columns and event time are derived; remove columns/timestamp/changes"))
+            src = by_name.get(d.from_)
+            if src is None:
+                problems.append((f"{dp}.from", f"unknown ksqlDB object {d.from_!r} (objects: {', '.join(by_name)})"))
+            elif src.source is None or src.kind != "stream":
+                problems.append((f"{dp}.from", f"{d.from_} must be a stream over a CDC topic"))
+            else:
+                if src.changes is None:
+                    problems.append(
+                        (
+                            f"{dp}.from",
+                            f"{d.from_} declares no 'changes' (op type and before image), so updates and deletes cannot be told apart",
+                        )
+                    )
+                if src.timestamp is None:
+                    problems.append((f"{dp}.from", f"{d.from_} declares no event-time 'timestamp'; the deltas are windowed by it"))
+                if not any(c.name == d.group_by for c in src.columns):
+                    problems.append((f"{dp}.group_by", f"{d.from_} has no column {d.group_by!r}"))
+                if d.delta_as in (d.group_by, src.timestamp):
+                    problems.append((f"{dp}.delta_as", f"{d.delta_as!r} is already a column of the deltas stream"))
         else:
             a = o.aggregate
             ap = f"{op}.aggregate"
@@ -105,6 +136,9 @@ def cross_validate(spec, tables: Mapping[str, SourceTable], fmt: str) -> Problem
                 problems.append((f"{ap}.from", f"{a.from_} is a {src.kind}; a windowed aggregate reads a stream"))
             elif src.aggregate is not None:
                 problems.append((f"{ap}.from", f"{a.from_} is itself an aggregate"))
+            elif src.deltas is not None:
+                if a.group_by != src.deltas.group_by:
+                    problems.append((f"{ap}.group_by", f"{a.from_} carries {src.deltas.group_by!r}, not {a.group_by!r}"))
             else:
                 if not any(c.name == a.group_by for c in src.columns):
                     problems.append((f"{ap}.group_by", f"{a.from_} has no column {a.group_by!r}"))
@@ -121,7 +155,7 @@ def cross_validate(spec, tables: Mapping[str, SourceTable], fmt: str) -> Problem
     # topics: one producer each
     topic_owner = {t.topic: "the CDC source of " + t.name for t in tables.values() if t.captured}
     for oi, o in enumerate(objs):
-        if o.aggregate is not None:
+        if o.aggregate is not None or o.deltas is not None:
             topic = o.topic or o.name
             if topic in topic_owner:
                 problems.append((f"engine.objects[{oi}].topic", f"topic {topic!r} is already written by {topic_owner[topic]}"))

@@ -68,6 +68,9 @@ class ConfluentOracleSource(CdcSource):
       * ``oracle.password`` is ``${env:ORACLE_PASSWORD}`` (from ``source.user.password_env``).
       * ``confluent.license`` is ``${env:CONFLUENT_LICENSE}``: the worker must have the variable,
         empty for the 30-day trial (a developer licence is free on a single broker).
+      * ``op_type`` is kept (as ``OP_TYPE``) and updates carry their before image
+        (``output.before.state.field=BEFORE_STATE``): the seed dropped both, so an UPDATE or DELETE
+        reached the aggregate as one more click.
       * ``numeric.mapping=best_fit`` is added only when a captured table has NUMBER-family
         columns (the seed's tables have none), so numbers arrive as INT/BIGINT/DOUBLE like with
         Debezium's ``decimal.handling.mode=double``.
@@ -84,8 +87,18 @@ class ConfluentOracleSource(CdcSource):
 
     flavor = "confluent"
     connector_class = "io.confluent.connect.oracle.cdc.OracleCdcSourceConnector"
-    # the seed's ReplaceField SMT: LogMiner metadata fields the ksqlDB objects do not read
-    DROPPED_METADATA_FIELDS = ("scn", "op_type", "op_ts", "current_ts", "row_id", "username")
+    # the seed's ReplaceField SMT: LogMiner metadata fields the ksqlDB objects do not read. The seed
+    # also dropped op_type; it is kept now (renamed below), so the engine tells inserts, updates and
+    # deletes apart ("count of the rows that exist").
+    DROPPED_METADATA_FIELDS = ("scn", "op_ts", "current_ts", "row_id", "username")
+    # Documented options of the connector (configuration reference, "Output" group): the field names of
+    # the operation type (default op_type; values I, U, D, R for snapshot rows, T) and of an update's
+    # before image (default blank = none), upper case like the table's columns, so a field name equals
+    # ksqlDB's upper-case column name whatever the format's case rules. They are the defaults of the ksqlDB
+    # spec's `changes`. A delete record carries the deleted row (all columns, with full supplemental
+    # logging), so it needs no before image.
+    OP_TYPE_FIELD = "OP_TYPE"
+    BEFORE_STATE_FIELD = "BEFORE_STATE"
     REDO_RETENTION_MS = 1209600000  # 14 days, as in the seed
     LICENSE_ENV = "CONFLUENT_LICENSE"
 
@@ -130,6 +143,8 @@ class ConfluentOracleSource(CdcSource):
             "topic.creation.default.replication.factor": rf,
             "topic.creation.default.partitions": parts,
             "topic.creation.default.cleanup.policy": "delete",
+            "output.op.type.field": self.OP_TYPE_FIELD,
+            "output.before.state.field": self.BEFORE_STATE_FIELD,
             "transforms": "dropExtraFields",
             "transforms.dropExtraFields.type": "org.apache.kafka.connect.transforms.ReplaceField$Value",
             "transforms.dropExtraFields.blacklist": ", ".join(self.DROPPED_METADATA_FIELDS),
