@@ -150,6 +150,13 @@ class SourcePlugin(System):
                 out.append(str(v))
         return out
 
+    def connector_faults(self, spec: Any, resources: Any) -> dict[str, str]:
+        """{connector: error} for CDC connectors Kafka Connect reports RUNNING that the database sees
+        cannot stream (e.g. a login the database refuses while the task retries it). connector_health
+        asks every tick, with this plug-in's ``resource_keys``, and judges each error like a task's
+        trace. {} when there is nothing to add to Connect's own status."""
+        return {}
+
     @abstractmethod
     def insert_demo_rows(self, spec: Any, resources: Any) -> dict[str, int]:
         """Insert the spec's demo rows (idempotent); {'inserted': n, 'already_present': m}."""

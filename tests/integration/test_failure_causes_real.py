@@ -2,8 +2,8 @@
 a dropped publication or a revoked REPLICATION attribute, and the connector_health sensor, ticked over a
 simulated hour against a real Dagster instance, raises the incident at once with the cause and the fix in
 words, and requests no restart: Connect keeps the task FAILED with the same trace. A wrong password is shown
-as Debezium 3.6.1 really behaves: its task keeps RUNNING in its own retry loop, which the sensor cannot tell
-from health; the role_grants check names it (test_wrong_password_is_retried_inside_the_task_forever).
+as Debezium 3.6.1 really behaves: its task keeps RUNNING in its own login retry loop with no trace; the sensor
+learns it from the database (the source plug-in's connector_faults) and raises the same immediate incident.
 
 Everything carries the module's own tag (role, schema, publication, slot, connector, topics): the session
 stack's other tests are never touched, and close() removes it all."""
@@ -18,6 +18,7 @@ import uuid
 import dagster as dg
 import pytest
 
+from pipeline_defs.core import registry
 from pipeline_defs.core.nodes import Lineage
 from pipeline_defs.lineage import build_lineage
 from pipeline_defs.systems.connect.causes import classify
@@ -57,7 +58,15 @@ class Source:
         self.source_keys = [dg.AssetKey(list(n.key)) for n in lineage.by_system("postgres")]
         self.clock = Clock()
         # the sensor watches this one connector (the spec's others are never created here)
-        self.sensor = build_connector_health_sensor(Lineage([self.node], []), policy=HealthPolicy(), clock=self.clock)
+        # and asks the source database about it, as the product's sensor does (connector_faults)
+        plugin = registry.source_of(self.p.spec)
+        self.sensor = build_connector_health_sensor(
+            Lineage([self.node], []),
+            policy=HealthPolicy(),
+            clock=self.clock,
+            source_faults=lambda resources: plugin.connector_faults(self.p.spec, resources),
+            fault_resource_keys=plugin.resource_keys,
+        )
         self.cursor: str | None = None
         self.resources = self.p.resources()
         self.connect = self.p.connect()
@@ -77,7 +86,7 @@ class Source:
         with dg.build_sensor_context(
             instance=self.p.instance,
             cursor=self.cursor,
-            resources={"connect": self.resources["connect"], "kafka": self.resources["kafka"]},
+            resources={k: self.resources[k] for k in ("connect", "kafka", "postgres")},
         ) as ctx:
             result = self.sensor(ctx)
         if isinstance(result, dg.SensorResult):
@@ -111,6 +120,13 @@ def assert_incident_without_restart(src: Source, cause: str, words: list[str]) -
     failed = src.wait("FAILED")
     trace = _trace(failed)
     assert classify(trace).name == cause, trace[:3000]
+    assert_one_incident(src, cause, words)
+    time.sleep(2)  # a restart would show within this (the task fails again in ~1 s, with a new trace)
+    after = src.status()
+    assert connector_health(after)[0] == "FAILED" and _trace(after) == trace, "Connect saw no restart"
+
+
+def assert_one_incident(src: Source, cause: str, words: list[str]) -> None:
     requests, evaluations = [], []
     for _ in range(0, 3600 + 1, 150):  # over a simulated hour: a transient cause would be restarted at 0, 2, 8, 20, 40 min
         result = src.tick()
@@ -132,9 +148,6 @@ def assert_incident_without_restart(src: Source, cause: str, words: list[str]) -
         instance=src.p.instance, run_config=incident.run_config, tags=incident.tags, raise_on_error=False
     )
     assert not run.success  # the incident is a failed run: loud
-    time.sleep(2)  # a restart would show within this (the task fails again in ~1 s, with a new trace)
-    after = src.status()
-    assert connector_health(after)[0] == "FAILED" and _trace(after) == trace, "Connect saw no restart"
 
 
 def slot_active(src: Source) -> bool:
@@ -190,12 +203,13 @@ def _role_check(src: Source) -> dg.AssetCheckResult:
         return check(ctx)
 
 
-def test_wrong_password_is_retried_inside_the_task_forever(src):
+def test_wrong_password_is_an_incident_at_once_though_the_task_stays_running(src):
     """Debezium 3.6.1 wraps a failed login at task start in a RetriableException ("Couldn't obtain encoding for
     database") and retries it every retriable.restart.connector.wait.ms without bound (errors.max.retries only
-    bounds streaming errors): the task stays RUNNING, Connect holds no trace, so the sensor has nothing to
-    classify and, rightly, nothing to restart. What names the cause and the fix is the role_grants check, which
-    compares the role's stored SCRAM verifier with the password the connectors use."""
+    bounds streaming errors): the task stays RUNNING and Connect holds no trace. The sensor asks the database
+    (PostgreSQL's connector_faults): the slot is not streaming and the role's stored SCRAM verifier is not the
+    password the connectors use, so the incident is raised at once, naming the cause and the fix, and nothing
+    is restarted. The role_grants check says the same."""
     assert _role_check(src).passed
     src.p.sql(f"ALTER ROLE \"{src.role}\" PASSWORD 'not-the-secret-{uuid.uuid4().hex[:6]}'")
     try:
@@ -204,10 +218,8 @@ def test_wrong_password_is_retried_inside_the_task_forever(src):
         status = src.status()
         assert connector_health(status)[0] == "RUNNING" and not _trace(status), status
         assert not slot_active(src)  # nothing streams: the task is in its login retry loop
-        for _ in range(5):
-            result = src.tick()
-            assert isinstance(result, dg.SensorResult) and not result.run_requests
-            src.clock.now += 150
+        assert_one_incident(src, "authentication_failed", ["authentication_failed", "password"])
+        assert connector_health(src.status())[0] == "RUNNING", "the sensor restarted nothing"
         check = _role_check(src)
         md = {k: v.value for k, v in check.metadata.items()}
         assert not check.passed and md["password_matches"] is False

@@ -347,3 +347,54 @@ def test_secrets_in_connector_overrides_are_refused():
     assert "hunter2" not in str(problems)
     ok = doc(connectors=[{**DOC["connectors"][0], "config": {"database.password": "${env:OTHER_PW}"}}])
     assert cross_validate(src(ok)) == []
+
+
+# ---- connector_faults: what the database sees of a RUNNING connector --------------------------------
+
+
+def _catalog(*, active: bool, verifier: str | None, superuser: bool = True):
+    def query(sql: str, params):
+        if "pg_replication_slots" in sql:
+            assert params == [["cdc_pg_clicks"]]
+            return [{"slot_name": "cdc_pg_clicks", "active": active}]
+        if "rolsuper" in sql:
+            return [{"rolsuper": superuser}]
+        if "pg_authid" in sql:
+            assert params == ["cdc_reader"]
+            return [{"rolpassword": verifier}] if verifier else []
+        raise AssertionError(sql)
+
+    return query
+
+
+def test_stalled_connector_with_a_wrong_password_gets_the_login_error():
+    from pipeline_defs.systems.connect.causes import classify
+    from pipeline_defs.systems.postgres.stalls import stalled_connectors
+
+    faults = stalled_connectors(src(), _catalog(active=False, verifier=scram_verifier("another")), PASSWORD)
+    [(name, trace)] = faults.items()
+    assert name == "pg-clicks" and classify(trace).name == "authentication_failed"
+    assert "${env:POSTGRES_CDC_PASSWORD}" in trace and PASSWORD not in trace
+
+
+@pytest.mark.parametrize(
+    "active, verifier, superuser, password",
+    [
+        (True, "wrong", True, PASSWORD),  # the slot streams: Connect's status is the truth
+        (False, "ok", True, PASSWORD),  # the password matches: an idle slot is a connector starting or failing
+        (False, "wrong", False, PASSWORD),  # the admin cannot read pg_authid: nothing to compare
+        (False, "wrong", True, None),  # the control plane holds no password
+    ],
+)
+def test_no_fault_without_evidence(active, verifier, superuser, password):
+    from pipeline_defs.systems.postgres.stalls import stalled_connectors
+
+    v = {"ok": scram_verifier(PASSWORD), "wrong": scram_verifier("another")}[verifier]
+    assert stalled_connectors(src(), _catalog(active=active, verifier=v, superuser=superuser), password) == {}
+
+
+def test_a_role_without_a_password_is_a_login_fault():
+    from pipeline_defs.systems.postgres.stalls import stalled_connectors
+
+    # PostgreSQL answers a role with no password (or none at all) with the same authentication failure
+    assert set(stalled_connectors(src(), _catalog(active=False, verifier=None), PASSWORD)) == {"pg-clicks"}

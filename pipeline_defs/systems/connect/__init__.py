@@ -41,7 +41,16 @@ class KafkaConnect(registry.System):
     def sensors(self, spec: Any, lineage: Lineage) -> list:
         from pipeline_defs.systems.connect.health import build_connector_health_sensor
 
-        return [build_connector_health_sensor(lineage)]
+        source = registry.source_of(spec)
+        if type(source).connector_faults is registry.SourcePlugin.connector_faults:
+            return [build_connector_health_sensor(lineage)]
+        return [
+            build_connector_health_sensor(
+                lineage,
+                source_faults=lambda resources: source.connector_faults(spec, resources),
+                fault_resource_keys=source.resource_keys,
+            )
+        ]
 
 
 registry.register(KafkaConnect())

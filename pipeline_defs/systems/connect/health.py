@@ -11,7 +11,7 @@ import dagster as dg
 
 from pipeline_defs.core.nodes import Lineage
 from pipeline_defs.systems.connect.healing import Decision, HealthPolicy, Memory, decide
-from resources.connect import ConnectError, KafkaConnectResource
+from resources.connect import ConnectError, KafkaConnectResource, connector_health
 from resources.errors import ResourceError
 from resources.kafka import KafkaResource
 from resources.redaction import env_secret_values, scrub
@@ -64,8 +64,15 @@ def _check_eval(
 
 
 def build_connector_health_sensor(
-    lineage: Lineage, *, policy: HealthPolicy | None = None, clock: Callable[[], float] = time.time
+    lineage: Lineage,
+    *,
+    policy: HealthPolicy | None = None,
+    clock: Callable[[], float] = time.time,
+    source_faults: Callable[[Any], dict[str, str]] | None = None,
+    fault_resource_keys: frozenset[str] = frozenset(),
 ) -> dg.SensorDefinition:
+    """``source_faults(resources)`` (the source plug-in's connector_faults) adds what the database sees
+    of connectors Connect calls RUNNING; it gets the resources named by ``fault_resource_keys``."""
     policy = policy or HealthPolicy.from_env()
     nodes = {n.name: n for n in lineage.by_system("connect")}
     sinks = [n for n, node in nodes.items() if node.desired.role == "sink"]
@@ -76,12 +83,16 @@ def build_connector_health_sensor(
         name="connector_health",
         minimum_interval_seconds=policy.interval_seconds,
         default_status=dg.DefaultSensorStatus.RUNNING,
+        required_resource_keys={"connect", "kafka", *(fault_resource_keys if source_faults else ())},
         job_name="reregister_connectors",
         jobs=None,
         description="Watches every spec connector with one Connect request per tick; re-registers missing or drifted "
         "connectors, restarts failed ones with backoff, raises the incident after the last restart, flags growing sink lag.",
     )
-    def connector_health(context: dg.SensorEvaluationContext, connect: KafkaConnectResource, kafka: KafkaResource):
+    # resources come from context.resources (their keys depend on the source); a direct call also passes them
+    def connector_health(context: dg.SensorEvaluationContext, **_resources: Any):
+        connect: KafkaConnectResource = context.resources.connect
+        kafka: KafkaResource = context.resources.kafka
         memory = Memory.from_cursor(context.cursor)
         client = connect.get_probe_client()
         try:
@@ -103,6 +114,8 @@ def build_connector_health_sensor(
             except ResourceError as e:
                 context.log.warning(f"lag of connect-{name} unknown: {e}")
                 lags[name] = None
+        if source_faults is not None:
+            listing = _with_source_faults(listing, source_faults, context)
         decisions = decide(desired, listing, lags, memory, clock(), policy)
         run_requests, events = [], []
         for d in decisions:
@@ -124,6 +137,26 @@ def build_connector_health_sensor(
         )
 
     return connector_health
+
+
+def _with_source_faults(listing: dict[str, dict], source_faults, context) -> dict[str, dict]:
+    """The listing with each RUNNING connector the source reports stalled shown as a failed task carrying the
+    source's error, so one classification decides: a user-actionable cause raises the incident, never a restart."""
+    try:
+        faults = source_faults(context.resources)
+    except ResourceError as e:
+        context.log.warning(f"the source database could not be asked about its connectors: {e}")
+        return listing
+    out = dict(listing)
+    for name, trace in faults.items():
+        entry = out.get(name)
+        if entry is None or connector_health(entry.get("status") or {})[0] != "RUNNING":
+            continue  # missing or already failing: Connect's own status decides
+        status = dict(entry.get("status") or {})
+        status["tasks"] = [{"id": 0, "state": "FAILED", "worker_id": "(source database)", "trace": trace}]
+        out[name] = {**entry, "status": status}
+        context.log.warning(f"{name}: Connect says RUNNING, the source database says: {trace}")
+    return out
 
 
 def _to_requests(d: Decision, nodes, context, policy: HealthPolicy):

@@ -219,6 +219,11 @@ class PostgresSourcePlugin(registry.SourcePlugin):
         sql, params = window_count_query(spec.source, agg.source_table, agg.group_by, agg.event_time, agg.window_ms, since_ms)
         return window_counts(resources.postgres.get_client().query(sql, params))
 
+    def connector_faults(self, spec: Any, resources: Any) -> dict[str, str]:
+        from pipeline_defs.systems.postgres.stalls import connector_faults
+
+        return connector_faults(spec.source, resources)
+
     def insert_demo_rows(self, spec: Any, resources: Any) -> dict[str, int]:
         client = resources.postgres.get_client()
         inserted = present = 0
