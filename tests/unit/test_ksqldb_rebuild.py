@@ -16,6 +16,7 @@ from tests.doubles.ksqldb_server import KsqlDbDouble
 pytestmark = pytest.mark.unit
 AGG = "USER_AGGREGATE_EVENTS"
 CDC = "ORCLCDB.C__MYUSER.POC_CLICKSTREAM"
+DELTAS = "POC_CLICKSTREAM_DELTAS"
 
 
 @pytest.fixture
@@ -25,7 +26,12 @@ def spec():
 
 def test_source_topics_follow_the_aggregate_to_its_cdc_topic(spec):
     topics = source_topics(KsqlCompiler(spec), AGG)
-    assert topics == {CDC: f"the CDC topic {CDC} (read by POC_CLICKSTREAM_STREAM)"}
+    # the recreated aggregate re-reads the deltas stream's topic from its earliest record; the deltas stream
+    # (not recreated) keeps reading the CDC topic: both must still hold every record
+    assert topics == {
+        CDC: f"the CDC topic {CDC} (read by POC_CLICKSTREAM_STREAM)",
+        "POC_CLICKSTREAM_DELTAS": f"the topic POC_CLICKSTREAM_DELTAS of POC_CLICKSTREAM_DELTAS (which {AGG} reads)",
+    }
     assert source_topics(KsqlCompiler(spec), "POC_USERDATA_STREAM") == {}  # reads a topic, re-reads nothing
 
 
@@ -61,7 +67,7 @@ def test_terminate_drop_create_from_earliest_then_refusals(spec):
             _provisioned(spec, ksql)
             [old] = [q.id for q in ksql.list_queries() if AGG in q.sinks]
             mark = len(server.requests)
-            done = rebuild_aggregate(spec, agg, ksql, _Kafka({CDC: {0: (0, 10)}}), wait_seconds=5)
+            done = rebuild_aggregate(spec, agg, ksql, _Kafka({CDC: {0: (0, 10)}, DELTAS: {0: (0, 12)}}), wait_seconds=5)
             [new] = [q for q in ksql.list_queries() if AGG in q.sinks]
             assert new.id != old and new.is_running and f"terminated {old}" in done
             posted = [r.json() for r in server.requests[mark:] if r.method == "POST" and r.path == "/ksql"]
@@ -73,9 +79,11 @@ def test_terminate_drop_create_from_earliest_then_refusals(spec):
             with pytest.raises(
                 registry.CannotRebuild, match=rf"the CDC topic {CDC} \(read by POC_CLICKSTREAM_STREAM\) lost its records before offset p0:4"
             ):
-                rebuild_aggregate(spec, agg, ksql, _Kafka({CDC: {0: (4, 4)}}))
+                rebuild_aggregate(spec, agg, ksql, _Kafka({CDC: {0: (4, 4)}, DELTAS: {0: (0, 12)}}))
             with pytest.raises(registry.CannotRebuild, match=rf"the CDC topic {CDC} .* does not exist"):
-                rebuild_aggregate(spec, agg, ksql, _Kafka({}))
+                rebuild_aggregate(spec, agg, ksql, _Kafka({DELTAS: {0: (0, 12)}}))
+            with pytest.raises(registry.CannotRebuild, match=rf"the topic {DELTAS} .* lost its records before offset p0:3"):
+                rebuild_aggregate(spec, agg, ksql, _Kafka({CDC: {0: (0, 10)}, DELTAS: {0: (3, 3)}}))
             # refused before touching ksqlDB: the running query is left alone
             assert _writes(server) == writes_before
             assert [q.id for q in ksql.list_queries() if AGG in q.sinks] == [new.id]
