@@ -121,9 +121,12 @@ class RedisSinkPlugin(registry.SinkPlugin):
 
     def checks(self, node: LineageNode, lineage: Lineage) -> list:
         from pipeline_defs.systems.redis.checks import redis_checks
-        from pipeline_defs.systems.redis.persistence import persistence_check
+        from pipeline_defs.systems.redis.persistence import persistence_checks
 
-        return [*redis_checks(node), persistence_check(node)]
+        # one persistence definition covers every keyspace (see persistence_checks); it comes with the first
+        keyspaces = lineage.by_kind(node.kind)
+        first = keyspaces and node.key == keyspaces[0].key
+        return [*redis_checks(node), *([persistence_checks(keyspaces)] if first else [])]
 
     def data_check_names(self, spec: Any) -> set[str]:
         from pipeline_defs.systems.redis.checks import data_check_names
