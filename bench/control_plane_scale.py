@@ -113,7 +113,8 @@ PAGE_JS = r"""
   const fo = [...document.querySelectorAll('svg > foreignObject')];
   const assets = fo.filter((el) => el.querySelector('[data-tooltip]') && !el.classList.contains('group')).length;
   const text = document.body ? document.body.innerText : '';
-  return {foreign: fo.length, assets, fetching: text.includes('fetching statuses') || text.includes('Loading')};
+  return {foreign: fo.length, assets, fetching: text.includes('fetching statuses') || text.includes('Loading'),
+          text: text.slice(0, 400)};
 })()
 """
 
