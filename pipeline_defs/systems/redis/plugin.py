@@ -123,10 +123,12 @@ class RedisSinkPlugin(registry.SinkPlugin):
         from pipeline_defs.systems.redis.checks import redis_checks
         from pipeline_defs.systems.redis.persistence import persistence_checks
 
-        # one persistence definition covers every keyspace (see persistence_checks); it comes with the first
+        # one definition of data checks and one of persistence cover every keyspace (see redis_checks and
+        # persistence_checks); they come with the first
         keyspaces = lineage.by_kind(node.kind)
-        first = keyspaces and node.key == keyspaces[0].key
-        return [*redis_checks(node), *([persistence_checks(keyspaces)] if first else [])]
+        if node.key != keyspaces[0].key:
+            return []
+        return [*redis_checks(keyspaces), persistence_checks(keyspaces)]
 
     def data_check_names(self, spec: Any) -> set[str]:
         from pipeline_defs.systems.redis.checks import data_check_names
