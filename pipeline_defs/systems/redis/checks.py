@@ -27,17 +27,15 @@ def mismatch_table(mismatches: list[Mismatch]) -> dg.MetadataValue:
     )
 
 
-def compare_once(p: Any, resources: Any) -> CompareReport:
-    """One streamed read of the keyspace (SCAN pages -> pipelined JSON.MGET), then the comparison. The source's
-    counts must reach back to the oldest window in Redis, which is known only once every key was read, so the
-    documents are kept until then, cut to the shape's four fields (anything else the sink or a person
-    added is dropped as it streams in)."""
-    s = p.shape
+def read_keyspace(client: Any, s: Any) -> tuple[list[tuple[str, Any]], int | None]:
+    """One streamed read of the keyspace (SCAN pages -> pipelined JSON.MGET): its (key, document) pairs, each
+    document cut to the shape's four fields (anything else the sink or a person added is dropped as it streams in),
+    and the oldest window start seen."""
     fields = (s.name_field, s.count_field, s.window_start_field, s.window_end_field)
     docs: list[tuple[str, Any]] = []
     oldest = None
     with collector_paused():  # a million kept documents would make each cyclic collection walk them all
-        for key, doc in resources.redis.get_client().iter_prefix(s.key_prefix):
+        for key, doc in client.iter_prefix(s.key_prefix):
             if type(doc) is dict:
                 start = doc.get(s.window_start_field)
                 if type(start) is int and (oldest is None or start < oldest):
@@ -45,8 +43,15 @@ def compare_once(p: Any, resources: Any) -> CompareReport:
                 if len(doc) > len(fields):
                     doc = {f: doc[f] for f in fields if f in doc}
             docs.append((key, doc))
+    return docs, oldest
+
+
+def compare_once(p: Any, resources: Any) -> CompareReport:
+    """One read of the keyspace, then the comparison. The source's counts must reach back to the oldest window in
+    Redis, which is known only once every key was read, so the (cut) documents are kept until then."""
+    docs, oldest = read_keyspace(resources.redis.get_client(), p.shape)
     counts = registry.source_of(p.spec).source_counts(p.spec, resources, p.agg, oldest)
-    return compare_with_source(docs, None, s, source_counts=counts)
+    return compare_with_source(docs, None, p.shape, source_counts=counts)
 
 
 def _keyspace_results(p: Any, key: dg.AssetKey, wanted: set[str], matches_name: str, resources: Any):
