@@ -4,10 +4,15 @@ pipelined, on the same server) and a naive one-JSON.GET-per-key loop. Same run, 
 
 Ours is streamed: SCAN pages feed pipelined JSON.MGETs and each document is compared as it arrives
 (RedisJsonClient.iter_prefix -> compare_with_source), so memory does not grow with the keyspace; the
-whole-keyspace read (read_prefix: every document in one dict, then compared) is measured next to it.
-Each variant runs in a fresh interpreter, which reports its peak RSS (ru_maxrss) before and after.
+whole-keyspace read (read_prefix: every document in one dict, then compared) is measured next to it, and so is
+the data check's own read (checks.read_keyspace: streamed, but it keeps each document cut to its four fields until
+the oldest window is known, which the source query needs).
+Each variant runs in a fresh interpreter, which reports its peak RSS (VmHWM) before and after.
 
-    .venv/bin/python bench/reconcile_throughput.py [--sizes 100000 1000000]
+Other processes share the 2 cores, so each round runs redis-benchmark, ours and the naive loop back to back
+and the ratios are taken within the round; the table gives their median over the rounds (and the range).
+
+    .venv/bin/python bench/reconcile_throughput.py [--sizes 100000 1000000] [--rounds 5]
 """
 
 from __future__ import annotations
@@ -17,13 +22,15 @@ import datetime as dt
 import json
 import os
 import re
-import resource
+import statistics
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 from _common import stack_env, table
 
+from pipeline_defs.systems.redis.checks import read_keyspace
 from pipeline_defs.systems.redis.compare import AggregateShape, compare_with_source
 from resources.redis_json import RedisResource
 
@@ -48,21 +55,35 @@ def load(client, n: int, chunk: int = 50_000) -> None:
         client.set_many_json(docs)
 
 
+def peak_rss_mib() -> float:
+    """This process's peak RSS (VmHWM). Not ru_maxrss: Linux carries the parent's peak into a child across
+    fork + exec, so a fresh interpreter would report the bench driver's memory."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmHWM in /proc/self/status")
+
+
 def measure(variant: str, n: int, runs: int) -> dict:
     """In this (fresh) interpreter: best time of `runs` reads + compares of the N documents, and peak RSS."""
     client = RedisResource(url=os.environ["REDIS_URL"]).get_client()
     shape = AggregateShape(PREFIX, "USER_NAME", "EVENT_COUNT", "WINDOW_START", "WINDOW_END", W)
     expected = expected_counts(n)
-    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    base = peak_rss_mib()
     best = float("inf")
     for _ in range(runs):
         t0 = time.perf_counter()
-        docs = client.iter_prefix(PREFIX) if variant == "streamed" else client.read_prefix(PREFIX)
+        if variant == "streamed":
+            docs = client.iter_prefix(PREFIX)
+        elif variant == "check":  # the data check's own read (checks.compare_once without the source query)
+            docs, _oldest = read_keyspace(client, shape)
+        else:
+            docs = client.read_prefix(PREFIX)
         report = compare_with_source(docs, None, shape, source_counts=expected)
         best = min(best, time.perf_counter() - t0)
         assert report.passed and report.keys_checked == n, (report.keys_checked, report.mismatches[:3])
         del docs, report
-    return {"seconds": best, "base_mib": base / 1024, "peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+    return {"seconds": best, "base_mib": base, "peak_mib": peak_rss_mib()}
 
 
 def fresh(variant: str, n: int, runs: int) -> dict:
@@ -74,12 +95,16 @@ def fresh(variant: str, n: int, runs: int) -> dict:
     return json.loads(out.stdout.splitlines()[-1])
 
 
-def naive(client, n) -> float:
+def naive(client, n: int, sample: int) -> float:
+    """Seconds a naive reader takes for all N keys: SCAN them all (timed whole), then one JSON.GET per key,
+    timed on the first `sample` keys and scaled to N (one round trip per key: linear)."""
     t0 = time.perf_counter()
-    keys = list(client.r.scan_iter(match=PREFIX + "*", count=1000))[:n]
-    for k in keys:
+    keys = list(client.r.scan_iter(match=PREFIX + "*", count=1000))
+    t_scan = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    for k in keys[:sample]:
         json.loads(client.r.execute_command("JSON.GET", k, "$"))
-    return time.perf_counter() - t0
+    return t_scan + (time.perf_counter() - t0) * n / min(sample, len(keys))
 
 
 def redis_benchmark(port: int, n: int) -> float:
@@ -109,9 +134,14 @@ def redis_benchmark(port: int, n: int) -> float:
     return float(m[-1])
 
 
+def _median(xs: list[float]) -> float:
+    return statistics.median(xs)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
+    ap.add_argument("--rounds", type=int, default=5, help="interleaved rounds of (redis-benchmark, ours, naive) per size")
     ap.add_argument("--measure", nargs=3, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.measure:
@@ -124,29 +154,43 @@ def main() -> None:
     rows, mem = [], []
     for n in args.sizes:
         load(client, n)
-        runs = 3 if n <= 200_000 else 1
-        streamed = fresh("streamed", n, runs)
-        whole = fresh("whole", n, runs)
-        t_naive = naive(client, n) if n <= 20_000 else naive(client, 20_000) * n / 20_000
-        rb = redis_benchmark(port, n)
-        rate = n / streamed["seconds"]
+        # Other processes share the cores: each round runs the three readers back to back, and the ratios are
+        # taken within a round (the same load), then their median over the rounds is reported.
+        ours, rbs, naives, r_rb, r_naive, peaks = [], [], [], [], [], []
+        sample = min(n, 20_000)
+        for _ in range(args.rounds):
+            rb = redis_benchmark(port, n)
+            st = fresh("streamed", n, 1)
+            t_naive = naive(client, n, sample)
+            rate = n / st["seconds"]
+            ours.append(rate)
+            rbs.append(rb)
+            naives.append(n / t_naive)
+            r_rb.append(rate / rb)
+            r_naive.append(t_naive / st["seconds"])
+            peaks.append((st["base_mib"], st["peak_mib"]))
+        whole = fresh("whole", n, 1)
+        check = fresh("check", n, 1)
         rows.append(
             [
                 f"{n:,}",
-                f"{rate:,.0f}",
+                f"{_median(ours):,.0f}",
+                f"{_median(rbs):,.0f}",
+                f"{_median(naives):,.0f}",
+                f"{_median(r_rb):.2f} ({min(r_rb):.2f}–{max(r_rb):.2f})",
+                f"{_median(r_naive):.1f} ({min(r_naive):.1f}–{max(r_naive):.1f})",
+                f"{n / check['seconds']:,.0f}",
                 f"{n / whole['seconds']:,.0f}",
-                f"{rb:,.0f}",
-                f"{n / t_naive:,.0f}",
-                f"{rate / rb:.2f}",
-                f"{t_naive / streamed['seconds']:.1f}",
             ]
         )
+        base, peak = max(peaks, key=lambda bp: bp[1] - bp[0])
         mem.append(
             [
                 f"{n:,}",
-                f"{streamed['base_mib']:.0f}",
-                f"{streamed['peak_mib']:.0f}",
-                f"{streamed['peak_mib'] - streamed['base_mib']:.0f}",
+                f"{base:.0f}",
+                f"{peak:.0f}",
+                f"{peak - base:.0f}",
+                f"{check['peak_mib'] - check['base_mib']:.0f}",
                 f"{whole['peak_mib']:.0f}",
                 f"{whole['peak_mib'] - whole['base_mib']:.0f}",
             ]
@@ -155,18 +199,28 @@ def main() -> None:
     load_avg = "/".join(f"{x:.1f}" for x in os.getloadavg())
     stamp = f"{dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M}Z, load avg {load_avg}"
     table(
-        f"Reconciliation throughput (docs/s; ours = streamed SCAN + JSON.MGET + compare_with_source)  [{stamp}]",
-        ["N", "ours (streamed)", "whole-keyspace read", "redis-benchmark -P100", "naive loop", "ours/redis-benchmark", "ours vs naive (x)"],
+        f"Reconciliation throughput (docs/s, median of {args.rounds} interleaved rounds; ratios within a round, median (min–max))  [{stamp}]",
+        [
+            "N",
+            "ours (streamed)",
+            "redis-benchmark -P100",
+            "naive loop",
+            "ours / redis-benchmark",
+            "ours vs naive (x)",
+            "the data check's read (1 run)",
+            "whole-keyspace read (1 run)",
+        ],
         rows,
     )
     table(
-        "Peak RSS (MiB, fresh interpreter; 'before' already holds the N expected source counts)",
-        ["N", "before", "streamed: peak", "streamed: added", "whole read: peak", "whole read: added"],
+        "Peak RSS (MiB, fresh interpreter; 'before' already holds the N expected source counts; worst round)",
+        ["N", "before", "streamed: peak", "streamed: added", "data check's read: added", "whole read: peak", "whole read: added"],
         mem,
     )
     print(
-        "naive loop above 20,000 keys is extrapolated from 20,000 (it is linear: one round trip per key); "
-        "best of 3 runs up to 200,000 documents, 1 run above"
+        "ours = SCAN + JSON.MGET (pipelined, a reader thread) + compare_with_source, in a fresh interpreter, 1 run per round; "
+        "redis-benchmark: JSON.GET <key> $ on random existing keys, -P 100 -c 1; naive: one JSON.GET per key, timed on "
+        "20,000 keys and scaled to N, plus its SCAN of all N keys timed whole"
     )
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import operator
 import queue
 import threading
 from collections.abc import Iterator, Mapping
@@ -24,6 +25,7 @@ from resources.redaction import REDACTED, scrub
 
 redis = lazy_import("redis")
 _END = object()  # end of an iter_prefix stream
+_first = operator.itemgetter(0)
 log = logging.getLogger(__name__)
 
 
@@ -33,6 +35,11 @@ class RedisResourceError(ResourceError):
 
 class RedisUnreachable(Unreachable, RedisResourceError):
     pass
+
+
+def _glob_escape(prefix: str) -> str:
+    """SCAN's MATCH is a glob: the prefix with its glob characters escaped."""
+    return "".join("\\" + c if c in "*?[]\\" else c for c in prefix)
 
 
 def _safe_url(url: str) -> str:
@@ -115,7 +122,7 @@ class RedisJsonClient:
 
     def scan_keys(self, prefix: str, count: int = 5000) -> Iterator[str]:
         # SCAN's MATCH is a glob: escape the glob characters a prefix may contain
-        pattern = "".join("\\" + c if c in "*?[]\\" else c for c in prefix) + "*"
+        pattern = _glob_escape(prefix) + "*"
         try:
             yield from self.r.scan_iter(match=pattern, count=count)
         except redis.RedisError as e:
@@ -140,16 +147,29 @@ class RedisJsonClient:
         return out
 
     def _parse(self, replies: list[tuple[list[str], list[bytes | None]]]) -> dict[str, Any]:
-        out: dict[str, Any] = {}
+        return dict(self._pairs(replies))
+
+    def _pairs(self, replies: list[tuple[list[str], list[bytes | None]]]) -> Iterator[tuple[str, Any]]:
+        """(key, document) per key: each JSON.MGET reply parsed by one orjson call over the whole batch (a
+        thousand small parses cost more than one large one); the `$` path wraps each document in a list."""
         loads = orjson.loads
+        others: list[str] = []
         for chunk, raw in replies:
-            for k, v in zip(chunk, raw, strict=True):
-                out[k] = loads(v)[0] if v else None
+            if None not in raw:
+                docs = loads(b"[" + b",".join(raw) + b"]")
+                if all(docs):  # every reply a one-document list: unwrapped in C, no Python step per document
+                    yield from zip(chunk, map(_first, docs))
+                    continue
+            else:  # a nil: a key gone or of another type
+                docs = [loads(v) if v else None for v in raw]
+            for k, d in zip(chunk, docs, strict=True):
+                if d:
+                    yield k, d[0]
+                else:
+                    others.append(k)
         # JSON.MGET answers nil for missing keys and for keys of another type: read those by type
-        others = [k for k, v in out.items() if v is None]
         if others:
-            out.update(self.read_typed(others))
-        return out
+            yield from self.read_typed(others).items()
 
     def read_typed(self, keys: list[str], batch: int = 1000) -> dict[str, Any]:
         """Type-aware read: ReJSON-RL -> document, hash -> dict, string -> parsed JSON or text."""
@@ -209,20 +229,42 @@ class RedisJsonClient:
                     continue
 
         def read() -> None:
+            # Two connections keep Redis busy the whole time: the JSON.MGETs of one SCAN page are sent, then the
+            # next SCAN runs on the other connection while Redis serves them, and their replies are read only after
+            # (parsed by hiredis in C while the next MGETs are already queued on the server).
+            scan_conn = mget_conn = None
+            clean = False
             try:
-                pending: list[str] = []
-                for key in self.scan_keys(prefix, count=batch):
-                    pending.append(key)
-                    if len(pending) >= batch * group:
-                        put(self._mget_raw(pending, batch))
-                        pending = []
-                        if stop.is_set():
-                            return
-                if pending:
-                    put(self._mget_raw(pending, batch))
+                scan_conn = self.r.connection_pool.get_connection()  # decodes: keys as str
+                mget_conn = self._raw.connection_pool.get_connection()  # documents as bytes, for orjson
+                pattern = _glob_escape(prefix) + "*"
+                cursor, started, sent = 0, False, None
+                while not stop.is_set() and (cursor != 0 or not started):
+                    started = True
+                    scan_conn.send_command("SCAN", cursor, "MATCH", pattern, "COUNT", batch * group)
+                    cursor, keys = scan_conn.read_response()
+                    cursor = int(cursor)
+                    chunks = [keys[i : i + batch] for i in range(0, len(keys), batch)]
+                    if chunks:
+                        mget_conn.send_packed_command(mget_conn.pack_commands([("JSON.MGET", *c, "$") for c in chunks]))
+                    if sent:
+                        put([(c, mget_conn.read_response()) for c in sent])
+                    sent = chunks
+                if sent and not stop.is_set():
+                    put([(c, mget_conn.read_response()) for c in sent])
+                    sent = None
+                clean = not sent
                 put(_END)
+            except redis.RedisError as e:
+                put(self._wrap(f"SCAN {prefix}* + JSON.MGET", e))
             except BaseException as e:
                 put(e)
+            finally:
+                for pool, conn in ((self.r.connection_pool, scan_conn), (self._raw.connection_pool, mget_conn)):
+                    if conn is not None:
+                        if not clean:
+                            conn.disconnect()  # replies may be left unread: never hand it back to the pool in that state
+                        pool.release(conn)
 
         reader = threading.Thread(target=read, name=f"redis-scan {self.display_url}", daemon=True)
         reader.start()
@@ -233,7 +275,7 @@ class RedisJsonClient:
                     return
                 if isinstance(item, BaseException):
                     raise item
-                yield from self._parse(item).items()
+                yield from self._pairs(item)
         finally:
             stop.set()
             reader.join(timeout=self._timeout)

@@ -80,11 +80,25 @@ class Lineage:
     def downstream(self, key: Key | list[str]) -> list[Key]:
         return list(self._down.get(tuple(key), ()))
 
+    @cached_property
+    def _of_kind(self) -> dict[str, list[LineageNode]]:
+        index: dict[str, list[LineageNode]] = {}
+        for n in self.nodes:
+            index.setdefault(n.kind, []).append(n)
+        return index
+
+    @cached_property
+    def _of_system(self) -> dict[str, list[LineageNode]]:
+        index: dict[str, list[LineageNode]] = {}
+        for n in self.nodes:
+            index.setdefault(n.system, []).append(n)
+        return index
+
     def by_kind(self, kind: str) -> list[LineageNode]:
-        return [n for n in self.nodes if n.kind == kind]
+        return list(self._of_kind.get(kind, ()))
 
     def by_system(self, system: str) -> list[LineageNode]:
-        return [n for n in self.nodes if n.system == system]
+        return list(self._of_system.get(system, ()))
 
     def systems(self) -> list[str]:
         return list(dict.fromkeys(n.system for n in self.nodes))

@@ -117,10 +117,11 @@ def cross_validate(spec: Any) -> Problems:
         problems.append(("checks.expected_group_values", "there is no sink to write these keys"))
     if problems:
         return problems
+    from collections import Counter
+
     from pipeline_defs.lineage import build_lineage
 
-    keys = [n.key for n in build_lineage(spec).nodes]
-    dup = sorted({k for k in keys if keys.count(k) > 1})
+    dup = sorted(k for k, n in Counter(n.key for n in build_lineage(spec).nodes).items() if n > 1)
     if dup:
         problems.append(("", f"asset keys collide after sanitising names: {[list(k) for k in dup]}"))
     return problems

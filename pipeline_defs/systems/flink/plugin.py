@@ -194,45 +194,32 @@ class FlinkPlugin(registry.EnginePlugin):
         return rebuild_job(job, resources.flink.get_gateway_client(), resources.flink.get_jobs_client())
 
     def checks(self, node: LineageNode, lineage: Lineage) -> list:
-        job: fsql.FlinkJob = node.desired
+        # one definition holds every job's job_running, from one job overview (one op and one read, not one per
+        # aggregate: Dagster builds an op per definition, which dominated loading a 200-aggregate spec); it comes
+        # with the first job node
+        nodes = lineage.by_kind(node.kind)
+        if node.key != nodes[0].key:
+            return []
+        by_key: dict[dg.AssetKey, fsql.FlinkJob] = {dg.AssetKey(list(n.key)): n.desired for n in nodes}
 
-        @dg.asset_check(
-            asset=dg.AssetKey(list(node.key)),
-            name="job_running",
-            description="the job is RUNNING with the spec's statement hash (its name embeds the hash)",
-        )
-        def job_running(flink: FlinkResource) -> dg.AssetCheckResult:
-            client = flink.get_jobs_client()
-            mine = jobs_of(client.overview(), job.object_name)
-            running = [j for j in mine if j.state == "RUNNING"]
-            exact = [j for j in running if j.name == job.name]
-            md = {
-                "expected_job_name": job.name,
-                "statement_hash": job.hash,
-                "jobs": dg.MetadataValue.json([{"id": j.jid, "name": j.name, "state": j.state} for j in mine[:10]]),
-            }
-            if exact:
-                state = job_state(client.job(exact[0].jid))
-                if state == "RUNNING":
-                    return dg.AssetCheckResult(passed=True, metadata={**md, "job_id": exact[0].jid})
-                return dg.AssetCheckResult(
-                    passed=False,
-                    metadata={
-                        **md,
-                        "job_id": exact[0].jid,
-                        "problem": f"job {exact[0].jid} is RUNNING but not all its tasks are (no free task slot?)",
-                    },
+        @dg.multi_asset_check(
+            specs=[
+                dg.AssetCheckSpec(
+                    "job_running", asset=k, description="the job is RUNNING with the spec's statement hash (its name embeds the hash)"
                 )
-            why = (
-                f"a job of another statement runs ({running[0].name})"
-                if running
-                else f"no job is RUNNING (latest: {mine[0].state})"
-                if mine
-                else "no job of this aggregate exists"
-            )
-            return dg.AssetCheckResult(passed=False, metadata={**md, "problem": why})
+                for k in by_key
+            ],
+            name="flink_jobs_running",
+            can_subset=True,
+        )
+        def jobs_running(context, flink: FlinkResource):
+            client = flink.get_jobs_client()
+            overview = client.overview()
+            for k in sorted(context.selected_asset_check_keys, key=lambda k: k.asset_key.path):
+                passed, md = _job_running(client, overview, by_key[k.asset_key])
+                yield dg.AssetCheckResult(asset_key=k.asset_key, check_name=k.name, passed=passed, metadata=md)
 
-        return [job_running]
+        return [jobs_running]
 
     def jobs(self, spec: Any, lineage: Lineage) -> list:
         return [_repair_job(lineage)]
@@ -342,3 +329,32 @@ def flink_health_sensor(lineage: Lineage, interval_seconds: int = 30, clock: Cal
         )
 
     return flink_health
+
+
+def _job_running(client: Any, overview: Any, job: fsql.FlinkJob) -> tuple[bool, dict[str, Any]]:
+    """(passed, metadata) of one aggregate's job in the JobManager's overview."""
+    mine = jobs_of(overview, job.object_name)
+    running = [j for j in mine if j.state == "RUNNING"]
+    exact = [j for j in running if j.name == job.name]
+    md: dict[str, Any] = {
+        "expected_job_name": job.name,
+        "statement_hash": job.hash,
+        "jobs": dg.MetadataValue.json([{"id": j.jid, "name": j.name, "state": j.state} for j in mine[:10]]),
+    }
+    if exact:
+        state = job_state(client.job(exact[0].jid))
+        if state == "RUNNING":
+            return True, {**md, "job_id": exact[0].jid}
+        return False, {
+            **md,
+            "job_id": exact[0].jid,
+            "problem": f"job {exact[0].jid} is RUNNING but not all its tasks are (no free task slot?)",
+        }
+    why = (
+        f"a job of another statement runs ({running[0].name})"
+        if running
+        else f"no job is RUNNING (latest: {mine[0].state})"
+        if mine
+        else "no job of this aggregate exists"
+    )
+    return False, {**md, "problem": why}

@@ -2,7 +2,6 @@
 every document equals the source's count for its NAME and window, under the right key) and
 ``fresh`` (WARN: the newest window closed recently)."""
 
-import re
 import time
 from typing import Any
 
@@ -10,7 +9,7 @@ import dagster as dg
 
 from pipeline_defs.core import registry
 from pipeline_defs.core.nodes import LineageNode
-from pipeline_defs.systems.redis.compare import CompareReport, Mismatch, compare_with_source, freshness_lag_ms
+from pipeline_defs.systems.redis.compare import CompareReport, Mismatch, collector_paused, compare_with_source, freshness_lag_ms
 
 DATA_CHECK_PREFIX = "matches_"
 FRESH = "fresh"
@@ -28,83 +27,115 @@ def mismatch_table(mismatches: list[Mismatch]) -> dg.MetadataValue:
     )
 
 
-def compare_once(p: Any, resources: Any) -> CompareReport:
-    """One streamed read of the keyspace (SCAN pages -> pipelined JSON.MGET), then the comparison. The source's
-    counts must reach back to the oldest window in Redis, which is known only once every key was read, so the
-    documents are kept until then, cut to the shape's four fields (anything else the sink or a person
-    added is dropped as it streams in)."""
-    s = p.shape
+def read_keyspace(client: Any, s: Any) -> tuple[list[tuple[str, Any]], int | None]:
+    """One streamed read of the keyspace (SCAN pages -> pipelined JSON.MGET): its (key, document) pairs, each
+    document cut to the shape's four fields (anything else the sink or a person added is dropped as it streams in),
+    and the oldest window start seen."""
     fields = (s.name_field, s.count_field, s.window_start_field, s.window_end_field)
     docs: list[tuple[str, Any]] = []
     oldest = None
-    for key, doc in resources.redis.get_client().iter_prefix(s.key_prefix):
-        if type(doc) is dict:
-            start = doc.get(s.window_start_field)
-            if type(start) is int and (oldest is None or start < oldest):
-                oldest = start
-            if len(doc) > len(fields):
-                doc = {f: doc[f] for f in fields if f in doc}
-        docs.append((key, doc))
+    with collector_paused():  # a million kept documents would make each cyclic collection walk them all
+        for key, doc in client.iter_prefix(s.key_prefix):
+            if type(doc) is dict:
+                start = doc.get(s.window_start_field)
+                if type(start) is int and (oldest is None or start < oldest):
+                    oldest = start
+                if len(doc) > len(fields):
+                    doc = {f: doc[f] for f in fields if f in doc}
+            docs.append((key, doc))
+    return docs, oldest
+
+
+def compare_once(p: Any, resources: Any) -> CompareReport:
+    """One read of the keyspace, then the comparison. The source's counts must reach back to the oldest window in
+    Redis, which is known only once every key was read, so the (cut) documents are kept until then."""
+    docs, oldest = read_keyspace(resources.redis.get_client(), p.shape)
     counts = registry.source_of(p.spec).source_counts(p.spec, resources, p.agg, oldest)
-    return compare_with_source(docs, None, s, source_counts=counts)
+    return compare_with_source(docs, None, p.shape, source_counts=counts)
 
 
-def redis_checks(node: LineageNode) -> list[dg.AssetChecksDefinition]:
-    p = node.desired
-    key = dg.AssetKey(list(node.key))
-    source = registry.source_of(p.spec)
+def _keyspace_results(p: Any, key: dg.AssetKey, wanted: set[str], matches_name: str, resources: Any):
+    """matches_<source> and fresh of one keyspace, from one read of it."""
+    report = compare_once(p, resources)
+    if matches_name in wanted:
+        md: dict[str, Any] = {
+            "keys_checked": report.keys_checked,
+            "matched": report.matched,
+            "mismatches": len(report.mismatches),
+            "redis_events": report.redis_events,
+            "source_events": report.source_events,
+        }
+        if report.mismatches:
+            md["mismatch_table"] = mismatch_table(report.mismatches)
+        yield dg.AssetCheckResult(
+            asset_key=key,
+            check_name=matches_name,
+            passed=report.passed,
+            metadata=md,
+            description=None
+            if report.passed
+            else f"{len(report.mismatches)} mismatch(es): " + ", ".join(f"{m.name} ({m.problem})" for m in report.mismatches[:5]),
+        )
+    if FRESH in wanted:
+        freshness_ms = int(p.freshness_minutes * 60_000)
+        lag = freshness_lag_ms(report, int(time.time() * 1000))
+        yield dg.AssetCheckResult(
+            asset_key=key,
+            check_name=FRESH,
+            passed=lag is not None and lag <= freshness_ms,
+            severity=dg.AssetCheckSeverity.WARN,
+            metadata={
+                "lag_seconds": round(lag / 1000, 1) if lag is not None else -1,
+                "keys": report.keys_checked,
+                "bound_seconds": freshness_ms // 1000,
+            },
+        )
+
+
+def redis_checks(nodes: list[LineageNode]) -> list[dg.AssetChecksDefinition]:
+    """The data checks of every keyspace in one definition (one op, not one per keyspace: Dagster builds an op per
+    definition, which dominated loading a 200-sink spec). Each selected keyspace is read once for both of its
+    checks; a keyspace whose read fails does not hide the others' results: the step fails after them."""
+    by_key = {dg.AssetKey(list(n.key)): n.desired for n in nodes}
+    source = registry.source_of(nodes[0].desired.spec)
     matches_name = DATA_CHECK_PREFIX + source.kind
-    freshness_ms = int(p.freshness_minutes * 60_000)
 
     @dg.multi_asset_check(
         specs=[
-            dg.AssetCheckSpec(
-                matches_name,
-                asset=key,
-                blocking=True,
-                description=f"for every NAME, the count in Redis equals the {source.kind} rows of that NAME in the "
-                "same window, under the key keyspace + separator + NAME, in a whole window",
-            ),
-            dg.AssetCheckSpec(FRESH, asset=key, description=f"the newest window in Redis closed within {p.freshness_minutes} minutes"),
+            spec
+            for key, p in by_key.items()
+            for spec in (
+                dg.AssetCheckSpec(
+                    matches_name,
+                    asset=key,
+                    blocking=True,
+                    description=f"for every NAME, the count in Redis equals the {source.kind} rows of that NAME in the "
+                    "same window, under the key keyspace + separator + NAME, in a whole window",
+                ),
+                dg.AssetCheckSpec(FRESH, asset=key, description=f"the newest window in Redis closed within {p.freshness_minutes} minutes"),
+            )
         ],
         required_resource_keys={"redis", *source.resource_keys},
-        name="data_checks_" + re.sub(r"[^A-Za-z0-9_]", "_", node.key[-1]),
+        name="redis_data_checks",
         can_subset=True,
     )
     def data_checks(context: dg.AssetCheckExecutionContext):
-        wanted = {k.name for k in context.selected_asset_check_keys}
-        report = compare_once(p, context.resources)
-        if matches_name in wanted:
-            md: dict[str, Any] = {
-                "keys_checked": report.keys_checked,
-                "matched": report.matched,
-                "mismatches": len(report.mismatches),
-                "redis_events": report.redis_events,
-                "source_events": report.source_events,
-            }
-            if report.mismatches:
-                md["mismatch_table"] = mismatch_table(report.mismatches)
-            yield dg.AssetCheckResult(
-                asset_key=key,
-                check_name=matches_name,
-                passed=report.passed,
-                metadata=md,
-                description=None
-                if report.passed
-                else f"{len(report.mismatches)} mismatch(es): " + ", ".join(f"{m.name} ({m.problem})" for m in report.mismatches[:5]),
-            )
-        if FRESH in wanted:
-            lag = freshness_lag_ms(report, int(time.time() * 1000))
-            yield dg.AssetCheckResult(
-                asset_key=key,
-                check_name=FRESH,
-                passed=lag is not None and lag <= freshness_ms,
-                severity=dg.AssetCheckSeverity.WARN,
-                metadata={
-                    "lag_seconds": round(lag / 1000, 1) if lag is not None else -1,
-                    "keys": report.keys_checked,
-                    "bound_seconds": freshness_ms // 1000,
-                },
-            )
+        wanted: dict[dg.AssetKey, set[str]] = {}
+        for k in context.selected_asset_check_keys:
+            wanted.setdefault(k.asset_key, set()).add(k.name)
+        failed: list[tuple[dg.AssetKey, Exception]] = []
+        for key in sorted(wanted, key=lambda k: k.path):
+            try:
+                yield from _keyspace_results(by_key[key], key, wanted[key], matches_name, context.resources)
+            except Exception as e:
+                context.log.error(f"{key.to_user_string()}: the data check failed: {type(e).__name__}: {e}")
+                failed.append((key, e))
+        if failed:
+            if len(failed) == 1:
+                raise failed[0][1]
+            raise dg.Failure(
+                f"the data checks of {len(failed)} keyspaces failed: "
+                + "; ".join(f"{k.to_user_string()}: {type(e).__name__}: {e}" for k, e in failed[:5])
+            ) from failed[0][1]
 
     return [data_checks]

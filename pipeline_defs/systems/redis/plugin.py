@@ -121,9 +121,14 @@ class RedisSinkPlugin(registry.SinkPlugin):
 
     def checks(self, node: LineageNode, lineage: Lineage) -> list:
         from pipeline_defs.systems.redis.checks import redis_checks
-        from pipeline_defs.systems.redis.persistence import persistence_check
+        from pipeline_defs.systems.redis.persistence import persistence_checks
 
-        return [*redis_checks(node), persistence_check(node)]
+        # one definition of data checks and one of persistence cover every keyspace (see redis_checks and
+        # persistence_checks); they come with the first
+        keyspaces = lineage.by_kind(node.kind)
+        if node.key != keyspaces[0].key:
+            return []
+        return [*redis_checks(keyspaces), persistence_checks(keyspaces)]
 
     def data_check_names(self, spec: Any) -> set[str]:
         from pipeline_defs.systems.redis.checks import data_check_names
