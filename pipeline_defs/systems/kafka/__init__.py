@@ -4,12 +4,13 @@ engine writes is created by the engine, and a missing one means its query never 
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Any
 
 from pipeline_defs.core import registry
 from pipeline_defs.core.nodes import Lineage, LineageNode, asset_key_component
-from pipeline_defs.core.outcome import Outcome, would
+from pipeline_defs.core.outcome import Outcome, ProvisionFailure, would
 
 
 @dataclass(frozen=True)
@@ -71,7 +72,12 @@ class KafkaTopics(registry.System):
             changes.append(f"create topic {t.name} ({t.partitions} partitions)")
             if not dry_run:
                 kafka.create_topic(t.name, partitions=t.partitions, replication=t.replication)
-                info = kafka.describe_topic(t.name)
+                # the broker answers the create before its metadata cache lists the topic (seen under load)
+                deadline = time.monotonic() + 15
+                while (info := kafka.describe_topic(t.name)) is None and time.monotonic() < deadline:
+                    time.sleep(0.2)
+                if info is None:
+                    raise ProvisionFailure(f"topic {t.name} was created but the broker does not list it after 15 s")
         if info is None:
             return Outcome(t.name, "would_create", changes, {"exists": False})
         counts = kafka.topic_counts([t.name]).get(t.name)
