@@ -101,6 +101,7 @@ def compare_with_source(
     shape: AggregateShape,
     *,
     source_counts: Mapping[tuple[str, int], int] | None = None,
+    floor_counts: Mapping[tuple[str, int], int] | None = None,
 ) -> CompareReport:
     """Compare every Redis aggregate with the source rows of the same NAME and window.
 
@@ -108,6 +109,12 @@ def compare_with_source(
     already counted per (NAME, window start ms) (the database can GROUP BY, sparing the transfer). Either
     must cover every window since the oldest one in Redis plus each NAME's newest window, so a NAME
     missing from Redis and a stale window are seen.
+
+    `floor_counts`: the source's counts read BEFORE Redis was (a settle period earlier), the source side read
+    after it. Rows committed in between may or may not have reached Redis yet, so a count is right when it lies
+    between the two (below the floor: rows lost; above the source: rows counted twice), a NAME is missing or
+    behind only by the floor's newest window, and unknown only to the later read. None: the source side alone
+    (a count must equal it).
 
     `redis_docs` is a mapping or an iterable of (key, document) pairs, e.g. RedisJsonClient.iter_prefix: each
     document is compared as it arrives and dropped, so a streamed read never holds the keyspace.
@@ -118,6 +125,12 @@ def compare_with_source(
     for name, start in counts:
         if newest.get(name, -1) < start:
             newest[name] = start
+    floor_newest: dict[str, int] | None = None
+    if floor_counts is not None:
+        floor_newest = {}
+        for name, start in floor_counts:
+            if floor_newest.get(name, -1) < start:
+                floor_newest[name] = start
     total_source = sum(counts.values())
 
     report = CompareReport(source_events=total_source)
@@ -169,15 +182,20 @@ def compare_with_source(
             mismatches.append(Mismatch(name, "not_in_source", key, start, end, got, 0))
             continue
         expected = counts.get((name, start), 0)
-        if got != expected:
+        if floor_counts is None:
+            low, committed_newest = expected, latest
+        else:
+            low, committed_newest = min(floor_counts.get((name, start), 0), expected), floor_newest.get(name, -1)
+        if got > expected or got < low:
             mismatches.append(Mismatch(name, "count", key, start, end, got, expected))
-        elif latest >= end:
+        elif committed_newest >= end:
             mismatches.append(Mismatch(name, "behind", key, latest, latest + w, got, counts[(name, latest)]))
         else:
             matched += 1
     report.keys_checked = keys
     report.matched, report.redis_events, report.newest_window_end = matched, redis_events, newest_end
-    for name in sorted(n for n, v in newest.items() if v >= 0):
+    unseen = (n for n, v in newest.items() if v >= 0)
+    for name in sorted(unseen if floor_newest is None else (n for n in unseen if n in floor_newest)):
         latest = newest[name]
         mismatches.append(Mismatch(name, "missing_in_redis", f"{shape.key_prefix}{name}", latest, latest + w, None, counts[(name, latest)]))
     mismatches.sort(key=lambda m: (m.problem != "unreadable_key", m.name))

@@ -32,6 +32,7 @@ class RedisKeysProps:
     shape: AggregateShape
     expected_keys: tuple[str, ...]
     freshness_minutes: int
+    settle_seconds: float = 5.0
 
 
 def expected_group_values(spec: Any, agg: registry.AggregateOutput) -> list[str]:
@@ -87,7 +88,7 @@ class RedisSinkPlugin(registry.SinkPlugin):
                 space,
                 "redis",
                 "redis",
-                RedisKeysProps(spec, sink.name, agg, shape, keys, spec.checks.freshness_minutes),
+                RedisKeysProps(spec, sink.name, agg, shape, keys, spec.checks.freshness_minutes, spec.checks.settle_seconds),
                 {
                     "key_pattern": prefix + "*",
                     "command": sink.command,
