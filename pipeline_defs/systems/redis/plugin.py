@@ -143,9 +143,13 @@ class RedisSinkPlugin(registry.SinkPlugin):
 
 
 def data_quality_sensor(
-    lineage: Lineage, interval_seconds: int = 60, min_run_interval_seconds: int | None = None, clock: Callable[[], float] = time.time
+    lineage: Lineage,
+    interval_seconds: int | None = None,
+    min_run_interval_seconds: int | None = None,
+    clock: Callable[[], float] = time.time,
 ) -> dg.SensorDefinition:
     gap = min_run_interval_seconds if min_run_interval_seconds is not None else settings().dq_min_interval_seconds
+    interval_seconds = interval_seconds or settings().dq_interval_seconds
     props = [n.desired for n in lineage.by_kind("redis_keys")]
     topics = sorted({p.agg.topic for p in props})
     groups = [f"connect-{p.sink}" for p in props]

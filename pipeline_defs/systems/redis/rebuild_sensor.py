@@ -42,9 +42,16 @@ def observation(record: Any) -> rd.CheckObservation | None:
 
 
 def build_rebuild_sensor(
-    spec: Any, lineage: Lineage, *, policy: HealthPolicy | None = None, clock: Callable[[], float] = time.time, interval_seconds: int = 30
+    spec: Any,
+    lineage: Lineage,
+    *,
+    policy: HealthPolicy | None = None,
+    clock: Callable[[], float] = time.time,
+    interval_seconds: int | None = None,
 ) -> dg.SensorDefinition:
     policy = policy or HealthPolicy.from_env()
+    # one indexed read of the event log per tick: cheap enough to tick like the other health sensors
+    interval_seconds = interval_seconds or policy.interval_seconds
     check = DATA_CHECK_PREFIX + registry.source_of(spec).kind
     nodes = {n.desired.sink: n for n in lineage.by_kind("redis_keys")}
     keys = {sink: dg.AssetCheckKey(dg.AssetKey(list(n.key)), check) for sink, n in nodes.items()}
