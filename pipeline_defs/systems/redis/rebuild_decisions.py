@@ -33,6 +33,10 @@ class CheckObservation:
     passed: bool
     problems: tuple[str, ...] = ()
     from_rebuild: bool = False  # written by a rebuild_redis run (its re-check)
+    # health checks upstream of the keyspace (connector running, engine job running) whose latest evaluation
+    # failed, or is still planned: Redis lagging behind a stopped pipeline is the health sensors' to heal
+    upstream_failed: tuple[str, ...] = ()
+    upstream_pending: tuple[str, ...] = ()
 
 
 @dataclass
@@ -91,6 +95,15 @@ def decide_rebuild(sink: str, obs: CheckObservation | None, mem: SinkMemory, now
         mem.seen_id = obs.record_id
         mem.exhausted = True
         return RebuildDecision(sink, "none", "rebuild_failed")
+    if obs.upstream_pending:
+        # not marked seen: judged again once those checks have a result
+        return RebuildDecision(sink, "none", "upstream_pending", detail={"checks": list(obs.upstream_pending)})
+    if obs.upstream_failed:
+        # the pipeline before Redis is down or restarting: a replay cannot bring data the engine has not
+        # written (it would rebuild the engine's whole state and raise an incident for an outage); the health
+        # sensors heal that, and the next data check, with the pipeline running, judges Redis again
+        mem.seen_id = obs.record_id
+        return RebuildDecision(sink, "none", "upstream_unhealthy", detail={"checks": list(obs.upstream_failed)})
     if mem.exhausted:
         mem.seen_id = obs.record_id
         return RebuildDecision(sink, "none", "exhausted")

@@ -27,8 +27,27 @@ from pipeline_defs.systems.redis.checks import DATA_CHECK_PREFIX
 SENSOR_NAME = "redis_rebuild"
 
 
-def observation(record: Any) -> rd.CheckObservation | None:
-    """A stored check execution -> what the decision needs; None while it is only planned."""
+# the checks that say whether a hop before Redis runs: a connector and its tasks RUNNING (connect), the
+# engine's job or persistent query RUNNING (flink, ksqldb)
+UPSTREAM_HEALTH_CHECKS = ("running", "job_running", "query_running")
+
+
+def upstream_check_keys(lineage: Lineage, key: Any) -> list[dg.AssetCheckKey]:
+    """The health checks of every asset upstream of the keyspace `key` (keys without such a check are
+    simply absent from the event log)."""
+    seen: set = set()
+    todo = list(lineage.deps(key))
+    while todo:
+        k = todo.pop()
+        if k not in seen:
+            seen.add(k)
+            todo += lineage.deps(k)
+    return [dg.AssetCheckKey(dg.AssetKey(list(k)), name) for k in sorted(seen) for name in UPSTREAM_HEALTH_CHECKS]
+
+
+def observation(record: Any, upstream: dict[Any, Any] | None = None) -> rd.CheckObservation | None:
+    """A stored check execution -> what the decision needs; None while it is only planned. `upstream`: the
+    latest execution of each upstream health check."""
     from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus as S
 
     if record is None or record.status not in (S.SUCCEEDED, S.FAILED) or record.event is None:
@@ -38,7 +57,9 @@ def observation(record: Any) -> rd.CheckObservation | None:
     table = md.get("mismatch_table")
     problems = tuple(sorted({str(r.data.get("problem")) for r in (getattr(table, "records", None) or [])}))
     passed = bool(getattr(ev, "passed", record.status == S.SUCCEEDED))
-    return rd.CheckObservation(int(record.id), passed, problems, rd.REBUILD_MARK in md)
+    failed = tuple(sorted(k.to_user_string() for k, r in (upstream or {}).items() if r is not None and r.status == S.FAILED))
+    pending = tuple(sorted(k.to_user_string() for k, r in (upstream or {}).items() if r is not None and r.status == S.PLANNED))
+    return rd.CheckObservation(int(record.id), passed, problems, rd.REBUILD_MARK in md, failed, pending)
 
 
 def build_rebuild_sensor(
@@ -55,6 +76,8 @@ def build_rebuild_sensor(
     check = DATA_CHECK_PREFIX + registry.source_of(spec).kind
     nodes = {n.desired.sink: n for n in lineage.by_kind("redis_keys")}
     keys = {sink: dg.AssetCheckKey(dg.AssetKey(list(n.key)), check) for sink, n in nodes.items()}
+    upstream = {sink: upstream_check_keys(lineage, n.key) for sink, n in nodes.items()}
+    every_key = list(keys.values()) + sorted({k for ks in upstream.values() for k in ks}, key=lambda k: k.to_user_string())
 
     @dg.sensor(
         name=SENSOR_NAME,
@@ -66,12 +89,12 @@ def build_rebuild_sensor(
     )
     def redis_rebuild(context: dg.SensorEvaluationContext):
         memory = rd.RebuildMemory.from_cursor(context.cursor)
-        latest = context.instance.event_log_storage.get_latest_asset_check_execution_by_key(list(keys.values()))
+        latest = context.instance.event_log_storage.get_latest_asset_check_execution_by_key(every_key)
         now = clock()
         requests, events, notes = [], [], []
         for sink, key in keys.items():
             mem = memory.sinks.setdefault(sink, rd.SinkMemory())
-            obs = observation(latest.get(key))
+            obs = observation(latest.get(key), {k: latest.get(k) for k in upstream[sink]})
             if obs is not None and not obs.passed and in_flight(context.instance, sink):
                 notes.append(f"{sink}: a run acts on it")
                 continue  # judged on the next tick, after that run
