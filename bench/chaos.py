@@ -13,8 +13,9 @@ product's comparison with the stream stopped: every (NAME, window) of PostgreSQL
     source /work/coord/ports_<you>.sh   # or the default ports
     .venv/bin/python bench/chaos.py [--rate 40] [--faults connect flink-taskmanager redis kafka]
 
-The daemon ticks connector_health every 5 s (CDC_HEALTH_INTERVAL_SECONDS) and lets data_quality_trigger run
-the checks every 15 s (CDC_DQ_MIN_INTERVAL_SECONDS); every other setting is the spec's default.
+The daemon's health sensors (connector_health, flink_health, redis_rebuild) tick every 5 s
+(CDC_HEALTH_INTERVAL_SECONDS) and data_quality_trigger runs the checks at most every 15 s (CDC_DQ_INTERVAL_SECONDS,
+CDC_DQ_MIN_INTERVAL_SECONDS); every other setting is the spec's and the stack's default.
 """
 
 from __future__ import annotations
@@ -206,7 +207,13 @@ def main() -> None:
 
     spec = load_spec()
     dhome = Path(tempfile.mkdtemp(prefix="chaos_dagster_home_"))
-    daemon_env = {**env, "CDC_PROFILE": "local", "CDC_HEALTH_INTERVAL_SECONDS": "5", "CDC_DQ_MIN_INTERVAL_SECONDS": "15"}
+    daemon_env = {
+        **env,
+        "CDC_PROFILE": "local",
+        "CDC_HEALTH_INTERVAL_SECONDS": "5",
+        "CDC_DQ_INTERVAL_SECONDS": "15",
+        "CDC_DQ_MIN_INTERVAL_SECONDS": "15",
+    }
     write_home(dhome)  # the daemon starts after provisioning, so its sensors see a provisioned pipeline
     instance = dg.DagsterInstance.from_config(str(dhome))
     defs = build_definitions(spec)

@@ -57,3 +57,22 @@ def test_the_healing_sensors_tick_at_the_configured_intervals(monkeypatch):
     monkeypatch.setenv("CDC_HEALTH_INTERVAL_SECONDS", "5")
     monkeypatch.setenv("CDC_DQ_INTERVAL_SECONDS", "10")
     assert intervals() == (5, 5, 10)
+
+
+def test_data_quality_trigger_waits_for_the_run_in_flight(monkeypatch):
+    import dagster as dg
+    from dagster._core.storage.dagster_run import DagsterRun
+
+    from pipeline_defs.lineage import build_lineage
+    from pipeline_defs.spec import load_spec
+    from pipeline_defs.systems.redis.plugin import data_quality_sensor
+    from resources.kafka import KafkaResource
+
+    lineage = build_lineage(load_spec("pipeline.local.yaml"))
+    sensor = data_quality_sensor(lineage, min_run_interval_seconds=0)
+    with dg.DagsterInstance.ephemeral() as instance:
+        instance.add_run(DagsterRun(job_name="data_quality", run_id="a" * 36, status=dg.DagsterRunStatus.STARTED))
+        # the Kafka resource is never reached: the run in flight decides first
+        with dg.build_sensor_context(instance=instance, resources={"kafka": KafkaResource(bootstrap_servers="127.0.0.1:1")}) as ctx:
+            data = sensor.evaluate_tick(ctx)
+    assert data.run_requests == [] and data.skip_message == "a data_quality run is queued or running"

@@ -14,6 +14,7 @@ from pipeline_defs.core.nodes import GraphBuilder, Key, Lineage, LineageNode, as
 from pipeline_defs.core.outcome import Outcome
 from pipeline_defs.settings import settings
 from pipeline_defs.spec.loader import spec_hash
+from pipeline_defs.systems.connect.health import IN_FLIGHT
 from pipeline_defs.systems.connect.props import ConnectorProps, connector_node
 from pipeline_defs.systems.redis.compare import AggregateShape
 from pipeline_defs.systems.redis.config import COMPATIBLE, key_prefix, keyspace, sink_config
@@ -162,6 +163,9 @@ def data_quality_sensor(
         description=f"When the aggregate topic or the sink's progress advances, run the data checks (at most every {gap}s).",
     )
     def data_quality_trigger(context: dg.SensorEvaluationContext, kafka: KafkaResource):
+        if context.instance.get_run_records(dg.RunsFilter(job_name="data_quality", statuses=IN_FLIGHT), limit=1):
+            # one at a time: under load a run outlasts the spacing, and piled-up runs starve each other
+            return dg.SkipReason("a data_quality run is queued or running")
         state = json.loads(context.cursor) if context.cursor else {}
         kc = kafka.get_client()
         try:
