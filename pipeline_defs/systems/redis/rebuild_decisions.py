@@ -37,6 +37,9 @@ class CheckObservation:
     # failed, or is still planned: Redis lagging behind a stopped pipeline is the health sensors' to heal
     upstream_failed: tuple[str, ...] = ()
     upstream_pending: tuple[str, ...] = ()
+    # every mismatch is Redis short of the source (missing, behind, a count below): what a stopped pipeline
+    # leaves; a count above the source, a wrong key or a broken document is never an outage's doing
+    lag_only: bool = False
 
 
 @dataclass
@@ -95,10 +98,10 @@ def decide_rebuild(sink: str, obs: CheckObservation | None, mem: SinkMemory, now
         mem.seen_id = obs.record_id
         mem.exhausted = True
         return RebuildDecision(sink, "none", "rebuild_failed")
-    if obs.upstream_pending:
+    if obs.upstream_pending and obs.lag_only:
         # not marked seen: judged again once those checks have a result
         return RebuildDecision(sink, "none", "upstream_pending", detail={"checks": list(obs.upstream_pending)})
-    if obs.upstream_failed:
+    if obs.upstream_failed and obs.lag_only:
         # the pipeline before Redis is down or restarting: a replay cannot bring data the engine has not
         # written (it would rebuild the engine's whole state and raise an incident for an outage); the health
         # sensors heal that, and the next data check, with the pipeline running, judges Redis again

@@ -55,11 +55,25 @@ def observation(record: Any, upstream: dict[Any, Any] | None = None) -> rd.Check
     ev = record.event.dagster_event.event_specific_data if record.event.dagster_event else None
     md = dict(getattr(ev, "metadata", None) or {})
     table = md.get("mismatch_table")
-    problems = tuple(sorted({str(r.data.get("problem")) for r in (getattr(table, "records", None) or [])}))
+    rows = getattr(table, "records", None) or []
+    problems = tuple(sorted({str(r.data.get("problem")) for r in rows}))
     passed = bool(getattr(ev, "passed", record.status == S.SUCCEEDED))
+    lag_only = bool(rows) and all(_short_of_source(r.data) for r in rows)
     failed = tuple(sorted(k.to_user_string() for k, r in (upstream or {}).items() if r is not None and r.status == S.FAILED))
     pending = tuple(sorted(k.to_user_string() for k, r in (upstream or {}).items() if r is not None and r.status == S.PLANNED))
-    return rd.CheckObservation(int(record.id), passed, problems, rd.REBUILD_MARK in md, failed, pending)
+    return rd.CheckObservation(int(record.id), passed, problems, rd.REBUILD_MARK in md, failed, pending, lag_only)
+
+
+def _short_of_source(row: dict) -> bool:
+    problem = row.get("problem")
+    if problem in ("missing_in_redis", "behind"):
+        return True
+    if problem != "count":
+        return False
+    try:
+        return int(row.get("redis_count")) < int(row.get("source_count"))
+    except (TypeError, ValueError):
+        return False
 
 
 def build_rebuild_sensor(
