@@ -132,6 +132,7 @@ def test_redis_losing_all_its_data_is_healed_by_the_daemon_alone(stack, tmp_path
             "CDC_HEALTH_INTERVAL_SECONDS": "5",
             "CDC_DQ_INTERVAL_SECONDS": "5",
             "CDC_DQ_MIN_INTERVAL_SECONDS": "5",
+            "CDC_REBUILD_LAG_GRACE_SECONDS": "20",
             "PYTHONPATH": str(REPO),
             "PYTHONUNBUFFERED": "1",
         }

@@ -177,3 +177,23 @@ def test_lag_only_is_judged_from_the_mismatch_table():
     assert _short_of_source({"problem": "behind"})
     assert not _short_of_source({"problem": "count", "redis_count": 77, "source_count": 2})
     assert not _short_of_source({"problem": "wrong_key"})
+
+
+def test_redis_only_short_of_the_source_is_rebuilt_once_a_later_check_confirms_it_past_the_grace():
+    mem = rd.SinkMemory()
+
+    def short(i):
+        return rd.CheckObservation(i, False, ("count", "missing_in_redis"), lag_only=True)
+
+    d = rd.decide_rebuild("s", short(1), mem, 0, POLICY, lag_grace_seconds=120)
+    assert (d.action, d.reason, d.detail["recheck_after_seconds"]) == ("none", "lag_grace", 120)
+    assert rd.decide_rebuild("s", short(2), mem, 60, POLICY, lag_grace_seconds=120).reason == "lag_grace"
+    # the pipeline caught up: the grace starts over
+    assert rd.decide_rebuild("s", ok(3), mem, 90, POLICY, lag_grace_seconds=120).reason == "passing"
+    assert rd.decide_rebuild("s", short(4), mem, 100, POLICY, lag_grace_seconds=120).reason == "lag_grace"
+    assert rd.decide_rebuild("s", short(4), mem, 300, POLICY, lag_grace_seconds=120).reason == "no_new_evaluation"
+    d = rd.decide_rebuild("s", short(5), mem, 221, POLICY, lag_grace_seconds=120)
+    assert (d.action, d.attempt) == ("rebuild", 1) and mem.attempts == 1
+    # a count above the source is never lag: at once
+    mem2 = rd.SinkMemory()
+    assert rd.decide_rebuild("s", fail(1, "count"), mem2, 0, POLICY, lag_grace_seconds=120).action == "rebuild"

@@ -49,6 +49,7 @@ class SinkMemory:
     seen_id: int = 0  # the newest evaluation acted on (or judged)
     exhausted: bool = False  # an incident is open: no rebuild until the check passes again
     healthy_since: float | None = None
+    lag_since: float | None = None  # first evaluation of a run of lag-only failures
 
 
 @dataclass
@@ -77,10 +78,17 @@ class RebuildDecision:
     detail: dict = field(default_factory=dict)
 
 
-def decide_rebuild(sink: str, obs: CheckObservation | None, mem: SinkMemory, now: float, policy: HealthPolicy) -> RebuildDecision:
-    """One sink, one tick. ``mem`` is updated in place."""
+def decide_rebuild(
+    sink: str, obs: CheckObservation | None, mem: SinkMemory, now: float, policy: HealthPolicy, lag_grace_seconds: float = 120.0
+) -> RebuildDecision:
+    """One sink, one tick. ``mem`` is updated in place. `lag_grace_seconds`: Redis that is only short of the
+    source (lag_only) is rebuilt once a later evaluation still finds it so, that long after the first: a pipeline
+    catching up after a restart (Connect took ~45 s here) passes on its own, and a replay racing the catch-up
+    would fail its re-check and raise a false incident."""
     if obs is None:
         return RebuildDecision(sink, "none", "no_evaluation")
+    if obs.passed or not obs.lag_only:
+        mem.lag_since = None
     if obs.passed:
         if obs.record_id > mem.seen_id:
             mem.seen_id = obs.record_id
@@ -110,6 +118,14 @@ def decide_rebuild(sink: str, obs: CheckObservation | None, mem: SinkMemory, now
     if mem.exhausted:
         mem.seen_id = obs.record_id
         return RebuildDecision(sink, "none", "exhausted")
+    if obs.lag_only and lag_grace_seconds > 0:
+        if mem.lag_since is None:
+            mem.lag_since = now
+        if now - mem.lag_since < lag_grace_seconds:
+            mem.seen_id = obs.record_id  # a later evaluation must confirm it
+            return RebuildDecision(
+                sink, "none", "lag_grace", detail={"recheck_after_seconds": round(lag_grace_seconds - (now - mem.lag_since))}
+            )
     fixable = sorted(set(obs.problems) & REBUILDABLE)
     if not fixable:
         mem.seen_id = obs.record_id

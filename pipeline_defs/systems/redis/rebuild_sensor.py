@@ -19,6 +19,7 @@ import dagster as dg
 
 from pipeline_defs.core import registry
 from pipeline_defs.core.nodes import Lineage
+from pipeline_defs.settings import settings
 from pipeline_defs.systems.connect.healing import HealthPolicy
 from pipeline_defs.systems.connect.health import CONNECTOR_TAG, in_flight
 from pipeline_defs.systems.redis import rebuild_decisions as rd
@@ -87,6 +88,7 @@ def build_rebuild_sensor(
     policy = policy or HealthPolicy.from_env()
     # one indexed read of the event log per tick: cheap enough to tick like the other health sensors
     interval_seconds = interval_seconds or policy.interval_seconds
+    lag_grace = settings().rebuild_lag_grace_seconds
     check = DATA_CHECK_PREFIX + registry.source_of(spec).kind
     nodes = {n.desired.sink: n for n in lineage.by_kind("redis_keys")}
     keys = {sink: dg.AssetCheckKey(dg.AssetKey(list(n.key)), check) for sink, n in nodes.items()}
@@ -112,7 +114,7 @@ def build_rebuild_sensor(
             if obs is not None and not obs.passed and in_flight(context.instance, sink):
                 notes.append(f"{sink}: a run acts on it")
                 continue  # judged on the next tick, after that run
-            d = rd.decide_rebuild(sink, obs, mem, now, policy)
+            d = rd.decide_rebuild(sink, obs, mem, now, policy, lag_grace)
             notes.append(f"{sink}: {d.reason}")
             tags = {CONNECTOR_TAG: sink, "cdc/reason": d.reason}
             if d.action == "rebuild":
