@@ -15,7 +15,8 @@ product's comparison with the stream stopped: every (NAME, window) of PostgreSQL
 
 The daemon's health sensors (connector_health, flink_health, redis_rebuild) tick every 5 s
 (CDC_HEALTH_INTERVAL_SECONDS) and data_quality_trigger runs the checks at most every 15 s (CDC_DQ_INTERVAL_SECONDS,
-CDC_DQ_MIN_INTERVAL_SECONDS); every other setting is the spec's and the stack's default.
+CDC_DQ_MIN_INTERVAL_SECONDS); every other setting is the spec's and the stack's default (among them
+CDC_REBUILD_LAG_GRACE_SECONDS=120: Redis only short of the source is rebuilt once it stays so for 2 minutes).
 """
 
 from __future__ import annotations
