@@ -18,6 +18,10 @@ class ControlPlaneSettings(BaseSettings):
     health_lag_window_ticks: int = Field(4, ge=1, description="CDC_HEALTH_LAG_WINDOW_TICKS: growing-lag window")
     health_lag_restart_bound: int = Field(10_000, ge=0, description="CDC_HEALTH_LAG_RESTART_BOUND: restart a stuck sink past it")
     dq_min_interval_seconds: int = Field(300, ge=0, description="CDC_DQ_MIN_INTERVAL_SECONDS: data_quality_trigger spacing")
+    dq_interval_seconds: int = Field(60, ge=1, description="CDC_DQ_INTERVAL_SECONDS: data_quality_trigger tick")
+    rebuild_lag_grace_seconds: int = Field(
+        120, ge=0, description="CDC_REBUILD_LAG_GRACE_SECONDS: Redis only short of the source is rebuilt once it stays so this long"
+    )
     alert_webhook_url: str | None = Field(None, description="CDC_ALERT_WEBHOOK_URL: failed-run alerts go there too")
 
 

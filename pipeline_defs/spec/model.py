@@ -35,6 +35,10 @@ class KafkaSettings(Model):
 
 class Checks(Model):
     freshness_minutes: int = Field(10, ge=1, le=10_080)
+    # rows committed while the data check reads are in flight, not wrong: a check that finds differences
+    # reads again after this many seconds and judges Redis against the source counts read before that wait
+    # (at least) and after it (at most). Must exceed the pipeline's commit -> Redis latency (p99 ~0.2 s).
+    settle_seconds: float = Field(5.0, ge=0, le=600)
     # grouping values whose Redis keys must exist after the demo rows went in (e.g. [jdoe]);
     # None = every value of the grouping column in the aggregated table's initial + demo rows
     expected_group_values: list[str] | None = None

@@ -128,3 +128,72 @@ def test_redis_without_aof_or_rdb_is_a_finding():
     assert not bad and "neither AOF" in md["problem"]
     broken, md = persistence_state({"aof_enabled": 1, "aof_last_write_status": "err"}, {"appendonly": "yes", "save": ""})
     assert not broken and "last write failed" in md["problem"]
+
+
+def test_no_rebuild_while_the_pipeline_before_redis_is_down_then_the_next_evaluation_is_judged():
+    # the TaskManager died: the data check fails (Redis behind) in the same run as the engine's job_running
+    mem = rd.SinkMemory()
+    down = rd.CheckObservation(7, False, ("count",), upstream_failed=("flink/USER_AGGREGATE_EVENTS:job_running",), lag_only=True)
+    d = rd.decide_rebuild("s", down, mem, 0, POLICY)
+    assert (d.action, d.reason, d.detail["checks"]) == ("none", "upstream_unhealthy", ["flink/USER_AGGREGATE_EVENTS:job_running"])
+    assert mem.attempts == 0 and mem.seen_id == 7 and not mem.exhausted  # no attempt spent, no incident
+    assert rd.decide_rebuild("s", down, mem, 30, POLICY).reason == "no_new_evaluation"
+    # upstream checks still running: wait without marking the evaluation seen
+    pending = rd.CheckObservation(8, False, ("count",), upstream_pending=("connect/redis-sink-json:running",), lag_only=True)
+    assert rd.decide_rebuild("s", pending, mem, 40, POLICY).reason == "upstream_pending" and mem.seen_id == 7
+    # pipeline running again and Redis still wrong: now it is Redis's to rebuild
+    d = rd.decide_rebuild("s", fail(8, "missing_in_redis"), mem, 60, POLICY)
+    assert (d.action, d.attempt) == ("rebuild", 1)
+
+
+def test_the_sensor_reads_upstream_health_checks_of_the_keyspace():
+    import dagster as dg
+
+    from pipeline_defs.lineage import build_lineage
+    from pipeline_defs.spec import load_spec
+    from pipeline_defs.systems.redis.rebuild_sensor import upstream_check_keys
+
+    spec = load_spec("pipeline.local.yaml")
+    lineage = build_lineage(spec)
+    [node] = lineage.by_kind("redis_keys")
+    keys = {k.to_user_string() for k in upstream_check_keys(lineage, node.key)}
+    assert {"connect/redis-sink-json:running", "connect/pg-clickstream:running", "flink/USER_AGGREGATE_EVENTS:job_running"} <= keys
+    assert not any(k.startswith("redis/") for k in keys)  # its own checks are not upstream
+    assert dg.AssetCheckKey(dg.AssetKey(["connect", "pg-userdata"]), "running").to_user_string() not in keys  # another table's connector
+
+
+def test_data_an_outage_cannot_explain_is_rebuilt_even_while_the_pipeline_is_down():
+    # a count above the source (a corrupted key): the rebuild runs, and if it cannot succeed its incident names why
+    mem = rd.SinkMemory()
+    obs = rd.CheckObservation(3, False, ("count",), upstream_failed=("flink/X:job_running",), lag_only=False)
+    assert rd.decide_rebuild("s", obs, mem, 0, POLICY).action == "rebuild"
+
+
+def test_lag_only_is_judged_from_the_mismatch_table():
+    from pipeline_defs.systems.redis.rebuild_sensor import _short_of_source
+
+    assert _short_of_source({"problem": "count", "redis_count": 3, "source_count": 5})
+    assert _short_of_source({"problem": "missing_in_redis", "redis_count": "", "source_count": 2})
+    assert _short_of_source({"problem": "behind"})
+    assert not _short_of_source({"problem": "count", "redis_count": 77, "source_count": 2})
+    assert not _short_of_source({"problem": "wrong_key"})
+
+
+def test_redis_only_short_of_the_source_is_rebuilt_once_a_later_check_confirms_it_past_the_grace():
+    mem = rd.SinkMemory()
+
+    def short(i):
+        return rd.CheckObservation(i, False, ("count", "missing_in_redis"), lag_only=True)
+
+    d = rd.decide_rebuild("s", short(1), mem, 0, POLICY, lag_grace_seconds=120)
+    assert (d.action, d.reason, d.detail["recheck_after_seconds"]) == ("none", "lag_grace", 120)
+    assert rd.decide_rebuild("s", short(2), mem, 60, POLICY, lag_grace_seconds=120).reason == "lag_grace"
+    # the pipeline caught up: the grace starts over
+    assert rd.decide_rebuild("s", ok(3), mem, 90, POLICY, lag_grace_seconds=120).reason == "passing"
+    assert rd.decide_rebuild("s", short(4), mem, 100, POLICY, lag_grace_seconds=120).reason == "lag_grace"
+    assert rd.decide_rebuild("s", short(4), mem, 300, POLICY, lag_grace_seconds=120).reason == "no_new_evaluation"
+    d = rd.decide_rebuild("s", short(5), mem, 221, POLICY, lag_grace_seconds=120)
+    assert (d.action, d.attempt) == ("rebuild", 1) and mem.attempts == 1
+    # a count above the source is never lag: at once
+    mem2 = rd.SinkMemory()
+    assert rd.decide_rebuild("s", fail(1, "count"), mem2, 0, POLICY, lag_grace_seconds=120).action == "rebuild"

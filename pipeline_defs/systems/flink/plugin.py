@@ -261,10 +261,13 @@ def _repair_job(lineage: Lineage) -> dg.JobDefinition:
     return repair_flink_jobs
 
 
-def flink_health_sensor(lineage: Lineage, interval_seconds: int = 30, clock: Callable[[], float] = time.time) -> dg.SensorDefinition:
+def flink_health_sensor(
+    lineage: Lineage, interval_seconds: int | None = None, clock: Callable[[], float] = time.time
+) -> dg.SensorDefinition:
     from pipeline_defs.systems.connect.healing import HealthPolicy
 
     policy = HealthPolicy.from_env()
+    interval_seconds = interval_seconds or policy.interval_seconds  # CDC_HEALTH_INTERVAL_SECONDS, like connector_health
     nodes = {n.name: n for n in lineage.by_system("flink")}
 
     @dg.sensor(

@@ -3,6 +3,7 @@ every document equals the source's count for its NAME and window, under the righ
 ``fresh`` (WARN: the newest window closed recently)."""
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 import dagster as dg
@@ -46,12 +47,35 @@ def read_keyspace(client: Any, s: Any) -> tuple[list[tuple[str, Any]], int | Non
     return docs, oldest
 
 
-def compare_once(p: Any, resources: Any) -> CompareReport:
-    """One read of the keyspace, then the comparison. The source's counts must reach back to the oldest window in
-    Redis, which is known only once every key was read, so the (cut) documents are kept until then."""
+def compare_pass(
+    p: Any, resources: Any, floor: dict[tuple[str, int], int] | None = None
+) -> tuple[CompareReport, dict[tuple[str, int], int]]:
+    """One read of the keyspace, then the source's counts, then the comparison; also returns those counts. The
+    source's counts must reach back to the oldest window in Redis, which is known only once every key was read, so
+    the (cut) documents are kept until then."""
     docs, oldest = read_keyspace(resources.redis.get_client(), p.shape)
     counts = registry.source_of(p.spec).source_counts(p.spec, resources, p.agg, oldest)
-    return compare_with_source(docs, None, p.shape, source_counts=counts)
+    return compare_with_source(docs, None, p.shape, source_counts=counts, floor_counts=floor), counts
+
+
+def compare_settled(
+    p: Any, resources: Any, *, sleep: Callable[[float], None] = time.sleep
+) -> tuple[CompareReport, dict[tuple[str, int], int]]:
+    """The data check's comparison, which a running stream of inserts does not fail: the first pass reads Redis
+    before the source, so every row committed in between looks missing. When it finds differences, wait
+    ``settle_seconds`` and compare again, taking the first pass's source counts as the floor: a row committed
+    before the wait must be in Redis by now (else lost), and Redis may hold at most what the source holds
+    after it (else counted twice)."""
+    report, counts = compare_pass(p, resources)
+    settle = float(getattr(p, "settle_seconds", 0) or 0)
+    if report.passed or settle <= 0:
+        return report, counts
+    sleep(settle)
+    return compare_pass(p, resources, floor=counts)
+
+
+def compare_once(p: Any, resources: Any) -> CompareReport:
+    return compare_settled(p, resources)[0]
 
 
 def _keyspace_results(p: Any, key: dg.AssetKey, wanted: set[str], matches_name: str, resources: Any):

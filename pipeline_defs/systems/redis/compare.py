@@ -116,6 +116,7 @@ def compare_with_source(
     shape: AggregateShape,
     *,
     source_counts: Mapping[tuple[str, int], int] | None = None,
+    floor_counts: Mapping[tuple[str, int], int] | None = None,
 ) -> CompareReport:
     """Compare every Redis aggregate with the source rows of the same NAME and window.
 
@@ -123,6 +124,12 @@ def compare_with_source(
     already counted per (NAME, window start ms) (the database can GROUP BY, sparing the transfer). Either
     must cover every window since the oldest one in Redis plus each NAME's newest window, so a NAME
     missing from Redis and a stale window are seen.
+
+    `floor_counts`: the source's counts read BEFORE Redis was (a settle period earlier), the source side read
+    after it. Rows committed in between may or may not have reached Redis yet, so a count is right when it lies
+    between the two (below the floor: rows lost; above the source: rows counted twice), a NAME is missing or
+    behind only by the floor's newest window, and unknown only to the later read. None: the source side alone
+    (a count must equal it).
 
     `redis_docs` is a mapping or an iterable of (key, document) pairs, e.g. RedisJsonClient.iter_prefix: each
     document is compared as it arrives and dropped, so a streamed read never holds the keyspace.
@@ -139,6 +146,12 @@ def compare_with_source(
         cur = get(k[0])
         if cur is None or cur[0] < k[1]:
             index[k[0]] = (k[1], c)
+    floor_newest: dict[str, int] | None = None
+    if floor_counts is not None:
+        floor_newest = {}
+        for name, start in floor_counts:
+            if floor_newest.get(name, -1) < start:
+                floor_newest[name] = start
 
     report = CompareReport(source_events=total_source)
     mismatches = report.mismatches
@@ -200,7 +213,15 @@ def compare_with_source(
                 mismatches.append(Mismatch(name, "not_in_source", key, start, end, got, 0))
                 continue
             latest, latest_count = entry
-            if start == latest:
+            if floor_newest is not None:  # a settle pass: between the floor and the later source read
+                expected = latest_count if start == latest else counts.get((name, start), 0)
+                if got > expected or got < min(floor_counts.get((name, start), 0), expected):
+                    mismatches.append(Mismatch(name, "count", key, start, end, got, expected))
+                elif floor_newest.get(name, -1) >= end:
+                    mismatches.append(Mismatch(name, "behind", key, latest, latest + w, got, latest_count))
+                else:
+                    matched += 1
+            elif start == latest:
                 if got == latest_count:
                     matched += 1
                 else:
@@ -215,7 +236,8 @@ def compare_with_source(
                     matched += 1
     report.keys_checked = keys
     report.matched, report.redis_events, report.newest_window_end = matched, redis_events, newest_end
-    for name in sorted(n for n, v in index.items() if v is not None and v is not unseen):
+    missing = (n for n, v in index.items() if v is not None and v is not unseen)
+    for name in sorted(missing if floor_newest is None else (n for n in missing if n in floor_newest)):
         latest, latest_count = index[name]
         mismatches.append(Mismatch(name, "missing_in_redis", f"{shape.key_prefix}{name}", latest, latest + w, None, latest_count))
     mismatches.sort(key=lambda m: (m.problem != "unreadable_key", m.name))

@@ -14,6 +14,7 @@ from pipeline_defs.core.nodes import GraphBuilder, Key, Lineage, LineageNode, as
 from pipeline_defs.core.outcome import Outcome
 from pipeline_defs.settings import settings
 from pipeline_defs.spec.loader import spec_hash
+from pipeline_defs.systems.connect.health import IN_FLIGHT
 from pipeline_defs.systems.connect.props import ConnectorProps, connector_node
 from pipeline_defs.systems.redis.compare import AggregateShape
 from pipeline_defs.systems.redis.config import COMPATIBLE, key_prefix, keyspace, sink_config
@@ -32,6 +33,7 @@ class RedisKeysProps:
     shape: AggregateShape
     expected_keys: tuple[str, ...]
     freshness_minutes: int
+    settle_seconds: float = 5.0
 
 
 def expected_group_values(spec: Any, agg: registry.AggregateOutput) -> list[str]:
@@ -87,7 +89,7 @@ class RedisSinkPlugin(registry.SinkPlugin):
                 space,
                 "redis",
                 "redis",
-                RedisKeysProps(spec, sink.name, agg, shape, keys, spec.checks.freshness_minutes),
+                RedisKeysProps(spec, sink.name, agg, shape, keys, spec.checks.freshness_minutes, spec.checks.settle_seconds),
                 {
                     "key_pattern": prefix + "*",
                     "command": sink.command,
@@ -147,9 +149,13 @@ class RedisSinkPlugin(registry.SinkPlugin):
 
 
 def data_quality_sensor(
-    lineage: Lineage, interval_seconds: int = 60, min_run_interval_seconds: int | None = None, clock: Callable[[], float] = time.time
+    lineage: Lineage,
+    interval_seconds: int | None = None,
+    min_run_interval_seconds: int | None = None,
+    clock: Callable[[], float] = time.time,
 ) -> dg.SensorDefinition:
     gap = min_run_interval_seconds if min_run_interval_seconds is not None else settings().dq_min_interval_seconds
+    interval_seconds = interval_seconds or settings().dq_interval_seconds
     props = [n.desired for n in lineage.by_kind("redis_keys")]
     topics = sorted({p.agg.topic for p in props})
     groups = [f"connect-{p.sink}" for p in props]
@@ -162,6 +168,9 @@ def data_quality_sensor(
         description=f"When the aggregate topic or the sink's progress advances, run the data checks (at most every {gap}s).",
     )
     def data_quality_trigger(context: dg.SensorEvaluationContext, kafka: KafkaResource):
+        if context.instance.get_run_records(dg.RunsFilter(job_name="data_quality", statuses=IN_FLIGHT), limit=1):
+            # one at a time: under load a run outlasts the spacing, and piled-up runs starve each other
+            return dg.SkipReason("a data_quality run is queued or running")
         state = json.loads(context.cursor) if context.cursor else {}
         kc = kafka.get_client()
         try:

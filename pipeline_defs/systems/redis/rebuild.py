@@ -24,8 +24,8 @@ from pipeline_defs.core.nodes import Lineage, LineageNode
 from pipeline_defs.run_secrets import job_tags
 from pipeline_defs.systems.connect.offsets import sink_offset, stop_write_resume, wait_stopped, write_when_stopped
 from pipeline_defs.systems.redis import rebuild_decisions as rd
-from pipeline_defs.systems.redis.checks import DATA_CHECK_PREFIX, mismatch_table
-from pipeline_defs.systems.redis.compare import CompareReport, compare_with_source
+from pipeline_defs.systems.redis.checks import DATA_CHECK_PREFIX, compare_settled, mismatch_table
+from pipeline_defs.systems.redis.compare import CompareReport
 from resources.errors import ResourceError
 
 LAG_TIMEOUT_SECONDS = 300.0
@@ -49,13 +49,9 @@ class SinkResult:
 
 
 def compare(p: Any, resources: Any) -> tuple[CompareReport, dict[tuple[str, int], int]]:
-    """The data check's comparison, also returning the source counts (the newest window per NAME
-    is what a replay must deliver)."""
-    docs = resources.redis.get_client().read_prefix(p.shape.key_prefix)
-    starts = [d.get(p.shape.window_start_field) for d in docs.values() if isinstance(d, dict)]
-    starts = [s for s in starts if isinstance(s, int)]
-    counts = registry.source_of(p.spec).source_counts(p.spec, resources, p.agg, min(starts) if starts else None)
-    return compare_with_source(docs, None, p.shape, source_counts=counts), counts
+    """The data check's comparison (rows still in flight are not wrong), also returning the source counts (the
+    newest window per NAME is what a replay must deliver)."""
+    return compare_settled(p, resources)
 
 
 def needed_windows(report: CompareReport, counts: dict[tuple[str, int], int]) -> dict[str, int]:

@@ -33,6 +33,13 @@ class CheckObservation:
     passed: bool
     problems: tuple[str, ...] = ()
     from_rebuild: bool = False  # written by a rebuild_redis run (its re-check)
+    # health checks upstream of the keyspace (connector running, engine job running) whose latest evaluation
+    # failed, or is still planned: Redis lagging behind a stopped pipeline is the health sensors' to heal
+    upstream_failed: tuple[str, ...] = ()
+    upstream_pending: tuple[str, ...] = ()
+    # every mismatch is Redis short of the source (missing, behind, a count below): what a stopped pipeline
+    # leaves; a count above the source, a wrong key or a broken document is never an outage's doing
+    lag_only: bool = False
 
 
 @dataclass
@@ -42,6 +49,7 @@ class SinkMemory:
     seen_id: int = 0  # the newest evaluation acted on (or judged)
     exhausted: bool = False  # an incident is open: no rebuild until the check passes again
     healthy_since: float | None = None
+    lag_since: float | None = None  # first evaluation of a run of lag-only failures
 
 
 @dataclass
@@ -70,10 +78,17 @@ class RebuildDecision:
     detail: dict = field(default_factory=dict)
 
 
-def decide_rebuild(sink: str, obs: CheckObservation | None, mem: SinkMemory, now: float, policy: HealthPolicy) -> RebuildDecision:
-    """One sink, one tick. ``mem`` is updated in place."""
+def decide_rebuild(
+    sink: str, obs: CheckObservation | None, mem: SinkMemory, now: float, policy: HealthPolicy, lag_grace_seconds: float = 120.0
+) -> RebuildDecision:
+    """One sink, one tick. ``mem`` is updated in place. `lag_grace_seconds`: Redis that is only short of the
+    source (lag_only) is rebuilt once a later evaluation still finds it so, that long after the first: a pipeline
+    catching up after a restart (Connect took ~45 s here) passes on its own, and a replay racing the catch-up
+    would fail its re-check and raise a false incident."""
     if obs is None:
         return RebuildDecision(sink, "none", "no_evaluation")
+    if obs.passed or not obs.lag_only:
+        mem.lag_since = None
     if obs.passed:
         if obs.record_id > mem.seen_id:
             mem.seen_id = obs.record_id
@@ -91,9 +106,26 @@ def decide_rebuild(sink: str, obs: CheckObservation | None, mem: SinkMemory, now
         mem.seen_id = obs.record_id
         mem.exhausted = True
         return RebuildDecision(sink, "none", "rebuild_failed")
+    if obs.upstream_pending and obs.lag_only:
+        # not marked seen: judged again once those checks have a result
+        return RebuildDecision(sink, "none", "upstream_pending", detail={"checks": list(obs.upstream_pending)})
+    if obs.upstream_failed and obs.lag_only:
+        # the pipeline before Redis is down or restarting: a replay cannot bring data the engine has not
+        # written (it would rebuild the engine's whole state and raise an incident for an outage); the health
+        # sensors heal that, and the next data check, with the pipeline running, judges Redis again
+        mem.seen_id = obs.record_id
+        return RebuildDecision(sink, "none", "upstream_unhealthy", detail={"checks": list(obs.upstream_failed)})
     if mem.exhausted:
         mem.seen_id = obs.record_id
         return RebuildDecision(sink, "none", "exhausted")
+    if obs.lag_only and lag_grace_seconds > 0:
+        if mem.lag_since is None:
+            mem.lag_since = now
+        if now - mem.lag_since < lag_grace_seconds:
+            mem.seen_id = obs.record_id  # a later evaluation must confirm it
+            return RebuildDecision(
+                sink, "none", "lag_grace", detail={"recheck_after_seconds": round(lag_grace_seconds - (now - mem.lag_since))}
+            )
     fixable = sorted(set(obs.problems) & REBUILDABLE)
     if not fixable:
         mem.seen_id = obs.record_id

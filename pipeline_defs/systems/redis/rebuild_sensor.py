@@ -19,6 +19,7 @@ import dagster as dg
 
 from pipeline_defs.core import registry
 from pipeline_defs.core.nodes import Lineage
+from pipeline_defs.settings import settings
 from pipeline_defs.systems.connect.healing import HealthPolicy
 from pipeline_defs.systems.connect.health import CONNECTOR_TAG, in_flight
 from pipeline_defs.systems.redis import rebuild_decisions as rd
@@ -27,8 +28,27 @@ from pipeline_defs.systems.redis.checks import DATA_CHECK_PREFIX
 SENSOR_NAME = "redis_rebuild"
 
 
-def observation(record: Any) -> rd.CheckObservation | None:
-    """A stored check execution -> what the decision needs; None while it is only planned."""
+# the checks that say whether a hop before Redis runs: a connector and its tasks RUNNING (connect), the
+# engine's job or persistent query RUNNING (flink, ksqldb)
+UPSTREAM_HEALTH_CHECKS = ("running", "job_running", "query_running")
+
+
+def upstream_check_keys(lineage: Lineage, key: Any) -> list[dg.AssetCheckKey]:
+    """The health checks of every asset upstream of the keyspace `key` (keys without such a check are
+    simply absent from the event log)."""
+    seen: set = set()
+    todo = list(lineage.deps(key))
+    while todo:
+        k = todo.pop()
+        if k not in seen:
+            seen.add(k)
+            todo += lineage.deps(k)
+    return [dg.AssetCheckKey(dg.AssetKey(list(k)), name) for k in sorted(seen) for name in UPSTREAM_HEALTH_CHECKS]
+
+
+def observation(record: Any, upstream: dict[Any, Any] | None = None) -> rd.CheckObservation | None:
+    """A stored check execution -> what the decision needs; None while it is only planned. `upstream`: the
+    latest execution of each upstream health check."""
     from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus as S
 
     if record is None or record.status not in (S.SUCCEEDED, S.FAILED) or record.event is None:
@@ -36,18 +56,44 @@ def observation(record: Any) -> rd.CheckObservation | None:
     ev = record.event.dagster_event.event_specific_data if record.event.dagster_event else None
     md = dict(getattr(ev, "metadata", None) or {})
     table = md.get("mismatch_table")
-    problems = tuple(sorted({str(r.data.get("problem")) for r in (getattr(table, "records", None) or [])}))
+    rows = getattr(table, "records", None) or []
+    problems = tuple(sorted({str(r.data.get("problem")) for r in rows}))
     passed = bool(getattr(ev, "passed", record.status == S.SUCCEEDED))
-    return rd.CheckObservation(int(record.id), passed, problems, rd.REBUILD_MARK in md)
+    lag_only = bool(rows) and all(_short_of_source(r.data) for r in rows)
+    failed = tuple(sorted(k.to_user_string() for k, r in (upstream or {}).items() if r is not None and r.status == S.FAILED))
+    pending = tuple(sorted(k.to_user_string() for k, r in (upstream or {}).items() if r is not None and r.status == S.PLANNED))
+    return rd.CheckObservation(int(record.id), passed, problems, rd.REBUILD_MARK in md, failed, pending, lag_only)
+
+
+def _short_of_source(row: dict) -> bool:
+    problem = row.get("problem")
+    if problem in ("missing_in_redis", "behind"):
+        return True
+    if problem != "count":
+        return False
+    try:
+        return int(row.get("redis_count")) < int(row.get("source_count"))
+    except (TypeError, ValueError):
+        return False
 
 
 def build_rebuild_sensor(
-    spec: Any, lineage: Lineage, *, policy: HealthPolicy | None = None, clock: Callable[[], float] = time.time, interval_seconds: int = 30
+    spec: Any,
+    lineage: Lineage,
+    *,
+    policy: HealthPolicy | None = None,
+    clock: Callable[[], float] = time.time,
+    interval_seconds: int | None = None,
 ) -> dg.SensorDefinition:
     policy = policy or HealthPolicy.from_env()
+    # one indexed read of the event log per tick: cheap enough to tick like the other health sensors
+    interval_seconds = interval_seconds or policy.interval_seconds
+    lag_grace = settings().rebuild_lag_grace_seconds
     check = DATA_CHECK_PREFIX + registry.source_of(spec).kind
     nodes = {n.desired.sink: n for n in lineage.by_kind("redis_keys")}
     keys = {sink: dg.AssetCheckKey(dg.AssetKey(list(n.key)), check) for sink, n in nodes.items()}
+    upstream = {sink: upstream_check_keys(lineage, n.key) for sink, n in nodes.items()}
+    every_key = list(keys.values()) + sorted({k for ks in upstream.values() for k in ks}, key=lambda k: k.to_user_string())
 
     @dg.sensor(
         name=SENSOR_NAME,
@@ -59,16 +105,16 @@ def build_rebuild_sensor(
     )
     def redis_rebuild(context: dg.SensorEvaluationContext):
         memory = rd.RebuildMemory.from_cursor(context.cursor)
-        latest = context.instance.event_log_storage.get_latest_asset_check_execution_by_key(list(keys.values()))
+        latest = context.instance.event_log_storage.get_latest_asset_check_execution_by_key(every_key)
         now = clock()
         requests, events, notes = [], [], []
         for sink, key in keys.items():
             mem = memory.sinks.setdefault(sink, rd.SinkMemory())
-            obs = observation(latest.get(key))
+            obs = observation(latest.get(key), {k: latest.get(k) for k in upstream[sink]})
             if obs is not None and not obs.passed and in_flight(context.instance, sink):
                 notes.append(f"{sink}: a run acts on it")
                 continue  # judged on the next tick, after that run
-            d = rd.decide_rebuild(sink, obs, mem, now, policy)
+            d = rd.decide_rebuild(sink, obs, mem, now, policy, lag_grace)
             notes.append(f"{sink}: {d.reason}")
             tags = {CONNECTOR_TAG: sink, "cdc/reason": d.reason}
             if d.action == "rebuild":
