@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import time
-from collections.abc import Callable, Iterable, Mapping
-from typing import Any, Self
+from collections.abc import Iterable, Mapping
+from typing import Any
 from urllib.parse import quote
 
 from resources._lazy import lazy_import
@@ -21,89 +20,43 @@ httpx = lazy_import("httpx")
 from pydantic import Field
 
 from resources import retry
-from resources._http import ClientOwner
+from resources._http import ClientOwner, HttpClient
 from resources.connect_errors import ConnectError, ConnectorConfigInvalid, ConnectorNotFound, ConnectUnreachable
 from resources.connect_state import ApplyResult, ValidationResult, config_diff, connector_health, normalize_config
 from resources.endpoints import KAFKA_CONNECT_URL
 from resources.read_cache import ReadCache
-from resources.redaction import REDACTED, is_sensitive_key, redact_mapping, scrub, secret_values
-from resources.retry import Backoff, send_with_retry
+from resources.redaction import REDACTED, is_sensitive_key, redact_mapping, secret_values
+from resources.retry import send_with_retry
 
 log = logging.getLogger(__name__)
 
-# the errors and the pure config/status judgements live beside this module; callers import them from here too
-__all__ = [
-    "ApplyResult",
-    "ConnectError",
-    "ConnectUnreachable",
-    "ConnectorConfigInvalid",
-    "ConnectorNotFound",
-    "KafkaConnectClient",
-    "KafkaConnectResource",
-    "ValidationResult",
-    "config_diff",
-    "connector_health",
-    "normalize_config",
-]
 
-
-class KafkaConnectClient:
+class KafkaConnectClient(HttpClient):
     """One Connect cluster. Thread-compatible: one httpx.Client, reused."""
+
+    system = "Kafka Connect"
+    HEADERS = {"Accept": "application/json", "User-Agent": "cdc-control-plane"}
 
     def __init__(
         self,
         url: str,
         *,
-        timeout: float = 30.0,
-        max_retries: int = 5,
-        backoff: float = 0.5,
-        backoff_max: float = 8.0,
         auth: tuple[str, str] | None = None,
         sensitive_keys: Iterable[str] = (),
-        transport: httpx.BaseTransport | None = None,
-        sleep: Callable[[float], None] = time.sleep,
+        **kwargs: Any,
     ):
-        self.url = url.rstrip("/")
-        self.max_retries = max_retries
-        self.backoff = backoff
-        self.backoff_max = backoff_max
-        self._backoff = Backoff(base=backoff, cap=backoff_max, jitter="full")
-        self._sleep = sleep
+        username, password = auth if auth else (None, None)
+        super().__init__(url, username=username, password=password or None, **kwargs)
+        self.url = self.base_url
         self.sensitive_keys = frozenset(sensitive_keys)
-        self._secrets: set[str] = set()
-        if auth and auth[1]:
-            self._secrets.add(auth[1])
         self._reads = ReadCache()
-        self._http = httpx.Client(
-            base_url=self.url,
-            timeout=timeout,
-            auth=auth,
-            transport=transport,
-            headers={"Accept": "application/json", "User-Agent": "cdc-control-plane"},
-        )
         self.requests_made: list[tuple[str, str]] = []  # (method, path): lets tests and benchmarks count writes
-
-    def close(self) -> None:
-        self._http.close()
-
-    @property
-    def closed(self) -> bool:
-        return self._http.is_closed
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     # ------------------------------------------------------------ transport
 
     def _remember_secrets(self, config: Mapping[str, Any] | None) -> None:
         if config:
             self._secrets |= secret_values(config, self.sensitive_keys)
-
-    def _clean(self, text: str) -> str:
-        return scrub(text, self._secrets)
 
     def _request(self, method: str, path: str, *, json: Any = None, params: Any = None, allow_404: bool = False) -> httpx.Response | None:
         if method != "GET":
