@@ -32,7 +32,7 @@ def test_bad_spec_fails_with_file_field_reason_and_touches_nothing(stack, connec
     )
     assert proc.returncode != 0
     out = proc.stdout + proc.stderr
-    assert "bad.yaml: engine.objects[2].name: 'USER_AGGREGATE_EVENTS;DROP' is not a valid ksqlDB identifier" in out
+    assert "bad.yaml: engine.objects[3].name: 'USER_AGGREGATE_EVENTS;DROP' is not a valid ksqlDB identifier" in out
     # other tests share the worker, so judge only the connectors this spec would have written
     assert {n: connect_client.get_config(n) for n in spec_connectors} == before
 
