@@ -39,9 +39,7 @@ def compare_pass(
     source = registry.source_of(p.spec)
     newest = source.source_counts(p.spec, resources, p.agg, None)
     docs = resources.redis.get_client().iter_prefix(p.shape.key_prefix)
-    return compare_streamed(
-        docs, p.shape, newest, lambda since: source.source_counts(p.spec, resources, p.agg, since), floor_counts=floor
-    )
+    return compare_streamed(docs, p.shape, newest, lambda since: source.source_counts(p.spec, resources, p.agg, since), floor_counts=floor)
 
 
 def compare_settled(

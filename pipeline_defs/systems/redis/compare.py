@@ -170,17 +170,21 @@ def compare_streamed(
     deferred: list[tuple[str, Any]] = []
     _judge(redis_docs, newest_counts, index, shape, floor_counts, floor_newest, report, deferred)
     if not deferred:
-        return _finish(report, index, floor_newest, shape), dict(newest_counts)
+        return _finish(report, index, floor_newest, shape), dict(newest_counts) if type(newest_counts) is not dict else newest_counts
     sf = shape.window_start_field
     later = later_counts(min(doc[sf] for _, doc in deferred))
-    counts = {**newest_counts, **later}
-    report.source_events = sum(counts.values())
     index2, _ = _newest_index(later)
     for name, entry in index.items():  # NAMEs already judged in the stream are seen
         if entry is None:
             index2[name] = None
     del index
     _judge(deferred, later, index2, shape, floor_counts, floor_newest, report, None)
+    del deferred
+    # the counts to return: the later read, plus the older newest windows it did not reach back to
+    counts = dict(later) if type(later) is not dict else later
+    for k, c in newest_counts.items():
+        counts.setdefault(k, c)
+    report.source_events = sum(counts.values())
     return _finish(report, index2, floor_newest, shape), counts
 
 
@@ -279,11 +283,7 @@ def _judge(
             if defer is not None and (
                 entry is unseen
                 or start != entry[0]
-                or (
-                    (got > entry[1] or got < floor_get((name, start), 0) or fn_get(name, -1) >= end)
-                    if settle
-                    else got != entry[1]
-                )
+                or ((got > entry[1] or got < floor_get((name, start), 0) or fn_get(name, -1) >= end) if settle else got != entry[1])
             ):
                 # judged after the stream, against the source read after Redis; the int fields are kept as read
                 keys -= 1
