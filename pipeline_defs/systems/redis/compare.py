@@ -160,9 +160,10 @@ def compare_streamed(
     source's newest (a row committed between that query and the read). After the stream, only if anything was
     kept, `later_counts(oldest kept window start)` (read AFTER Redis, as compare_with_source expects: every window
     since then plus each NAME's newest) judges the kept documents and the NAMEs missing from Redis, exactly as
-    compare_with_source would have. A match against the earlier read stays a match against the later one: the
-    source only gains rows. Returns the report and the source counts used (the newest ones updated by the later
-    read), which a settle pass takes as its floor.
+    compare_with_source would have (nothing kept: the NAMEs missing are those of the first read). A match against
+    the earlier read stays a match against the later one: a NAME's newest window only gains rows. Returns the
+    report and the source counts used (the newest ones updated by the later read), which a settle pass takes as
+    its floor; `source_events` is their total (the rows of the windows compared, not of the whole table).
     """
     index, total_source = _newest_index(newest_counts)
     report = CompareReport(source_events=total_source)
