@@ -71,14 +71,31 @@ class _Redis:
         return iter(next(self.reads).items())
 
 
+def _answer(rows, since):
+    """What SourcePlugin.source_counts returns from the source's rows: each NAME's newest window, plus every
+    window starting at or after `since` (None: the newest only)."""
+    newest = {}
+    for name, start in rows:
+        newest[name] = max(start, newest.get(name, start))
+    return {(n, s): c for (n, s), c in rows.items() if s == newest[n] or (since is not None and s >= since)}
+
+
 class _Source:
+    """The source's state at each pass. The data check asks it for the newest windows (since=None) before it
+    reads Redis, which starts a pass, and once more after the read (since=the oldest kept window) if it kept any
+    document."""
+
     kind = "fake"
 
     def __init__(self, reads):
         self.reads = iter(reads)
+        self.calls = []
 
     def source_counts(self, spec, resources, agg, since):
-        return dict(next(self.reads))
+        self.calls.append(since)
+        if since is None:
+            self.rows = dict(next(self.reads))
+        return _answer(self.rows, since)
 
 
 def _settled(monkeypatch, redis_reads, source_reads, settle=5.0):

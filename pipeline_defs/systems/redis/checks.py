@@ -10,7 +10,7 @@ import dagster as dg
 
 from pipeline_defs.core import registry
 from pipeline_defs.core.nodes import LineageNode
-from pipeline_defs.systems.redis.compare import CompareReport, Mismatch, collector_paused, compare_with_source, freshness_lag_ms
+from pipeline_defs.systems.redis.compare import CompareReport, Mismatch, compare_streamed, freshness_lag_ms
 
 DATA_CHECK_PREFIX = "matches_"
 FRESH = "fresh"
@@ -28,34 +28,18 @@ def mismatch_table(mismatches: list[Mismatch]) -> dg.MetadataValue:
     )
 
 
-def read_keyspace(client: Any, s: Any) -> tuple[list[tuple[str, Any]], int | None]:
-    """One streamed read of the keyspace (SCAN pages -> pipelined JSON.MGET): its (key, document) pairs, each
-    document cut to the shape's four fields (anything else the sink or a person added is dropped as it streams in),
-    and the oldest window start seen."""
-    fields = (s.name_field, s.count_field, s.window_start_field, s.window_end_field)
-    docs: list[tuple[str, Any]] = []
-    oldest = None
-    with collector_paused():  # a million kept documents would make each cyclic collection walk them all
-        for key, doc in client.iter_prefix(s.key_prefix):
-            if type(doc) is dict:
-                start = doc.get(s.window_start_field)
-                if type(start) is int and (oldest is None or start < oldest):
-                    oldest = start
-                if len(doc) > len(fields):
-                    doc = {f: doc[f] for f in fields if f in doc}
-            docs.append((key, doc))
-    return docs, oldest
-
-
 def compare_pass(
     p: Any, resources: Any, floor: dict[tuple[str, int], int] | None = None
 ) -> tuple[CompareReport, dict[tuple[str, int], int]]:
-    """One read of the keyspace, then the source's counts, then the comparison; also returns those counts. The
-    source's counts must reach back to the oldest window in Redis, which is known only once every key was read, so
-    the (cut) documents are kept until then."""
-    docs, oldest = read_keyspace(resources.redis.get_client(), p.shape)
-    counts = registry.source_of(p.spec).source_counts(p.spec, resources, p.agg, oldest)
-    return compare_with_source(docs, None, p.shape, source_counts=counts, floor_counts=floor), counts
+    """One streamed read of the keyspace (SCAN pages -> pipelined JSON.MGET), judged against the source's counts;
+    also returns those counts. The source is asked first for each NAME's newest window, so the documents holding
+    it (the normal case) are judged as they stream by and dropped; only the others are kept, and judged after the
+    read against a second source query reaching back to the oldest of them (compare_streamed). Memory grows with
+    the NAMEs and the documents that differ, not with the keyspace."""
+    source = registry.source_of(p.spec)
+    newest = source.source_counts(p.spec, resources, p.agg, None)
+    docs = resources.redis.get_client().iter_prefix(p.shape.key_prefix)
+    return compare_streamed(docs, p.shape, newest, lambda since: source.source_counts(p.spec, resources, p.agg, since), floor_counts=floor)
 
 
 def compare_settled(

@@ -15,7 +15,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import gc
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -132,28 +132,101 @@ def compare_with_source(
     (a count must equal it).
 
     `redis_docs` is a mapping or an iterable of (key, document) pairs, e.g. RedisJsonClient.iter_prefix: each
-    document is compared as it arrives and dropped, so a streamed read never holds the keyspace.
+    document is compared as it arrives and dropped, so a streamed read never holds the keyspace (but the source
+    side must then reach back to the oldest window in Redis before the read: see compare_streamed).
     """
     w = shape.window_ms
     counts = source_counts if source_counts is not None else count_windows(source_events or (), w)
-    # Per NAME: (newest window start, its count). A document normally holds its NAME's newest window, so one
-    # lookup in this index judges it; counts[(NAME, start)] is read only for a document that differs.
+    index, total_source = _newest_index(counts)
+    report = CompareReport(source_events=total_source)
+    floor_newest = _newest_starts(floor_counts)
+    _judge(redis_docs, counts, index, shape, floor_counts, floor_newest, report, None)
+    return _finish(report, index, floor_newest, shape)
+
+
+def compare_streamed(
+    redis_docs: Mapping[str, Any] | Iterable[tuple[str, Any]],
+    shape: AggregateShape,
+    newest_counts: Mapping[tuple[str, int], int],
+    later_counts: Callable[[int | None], Mapping[tuple[str, int], int]],
+    *,
+    floor_counts: Mapping[tuple[str, int], int] | None = None,
+) -> tuple[CompareReport, dict[tuple[str, int], int]]:
+    """compare_with_source over ONE streamed read of Redis, holding only the NAMEs' newest windows and the
+    documents that differ from them: the source is asked first for each NAME's newest window (`newest_counts`,
+    read BEFORE Redis), a document holding exactly that window and count (within the floor in a settle pass) is
+    judged as it streams by and dropped, and every other one is kept (cut to the shape's four fields) for later:
+    an older window, a NAME the source did not have yet, a count that differs, or a window newer than the
+    source's newest (a row committed between that query and the read). After the stream, only if anything was
+    kept, `later_counts(oldest kept window start)` (read AFTER Redis, as compare_with_source expects: every window
+    since then plus each NAME's newest) judges the kept documents and the NAMEs missing from Redis, exactly as
+    compare_with_source would have (nothing kept: the NAMEs missing are those of the first read). A match against
+    the earlier read stays a match against the later one: a NAME's newest window only gains rows. Returns the
+    report and the source counts used (the newest ones updated by the later read), which a settle pass takes as
+    its floor; `source_events` is their total (the rows of the windows compared, not of the whole table).
+    """
+    index, total_source = _newest_index(newest_counts)
+    report = CompareReport(source_events=total_source)
+    floor_newest = _newest_starts(floor_counts)
+    deferred: list[tuple[str, Any]] = []
+    _judge(redis_docs, newest_counts, index, shape, floor_counts, floor_newest, report, deferred)
+    if not deferred:
+        return _finish(report, index, floor_newest, shape), dict(newest_counts) if type(newest_counts) is not dict else newest_counts
+    sf = shape.window_start_field
+    later = later_counts(min(doc[sf] for _, doc in deferred))
+    index2, _ = _newest_index(later)
+    for name, entry in index.items():  # NAMEs already judged in the stream are seen
+        if entry is None:
+            index2[name] = None
+    del index
+    _judge(deferred, later, index2, shape, floor_counts, floor_newest, report, None)
+    del deferred
+    # the counts to return: the later read, plus the older newest windows it did not reach back to
+    counts = dict(later) if type(later) is not dict else later
+    for k, c in newest_counts.items():
+        counts.setdefault(k, c)
+    report.source_events = sum(counts.values())
+    return _finish(report, index2, floor_newest, shape), counts
+
+
+def _newest_index(counts: Mapping[tuple[str, int], int]) -> tuple[dict[str, tuple[int, int] | None], int]:
+    """Per NAME: (newest window start, its count), and the total of all counts."""
     index: dict[str, tuple[int, int] | None] = {}
     get = index.get
-    total_source = 0
+    total = 0
     for k, c in counts.items():
-        total_source += c
+        total += c
         cur = get(k[0])
         if cur is None or cur[0] < k[1]:
             index[k[0]] = (k[1], c)
-    floor_newest: dict[str, int] | None = None
-    if floor_counts is not None:
-        floor_newest = {}
-        for name, start in floor_counts:
-            if floor_newest.get(name, -1) < start:
-                floor_newest[name] = start
+    return index, total
 
-    report = CompareReport(source_events=total_source)
+
+def _newest_starts(floor_counts: Mapping[tuple[str, int], int] | None) -> dict[str, int] | None:
+    if floor_counts is None:
+        return None
+    newest: dict[str, int] = {}
+    for name, start in floor_counts:
+        if newest.get(name, -1) < start:
+            newest[name] = start
+    return newest
+
+
+def _judge(
+    redis_docs: Mapping[str, Any] | Iterable[tuple[str, Any]],
+    counts: Mapping[tuple[str, int], int],
+    index: dict[str, Any],
+    shape: AggregateShape,
+    floor_counts: Mapping[tuple[str, int], int] | None,
+    floor_newest: dict[str, int] | None,
+    report: CompareReport,
+    defer: list[tuple[str, Any]] | None,
+) -> None:
+    """Judge each document against `index`/`counts`, adding to `report`. With `defer` (a list), a document
+    whose verdict needs more than its NAME's newest window in `index` (anything but a plain match) is appended
+    there, cut to the shape's four fields, instead of judged; its NAME is left unseen."""
+    w = shape.window_ms
+    get = index.get
     mismatches = report.mismatches
     prefix = shape.key_prefix
     plen = len(prefix)
@@ -161,8 +234,11 @@ def compare_with_source(
     # and "the key is prefix + NAME" is a length and an endswith: no slice per document
     fast_keys = prefix.isprintable()
     nf, cf, sf, ef = shape.name_field, shape.count_field, shape.window_start_field, shape.window_end_field
+    settle = floor_newest is not None
+    floor_get = floor_counts.get if floor_counts is not None else None
+    fn_get = floor_newest.get if floor_newest is not None else None
     matched = redis_events = keys = 0
-    newest_end = None
+    newest_end = report.newest_window_end
     unseen = _UNSEEN
     items = redis_docs.items() if isinstance(redis_docs, Mapping) else redis_docs
     # the hot loop over every document: plain dict access, no ABC isinstance, no allocation, locals only
@@ -205,6 +281,15 @@ def compare_with_source(
             entry = get(name, unseen)
             if entry is None:
                 continue
+            if defer is not None and (
+                entry is unseen
+                or start != entry[0]
+                or ((got > entry[1] or got < floor_get((name, start), 0) or fn_get(name, -1) >= end) if settle else got != entry[1])
+            ):
+                # judged after the stream, against the source read after Redis; the int fields are kept as read
+                keys -= 1
+                defer.append((key, {nf: name, cf: got, sf: start, ef: end}))
+                continue
             index[name] = None
             redis_events += got
             if newest_end is None or end > newest_end:
@@ -213,11 +298,11 @@ def compare_with_source(
                 mismatches.append(Mismatch(name, "not_in_source", key, start, end, got, 0))
                 continue
             latest, latest_count = entry
-            if floor_newest is not None:  # a settle pass: between the floor and the later source read
+            if settle:  # a settle pass: between the floor and the later source read
                 expected = latest_count if start == latest else counts.get((name, start), 0)
-                if got > expected or got < min(floor_counts.get((name, start), 0), expected):
+                if got > expected or got < min(floor_get((name, start), 0), expected):
                     mismatches.append(Mismatch(name, "count", key, start, end, got, expected))
-                elif floor_newest.get(name, -1) >= end:
+                elif fn_get(name, -1) >= end:
                     mismatches.append(Mismatch(name, "behind", key, latest, latest + w, got, latest_count))
                 else:
                     matched += 1
@@ -234,9 +319,18 @@ def compare_with_source(
                     mismatches.append(Mismatch(name, "behind", key, latest, latest + w, got, latest_count))
                 else:
                     matched += 1
-    report.keys_checked = keys
-    report.matched, report.redis_events, report.newest_window_end = matched, redis_events, newest_end
-    missing = (n for n, v in index.items() if v is not None and v is not unseen)
+    report.keys_checked += keys
+    report.matched += matched
+    report.redis_events += redis_events
+    report.newest_window_end = newest_end
+
+
+def _finish(report: CompareReport, index: dict[str, Any], floor_newest: dict[str, int] | None, shape: AggregateShape) -> CompareReport:
+    """Every NAME the source has (the floor too, in a settle pass) that no document held is missing; mismatches
+    in a stable order."""
+    w = shape.window_ms
+    mismatches = report.mismatches
+    missing = (n for n, v in index.items() if v is not None and v is not _UNSEEN)
     for name in sorted(missing if floor_newest is None else (n for n in missing if n in floor_newest)):
         latest, latest_count = index[name]
         mismatches.append(Mismatch(name, "missing_in_redis", f"{shape.key_prefix}{name}", latest, latest + w, None, latest_count))
