@@ -22,6 +22,7 @@ import dagster as dg
 import psycopg
 import pytest
 
+from tests.integration.local_env import LocalPipeline
 from tests.integration.test_daemon import Daemon, _write_home
 
 pytestmark = pytest.mark.integration
@@ -33,9 +34,9 @@ W = 60_000
 class Stream(threading.Thread):
     """`rate` rows/s into POC_CLICKSTREAM, event time = commit time, NAME t<run>_<i>_<window start>."""
 
-    def __init__(self, stack: dict[str, str], run: str, rate: float = 10):
+    def __init__(self, stack: dict[str, str], run: str, schema: str, rate: float = 10):
         super().__init__(daemon=True)
-        self.stack, self.run_id, self.rate = stack, run, rate
+        self.stack, self.run_id, self.rate, self.schema = stack, run, rate, schema
         self.stop = threading.Event()
         self.committed = 0
         self.error: Exception | None = None
@@ -57,7 +58,8 @@ class Stream(threading.Thread):
                         n = self.committed + i
                         ms = int(time.time() * 1000)
                         conn.execute(
-                            'INSERT INTO "POC_CLICKSTREAM" ("EVENTID","ID","NAME","EVENTTIMESTAMP") VALUES (%s, %s, %s, %s)',
+                            f'INSERT INTO "{self.schema}"."POC_CLICKSTREAM" ("EVENTID","ID","NAME","EVENTTIMESTAMP") '
+                            "VALUES (%s, %s, %s, %s)",
                             (
                                 f"t{self.run_id}-{n}",
                                 "1",
@@ -105,20 +107,23 @@ def _sensor_runs(instance, after: float) -> list:
 
 
 def test_redis_losing_all_its_data_is_healed_by_the_daemon_alone(stack, tmp_path):
-    from pipeline_defs.definitions import build_definitions
-    from pipeline_defs.spec import load_spec
-
-    mp = pytest.MonkeyPatch()
-    mp.setenv("CDC_PROFILE", "local")
-    mp.delenv("CDC_PIPELINE_SPEC", raising=False)
-    try:
-        spec = load_spec()
-    finally:
-        mp.undo()
+    # a tagged copy of the local pipeline (its own schema, connectors, topics, Flink job and keyspace), removed at
+    # the end: the session's other modules never meet this test's stream
+    pipe = LocalPipeline(stack, tmp_path)
+    spec, defs = pipe.spec, pipe.defs
+    spec_file = tmp_path / "pipeline.local.yaml"
     home = tmp_path / "dagster_home"
     workspace = _write_home(home)
     instance = dg.DagsterInstance.from_config(str(home))
-    defs = build_definitions(spec)
+    try:
+        _run_chaos(stack, pipe, spec, defs, spec_file, home, workspace, instance)
+    finally:
+        instance.dispose()
+        problems = pipe.close()
+        assert not problems, problems
+
+
+def _run_chaos(stack, pipe, spec, defs, spec_file, home, workspace, instance):
     for job in ("provision_pipeline", "seed_demo_events"):
         result = defs.resolve_job_def(job).execute_in_process(instance=instance, raise_on_error=False)
         assert result.success, f"{job}: {[e.message for e in result.all_events if e.is_failure][:3]}"
@@ -137,10 +142,10 @@ def test_redis_losing_all_its_data_is_healed_by_the_daemon_alone(stack, tmp_path
             "PYTHONUNBUFFERED": "1",
         }
     )
-    env.pop("CDC_PIPELINE_SPEC", None)
+    env["CDC_PIPELINE_SPEC"] = str(spec_file)
     started = time.time()
     daemon = Daemon(home, workspace, env)
-    stream = Stream(stack, os.urandom(3).hex())
+    stream = Stream(stack, os.urandom(3).hex(), pipe.schema)
     ok = False
     try:
         stream.start()
@@ -209,4 +214,3 @@ def test_redis_losing_all_its_data_is_healed_by_the_daemon_alone(stack, tmp_path
         daemon.stop()
         if not ok:
             print(f"---- dagster-daemon log ----\n{log[-15000:]}")
-        instance.dispose()

@@ -52,8 +52,10 @@ class Monitor:
         import redis as redis_py
 
         self.lines: list[bytes] = []
+        # redis-py 8 reads with a 5 s socket timeout by default: a rebuild has longer quiet stretches than that
         self._conn = redis_py.Connection(
-            **{k: v for k, v in redis.r.connection_pool.connection_kwargs.items() if k in ("host", "port", "db", "password", "username")}
+            socket_timeout=None,
+            **{k: v for k, v in redis.r.connection_pool.connection_kwargs.items() if k in ("host", "port", "db", "password", "username")},
         )
         self._conn.connect()
         self._conn.send_command("MONITOR")
