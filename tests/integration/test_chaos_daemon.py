@@ -22,8 +22,9 @@ import dagster as dg
 import psycopg
 import pytest
 
+from bench._daemon import write_home
 from tests.integration.local_env import LocalPipeline
-from tests.integration.test_daemon import Daemon, _write_home
+from tests.integration.test_daemon import Daemon
 
 pytestmark = pytest.mark.integration
 
@@ -113,7 +114,7 @@ def test_redis_losing_all_its_data_is_healed_by_the_daemon_alone(stack, tmp_path
     spec, defs = pipe.spec, pipe.defs
     spec_file = tmp_path / "pipeline.local.yaml"
     home = tmp_path / "dagster_home"
-    workspace = _write_home(home)
+    workspace = write_home(home)
     instance = dg.DagsterInstance.from_config(str(home))
     try:
         _run_chaos(stack, pipe, spec, defs, spec_file, home, workspace, instance)

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
-import yaml
 from dagster._core.scheduler.instigation import InstigatorType, TickStatus
 
+from bench._daemon import write_home
 from pipeline_defs.lineage import build_lineage
 from resources.connect import config_diff, connector_health
 from tests.integration.pipeline_env import pipeline_env, run
@@ -63,30 +63,6 @@ def _daemon_env(env, stack) -> dict[str, str]:
         }
     )
     return e
-
-
-def _write_home(home: Path) -> Path:
-    home.mkdir(parents=True, exist_ok=True)
-    (home / "dagster.yaml").write_text(
-        yaml.safe_dump(
-            {
-                "telemetry": {"enabled": False},
-                "run_coordinator": {
-                    "module": "dagster._core.run_coordinator",
-                    "class": "QueuedRunCoordinator",
-                    "config": {
-                        "max_concurrent_runs": 4,
-                        "tag_concurrency_limits": [{"key": "cdc/connector", "value": {"applyLimitPerUniqueValue": True}, "limit": 1}],
-                    },
-                },
-            }
-        )
-    )
-    workspace = home / "workspace.yaml"
-    workspace.write_text(
-        yaml.safe_dump({"load_from": [{"python_module": {"module_name": "pipeline_defs", "working_directory": str(REPO)}}]})
-    )
-    return workspace
 
 
 def _sensor_ticks(instance: dg.DagsterInstance, name: str) -> list:
@@ -205,7 +181,7 @@ def _wait(predicate, timeout: float, interval: float = 1.0, on_timeout=lambda: "
 
 def test_daemon_ticks_the_health_sensor_and_its_run_reregisters_a_deleted_connector(env, stack, tmp_path):
     home = tmp_path / "dagster_home"
-    workspace = _write_home(home)
+    workspace = write_home(home)
     started = time.monotonic()
     daemon = Daemon(home, workspace, _daemon_env(env, stack))
     instance = dg.DagsterInstance.from_config(str(home))
