@@ -150,11 +150,14 @@ class SourcePlugin(System):
                 out.append(str(v))
         return out
 
+    # the resources connector_faults reads; empty: the plug-in has nothing to add to Connect's status
+    fault_resource_keys: frozenset[str] = frozenset()
+
     def connector_faults(self, spec: Any, resources: Any) -> dict[str, str]:
         """{connector: error} for CDC connectors Kafka Connect reports RUNNING that the database sees
         cannot stream (e.g. a login the database refuses while the task retries it). connector_health
-        asks every tick, with this plug-in's ``resource_keys``, and judges each error like a task's
-        trace. {} when there is nothing to add to Connect's own status."""
+        asks every tick, with the resources named by ``fault_resource_keys``, and judges each error
+        like a task's trace."""
         return {}
 
     @abstractmethod

@@ -65,7 +65,7 @@ class Source:
             policy=HealthPolicy(),
             clock=self.clock,
             source_faults=lambda resources: plugin.connector_faults(self.p.spec, resources),
-            fault_resource_keys=plugin.resource_keys,
+            fault_resource_keys=plugin.fault_resource_keys,
         )
         self.cursor: str | None = None
         self.resources = self.p.resources()

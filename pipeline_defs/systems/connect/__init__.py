@@ -42,13 +42,13 @@ class KafkaConnect(registry.System):
         from pipeline_defs.systems.connect.health import build_connector_health_sensor
 
         source = registry.source_of(spec)
-        if type(source).connector_faults is registry.SourcePlugin.connector_faults:
+        if not source.fault_resource_keys:
             return [build_connector_health_sensor(lineage)]
         return [
             build_connector_health_sensor(
                 lineage,
                 source_faults=lambda resources: source.connector_faults(spec, resources),
-                fault_resource_keys=source.resource_keys,
+                fault_resource_keys=source.fault_resource_keys,
             )
         ]
 

@@ -63,7 +63,7 @@ def _secret(name: str) -> str | None:
 class PostgresSourcePlugin(registry.SourcePlugin):
     name = kind = "postgres"
     model = PostgresSource
-    resource_keys = frozenset({"postgres"})
+    resource_keys = fault_resource_keys = frozenset({"postgres"})
     env_overrides = {"CDC_CONNECT_POSTGRES_HOST": "source.host", "CDC_CONNECT_POSTGRES_PORT": "source.port"}
 
     def resources(self) -> dict[str, Any]:
