@@ -1,6 +1,7 @@
 """rebuild_redis on the real local pipeline: the redis_rebuild sensor ALONE (evaluated through its
 definition, its requested run executed) heals a deleted and a corrupted key, and keys that were right
-are written only with their own value (Redis MONITOR sees every write). A rebuild that cannot succeed
+are not written at all, a busy window's replayed intermediate counts included (Redis MONITOR sees every
+write, inside the sink's script too). A rebuild that cannot succeed
 (aggregate topic deleted, engine down) ends in one incident naming the cause, not a loop; once the
 cause is gone, a person's rebuild_redis run heals it through the engine."""
 
@@ -17,7 +18,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from tests.integration.local_pipeline import PREFIX, SINK, data_check, evaluations, local_pipeline, run
+from tests.integration.local_pipeline import PREFIX, SINK, data_check, evaluations, local_pipeline, run, wait_data_passes
 
 pytestmark = pytest.mark.integration
 REPO = Path(__file__).resolve().parents[2]
@@ -85,13 +86,19 @@ class Monitor:
         return out
 
     def writes(self) -> list[tuple[str, str]]:
-        """(key, document) of every JSON write: the sink's EVALSHA of its latest-window script, and JSON.SET."""
+        """(key, document) of every JSON.SET Redis executed, sent directly or called inside the sink's script
+        (MONITOR shows both; a script that refuses a record calls no JSON.SET)."""
+        return [(a[1], a[3]) for a in self.args() if a and a[0].upper() == "JSON.SET" and len(a) > 3]
+
+    def offered(self) -> list[tuple[str, str]]:
+        """(key, document) of every record the sink offered through its latest-window script (EVALSHA numkeys
+        key... doc ...), written or not."""
         out = []
         for a in self.args():
-            if a and a[0].upper() == "EVALSHA" and len(a) > 4:
-                out.append((a[3], a[4]))
-            elif a and a[0].upper() == "JSON.SET" and len(a) > 3:
-                out.append((a[1], a[3]))
+            if a and a[0].upper() == "EVALSHA" and len(a) > 3 and a[2].isdigit():
+                n = int(a[2])
+                if len(a) > 3 + n:
+                    out.append((a[3], a[3 + n]))
         return out
 
 
@@ -108,8 +115,38 @@ def _unescape(text: str) -> str:
     )
 
 
-def test_sensor_alone_detects_rebuilds_and_the_check_passes(local, redis_client):
+def busy_window(stack, name: str, counts: int) -> int:
+    """`counts` rows of `name` in one window, committed 2 s apart so the engine emits each intermediate count
+    (1, 2, ...) as its own record; returns the window start (ms)."""
+    import datetime as dt
+
+    import psycopg
+
+    now = int(time.time() * 1000)
+    start = now - now % 60_000
+    with psycopg.connect(
+        host=stack["POSTGRES_HOST"],
+        port=int(stack["POSTGRES_PORT"]),
+        dbname=stack["POSTGRES_DB"],
+        user=stack["POSTGRES_ADMIN_USER"],
+        password=stack["POSTGRES_ADMIN_PASSWORD"],
+        autocommit=True,
+    ) as conn:
+        for i in range(counts):
+            conn.execute(
+                'INSERT INTO "public"."POC_CLICKSTREAM" ("EVENTID","ID","NAME","EVENTTIMESTAMP") VALUES (%s, %s, %s, %s)',
+                (f"busy-{name}-{now}-{i}", "1", name, dt.datetime.fromtimestamp((start + 1000 * i) / 1000, dt.UTC).replace(tzinfo=None)),
+            )
+            time.sleep(2)
+    return start
+
+
+def test_sensor_alone_detects_rebuilds_and_the_check_passes(local, redis_client, stack):
+    # a busy window: amary's newest window is counted 1, 2, 3 in the aggregate topic, after the seed's records
+    busy = busy_window(stack, "amary", 3)
+    wait_data_passes(local)
     before = read_all(redis_client)
+    assert before[f"{PREFIX}amary"]["WINDOW_START"] == busy and before[f"{PREFIX}amary"]["EVENT_COUNT"] == 3
     assert {f"{PREFIX}jdoe", f"{PREFIX}rsmith", f"{PREFIX}amary"} <= set(before), before
     requests, cursor, skip = tick(local, None)
     assert requests == [], skip  # data right: nothing to do
@@ -139,13 +176,15 @@ def test_sensor_alone_detects_rebuilds_and_the_check_passes(local, redis_client)
     after = read_all(redis_client)
     assert after == before, (before, after)
     writes = monitor.writes()
-    assert {k for k, _ in writes} >= {f"{PREFIX}rsmith", f"{PREFIX}jdoe"}, writes
-    for key, doc in writes:
-        if key in (f"{PREFIX}rsmith", f"{PREFIX}jdoe"):
-            continue
-        # a key that was right is written only with its own value
-        assert json.loads(doc) == before[key], (key, doc, before[key])
+    # keys that were right are not written at all: only the two repaired keys see a JSON.SET
+    assert {k for k, _ in writes} == {f"{PREFIX}rsmith", f"{PREFIX}jdoe"}, writes
     assert json.loads([d for k, d in writes if k == f"{PREFIX}jdoe"][-1]) == before[f"{PREFIX}jdoe"]
+    # the replay did re-send the busy window's intermediate counts; the sink wrote none of them
+    offered = [
+        json.loads(d)["EVENT_COUNT"] for k, d in monitor.offered() if k == f"{PREFIX}amary" and json.loads(d)["WINDOW_START"] == busy
+    ]
+    assert offered[:3] == [1, 2, 3], monitor.offered()
+    assert f"{PREFIX}amary" not in {k for k, _ in writes}, writes
 
     assert data_check(local).passed
     requests, _, skip = tick(local, cursor_after)

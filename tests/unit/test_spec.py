@@ -767,6 +767,9 @@ def test_redis_sink_config_and_keys(spec):
     # our sink (a key never moves back to an older window), on the window start ksqlDB puts in the value
     assert c["connector.class"] == "com.cdcplane.redis.RedisJsonSinkConnector"
     assert c["redis.window.field"] == "WINDOW_START"
+    # its replay guard, outside the keyspace's own SCAN pattern
+    assert c["redis.offsets.key"] == "__cdcplane:offsets:USER_AGGREGATE_EVENTS"
+    assert redis_keys(spec, "redis-sink-json").offsets_key == c["redis.offsets.key"]
     # fix of the windowed-key fault: key rebuilt from the value column copied with AS_VALUE
     assert c["key.converter"] == "org.apache.kafka.connect.storage.StringConverter"
     assert "key.converter.schema.registry.url" not in c
@@ -780,6 +783,7 @@ def test_redis_sink_config_and_keys(spec):
         "name",
         "redis.password",
         "redis.window.field",
+        "redis.offsets.key",
         "transforms",
         "transforms.valueToKey.type",
         "transforms.valueToKey.fields",

@@ -25,12 +25,26 @@ def key_prefix(sink: RedisSink, agg: AggregateOutput) -> str:
     return keyspace(sink, agg) + sink.separator
 
 
+# never under a keyspace's own prefix, so the data check's SCAN of <keyspace><separator>* does not meet it
+OFFSETS_KEY_PREFIX = "__cdcplane:offsets:"
+
+
+def offsets_key(sink: RedisSink, agg: AggregateOutput) -> str | None:
+    """The hash in which our sink keeps, per Redis key, the Kafka position of the record that last wrote it (its
+    replay guard, ``redis.offsets.key``); None for a plugin without one. A rebuild clears the entries of the keys
+    it repairs (rebuild.py)."""
+    if sink.plugin != "cdcplane-redis-json":
+        return None
+    return OFFSETS_KEY_PREFIX + keyspace(sink, agg)
+
+
 def sink_config(spec: Any, sink: RedisSink, agg: AggregateOutput) -> dict[str, str]:
     """What a key holds: ``<keyspace><separator><group value>`` (``USER_AGGREGATE_EVENTS:jdoe``) is
     the JSON document of one window of that value, e.g. ``{"USER_NAME": "jdoe", "EVENT_COUNT": 3,
     "WINDOW_START": 1700000040000, "WINDOW_END": 1700000100000}``; every window of jdoe writes the
     same key, so it is *not* a running total. Our sink (cdcplane-redis-json) keeps the newest
-    window: an update for an older window never overwrites a newer one (``redis.window.field``)."""
+    window: an update for an older window never overwrites a newer one (``redis.window.field``), and
+    a replayed record never writes a key that has already seen it (``redis.offsets.key``)."""
     cfg: dict[str, str] = {
         "connector.class": PLUGINS[sink.plugin],
         "name": sink.name,  # Connect stores it in the config anyway; keeping it avoids drift noise
@@ -62,6 +76,7 @@ def sink_config(spec: Any, sink: RedisSink, agg: AggregateOutput) -> dict[str, s
         cfg["transforms.extractKey.field"] = agg.name_field
     if sink.plugin == "cdcplane-redis-json":
         cfg["redis.window.field"] = agg.window_start_field
+        cfg["redis.offsets.key"] = offsets_key(sink, agg)
     if sink.keyspace != "${topic}":
         cfg["redis.key"] = sink.keyspace
     if sink.separator != ":":

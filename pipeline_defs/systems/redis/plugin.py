@@ -17,7 +17,7 @@ from pipeline_defs.spec.loader import spec_hash
 from pipeline_defs.systems.connect.health import IN_FLIGHT
 from pipeline_defs.systems.connect.props import ConnectorProps, connector_node
 from pipeline_defs.systems.redis.compare import AggregateShape
-from pipeline_defs.systems.redis.config import COMPATIBLE, key_prefix, keyspace, sink_config
+from pipeline_defs.systems.redis.config import COMPATIBLE, key_prefix, keyspace, offsets_key, sink_config
 from pipeline_defs.systems.redis.spec import RedisSink
 from resources.errors import ResourceError
 from resources.kafka import KafkaResource
@@ -34,6 +34,7 @@ class RedisKeysProps:
     expected_keys: tuple[str, ...]
     freshness_minutes: int
     settle_seconds: float = 5.0
+    offsets_key: str | None = None  # the sink's replay guard (config.offsets_key)
 
 
 def expected_group_values(spec: Any, agg: registry.AggregateOutput) -> list[str]:
@@ -89,7 +90,9 @@ class RedisSinkPlugin(registry.SinkPlugin):
                 space,
                 "redis",
                 "redis",
-                RedisKeysProps(spec, sink.name, agg, shape, keys, spec.checks.freshness_minutes, spec.checks.settle_seconds),
+                RedisKeysProps(
+                    spec, sink.name, agg, shape, keys, spec.checks.freshness_minutes, spec.checks.settle_seconds, offsets_key(sink, agg)
+                ),
                 {
                     "key_pattern": prefix + "*",
                     "command": sink.command,

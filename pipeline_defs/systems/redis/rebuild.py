@@ -2,12 +2,14 @@
 
 For each selected sink: compare Redis with the source; if it differs, read the aggregate topic and
 plan the replay (rebuild_decisions.plan_replay). When the topic holds the needed windows: stop the
-sink (Connect STOPPED), delete the keys whose document is wrong, PATCH the sink's offsets back to
+sink (Connect STOPPED), delete the keys whose document is wrong and forget the sink's replay-guard
+position of every key to repair (keys that are right keep theirs and are skipped), PATCH the sink's offsets back to
 where the needed records start (KIP-875), resume, wait until the sink has committed the topic's end
 offsets, compare again. When the topic lost them (deleted, cut by retention, never written): the
 engine rebuilds the topic from the CDC topics (Flink: resubmitted from the earliest offsets without
 state), provided those still hold their whole history; then the sink replays from the earliest
-offset. Anything else is one incident naming the cause: the run fails, and the check's ERROR
+offset, every key's position forgotten (the new topic's offsets may start again at 0), so every key is written
+again. Anything else is one incident naming the cause: the run fails, and the check's ERROR
 evaluation carries the mismatch table.
 """
 
@@ -114,10 +116,17 @@ def wait_lag_zero(kafka: Any, group: str, topic: str, timeout: float = LAG_TIMEO
 # ---------------------------------------------------------------- acting
 
 
-def _delete_wrong_keys(redis: Any, report: CompareReport) -> list[str]:
+def _delete_wrong_keys(redis: Any, report: CompareReport, offsets_key: str | None) -> list[str]:
+    """Delete the documents a newer-window guard would keep, and forget the replay guard's position of every key
+    the replay must write (missing ones too): the sink skips a record at or before a key's stored position, and
+    a key that went wrong after its last record (deleted, corrupted, restored from an old backup) must take the
+    replayed records again. Keys that are right keep their position, so the replay skips them: untouched."""
     keys = sorted({m.key for m in report.mismatches if m.problem in rd.DELETE_BEFORE_REPLAY and m.key})
     if keys:
         redis.r.delete(*keys)
+    repaired = sorted({m.key for m in report.mismatches if m.problem in rd.REBUILDABLE and m.key})
+    if offsets_key and repaired:
+        redis.r.hdel(offsets_key, *repaired)
     return keys
 
 
@@ -142,7 +151,7 @@ def rebuild_sink(p: Any, connect: Any, kafka: Any, resources: Any, log: Any) -> 
 
         def write() -> str:
             # while the sink is STOPPED: wrong documents out (a newer-window guard would keep them), then the offsets
-            deleted.extend(_delete_wrong_keys(redis, report))
+            deleted.extend(_delete_wrong_keys(redis, report, p.offsets_key))
             return connect.alter_offsets(p.sink, entries)
 
         done = stop_write_resume(connect, p.sink, write)
@@ -170,7 +179,10 @@ def rebuild_sink(p: Any, connect: Any, kafka: Any, resources: Any, log: Any) -> 
             except (ResourceError, registry.CannotRebuild) as e:  # the engine is down or refused: a person fixes that first
                 raise registry.CannotRebuild(f"{plan.cause}, and the engine could not rebuild it: {e}; {lost}") from None
             _wait_topic_has(kafka, p.agg, needed)
-            _delete_wrong_keys(redis, report)
+            _delete_wrong_keys(redis, report, p.offsets_key)
+            if p.offsets_key:
+                # the rebuilt topic's offsets may start again at 0 (a recreated topic): no stored position holds
+                redis.r.delete(p.offsets_key)
             res.detail.append(write_when_stopped(lambda: connect.reset_offsets(p.sink), p.sink) or "sink offsets reset")
         finally:
             connect.resume(p.sink)

@@ -2,8 +2,8 @@
 
 When ``matches_<source>`` fails with data a replay can fix, the sink is replayed: stop it, move its
 offsets back to where the records that fix the wrong keys start, resume, wait for zero lag, compare
-again. Our sink writes the newest window per key and ignores older ones, so a replay only rewrites
-keys with values the topic already gave them. Same backoff and incident rules as connector
+again. Our sink writes the newest window per key, ignores older ones, and skips a record a key has
+already seen (its replay guard, ``redis.offsets.key``), so a replay writes only the keys it repairs. Same backoff and incident rules as connector
 restarts (healing.HealthPolicy): attempts wait 0, 2, 6, ... minutes, and past ``max_restarts`` the
 incident is raised once. A rebuild whose re-check still fails raises its own incident, and the
 sensor does not try again until the check has passed once.

@@ -17,7 +17,7 @@ import org.apache.kafka.common.config.types.Password;
 /**
  * Configuration of the Redis JSON sink. Keys mirror com.redis.kafka.connect.RedisSinkConnector 0.9.1 where they
  * mean the same ({@code redis.uri}, {@code redis.password}, {@code redis.command}, {@code redis.key},
- * {@code redis.separator}, {@code redis.timeout}); {@code redis.key.field} and {@code redis.window.field} are ours.
+ * {@code redis.separator}, {@code redis.timeout}); {@code redis.key.field}, {@code redis.window.field} and {@code redis.offsets.key} are ours.
  *
  * <p>Validation is per field, so Connect's {@code PUT /connector-plugins/.../config/validate} reports each
  * problem under the key it belongs to. Messages carry the URI with its password masked.
@@ -30,6 +30,7 @@ public final class RedisJsonSinkConfig extends AbstractConfig {
     public static final String SEPARATOR = "redis.separator";
     public static final String KEY_FIELD = "redis.key.field";
     public static final String WINDOW_FIELD = "redis.window.field";
+    public static final String OFFSETS_KEY = "redis.offsets.key";
     public static final String TIMEOUT = "redis.timeout";
 
     public static final String TOPIC_PLACEHOLDER = "${topic}";
@@ -55,6 +56,12 @@ public final class RedisJsonSinkConfig extends AbstractConfig {
                     "Field (number or string) of the value, and of the key for tombstones, that orders documents:"
                             + " a write lands only if the stored document's field is <= the record's, so an"
                             + " update for an older window never overwrites a newer one. Unset: last write wins.")
+            .define(OFFSETS_KEY, Type.STRING, null, Importance.MEDIUM,
+                    "Redis hash in which the sink keeps, for each key it writes or deletes, the partition, offset"
+                            + " and topic of that record. A record at or before that offset of the same"
+                            + " topic-partition is skipped, so a replay (offsets moved back) never writes a key's"
+                            + " older values again and a key that is right stays untouched. Records of one Kafka"
+                            + " key stay in one partition, so offsets order them. Unset: no replay guard.")
             .define(TIMEOUT, Type.INT, 10, ConfigDef.Range.between(1, 3600), Importance.LOW,
                     "Connect and socket timeout in seconds for Redis calls; a timeout is a retriable error.");
 
@@ -123,6 +130,11 @@ public final class RedisJsonSinkConfig extends AbstractConfig {
     /** redis.window.field, or null when the latest-window guard is off. */
     public String windowField() {
         return blankToNull(getString(WINDOW_FIELD));
+    }
+
+    /** redis.offsets.key, or null when the replay guard is off. */
+    public String offsetsKey() {
+        return blankToNull(getString(OFFSETS_KEY));
     }
 
     public int timeoutMillis() {

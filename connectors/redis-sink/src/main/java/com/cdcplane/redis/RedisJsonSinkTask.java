@@ -28,6 +28,10 @@ import org.slf4j.LoggerFactory;
  * and calls JSON.SET only if the stored window field is &lt;= the record's, so an update for an older window never
  * replaces a newer window's document, whichever task writes first. Equal windows are written (the window's count
  * moved on). A stored document without the field is overwritten.</li>
+ * <li><b>Replays.</b> With {@code redis.offsets.key} set, each write or delete also records the record's
+ * partition, offset and topic for its key, in that hash, inside the same script; a record at or before the recorded
+ * offset of the same topic-partition is skipped. Moving the sink's offsets back (a rebuild) or a redelivery after a
+ * crash therefore writes only keys that lack a record, and a busy window's intermediate counts never reappear.</li>
  * <li><b>Tombstones</b> (null value) never fail the task. With {@code redis.window.field} set and the record key
  * carrying that field, a second script deletes the document only if it still holds that same window (the
  * window's count was retracted). Every other tombstone is ignored and counted in a debug log line: Flink's
@@ -68,10 +72,11 @@ public class RedisJsonSinkTask extends SinkTask {
         fields = new RecordFields(config.keyspace(), config.separator(), config.keyField(), config.windowField());
         writes = new RedisWrites(config);
         reporter = errantRecordReporter();
-        log.info("Redis JSON sink task writing to {} (key {}{}<id>, id from {}, latest-window guard {})",
+        log.info("Redis JSON sink task writing to {} (key {}{}<id>, id from {}, latest-window guard {}, replay guard {})",
                 config.safeUri(), config.keyspace(), config.separator(),
                 config.keyField() == null ? "the record key" : "key field " + config.keyField(),
-                config.windowField() == null ? "off" : "on field " + config.windowField());
+                config.windowField() == null ? "off" : "on field " + config.windowField(),
+                config.offsetsKey() == null ? "off" : "in hash " + config.offsetsKey());
     }
 
     private ErrantRecordReporter errantRecordReporter() {
@@ -115,8 +120,9 @@ public class RedisJsonSinkTask extends SinkTask {
         lastTombstonesIgnored = ignored;
         if (log.isDebugEnabled()) {
             log.debug("batch of {}: {} written, {} stale (older window) skipped, {} deleted, {} tombstones kept the"
-                    + " document (window moved on), {} tombstones ignored", records.size(), outcome.written(),
-                    outcome.stale(), outcome.deleted(), outcome.tombstonesKept(), ignored);
+                    + " document (window moved on), {} tombstones ignored, {} already seen (replay) skipped",
+                    records.size(), outcome.written(), outcome.stale(), outcome.deleted(), outcome.tombstonesKept(),
+                    ignored, outcome.replayed());
         }
     }
 

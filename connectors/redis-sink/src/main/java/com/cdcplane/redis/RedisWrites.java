@@ -33,23 +33,25 @@ import redis.clients.jedis.json.JsonProtocol.JsonCommand;
  * {@link Redaction}, so no password reaches them.
  */
 final class RedisWrites implements AutoCloseable {
-    static final String SET_SCRIPT = script("latest-window-set.lua");
-    static final String DELETE_SCRIPT = script("same-window-delete.lua");
+    // the replay guard's functions are shared by both scripts: Redis scripts cannot include one another
+    static final String SET_SCRIPT = script("replay-guard.lua") + script("latest-window-set.lua");
+    static final String DELETE_SCRIPT = script("replay-guard.lua") + script("same-window-delete.lua");
 
-    /** One write; {@code window} is null for a plain JSON.SET. */
+    /** One write; {@code window} is null for a write without the window rule. */
     record Op(Kind kind, String key, String doc, RecordFields.Window window, SinkRecord origin) {
     }
 
     enum Kind { SET, SET_IF_NOT_OLDER, DELETE_IF_SAME_WINDOW }
 
     /** What a batch did, for the task's debug log and for tests. */
-    record Outcome(int written, int stale, int deleted, int tombstonesKept) {
+    record Outcome(int written, int stale, int deleted, int tombstonesKept, int replayed) {
     }
 
     private final RedisClient client;
     private final Redaction redaction;
     private final String endpoint;
     private final String windowField;
+    private final String offsetsKey;
     private String setSha;
     private String deleteSha;
 
@@ -57,6 +59,7 @@ final class RedisWrites implements AutoCloseable {
         this.redaction = config.redaction();
         this.endpoint = config.safeUri();
         this.windowField = config.windowField();
+        this.offsetsKey = config.offsetsKey();
         DefaultJedisClientConfig.Builder cc = DefaultJedisClientConfig.builder()
                 .user(config.user())
                 .password(config.password())
@@ -74,7 +77,7 @@ final class RedisWrites implements AutoCloseable {
 
     Outcome write(List<Op> ops) {
         if (ops.isEmpty()) {
-            return new Outcome(0, 0, 0, 0);
+            return new Outcome(0, 0, 0, 0, 0);
         }
         try {
             return attempt(ops);
@@ -108,6 +111,7 @@ final class RedisWrites implements AutoCloseable {
         int stale = 0;
         int deleted = 0;
         int kept = 0;
+        int replayed = 0;
         for (int i = 0; i < ops.size(); i++) {
             Op op = ops.get(i);
             Object reply;
@@ -120,9 +124,12 @@ final class RedisWrites implements AutoCloseable {
                 throw translate(e, op);
             }
             long r = reply instanceof Long l ? l : 1L;
+            if (r == 2) {
+                replayed++;
+                continue;
+            }
             switch (op.kind()) {
-                case SET -> written++;
-                case SET_IF_NOT_OLDER -> {
+                case SET, SET_IF_NOT_OLDER -> {
                     if (r == 1) {
                         written++;
                     } else {
@@ -139,21 +146,40 @@ final class RedisWrites implements AutoCloseable {
                 default -> throw new IllegalStateException(op.kind().toString());
             }
         }
-        return new Outcome(written, stale, deleted, kept);
+        return new Outcome(written, stale, deleted, kept, replayed);
     }
 
     private Response<Object> send(AbstractPipeline p, Op op) {
+        if (op.kind() == Kind.SET && offsetsKey == null) {
+            return p.sendCommand(JsonCommand.SET, op.key(), "$", op.doc());
+        }
+        List<String> keys = offsetsKey == null ? List.of(op.key()) : List.of(op.key(), offsetsKey);
+        String pos = position(op.origin());
         return switch (op.kind()) {
-            case SET -> p.sendCommand(JsonCommand.SET, op.key(), "$", op.doc());
-            case SET_IF_NOT_OLDER -> p.evalsha(setSha, List.of(op.key()),
-                    List.of(op.doc(), windowField, op.window().kind(), op.window().text()));
-            case DELETE_IF_SAME_WINDOW -> p.evalsha(deleteSha, List.of(op.key()),
-                    List.of(windowField, op.window().kind(), op.window().text()));
+            case SET -> p.evalsha(setSha, keys, List.of(op.doc(), "", "s", "", pos));
+            case SET_IF_NOT_OLDER -> p.evalsha(setSha, keys,
+                    List.of(op.doc(), windowField, op.window().kind(), op.window().text(), pos));
+            case DELETE_IF_SAME_WINDOW -> p.evalsha(deleteSha, keys,
+                    List.of(windowField, op.window().kind(), op.window().text(), pos));
         };
     }
 
+    /**
+     * Where the record sits in Kafka, as the replay guard compares it: {@code <partition>:<offset>:<timestamp>:<topic>}
+     * ({@code -} for a record without a timestamp). The original position (KIP-793), so a topic-renaming transform
+     * does not change it; workers before Kafka 3.6 lack those methods and give the record's own.
+     */
+    static String position(SinkRecord r) {
+        String ts = r.timestamp() == null ? "-" : Long.toString(r.timestamp());
+        try {
+            return r.originalKafkaPartition() + ":" + r.originalKafkaOffset() + ":" + ts + ":" + r.originalTopic();
+        } catch (NoSuchMethodError e) {
+            return r.kafkaPartition() + ":" + r.kafkaOffset() + ":" + ts + ":" + r.topic();
+        }
+    }
+
     private void loadScripts(List<Op> ops) {
-        boolean needed = ops.stream().anyMatch(op -> op.kind() != Kind.SET);
+        boolean needed = offsetsKey != null || ops.stream().anyMatch(op -> op.kind() != Kind.SET);
         if (needed && (setSha == null || deleteSha == null)) {
             setSha = client.scriptLoad(SET_SCRIPT);
             deleteSha = client.scriptLoad(DELETE_SCRIPT);
@@ -180,7 +206,7 @@ final class RedisWrites implements AutoCloseable {
         if (msg.contains("unknown command") && msg.contains("JSON.")) {
             msg += " (is the RedisJSON module loaded into Redis?)";
         }
-        String command = op == null ? "a command" : op.kind() == Kind.SET ? "JSON.SET"
+        String command = op == null ? "a command" : op.kind() == Kind.SET && offsetsKey == null ? "JSON.SET"
                 : op.kind() == Kind.SET_IF_NOT_OLDER ? "JSON.SET (latest-window script)"
                 : "the tombstone script";
         return new ConnectException(redaction.scrub("Redis at " + endpoint + " rejected " + command + where
