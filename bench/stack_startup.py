@@ -21,21 +21,12 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+from scripts.localstack.config import shifted_port_env  # noqa: E402
+
 STACK = REPO / "scripts" / "stack.py"
 COMPONENTS = ["redis", "postgres", "kafka", "connect", "flink-jobmanager", "flink-taskmanager", "flink-gateway"]
-PORTS = {
-    "STACK_KAFKA_PORT": "29092",
-    "STACK_CONTROLLER_PORT": "29093",
-    "STACK_CONNECT_PORT": "28083",
-    "STACK_REDIS_PORT": "26379",
-    "STACK_POSTGRES_PORT": "25432",
-    "STACK_FLINK_REST_PORT": "28081",
-    "STACK_FLINK_GATEWAY_PORT": "28091",
-    "STACK_FLINK_RPC_PORT": "26123",
-    "STACK_FLINK_BLOB_PORT": "26124",
-    "STACK_FLINK_TM_RPC_PORT": "26125",
-    "STACK_FLINK_TM_DATA_PORT": "26126",
-}
+PORTS = shifted_port_env(20_000)  # a second stack beside the default one
 
 
 def run(env: dict, *args: str) -> tuple[float, str]:

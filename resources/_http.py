@@ -148,3 +148,17 @@ class ClientOwner(dg.ConfigurableResource):
 
     def teardown_after_execution(self, context: Any) -> None:
         self.close_clients()
+
+
+class HttpClientOwner(ClientOwner):
+    """A ClientOwner of an HttpClient: the timeout and retry settings every such client takes come from the
+    resource's fields of the same meaning (``timeout_seconds``, ``max_retries``, ``backoff_seconds``,
+    ``backoff_max_seconds``), declared by each resource with its own defaults."""
+
+    def _http_settings(self) -> dict[str, Any]:
+        return {
+            "timeout": self.timeout_seconds,
+            "max_retries": self.max_retries,
+            "backoff": self.backoff_seconds,
+            "backoff_max": self.backoff_max_seconds,
+        }

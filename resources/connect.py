@@ -20,7 +20,7 @@ httpx = lazy_import("httpx")
 from pydantic import Field
 
 from resources import retry
-from resources._http import ClientOwner, HttpClient
+from resources._http import HttpClient, HttpClientOwner
 from resources.connect_errors import ConnectError, ConnectorConfigInvalid, ConnectorNotFound, ConnectUnreachable
 from resources.connect_state import ApplyResult, ValidationResult, config_diff, connector_health, normalize_config
 from resources.endpoints import KAFKA_CONNECT_URL
@@ -236,7 +236,7 @@ class KafkaConnectClient(HttpClient):
         return redact_mapping(config, self.sensitive_keys)
 
 
-class KafkaConnectResource(ClientOwner):
+class KafkaConnectResource(HttpClientOwner):
     """The Kafka Connect cluster the pipeline's connectors run on."""
 
     url: str = Field(default=KAFKA_CONNECT_URL.default, description="Connect REST URL (env KAFKA_CONNECT_URL)")
@@ -271,10 +271,7 @@ class KafkaConnectResource(ClientOwner):
             )
         return KafkaConnectClient(
             self.url,
-            timeout=self.timeout_seconds,
-            max_retries=self.max_retries,
-            backoff=self.backoff_seconds,
-            backoff_max=self.backoff_max_seconds,
+            **self._http_settings(),
             auth=auth,
             sensitive_keys=self.sensitive_keys,
         )

@@ -8,7 +8,7 @@ from __future__ import annotations
 from pydantic import Field
 
 from resources import endpoints
-from resources._http import ClientOwner
+from resources._http import HttpClientOwner
 from resources.flink_gateway import TERMINAL, FlinkSqlGatewayClient, StatementResult
 from resources.flink_jobs import RECORD_METRICS, FlinkJobsClient, JobDetails, JobOverview, Vertex
 from resources.flink_rest import (
@@ -22,7 +22,7 @@ from resources.flink_rest import (
 )
 
 
-class FlinkResource(ClientOwner):
+class FlinkResource(HttpClientOwner):
     """The Flink cluster running the pipeline's SQL jobs."""
 
     gateway_url: str | None = Field(
@@ -45,12 +45,7 @@ class FlinkResource(ClientOwner):
         return self._owned_client("jobs")
 
     def _new_client(self, kind: str) -> FlinkSqlGatewayClient | FlinkJobsClient:
-        common = {
-            "timeout": self.timeout_seconds,
-            "max_retries": self.max_retries,
-            "backoff": self.backoff_seconds,
-            "backoff_max": self.backoff_max_seconds,
-        }
+        common = self._http_settings()
         if kind == "gateway":
             return FlinkSqlGatewayClient(
                 self.gateway_url or endpoints.FLINK_GATEWAY_URL.get(), api_version=self.gateway_api_version, **common

@@ -17,7 +17,7 @@ from typing import Any
 from pydantic import Field
 
 from resources import retry
-from resources._http import ClientOwner, HttpClient, json_or_none
+from resources._http import HttpClient, HttpClientOwner, json_or_none
 from resources._lazy import lazy_import
 from resources.endpoints import KSQLDB_URL
 from resources.ksqldb_entities import (
@@ -271,7 +271,7 @@ class KsqlDbClient(HttpClient):
         )
 
 
-class KsqlDbResource(ClientOwner):
+class KsqlDbResource(HttpClientOwner):
     """ksqlDB connection settings; get_client() returns the client this resource owns for the
     execution (closed at teardown, or by `with`; resources/_http.py ClientOwner)."""
 
@@ -296,11 +296,8 @@ class KsqlDbResource(ClientOwner):
             self.url,
             username=self.username,
             password=self.password,
-            timeout=self.timeout_seconds,
-            max_retries=self.max_retries,
-            backoff=self.backoff_seconds,
-            backoff_max=self.backoff_max_seconds,
             max_retry_after=self.max_retry_after_seconds,
+            **self._http_settings(),
         )
 
 

@@ -25,7 +25,7 @@ from urllib.parse import quote
 from pydantic import Field
 
 from resources import retry
-from resources._http import ClientOwner, HttpClient
+from resources._http import HttpClient, HttpClientOwner
 from resources._lazy import lazy_import
 from resources.endpoints import SCHEMA_REGISTRY_URL
 from resources.errors import ResourceError, Unreachable
@@ -194,7 +194,7 @@ def _level(body: Any) -> str:
     return str(body.get("compatibilityLevel") or body.get("compatibility") or "")
 
 
-class SchemaRegistryResource(ClientOwner):
+class SchemaRegistryResource(HttpClientOwner):
     """The Schema Registry holding the pipeline's Avro schemas (read-only use). get_client() returns
     the client this resource owns for the execution (resources/_http.py ClientOwner)."""
 
@@ -214,10 +214,7 @@ class SchemaRegistryResource(ClientOwner):
             self.url,
             username=self.username,
             password=self.password,
-            timeout=self.timeout_seconds,
-            max_retries=self.max_retries,
-            backoff=self.backoff_seconds,
-            backoff_max=self.backoff_max_seconds,
+            **self._http_settings(),
         )
 
     # Conveniences for ops that need a single answer (on the owned client).

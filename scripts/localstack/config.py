@@ -40,6 +40,12 @@ PORT_ENV = {
 }
 
 
+def shifted_port_env(offset: int) -> dict[str, str]:
+    """STACK_*_PORT for a second stack beside the default one: every default port + offset. With 20000 each stays
+    below Linux's ephemeral range (32768-60999), so a client socket can never hold one when the stack binds."""
+    return {var: str(default + offset) for var, default in PORT_ENV.values()}
+
+
 class StackError(RuntimeError):
     pass
 

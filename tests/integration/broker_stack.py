@@ -21,6 +21,8 @@ import sys
 import time
 from pathlib import Path
 
+from scripts.localstack.config import shifted_port_env
+
 REPO = Path(__file__).resolve().parents[2]
 STACK = REPO / "scripts" / "stack.py"
 SHARED = ("lib", "plugins", "flink-dist", "flink-jars", "redis-modules")
@@ -41,7 +43,7 @@ PORT_VARS = (
 
 def _free_ports(n: int) -> list[int]:
     """n free ports in 20000-29999 (below Linux's ephemeral range 32768+), none of test_stack_script's."""
-    taken = {29092, 29093, 28083, 26379, 25432, 28081, 28091, 26123, 26124, 26125, 26126}
+    taken = {int(v) for v in shifted_port_env(20_000).values()}  # test_stack_script.PORTS
     out: list[int] = []
     while len(out) < n:
         p = random.randint(20000, 29999)

@@ -84,6 +84,20 @@ def renamed_spec(tag: str, *, fixed_initial_time: bool = True) -> dict:
     return doc
 
 
+def pg_admin(stack: dict[str, str], *, autocommit: bool = True):
+    """A psycopg connection to the stack's PostgreSQL as its admin."""
+    import psycopg
+
+    return psycopg.connect(
+        host=stack["POSTGRES_HOST"],
+        port=int(stack["POSTGRES_PORT"]),
+        dbname=stack["POSTGRES_DB"],
+        user=stack["POSTGRES_ADMIN_USER"],
+        password=stack["POSTGRES_ADMIN_PASSWORD"],
+        autocommit=autocommit,
+    )
+
+
 class LocalPipeline:
     """One tagged copy of the local pipeline; `doc` is the YAML document of the current spec."""
 
@@ -188,18 +202,7 @@ class LocalPipeline:
 
     # ------------------------------------------------------------------ direct access to the systems
     def pg(self):
-        import psycopg
-
-        s = self.stack
-        conn = psycopg.connect(
-            host=s["POSTGRES_HOST"],
-            port=int(s["POSTGRES_PORT"]),
-            dbname=s["POSTGRES_DB"],
-            user=s["POSTGRES_ADMIN_USER"],
-            password=s["POSTGRES_ADMIN_PASSWORD"],
-            autocommit=True,
-        )
-        return conn
+        return pg_admin(self.stack)
 
     def sql(self, *statements: tuple[str, list | tuple] | str) -> None:
         """Run statements in one transaction (placeholders %s)."""

@@ -19,12 +19,10 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import dagster as dg
-import psycopg
 import pytest
 
-from bench._daemon import write_home
-from tests.integration.local_env import LocalPipeline
-from tests.integration.test_daemon import Daemon
+from bench._daemon import Daemon, write_home
+from tests.integration.local_env import LocalPipeline, pg_admin
 
 pytestmark = pytest.mark.integration
 
@@ -45,13 +43,7 @@ class Stream(threading.Thread):
     def run(self) -> None:
         s = self.stack
         try:
-            with psycopg.connect(
-                host=s["POSTGRES_HOST"],
-                port=int(s["POSTGRES_PORT"]),
-                dbname=s["POSTGRES_DB"],
-                user=s["POSTGRES_ADMIN_USER"],
-                password=s["POSTGRES_ADMIN_PASSWORD"],
-            ) as conn:
+            with pg_admin(s, autocommit=False) as conn:
                 start = time.time()
                 while not self.stop.is_set():
                     due = int(self.rate * (time.time() - start)) - self.committed
@@ -145,7 +137,7 @@ def _run_chaos(stack, pipe, spec, defs, spec_file, home, workspace, instance):
     )
     env["CDC_PIPELINE_SPEC"] = str(spec_file)
     started = time.time()
-    daemon = Daemon(home, workspace, env)
+    daemon = Daemon(home, env, workspace=workspace)
     stream = Stream(stack, os.urandom(3).hex(), pipe.schema)
     ok = False
     try:

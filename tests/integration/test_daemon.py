@@ -4,25 +4,20 @@ connector_health on its own, and the run it launches heals a deleted connector o
 from __future__ import annotations
 
 import os
-import signal
 import socket
-import subprocess
 import time
-from pathlib import Path
 
 import dagster as dg
 import pytest
 from dagster._core.scheduler.instigation import InstigatorType, TickStatus
 
-from bench._daemon import write_home
+from bench._daemon import Daemon, alive, group_members, write_home
 from pipeline_defs.lineage import build_lineage
 from resources.connect import config_diff, connector_health
 from tests.integration.pipeline_env import pipeline_env, run
 
 pytestmark = pytest.mark.integration
 
-REPO = Path(__file__).resolve().parents[2]
-VENV_BIN = REPO / ".venv" / "bin"
 CONNECTOR = "clickstream_avro"
 SENSOR = "connector_health"
 
@@ -84,91 +79,6 @@ def _describe_ticks(ticks) -> str:
     return "\n".join(lines) or "  (none)"
 
 
-class Daemon:
-    def __init__(self, home: Path, workspace: Path, env: dict[str, str]):
-        self.home = home
-        self.log_path = home / "daemon.log"
-        self._log = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()
-        self.proc = subprocess.Popen(
-            [str(VENV_BIN / "dagster-daemon"), "run", "-w", str(workspace), "--log-level", "debug", "--code-server-log-level", "info"],
-            cwd=str(REPO),
-            env={**env, "DAGSTER_HOME": str(home)},
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # its own process group: the code server and run workers are its children
-        )
-        self.pgid = self.proc.pid
-
-    def log(self) -> str:
-        self._log.flush()
-        return self.log_path.read_text(errors="replace")
-
-    def alive(self) -> bool:
-        return self.proc.poll() is None
-
-    def stop(self, timeout: float = 30.0) -> list[int]:
-        """SIGTERM the whole group, then SIGKILL whatever of the daemon's process tree is left (by
-        pid, including any child that left the group); returns the pids that needed SIGKILL."""
-        tree = set(_descendants(self.proc.pid)) | {self.proc.pid}
-        try:
-            os.killpg(self.pgid, signal.SIGTERM)
-        except ProcessLookupError:
-            pass
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline and (_group_members(self.pgid) or _alive(tree - {self.proc.pid})):
-            try:
-                self.proc.wait(timeout=0.5)
-            except subprocess.TimeoutExpired:
-                pass
-        left = sorted(set(_group_members(self.pgid)) | set(_alive(tree - {self.proc.pid})))
-        for pid in left:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(timeout=10)
-        self._log.close()
-        self.tree = tree
-        return left
-
-
-def _stat(pid: int) -> list[str] | None:
-    try:
-        # fields after "(comm)": state ppid pgrp ...
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return None
-
-
-def _alive(pids) -> list[int]:
-    return [p for p in pids if (st := _stat(p)) is not None and st[0] != "Z"]  # a zombie is gone for our purposes
-
-
-def _descendants(root: int) -> list[int]:
-    children: dict[int, list[int]] = {}
-    for d in Path("/proc").iterdir():
-        if d.name.isdigit() and (st := _stat(int(d.name))) is not None:
-            children.setdefault(int(st[1]), []).append(int(d.name))
-    out, todo = [], [root]
-    while todo:
-        for c in children.get(todo.pop(), []):
-            out.append(c)
-            todo.append(c)
-    return out
-
-
-def _group_members(pgid: int) -> list[int]:
-    return [
-        int(d.name)
-        for d in Path("/proc").iterdir()
-        if d.name.isdigit() and (st := _stat(int(d.name))) is not None and int(st[2]) == pgid and st[0] != "Z"
-    ]
-
-
 def _wait(predicate, timeout: float, interval: float = 1.0, on_timeout=lambda: ""):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -183,7 +93,7 @@ def test_daemon_ticks_the_health_sensor_and_its_run_reregisters_a_deleted_connec
     home = tmp_path / "dagster_home"
     workspace = write_home(home)
     started = time.monotonic()
-    daemon = Daemon(home, workspace, _daemon_env(env, stack))
+    daemon = Daemon(home, _daemon_env(env, stack), workspace=workspace, debug=True)
     instance = dg.DagsterInstance.from_config(str(home))
     timings: dict[str, float] = {}
     ok = False
@@ -262,6 +172,6 @@ def test_daemon_ticks_the_health_sensor_and_its_run_reregisters_a_deleted_connec
         if not ok:
             print(f"---- dagster-daemon log ({daemon.log_path}) ----\n{log[-20000:]}")
         instance.dispose()
-    assert _group_members(daemon.pgid) == [] and _alive(daemon.tree) == [], "processes of the daemon survived"
+    assert group_members(daemon.pgid) == [] and alive(daemon.tree) == [], "processes of the daemon survived"
     assert strays == [], f"left after SIGTERM, needed SIGKILL: {strays}"
     assert len(daemon.tree) >= 2, "the daemon should have run a code server (and run workers) as children"

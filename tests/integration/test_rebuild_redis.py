@@ -120,18 +120,11 @@ def busy_window(stack, name: str, counts: int) -> int:
     (1, 2, ...) as its own record; returns the window start (ms)."""
     import datetime as dt
 
-    import psycopg
+    from tests.integration.local_env import pg_admin
 
     now = int(time.time() * 1000)
     start = now - now % 60_000
-    with psycopg.connect(
-        host=stack["POSTGRES_HOST"],
-        port=int(stack["POSTGRES_PORT"]),
-        dbname=stack["POSTGRES_DB"],
-        user=stack["POSTGRES_ADMIN_USER"],
-        password=stack["POSTGRES_ADMIN_PASSWORD"],
-        autocommit=True,
-    ) as conn:
+    with pg_admin(stack) as conn:
         for i in range(counts):
             conn.execute(
                 'INSERT INTO "public"."POC_CLICKSTREAM" ("EVENTID","ID","NAME","EVENTTIMESTAMP") VALUES (%s, %s, %s, %s)',

@@ -17,24 +17,13 @@ from pathlib import Path
 
 import pytest
 
+from scripts.localstack.config import shifted_port_env
+
 pytestmark = pytest.mark.integration
 
 REPO = Path(__file__).resolve().parents[2]
 COMPONENTS = ["redis", "postgres", "kafka", "connect", "flink-jobmanager", "flink-taskmanager", "flink-gateway"]
-# below Linux's ephemeral range (32768-60999): a client socket can never hold one of these when the stack binds
-PORTS = {
-    "STACK_KAFKA_PORT": "29092",
-    "STACK_CONTROLLER_PORT": "29093",
-    "STACK_CONNECT_PORT": "28083",
-    "STACK_REDIS_PORT": "26379",
-    "STACK_POSTGRES_PORT": "25432",
-    "STACK_FLINK_REST_PORT": "28081",
-    "STACK_FLINK_GATEWAY_PORT": "28091",
-    "STACK_FLINK_RPC_PORT": "26123",
-    "STACK_FLINK_BLOB_PORT": "26124",
-    "STACK_FLINK_TM_RPC_PORT": "26125",
-    "STACK_FLINK_TM_DATA_PORT": "26126",
-}
+PORTS = shifted_port_env(20_000)  # a second stack beside the default one
 
 
 def _pids_with(marker: str) -> list[int]:
@@ -92,12 +81,12 @@ def test_up_twice_kill_minus_9_status_down(home):
         first = run("up")
         assert first.returncode == 0, first.stdout + first.stderr
         assert (
-            "ports kafka=29092 controller=29093 connect=28083 redis=26379 postgres=25432 flink-rest=28081 "
+            "ports kafka=29092 controller=29093 connect=28083 redis=26379 postgres=25433 flink-rest=28081 "
             "flink-gateway=28091 flink-rpc=26123 flink-blob=26124"
         ) in first.stdout
         for line in (
             "export KAFKA_CONNECT_URL=http://127.0.0.1:28083",
-            "export POSTGRES_PORT=25432",
+            "export POSTGRES_PORT=25433",
             "export POSTGRES_DB=cdc",
             "export POSTGRES_ADMIN_USER=cdc_admin",
             "export FLINK_REST_URL=http://127.0.0.1:28081",
@@ -124,7 +113,13 @@ def test_up_twice_kill_minus_9_status_down(home):
 
         import psycopg2
 
-        conn = psycopg2.connect(host="127.0.0.1", port=25432, dbname="cdc", user="cdc_admin", password=creds["POSTGRES_ADMIN_PASSWORD"])
+        conn = psycopg2.connect(
+            host="127.0.0.1",
+            port=int(PORTS["STACK_POSTGRES_PORT"]),
+            dbname="cdc",
+            user="cdc_admin",
+            password=creds["POSTGRES_ADMIN_PASSWORD"],
+        )
         with conn, conn.cursor() as cur:
             cur.execute(
                 "SELECT current_setting('wal_level'), current_setting('max_wal_senders')::int, "
@@ -135,7 +130,7 @@ def test_up_twice_kill_minus_9_status_down(home):
             wal_level, senders, slots, cluster_name, superuser, scram = cur.fetchone()
         conn.close()
         assert (wal_level, superuser, scram) == ("logical", True, True) and senders >= 4 and slots >= 4
-        assert (home / "run" / "postgres" / "socket" / ".s.PGSQL.25432").exists()
+        assert (home / "run" / "postgres" / "socket" / f".s.PGSQL.{PORTS['STACK_POSTGRES_PORT']}").exists()
 
         overview = _http_json("http://127.0.0.1:28081/overview")
         assert overview["taskmanagers"] == 1 and overview["slots-total"] == 4

@@ -8,7 +8,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.math.BigDecimal;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -21,59 +20,16 @@ import org.apache.kafka.connect.data.Timestamp;
 import org.apache.kafka.connect.errors.ConnectException;
 import org.apache.kafka.connect.errors.DataException;
 import org.apache.kafka.connect.sink.SinkRecord;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 import redis.clients.jedis.Protocol.Command;
 import redis.clients.jedis.json.JsonProtocol.JsonCommand;
 
 /** The task against a real redis-server with RedisJSON: documents, keys, latest window, tombstones, errors. */
-class RedisJsonSinkTaskTest {
+class RedisJsonSinkTaskTest extends RealRedisTaskTest {
     static final String TOPIC = "USER_AGGREGATE_EVENTS";
-    static RedisServer redis;
 
-    private final List<RedisJsonSinkTask> tasks = new ArrayList<>();
     private long offset;
-
-    @BeforeAll
-    static void startRedis() throws Exception {
-        redis = RedisServer.start();
-    }
-
-    @AfterAll
-    static void stopRedis() throws Exception {
-        redis.close();
-    }
-
-    @BeforeEach
-    void flush() {
-        redis.call(Command.FLUSHALL);
-    }
-
-    @AfterEach
-    void stopTasks() {
-        tasks.forEach(RedisJsonSinkTask::stop);
-    }
-
-    RedisJsonSinkTask task(TestContext context, String... kv) {
-        Map<String, String> props = new HashMap<>();
-        props.put("redis.uri", redis.uri());
-        for (int i = 0; i < kv.length; i += 2) {
-            props.put(kv[i], kv[i + 1]);
-        }
-        RedisJsonSinkTask task = new RedisJsonSinkTask();
-        task.initialize(context);
-        task.start(props);
-        tasks.add(task);
-        return task;
-    }
-
-    RedisJsonSinkTask task(String... kv) {
-        return task(new TestContext(false), kv);
-    }
 
     /** A windowed task as the local profile runs it: Flink upsert-kafka JSON keys {"NAME":..,"WINDOW_START":..}. */
     RedisJsonSinkTask windowTask() {

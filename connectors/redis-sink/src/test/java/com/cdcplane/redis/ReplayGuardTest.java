@@ -3,17 +3,11 @@ package com.cdcplane.redis;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
 
-import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 
 import org.apache.kafka.common.record.TimestampType;
 import org.apache.kafka.connect.sink.SinkRecord;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 import redis.clients.jedis.Protocol.Command;
@@ -23,46 +17,18 @@ import redis.clients.jedis.Protocol.Command;
  * nothing to a key that has already seen the replayed records, so a busy window's intermediate counts never
  * reappear; a key whose position was cleared is rebuilt from the replay.
  */
-class ReplayGuardTest {
+class ReplayGuardTest extends RealRedisTaskTest {
     static final String TOPIC = RedisJsonSinkTaskTest.TOPIC;
     static final String OFFSETS = "__cdcplane:offsets:" + TOPIC;
     static final String KEY = TOPIC + ":jdoe";
-    static RedisServer redis;
 
-    private final List<RedisJsonSinkTask> tasks = new ArrayList<>();
-
-    @BeforeAll
-    static void startRedis() throws Exception {
-        redis = RedisServer.start();
-    }
-
-    @AfterAll
-    static void stopRedis() throws Exception {
-        redis.close();
-    }
-
-    @BeforeEach
-    void flush() {
-        redis.call(Command.FLUSHALL);
-    }
-
-    @AfterEach
-    void stopTasks() {
-        tasks.forEach(RedisJsonSinkTask::stop);
-    }
-
+    @Override
     RedisJsonSinkTask task(String... kv) {
-        Map<String, String> props = new HashMap<>();
-        props.put("redis.uri", redis.uri());
-        props.put("redis.offsets.key", OFFSETS);
-        for (int i = 0; i < kv.length; i += 2) {
-            props.put(kv[i], kv[i + 1]);
-        }
-        RedisJsonSinkTask task = new RedisJsonSinkTask();
-        task.initialize(new TestContext(false));
-        task.start(props);
-        tasks.add(task);
-        return task;
+        String[] all = new String[kv.length + 2];
+        all[0] = "redis.offsets.key";
+        all[1] = OFFSETS;
+        System.arraycopy(kv, 0, all, 2, kv.length);
+        return super.task(all);
     }
 
     RedisJsonSinkTask windowTask() {
