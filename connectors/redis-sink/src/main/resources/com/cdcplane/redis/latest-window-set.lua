@@ -4,7 +4,8 @@
 -- Runs atomically inside Redis, so two tasks writing the same key cannot interleave read and write.
 -- Returns 1 when written, 0 when the stored window is newer (the record is stale), 2 when the key has already seen
 -- the record (a replay).
-if replayed(ARGV[5]) then
+local stored_pos = stored_position()
+if replayed(stored_pos, ARGV[5]) then
   return 2
 end
 if ARGV[2] ~= '' then
@@ -23,7 +24,7 @@ if ARGV[2] ~= '' then
             .. ' but the record carries a ' .. type(incoming) .. ', so the windows cannot be compared')
         end
         if stored > incoming then
-          remember(ARGV[5])
+          remember(stored_pos, ARGV[5])
           return 0
         end
       end
@@ -31,5 +32,5 @@ if ARGV[2] ~= '' then
   end
 end
 redis.call('JSON.SET', KEYS[1], '$', ARGV[1])
-remember(ARGV[5])
+remember(stored_pos, ARGV[5])
 return 1

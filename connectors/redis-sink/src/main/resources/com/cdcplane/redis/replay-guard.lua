@@ -12,11 +12,15 @@ local function position(text)
   return p, tonumber(o), tonumber(ts), t
 end
 
-local function replayed(pos)
+-- The key's stored position, or nil (no guard, or the key has none).
+local function stored_position()
   if #KEYS < 2 then
-    return false
+    return nil
   end
-  local stored = redis.call('HGET', KEYS[2], KEYS[1])
+  return redis.call('HGET', KEYS[2], KEYS[1]) or nil -- Redis hands a missing field to Lua as false
+end
+
+local function replayed(stored, pos)
   if not stored then
     return false
   end
@@ -28,12 +32,11 @@ local function replayed(pos)
   return its == nil or sts == nil or its <= sts
 end
 
-local function remember(pos)
+local function remember(stored, pos)
   if #KEYS < 2 then
     return
   end
   local ip, io, its, it = position(pos)
-  local stored = redis.call('HGET', KEYS[2], KEYS[1])
   if stored and its ~= nil then
     local _, _, sts, _ = position(stored)
     if sts ~= nil and sts > its then

@@ -12,10 +12,11 @@ local current = redis.pcall('JSON.GET', KEYS[1])
 if type(current) == 'table' and current.err then
   return -1
 end
-if replayed(ARGV[4]) then
+local stored_pos = stored_position()
+if replayed(stored_pos, ARGV[4]) then
   return 2
 end
-remember(ARGV[4])
+remember(stored_pos, ARGV[4])
 if not current then
   return 0
 end
