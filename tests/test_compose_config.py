@@ -26,7 +26,6 @@ from tests.compose_support import (
 
 pytestmark = pytest.mark.unit
 
-
 PINNED_DOWNLOADS = ["ORACLE_IMAGE", "ORACLE_CDC_SHA256", "REDIS_SINK_SHA256"]
 
 

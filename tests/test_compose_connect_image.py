@@ -30,7 +30,6 @@ from tests.compose_support import (
 
 pytestmark = pytest.mark.unit
 
-
 FETCH_PLUGIN = COMPOSE_DIR / "connect" / "fetch_plugin.py"
 CONNECT_ARCHIVES = {  # build arg holding the checksum -> (version arg, archive name template, unpacked top directory)
     "ORACLE_CDC_SHA256": (

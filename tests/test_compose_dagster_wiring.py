@@ -29,7 +29,6 @@ from tests.compose_support import (
 
 pytestmark = pytest.mark.unit
 
-
 WORKSPACE_YAML = COMPOSE_DIR / "workspace.yaml"
 DAGSTER_POSTGRES_VARS = [
     "DAGSTER_POSTGRES_HOST",

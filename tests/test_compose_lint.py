@@ -12,7 +12,6 @@ from tests.compose_support import COMPOSE_DIR, CONNECT_DOCKERFILE, ROOT, USER_CO
 
 pytestmark = pytest.mark.unit
 
-
 SHELL_SCRIPTS = [
     COMPOSE_DIR / "oracle" / "healthcheck.sh",
     COMPOSE_DIR / "connect" / "healthcheck.sh",

@@ -10,7 +10,6 @@ from tests.compose_support import COMPOSE_DIR
 
 pytestmark = pytest.mark.unit
 
-
 ORACLE_INIT_DIR = COMPOSE_DIR / "oracle" / "init"
 
 

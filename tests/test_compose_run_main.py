@@ -28,7 +28,6 @@ from tests.compose_support import (
 
 pytestmark = pytest.mark.unit
 
-
 FAKE_DOCKER = r"""#!/usr/bin/env bash
 # a stand-in `docker` for run-main's checks; logs every call
 echo "docker $*" >> "$FAKE_DOCKER_LOG"

@@ -23,7 +23,6 @@ from tests.compose_support import (
 
 pytestmark = pytest.mark.unit
 
-
 KAFKA_VERSION = "3.9.0"
 SEED_PORTS = {1521, 6379, 8081, 8083, 8088, 9021, 9092}
 DAGSTER_UI_PORT = 3000

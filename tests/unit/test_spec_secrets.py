@@ -16,7 +16,6 @@ from tests.unit.spec_support import DEFAULT, NO_ENV, connector_props
 
 pytestmark = pytest.mark.unit
 
-
 SECRET_ENV = {"ORACLE_PASSWORD": "s3cret-pw", "CONFLUENT_LICENSE": "LICENSE-KEY", "REDIS_PASSWORD": "redis-s3cret"}
 
 
