@@ -21,7 +21,7 @@ Why each job needs what it has (the code paths, not intentions):
 
 ``__ASSET_JOB`` is Dagster's implicit job for assets and checks launched from the UI: it can materialize any
 asset, so it gets what provisioning gets (compose/dagster.yaml ``implicit_asset_job_secrets`` repeats it
-because the launcher must not import the definitions; tests/test_compose.py keeps the two equal).
+because the launcher must not import the definitions; tests/test_compose_run_secrets.py keeps the two equal).
 """
 
 from __future__ import annotations

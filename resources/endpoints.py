@@ -3,7 +3,7 @@ resources read, read through one pydantic-settings model (`EndpointSettings`).
 
 Two groups of endpoints:
 - the compose profile (ALL_SETTINGS): defaults are the compose stack's service names and ports
-  (compose/docker-compose.yml); tests/test_compose.py checks that every one names a compose service
+  (compose/docker-compose.yml); tests/test_compose_endpoints.py checks that every one names a compose service
   listening on that port, and that .env.example and the daemon carry the same defaults;
 - the local profile (LOCAL_SETTINGS: PostgreSQL, Flink): defaults are the local stack of
   scripts/stack.py on 127.0.0.1, which exports the real ports into run/endpoints.json.
@@ -91,7 +91,7 @@ POSTGRES_ADMIN_USER = _setting("POSTGRES_ADMIN_USER")
 FLINK_REST_URL = _setting("FLINK_REST_URL")
 FLINK_GATEWAY_URL = _setting("FLINK_GATEWAY_URL")
 
-# Secret names of the compose profile (`*_ENV`: tests/test_compose.py checks each is forwarded to run containers).
+# Secret names of the compose profile (`*_ENV`: tests/test_compose_dagster_wiring.py checks each is forwarded to run containers).
 ORACLE_PASSWORD_ENV = "ORACLE_PASSWORD"
 ORACLE_ADMIN_PASSWORD_ENV = "ORACLE_ADMIN_PASSWORD"
 REDIS_PASSWORD_ENV = "REDIS_PASSWORD"

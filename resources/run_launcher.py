@@ -23,7 +23,7 @@ from dagster_docker import DockerRunLauncher
 from dagster_docker.container_context import DockerContainerContext
 from dagster_docker.utils import DOCKER_CONFIG_SCHEMA
 
-SECRETS_TAG = "cdc/run-secrets"  # = pipeline_defs.run_secrets.SECRETS_TAG (tests/test_compose.py)
+SECRETS_TAG = "cdc/run-secrets"  # = pipeline_defs.run_secrets.SECRETS_TAG (tests/test_compose_run_secrets.py)
 IMPLICIT_ASSET_JOB = "__ASSET_JOB"
 
 

@@ -19,7 +19,12 @@ import pytest
 REPO = Path(__file__).resolve().parent.parent
 STACK = REPO / "scripts" / "stack.py"
 
-pytest_plugins = ["tests.doubles.fixtures", "tests.doubles.oracle_db", "tests.doubles.connect_plugins_fixture"]
+pytest_plugins = [
+    "tests.doubles.fixtures",
+    "tests.doubles.oracle_db",
+    "tests.doubles.connect_plugins_fixture",
+    "tests.compose_support",  # the compose files, parsed once per run for the tests/test_compose_*.py checks
+]
 
 
 def _stack(*args: str, check: bool = True) -> subprocess.CompletedProcess:

@@ -12,7 +12,7 @@
 --   * check_supplemental_logging  (supplemental-logging check): SUPPLEMENTAL_LOG_DATA_MIN in (YES, IMPLICIT), and
 --                                 SUPPLEMENTAL_LOG_DATA_ALL = YES covers every table (no per-table log group needed)
 -- ../healthcheck.sh tests the same columns, so the container only turns healthy once both checks would pass;
--- tests/test_compose.py runs those two check functions on the V$DATABASE row this file produces.
+-- tests/test_compose_oracle_init.py runs those two check functions on the V$DATABASE row this file produces.
 -- User, role, grants and tables (C##MYUSER, C##CDC_PRIVS, POC_*) are created by the provisioning job, not here.
 
 WHENEVER SQLERROR CONTINUE
