@@ -43,10 +43,6 @@ def _secret_env_names() -> list[str]:
     return sorted(v for k, v in vars(endpoints).items() if k.endswith("_ENV") and isinstance(v, str) and v.isupper())
 
 
-def _pipeline_env_names() -> list[str]:
-    return [s.env for s in endpoints.ALL_SETTINGS] + _secret_env_names()
-
-
 def _dagster_env_refs(node) -> set[str]:
     """Every `{env: NAME}` in a dagster.yaml tree."""
     found: set[str] = set()
