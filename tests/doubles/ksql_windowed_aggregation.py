@@ -85,7 +85,7 @@ class KafkaAggregation(KafkaQuery):
     pull queries see it), emitted_counts() (the latest count produced per window: what a reader of the
     sink topic ends up with), wait()."""
 
-    # the source's metadata is re-read every second: a deleted source topic must fail the query (see _run)
+    # librdkafka's default refresh is 5 min; the aggregation follows changes of its source topic within seconds
     consumer_settings = {"topic.metadata.refresh.interval.ms": 2000}
 
     def __init__(self, plan: AggregationPlan, bootstrap: str):
