@@ -1,7 +1,8 @@
 """The lexical layer of the ksqlDB double's SQL: identifiers, quote- and comment-aware scanning, literals.
 
 Every other SQL module of the double (tests/doubles/ksql_statements.py, ksql_types.py, ksql_expr.py) reads
-text through these helpers, so quoting (`` ` ``, ', doubled quotes) and comments are handled in one place.
+text through these helpers, so quoted text (back-quoted identifiers, '...' strings, a doubled quote inside
+either) and comments are handled in one place.
 SqlError lives here because every layer raises it; the double turns it into a 400 statement_error:
 the double refuses what it does not understand instead of pretending it worked.
 """
