@@ -24,7 +24,7 @@ def ksqldb_double() -> Iterator[KsqlDbDouble]:
 @pytest.fixture
 def ksqldb_kafka_double(stack) -> Iterator[KsqlDbDouble]:
     """A fresh ksqlDB double in Kafka-backed mode against the local stack's broker: real topics,
-    the windowed count aggregate runs on a thread (see tests/doubles/ksqldb_server.py). Its
+    the windowed count aggregate runs on a thread (see tests/doubles/ksql_windowed_aggregation.py). Its
     threads are stopped at the end of the test."""
     with KsqlDbDouble(kafka_bootstrap=stack["KAFKA_BOOTSTRAP_SERVERS"]) as double:
         yield double

@@ -20,7 +20,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from tests.doubles.ksql_sql import SqlError, canonical_type, ident, split_top
+from tests.doubles.ksql_lexical import SqlError, ident, split_top
+from tests.doubles.ksql_types import canonical_type
 
 _TOKEN = re.compile(
     r"\s*(?:(?P<str>'(?:[^']|'')*')|(?P<num>\d+(?:\.\d+)?)|(?P<op>->|<>|!=|<=|>=|=|<|>|\(|\)|-|,)"

@@ -10,19 +10,19 @@ one (create-stream-as-select.md: "the column will be used to set the timestamp o
 emitted to Kafka"), otherwise the source record's ROWTIME (the source's TIMESTAMP column or the Kafka
 record timestamp) -- ksqlDB's sink keeps the input timestamp. Downstream queries on the sink take
 event time from the sink's own TIMESTAMP column, whatever the record timestamp.
+The records are read by tests/doubles/ksql_kafka_io.py, as the windowed aggregate's are; the plan is
+validated and built by tests/doubles/ksql_query_plans.py.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import threading
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from tests.doubles.ksql_expr import Expr, evaluate, truth
+from tests.doubles.ksql_kafka_io import KafkaQuery
 
 log = logging.getLogger(__name__)
 
@@ -43,86 +43,21 @@ class ProjectionPlan:
     consumer_group: str
 
 
-class KafkaProjection:
+class KafkaProjection(KafkaQuery):
     """A running stateless query; test-visible: consumed, emitted, processing_log, error, running."""
 
     def __init__(self, plan: ProjectionPlan, bootstrap: str):
-        self.plan = plan
-        self.bootstrap = bootstrap
-        self.consumed = 0
-        self.emitted = 0
-        self.processing_log: list[str] = []
-        self.error: BaseException | None = None
-        self._stop = threading.Event()
-        self._cond = threading.Condition()
-        self._thread: threading.Thread | None = None
-        self._consumer: Any = None
-        self._producer: Any = None
-
-    def start(self) -> None:
-        from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
-
-        p = self.plan
-        consumer = Consumer(
-            {
-                "bootstrap.servers": self.bootstrap,
-                "logger": log,
-                "group.id": p.consumer_group,
-                "enable.auto.commit": False,
-                "enable.auto.offset.store": False,
-                "auto.offset.reset": p.offset_reset,
-            }
-        )
-        try:
-            md = consumer.list_topics(timeout=10)
-            topic = md.topics.get(p.source_topic)
-            if topic is None or topic.error is not None or not topic.partitions:
-                raise RuntimeError(f"Missing source topic: {p.source_topic}")
-            assignment = []
-            for part in sorted(topic.partitions):
-                if p.offset_reset == "earliest":
-                    offset = OFFSET_BEGINNING
-                else:
-                    _, offset = consumer.get_watermark_offsets(TopicPartition(p.source_topic, part), timeout=10, cached=False)
-                assignment.append(TopicPartition(p.source_topic, part, offset))
-            consumer.assign(assignment)
-        except BaseException:
-            consumer.close()
-            raise
-        self._consumer = consumer
-        self._producer = Producer({"bootstrap.servers": self.bootstrap, "logger": log, "linger.ms": 0, "enable.idempotence": True})
-        self._thread = threading.Thread(target=self._run, name=f"ksqldb-double-{p.query_id}", daemon=True)
-        self._thread.start()
-
-    @property
-    def running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
-
-    def stop(self, timeout: float = 15.0, *, commit: bool = True) -> None:
-        self._stop.set()
-        if self._thread is not None and self._thread is not threading.current_thread():
-            self._thread.join(timeout)
-
-    def wait(self, predicate: Callable[[KafkaProjection], bool], timeout: float = 30.0) -> bool:
-        with self._cond:
-            self._cond.wait_for(lambda: predicate(self) or self.error is not None or self._stop.is_set(), timeout)
-            return predicate(self)
+        super().__init__(plan, bootstrap)
+        self.plan: ProjectionPlan = plan
 
     def _run(self) -> None:
-        from confluent_kafka import KafkaError
-
         consumer, producer = self._consumer, self._producer
         try:
             while not self._stop.is_set():
                 msgs = consumer.consume(num_messages=500, timeout=0.1)
                 out = []
                 for m in msgs:
-                    err = m.error()
-                    if err is not None:
-                        if err.code() == KafkaError._PARTITION_EOF:
-                            continue
-                        if err.fatal() or err.code() in (KafkaError.UNKNOWN_TOPIC_OR_PART, KafkaError.TOPIC_AUTHORIZATION_FAILED):
-                            raise RuntimeError(f"consumer error on {self.plan.source_topic}: {err}")
+                    if not self._is_record(m):
                         continue
                     rec = self._process(m)
                     if rec is not None:
@@ -147,28 +82,10 @@ class KafkaProjection:
             with self._cond:
                 self._cond.notify_all()
 
-    def _skip(self, m: Any, why: str) -> None:
-        with self._cond:
-            self.processing_log.append(f"{m.topic()}[{m.partition()}]@{m.offset()}: {why}")
-
     def _process(self, m: Any) -> tuple[bytes, int] | None:
-        from tests.doubles.ksqldb_server import _json_value
-
         p = self.plan
-        with self._cond:
-            self.consumed += 1
-        raw = m.value()
-        if raw is None:
-            self._skip(m, "null value (tombstone) ignored")
-            return None
-        try:
-            obj = json.loads(raw)
-            if not isinstance(obj, dict):
-                raise ValueError(f"Can't convert type. sourceType: {type(obj).__name__}, requiredType: STRUCT")
-            fields = {str(k).upper(): v for k, v in obj.items()}
-            row = {c: _json_value(fields.get(c), t) for c, t in p.source_columns.items()}
-        except (ValueError, TypeError, UnicodeDecodeError) as exc:
-            self._skip(m, f"Failed to deserialize value from topic: {p.source_topic}. {exc}")
+        row = self._decode(m)
+        if row is None:
             return None
         rowtime = row.get(p.source_timestamp) if p.source_timestamp else m.timestamp()[1]
         if rowtime is None or rowtime < 0:
@@ -186,10 +103,6 @@ class KafkaProjection:
             self._skip(m, f"Skipping record due to invalid timestamp {ts!r}")
             return None
         return json.dumps(out, separators=(",", ":")).encode(), int(ts)
-
-
-def _now_ms() -> int:
-    return int(time.time() * 1000)
 
 
 __all__ = ["KafkaProjection", "ProjectionPlan"]

@@ -10,7 +10,7 @@ from pipeline_defs.spec import default_spec_path, parse_spec
 from pipeline_defs.spec.errors import SpecError
 from resources.ksqldb import KsqlDbClient, KsqlStatementError
 from tests.doubles.ksql_expr import evaluate, parse_cond, parse_expr, truth, type_of
-from tests.doubles.ksql_sql import SqlError
+from tests.doubles.ksql_lexical import SqlError
 from tests.doubles.ksql_windowed_count import WindowedCount
 
 pytestmark = pytest.mark.unit
