@@ -19,7 +19,7 @@ import pytest
 REPO = Path(__file__).resolve().parent.parent
 STACK = REPO / "scripts" / "stack.py"
 
-pytest_plugins = ["tests.doubles.fixtures", "tests.doubles.oracle_db", "tests.doubles.connect_plugins_fixture"]
+pytest_plugins = ["tests.doubles.fixtures", "tests.doubles.oracle_fixtures", "tests.doubles.connect_plugins_fixture"]
 
 
 def _stack(*args: str, check: bool = True) -> subprocess.CompletedProcess:
