@@ -129,7 +129,7 @@ class OracleResource(ConfigurableResource):
     # ---- clients -----------------------------------------------------------------------------------
 
     def _create_pool(self, params: oracledb.PoolParams, password: str) -> PoolLike:
-        """Override point for tests (tests/doubles/oracle_db.py). Thin mode: no init_oracle_client()."""
+        """Override point for tests (tests/doubles/oracle_registry.py). Thin mode: no init_oracle_client()."""
         return oracledb.create_pool(params=params, password=password)
 
     def _client(self, target: ConnectionTarget, password: str) -> OracleClient:

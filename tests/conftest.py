@@ -21,7 +21,7 @@ STACK = REPO / "scripts" / "stack.py"
 
 pytest_plugins = [
     "tests.doubles.fixtures",
-    "tests.doubles.oracle_db",
+    "tests.doubles.oracle_fixtures",
     "tests.doubles.connect_plugins_fixture",
     "tests.compose_support",  # the compose files, parsed once per run for the tests/test_compose_*.py checks
 ]

@@ -52,9 +52,10 @@ def oracle_redo_db(oracle_redo_dir: Path) -> Iterator[Any]:
     """Like `oracle_db` (SYS password TEST_ADMIN_PASSWORD, registered as `.key` for
     DoubleOracleResource), but every commit appends its row changes to `oracle_redo_dir`/redo.jsonl.
     SCNs continue after the ones already in the file."""
-    # imported here: tests.doubles.oracle_db is a pytest plugin of its own, which pytest must import
-    # first (assertion rewriting)
-    from tests.doubles.oracle_db import TEST_ADMIN_PASSWORD, FakeOracleDatabase, register_database, unregister_database
+    # imported here: the pytest plugin tests.doubles.oracle_fixtures marks the Oracle double's modules
+    # for assertion rewriting, which must happen before their first import
+    from tests.doubles.oracle_database import FakeOracleDatabase
+    from tests.doubles.oracle_registry import TEST_ADMIN_PASSWORD, register_database, unregister_database
 
     db = FakeOracleDatabase(sys_password=TEST_ADMIN_PASSWORD, redo_dir=oracle_redo_dir)
     key = register_database(db)

@@ -64,7 +64,8 @@ def _spec_text(database: str, **edits) -> str:
 def pipeline_env(stack, connect_plugin_doubles, tmp_path_factory):
     """Generator for a module fixture: a fresh pipeline environment, torn down after the module."""
     from tests.doubles.ksqldb_server import KsqlDbDouble
-    from tests.doubles.oracle_db import TEST_ADMIN_PASSWORD, FakeOracleDatabase, double_resource, register_database, unregister_database
+    from tests.doubles.oracle_database import FakeOracleDatabase
+    from tests.doubles.oracle_registry import TEST_ADMIN_PASSWORD, double_resource, register_database, unregister_database
 
     database = "E2E" + uuid.uuid4().hex[:6].upper()
     env_overrides = {

@@ -16,17 +16,11 @@ from pipeline_defs.spec import load_spec
 from pipeline_defs.systems.oracle import catalog, plan
 from pipeline_defs.systems.oracle.plugin import OracleSourcePlugin
 from pipeline_defs.systems.redis.compare import count_windows, to_epoch_ms
-from tests.doubles.oracle_db import (
-    TEST_ADMIN_PASSWORD,
-    TEST_USER_PASSWORD,
-    FakeOracleDatabase,
-    UnmodelledStatement,
-    double_resource,
-    epoch_millis,
-    register_database,
-    seed_oracle_spec,
-    unregister_database,
-)
+from tests.doubles.oracle_database import FakeOracleDatabase
+from tests.doubles.oracle_errors import UnmodelledStatement
+from tests.doubles.oracle_redo import epoch_millis
+from tests.doubles.oracle_registry import TEST_ADMIN_PASSWORD, TEST_USER_PASSWORD, double_resource, register_database, unregister_database
+from tests.doubles.oracle_seed import seed_oracle_spec
 
 pytestmark = pytest.mark.unit
 

@@ -1,4 +1,4 @@
-"""resources/oracle.py against the in-memory Oracle double (tests/doubles/oracle_db.py), and the double
+"""resources/oracle.py against the in-memory Oracle double (tests/doubles/oracle_*.py), and the double
 against the recorded driver contract (tests/contract_samples/oracle/errors.json)."""
 
 from __future__ import annotations
@@ -30,23 +30,18 @@ from resources.oracle import (
     OracleUnreachable,
 )
 
-pytest.register_assert_rewrite("tests.doubles.oracle_db")  # also loaded as a pytest plugin
-
-from tests.doubles.oracle_db import (
-    SEED_GRANT_STATEMENTS,
-    TEST_ADMIN_PASSWORD,
-    TEST_USER_PASSWORD,
-    DoubleOracleResource,
-    FakeOracleDatabase,
-    UnmodelledStatement,
-    double_resource,
-    ora_error,
-    raw_ora_error,
-    seed_oracle_spec,
+# also marked by the pytest plugin tests.doubles.oracle_fixtures
+pytest.register_assert_rewrite(
+    "tests.doubles.oracle_database", "tests.doubles.oracle_errors", "tests.doubles.oracle_registry", "tests.doubles.oracle_seed"
 )
 
+from tests.doubles.oracle_database import FakeOracleDatabase
+from tests.doubles.oracle_errors import UnmodelledStatement, ora_error, raw_ora_error
+from tests.doubles.oracle_registry import TEST_ADMIN_PASSWORD, TEST_USER_PASSWORD, DoubleOracleResource, double_resource
+from tests.doubles.oracle_seed import SEED_GRANT_STATEMENTS, seed_oracle_spec
+
 pytestmark = pytest.mark.unit
-pytest_plugins = ["tests.doubles.oracle_db"]
+pytest_plugins = ["tests.doubles.oracle_fixtures"]
 
 SAMPLES = json.loads((Path(__file__).resolve().parents[1] / "contract_samples" / "oracle" / "errors.json").read_text())
 WRONG_PASSWORD = "Wrong-Pw-5d6e7f"

@@ -122,7 +122,7 @@ def test_double_archives_purges_and_answers_the_probes(oracle_db, oracle_resourc
 def test_purge_publishes_the_horizon_for_the_cdc_source_double(tmp_path):
     import json
 
-    from tests.doubles.oracle_db import FakeOracleDatabase
+    from tests.doubles.oracle_database import FakeOracleDatabase
 
     db = FakeOracleDatabase(redo_dir=tmp_path, redo_database="RETDB")
     rows = [db.switch_logfile() for _ in range(4)]

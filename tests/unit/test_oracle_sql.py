@@ -12,9 +12,9 @@ from pipeline_defs.systems.oracle import plan as oplan
 from pipeline_defs.systems.oracle import sql as osql
 from resources.redaction import REDACTED
 
-pytest.register_assert_rewrite("tests.doubles.oracle_db")  # also loaded as a pytest plugin
+pytest.register_assert_rewrite("tests.doubles.oracle_seed")  # also marked by the pytest plugin tests.doubles.oracle_fixtures
 
-from tests.doubles.oracle_db import SEED_GRANT_STATEMENTS, seed_oracle_spec
+from tests.doubles.oracle_seed import SEED_GRANT_STATEMENTS, seed_oracle_spec
 
 pytestmark = pytest.mark.unit
 

@@ -1,7 +1,7 @@
 """Oracle SQL: statements, grants and the validation of everything interpolated into them.
 
 Everything here is pure: no driver, no connection. The resource (resources/oracle.py) runs what these
-functions return; the test double (tests/doubles/oracle_db.py) understands exactly these shapes.
+functions return; the test double (tests/doubles/oracle_sql_*.py) understands exactly these shapes.
 
 Shapes follow the hand-built recipe (seed) one statement per privilege, without trailing ';':
 
