@@ -16,12 +16,12 @@ import sys
 import threading
 import time
 from pathlib import Path
-from types import SimpleNamespace
 
 import dagster as dg
 import pytest
 
 from bench._daemon import Daemon, write_home
+from bench._reconciler import Reconciler
 from tests.integration.local_env import LocalPipeline, pg_admin
 
 pytestmark = pytest.mark.integration
@@ -67,34 +67,6 @@ class Stream(threading.Thread):
             self.error = e
 
 
-def _reconciler(spec, stack):
-    from pipeline_defs.lineage import build_lineage
-    from pipeline_defs.systems.redis.checks import compare_pass
-    from resources.postgres import PostgresResource
-    from resources.redis_json import RedisResource
-
-    [node] = build_lineage(spec).by_kind("redis_keys")
-    res = SimpleNamespace(
-        redis=RedisResource(url=stack["REDIS_URL"]),
-        postgres=PostgresResource(
-            host=stack["POSTGRES_HOST"],
-            port=int(stack["POSTGRES_PORT"]),
-            dbname=stack["POSTGRES_DB"],
-            user=stack["POSTGRES_ADMIN_USER"],
-            password=stack["POSTGRES_ADMIN_PASSWORD"],
-        ),
-    )
-
-    def compare(floor=None):
-        try:
-            return compare_pass(node.desired, res, floor)
-        except Exception as e:  # Redis restarting
-            res.redis.close_clients()
-            return SimpleNamespace(passed=False, mismatches=[("error", str(e))]), None
-
-    return compare
-
-
 def _sensor_runs(instance, after: float) -> list:
     return [r for r in instance.get_runs(filters=dg.RunsFilter(created_after=dt.datetime.fromtimestamp(after, dt.UTC)))]
 
@@ -120,7 +92,7 @@ def _run_chaos(stack, pipe, spec, defs, spec_file, home, workspace, instance):
     for job in ("provision_pipeline", "seed_demo_events"):
         result = defs.resolve_job_def(job).execute_in_process(instance=instance, raise_on_error=False)
         assert result.success, f"{job}: {[e.message for e in result.all_events if e.is_failure][:3]}"
-    compare = _reconciler(spec, stack)
+    compare = Reconciler(spec, stack).compare
 
     env = {k: v for k, v in os.environ.items() if not k.startswith("DAGSTER_")}
     env.update(stack)
