@@ -4,27 +4,15 @@ still fail it."""
 
 from __future__ import annotations
 
-import datetime as dt
 from types import SimpleNamespace
 
 import pytest
 
 from pipeline_defs.systems.redis import checks
-from pipeline_defs.systems.redis.compare import AggregateShape, compare_with_source, to_epoch_ms
+from pipeline_defs.systems.redis.compare import compare_with_source
+from tests.unit.reconcile_support import SHAPE, T0, W, doc, problems
 
 pytestmark = pytest.mark.unit
-
-SHAPE = AggregateShape("K:", "NAME", "EVENT_COUNT", "WINDOW_START", "WINDOW_END", 60_000)
-T0 = to_epoch_ms(dt.datetime(2026, 11, 24, 10, 0, 0))
-W = 60_000
-
-
-def doc(name, count, start=T0):
-    return {"NAME": name, "EVENT_COUNT": count, "WINDOW_START": start, "WINDOW_END": start + W}
-
-
-def problems(report):
-    return sorted((m.name, m.problem) for m in report.mismatches)
 
 
 def test_a_count_between_the_floor_and_the_later_read_is_in_flight():

@@ -5,7 +5,6 @@ hold the keyspace."""
 
 from __future__ import annotations
 
-import datetime as dt
 import random
 import tracemalloc
 from pathlib import Path
@@ -14,17 +13,10 @@ from types import SimpleNamespace
 import pytest
 
 from pipeline_defs.systems.redis import checks, compare
-from pipeline_defs.systems.redis.compare import AggregateShape, compare_streamed, compare_with_source, to_epoch_ms
+from pipeline_defs.systems.redis.compare import compare_streamed, compare_with_source
+from tests.unit.reconcile_support import SHAPE, T0, W, doc, problems
 
 pytestmark = pytest.mark.unit
-
-SHAPE = AggregateShape("K:", "NAME", "EVENT_COUNT", "WINDOW_START", "WINDOW_END", 60_000)
-T0 = to_epoch_ms(dt.datetime(2026, 11, 24, 10, 0, 0))
-W = 60_000
-
-
-def doc(name, count, start=T0):
-    return {"NAME": name, "EVENT_COUNT": count, "WINDOW_START": start, "WINDOW_END": start + W}
 
 
 def answer(rows, since):
@@ -55,10 +47,6 @@ def verdict(report):
         report.redis_events,
         report.newest_window_end,
     )
-
-
-def problems(report):
-    return sorted((m.name, m.problem) for m in report.mismatches)
 
 
 def test_documents_holding_the_newest_window_need_no_second_query():
