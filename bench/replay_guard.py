@@ -23,7 +23,7 @@ from _common import stack_env, table
 from confluent_kafka import Producer
 
 from pipeline_defs.systems.connect.offsets import stop_write_resume
-from pipeline_defs.systems.redis.config import OFFSETS_KEY_PREFIX
+from pipeline_defs.systems.redis.config import offsets_key_of
 from resources.connect import KafkaConnectResource
 from resources.kafka import KafkaResource
 from resources.redis_json import RedisResource
@@ -121,13 +121,13 @@ def main() -> None:
                     "value.converter.schemas.enable": "false",
                 }
                 if mode == "on":
-                    cfg["redis.offsets.key"] = OFFSETS_KEY_PREFIX + space
+                    cfg["redis.offsets.key"] = offsets_key_of(space)
                 made.append((name, space))
                 common = (connect, kafka, r, name, topic, space, n, args.keys, args.updates)
                 rows.append(one_pass(mode, "first", partial(connect.create, name, cfg), *common))
                 rows.append(one_pass(mode, "replay", partial(replay_from_start, connect, name), *common))
                 if mode == "on":
-                    rows[-1].append(f"{(r.memory_usage(OFFSETS_KEY_PREFIX + space) or 0) / 2**20:.1f} MiB")
+                    rows[-1].append(f"{(r.memory_usage(offsets_key_of(space)) or 0) / 2**20:.1f} MiB")
                 else:
                     rows[-1].append("-")
                 rows[-2].append("")
@@ -137,7 +137,7 @@ def main() -> None:
             keys = list(r.scan_iter(match=f"{space}:*", count=1000))
             for i in range(0, len(keys), 1000):
                 r.delete(*keys[i : i + 1000])
-            r.delete(OFFSETS_KEY_PREFIX + space)
+            r.delete(offsets_key_of(space))
         kafka.delete_topic(topic)
     table(
         f"Replay guard: {args.keys:,} NAMEs x {args.updates} updates of one window = {n:,} records, 1 partition",

@@ -80,19 +80,19 @@ class Lineage:
     def downstream(self, key: Key | list[str]) -> list[Key]:
         return list(self._down.get(tuple(key), ()))
 
-    @cached_property
-    def _of_kind(self) -> dict[str, list[LineageNode]]:
+    def _index(self, attr: str) -> dict[str, list[LineageNode]]:
         index: dict[str, list[LineageNode]] = {}
         for n in self.nodes:
-            index.setdefault(n.kind, []).append(n)
+            index.setdefault(getattr(n, attr), []).append(n)
         return index
 
     @cached_property
+    def _of_kind(self) -> dict[str, list[LineageNode]]:
+        return self._index("kind")
+
+    @cached_property
     def _of_system(self) -> dict[str, list[LineageNode]]:
-        index: dict[str, list[LineageNode]] = {}
-        for n in self.nodes:
-            index.setdefault(n.system, []).append(n)
-        return index
+        return self._index("system")
 
     def by_kind(self, kind: str) -> list[LineageNode]:
         return list(self._of_kind.get(kind, ()))

@@ -29,7 +29,7 @@ import yaml
 from pipeline_defs.definitions import build_definitions
 from pipeline_defs.spec import parse_spec
 from pipeline_defs.systems.postgres.names import cdc_topic, heartbeat_topic
-from pipeline_defs.systems.redis.config import OFFSETS_KEY_PREFIX
+from pipeline_defs.systems.redis.config import offsets_key_of
 
 REPO = Path(__file__).resolve().parents[2]
 LOCAL_SPEC = REPO / "pipeline.local.yaml"
@@ -319,7 +319,7 @@ class LocalPipeline:
             for space in self.keyspaces:
                 for k in list(r.scan_iter(match=f"{space}:*", count=1000)):
                     r.delete(k)
-                r.delete(OFFSETS_KEY_PREFIX + space)  # the sink's replay guard
+                r.delete(offsets_key_of(space))  # the sink's replay guard
 
         attempt("Redis keys", drop_redis)
         return problems

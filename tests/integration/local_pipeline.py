@@ -62,12 +62,12 @@ def _sink_exists() -> bool:
 
 def _clear(r) -> None:
     """The keyspace and its sink's replay guard (another module may have written the topic again from offset 0)."""
-    from pipeline_defs.systems.redis.config import OFFSETS_KEY_PREFIX
+    from pipeline_defs.systems.redis.config import offsets_key_of
 
     stale = list(r.scan_iter(match=PREFIX + "*"))
     if stale:
         r.delete(*stale)
-    r.delete(OFFSETS_KEY_PREFIX + PREFIX.rstrip(":"))
+    r.delete(offsets_key_of(PREFIX.rstrip(":")))
 
 
 def run(ctx, job: str, run_config=None, tags=None):

@@ -20,7 +20,7 @@ import yaml
 from pipeline_defs.definitions import build_definitions
 from pipeline_defs.spec import default_spec_path, parse_spec
 from pipeline_defs.systems.oracle.catalog import insert_statement
-from pipeline_defs.systems.redis.config import OFFSETS_KEY_PREFIX
+from pipeline_defs.systems.redis.config import offsets_key_of
 from resources.connect import KafkaConnectResource, connector_health
 from resources.kafka import KafkaResource
 from resources.ksqldb import KsqlDbResource
@@ -92,7 +92,7 @@ def pipeline_env(stack, connect_plugin_doubles, tmp_path_factory):
     redis = RedisResource(url=stack["REDIS_URL"]).get_client()
     redis.delete_prefix("USER_AGGREGATE_EVENTS:")
     redis.delete_prefix("com.redis.kafka.connect.sink.offset.USER_AGGREGATE_EVENTS")
-    redis.r.delete(OFFSETS_KEY_PREFIX + "USER_AGGREGATE_EVENTS")  # our sink's replay guard: the topic starts over
+    redis.r.delete(offsets_key_of("USER_AGGREGATE_EVENTS"))  # our sink's replay guard: the topic starts over
     time.sleep(1)  # topic deletion is asynchronous
 
     db = FakeOracleDatabase(sys_password=TEST_ADMIN_PASSWORD, redo_dir=connect_plugin_doubles.oracle_dir, redo_database=database)

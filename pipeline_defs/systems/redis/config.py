@@ -25,8 +25,10 @@ def key_prefix(sink: RedisSink, agg: AggregateOutput) -> str:
     return keyspace(sink, agg) + sink.separator
 
 
-# never under a keyspace's own prefix, so the data check's SCAN of <keyspace><separator>* does not meet it
-OFFSETS_KEY_PREFIX = "__cdcplane:offsets:"
+def offsets_key_of(space: str) -> str:
+    """The replay guard's hash for a keyspace: never under the keyspace's own prefix, so the data check's SCAN of
+    <keyspace><separator>* does not meet it."""
+    return "__cdcplane:offsets:" + space
 
 
 def offsets_key(sink: RedisSink, agg: AggregateOutput) -> str | None:
@@ -35,7 +37,7 @@ def offsets_key(sink: RedisSink, agg: AggregateOutput) -> str | None:
     it repairs (rebuild.py)."""
     if sink.plugin != "cdcplane-redis-json":
         return None
-    return OFFSETS_KEY_PREFIX + keyspace(sink, agg)
+    return offsets_key_of(keyspace(sink, agg))
 
 
 def sink_config(spec: Any, sink: RedisSink, agg: AggregateOutput) -> dict[str, str]:

@@ -116,7 +116,7 @@ def wait_lag_zero(kafka: Any, group: str, topic: str, timeout: float = LAG_TIMEO
 # ---------------------------------------------------------------- acting
 
 
-def _delete_wrong_keys(redis: Any, report: CompareReport, offsets_key: str | None) -> list[str]:
+def _clear_for_replay(redis: Any, report: CompareReport, offsets_key: str | None) -> list[str]:
     """Delete the documents a newer-window guard would keep, and forget the replay guard's position of every key
     the replay must write (missing ones too): the sink skips a record at or before a key's stored position, and
     a key that went wrong after its last record (deleted, corrupted, restored from an old backup) must take the
@@ -151,7 +151,7 @@ def rebuild_sink(p: Any, connect: Any, kafka: Any, resources: Any, log: Any) -> 
 
         def write() -> str:
             # while the sink is STOPPED: wrong documents out (a newer-window guard would keep them), then the offsets
-            deleted.extend(_delete_wrong_keys(redis, report, p.offsets_key))
+            deleted.extend(_clear_for_replay(redis, report, p.offsets_key))
             return connect.alter_offsets(p.sink, entries)
 
         done = stop_write_resume(connect, p.sink, write)
@@ -179,7 +179,7 @@ def rebuild_sink(p: Any, connect: Any, kafka: Any, resources: Any, log: Any) -> 
             except (ResourceError, registry.CannotRebuild) as e:  # the engine is down or refused: a person fixes that first
                 raise registry.CannotRebuild(f"{plan.cause}, and the engine could not rebuild it: {e}; {lost}") from None
             _wait_topic_has(kafka, p.agg, needed)
-            _delete_wrong_keys(redis, report, p.offsets_key)
+            _clear_for_replay(redis, report, p.offsets_key)
             if p.offsets_key:
                 # the rebuilt topic's offsets may start again at 0 (a recreated topic): no stored position holds
                 redis.r.delete(p.offsets_key)
